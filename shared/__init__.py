@@ -1,0 +1,1 @@
+"""Code every service shares: event contracts, the Kafka/database kit, auth and privacy helpers."""

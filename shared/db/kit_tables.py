@@ -1,0 +1,57 @@
+"""Tables every service database has: the outbox, the inbox of processed events, API keys.
+
+They live in their own ``MetaData`` so a service can list them next to its own tables
+(Alembic accepts several) without defining them again.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Identity,
+    Index,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    Uuid,
+    func,
+)
+
+from shared.db.metadata import new_metadata
+
+KIT_METADATA = new_metadata()
+
+outbox = Table(
+    "outbox",
+    KIT_METADATA,
+    Column("id", BigInteger, Identity(), primary_key=True),
+    Column("event_id", Uuid, nullable=False, unique=True),
+    Column("topic", Text, nullable=False),
+    Column("message_key", Text, nullable=False),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("published_at", DateTime(timezone=True)),
+    Index("ix_outbox_unpublished", "id", postgresql_where="published_at IS NULL"),
+)
+
+inbox = Table(
+    "inbox",
+    KIT_METADATA,
+    Column("consumer_group", Text, nullable=False),
+    Column("event_id", Uuid, nullable=False),
+    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    PrimaryKeyConstraint("consumer_group", "event_id"),
+)
+
+api_keys = Table(
+    "api_keys",
+    KIT_METADATA,
+    Column("key_id", Text, primary_key=True),
+    Column("secret_hash", LargeBinary, nullable=False),
+    Column("role", Text, nullable=False),
+    Column("principal_id", Text, nullable=False),
+    Column("label", Text, nullable=False, server_default=""),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("revoked_at", DateTime(timezone=True)),
+)

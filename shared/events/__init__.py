@@ -1,0 +1,15 @@
+"""Event contracts: the CloudEvents envelope, the topics and every event's data model."""
+
+from shared.events.catalog import EVENT_TYPES, EventType, event_type_named
+from shared.events.envelope import Envelope, new_envelope
+from shared.events.topics import Topic, dead_letter_topic
+
+__all__ = [
+    "EVENT_TYPES",
+    "Envelope",
+    "EventType",
+    "Topic",
+    "dead_letter_topic",
+    "event_type_named",
+    "new_envelope",
+]

@@ -1,0 +1,21 @@
+"""Topic names. Every topic is keyed by ``loan_id`` so one loan's events stay in order."""
+
+from enum import StrEnum
+
+
+class Topic(StrEnum):
+    DELINQUENCY = "collections.delinquency.v1"
+    LOAN_EVENTS = "collections.loan-events.v1"
+    NOTIFICATIONS = "collections.notifications.v1"
+    ASSIGNMENTS = "collections.assignments.v1"
+    AGENCY_ACTIVITIES = "collections.agency-activities.v1"
+    COMPLIANCE = "collections.compliance.v1"
+
+    def qualified(self, namespace: str = "") -> str:
+        """The name on the broker: the namespace (e.g. one per test run) plus the topic."""
+        return f"{namespace}{self.value}"
+
+
+def dead_letter_topic(topic: str, group: str) -> str:
+    """One dead-letter topic per consumer group and source topic, never a shared one."""
+    return f"{topic}.{group}.dlq"

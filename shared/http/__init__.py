@@ -1,0 +1,1 @@
+"""HTTP kit: problem+json errors, health endpoints."""

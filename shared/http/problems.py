@@ -1,0 +1,96 @@
+"""RFC 9457 problem details for every error a client can cause; nothing leaks as a 500."""
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_JSON = "application/problem+json"
+log = structlog.get_logger(__name__)
+
+
+class ProblemError(Exception):
+    """Raise from anywhere in a request to answer with a problem+json body."""
+
+    def __init__(
+        self,
+        status: int,
+        title: str,
+        detail: str = "",
+        *,
+        errors: Sequence[dict[str, Any]] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or title)
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.errors = list(errors)
+        self.headers = headers
+
+
+def problem_response(
+    status: int,
+    title: str,
+    detail: str = "",
+    errors: Sequence[dict[str, Any]] = (),
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = list(errors)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
+    """Pydantic errors as ``{"field": "borrower.phone", "message": ...}``, input never echoed."""
+    result = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
+        result.append(
+            {
+                "field": ".".join(location) or "body",
+                "message": str(error.get("msg", "invalid")).removeprefix("Value error, "),
+                "code": error.get("type", "invalid"),
+            }
+        )
+    return result
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, ProblemError)
+        return problem_response(
+            error.status, error.title, error.detail, error.errors, error.headers
+        )
+
+    async def on_validation(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, RequestValidationError)
+        errors = field_errors(error.errors())
+        return problem_response(
+            422,
+            "Invalid request",
+            "; ".join(f"{e['field']}: {e['message']}" for e in errors),
+            errors,
+        )
+
+    async def on_http(_request: Request, error: Exception) -> JSONResponse:
+        assert isinstance(error, StarletteHTTPException)
+        title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "Error")
+        detail = error.detail if isinstance(error.detail, str) else ""
+        return problem_response(error.status_code, title, detail, headers=error.headers)
+
+    async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
+        log.exception("unhandled error", path=request.url.path, error_type=type(error).__name__)
+        return problem_response(500, "Internal error", "The error was logged.")
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)

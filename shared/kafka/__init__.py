@@ -1,0 +1,1 @@
+"""The Kafka kit: idempotent producer, outbox relay, consumer runner, topic administration."""

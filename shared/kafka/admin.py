@@ -1,0 +1,40 @@
+"""Topic creation and broker reachability."""
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import TopicAlreadyExistsError
+
+
+async def ensure_topics(bootstrap_servers: str, names: Iterable[str], partitions: int) -> None:
+    """Create the topics that do not exist yet (one replica: this is for a single broker)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [
+            NewTopic(name=name, num_partitions=partitions, replication_factor=1)
+            for name in sorted(set(names) - existing)
+        ]
+        if missing:
+            with contextlib.suppress(TopicAlreadyExistsError):
+                await admin.create_topics(missing)
+    finally:
+        await admin.close()
+
+
+async def broker_is_reachable(bootstrap_servers: str, within: float = 3.0) -> bool:
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="readiness", request_timeout_ms=3000
+    )
+    try:
+        async with asyncio.timeout(within):
+            await admin.start()
+            await admin.describe_cluster()
+    except Exception:
+        return False
+    finally:
+        await admin.close()
+    return True

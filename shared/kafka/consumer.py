@@ -1,0 +1,256 @@
+"""The consumer runner every service uses.
+
+What it promises (an "ack after" policy): a batch from ``getmany`` is applied in one database
+transaction, together with inbox rows keyed by event id that make redeliveries no-ops; offsets
+are committed, explicitly and once per batch, only after that transaction committed. Poison
+messages go to the group's dead-letter topic with the reason; transient faults (database or
+broker away) rewind to the batch start and retry with backoff, never skip.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+import structlog
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import CommitFailedError, IllegalStateError
+from pydantic import ValidationError
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.engine import SessionFactory
+from shared.db.kit_tables import inbox
+from shared.events.envelope import Envelope
+from shared.events.topics import dead_letter_topic
+from shared.kafka.faults import is_transient
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class ConsumedEvent:
+    envelope: Envelope
+    record: "ConsumerRecord[bytes, bytes]"
+
+    @property
+    def topic(self) -> str:
+        return str(self.record.topic)
+
+
+BatchHandler = Callable[[AsyncSession, Sequence[ConsumedEvent]], Awaitable[None]]
+
+
+class PoisonMessageError(Exception):
+    """Raised by a handler for an event that can never be applied as it is."""
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    record: ConsumerRecord[bytes, bytes]
+    reason: str
+
+
+class ConsumerRunner:
+    """Runs one consumer group over some topics and applies batches through a handler."""
+
+    def __init__(
+        self,
+        *,
+        group_id: str,
+        topics: Sequence[str],
+        bootstrap_servers: str,
+        sessions: SessionFactory,
+        handler: BatchHandler,
+        dead_letters: AIOKafkaProducer,
+        max_batch: int = 500,
+        poll_timeout_ms: int = 500,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self.group_id = group_id
+        self.topics = list(topics)
+        self._sessions = sessions
+        self._handler = handler
+        self._dead_letters = dead_letters
+        self._max_batch = max_batch
+        self._poll_timeout_ms = poll_timeout_ms
+        self._max_backoff = max_backoff
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self.joined = False
+        self.last_poll_monotonic = 0.0
+        self.applied_total = 0
+        self.dead_lettered_total = 0
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_interval_ms=300_000,
+        )
+
+    async def start(self) -> None:
+        await self._consumer.start()
+        self._consumer.subscribe(self.topics, listener=_DrainBeforeRevoke(self))
+
+    async def stop(self) -> None:
+        await self._consumer.stop()
+
+    def is_healthy(self, stall_seconds: float = 30.0) -> bool:
+        """Joined its group and still polling (a consumer stuck after a broker restart is not)."""
+        return self.joined and time.monotonic() - self.last_poll_monotonic < stall_seconds
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            self.last_poll_monotonic = time.monotonic()
+            batches = await self._consumer.getmany(
+                timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
+            )
+            records = [record for partition in batches.values() for record in partition]
+            if not records:
+                continue
+            self._idle.clear()
+            try:
+                await self._process(records)
+                await self._commit(batches)
+                backoff = 0.1
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                log.warning(
+                    "transient fault, rewinding batch", group=self.group_id, error=repr(error)
+                )
+                self._rewind(batches)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+            finally:
+                self._idle.set()
+
+    async def _process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        events: list[ConsumedEvent] = []
+        rejected: list[_Rejected] = []
+        for record in records:
+            try:
+                envelope = Envelope.model_validate_json(record.value or b"")
+            except ValidationError as error:
+                rejected.append(_Rejected(record, f"not a valid event envelope: {error}"))
+                continue
+            events.append(ConsumedEvent(envelope, record))
+        try:
+            await self._apply(events)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            rejected.extend(await self._apply_one_by_one(events))
+        await self._send_to_dead_letters(rejected)
+
+    async def _apply(self, events: Sequence[ConsumedEvent]) -> None:
+        if not events:
+            return
+        async with self._sessions() as session, session.begin():
+            fresh = await self._claim(session, events)
+            if fresh:
+                await self._handler(session, fresh)
+        self.applied_total += len(events)
+
+    async def _apply_one_by_one(self, events: Sequence[ConsumedEvent]) -> list[_Rejected]:
+        """Isolate the poison message(s) of a batch that failed as a whole."""
+        rejected: list[_Rejected] = []
+        for event in events:
+            try:
+                await self._apply([event])
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                rejected.append(_Rejected(event.record, f"{type(error).__name__}: {error}"))
+        return rejected
+
+    async def _claim(
+        self, session: AsyncSession, events: Sequence[ConsumedEvent]
+    ) -> list[ConsumedEvent]:
+        """Insert inbox rows; return the events not seen before, in order, without duplicates."""
+        unique: dict[object, ConsumedEvent] = {}
+        for event in events:
+            unique.setdefault(event.envelope.id, event)
+        rows = [{"consumer_group": self.group_id, "event_id": key} for key in unique]
+        claimed = set(
+            (
+                await session.execute(
+                    pg_insert(inbox)
+                    .values(rows)
+                    .on_conflict_do_nothing()
+                    .returning(inbox.c.event_id)
+                )
+            ).scalars()
+        )
+        return [event for key, event in unique.items() if key in claimed]
+
+    async def _send_to_dead_letters(self, rejected: Sequence[_Rejected]) -> None:
+        deliveries = []
+        for item in rejected:
+            record = item.record
+            log.error(
+                "dead-lettering message",
+                group=self.group_id,
+                topic=record.topic,
+                partition=record.partition,
+                offset=record.offset,
+                reason=item.reason[:500],
+            )
+            headers = [
+                *(record.headers or ()),
+                ("dlq.reason", item.reason[:2000].encode()),
+                ("dlq.source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
+                ("dlq.group", self.group_id.encode()),
+            ]
+            deliveries.append(
+                await self._dead_letters.send(
+                    dead_letter_topic(record.topic, self.group_id),
+                    value=record.value,
+                    key=record.key,
+                    headers=headers,
+                )
+            )
+        await asyncio.gather(*deliveries)
+        self.dead_lettered_total += len(rejected)
+
+    async def _commit(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as error:
+            # The partitions moved to another member, which re-reads them; the inbox makes
+            # what we already applied a no-op there.
+            log.warning("offset commit lost to a rebalance", group=self.group_id, error=str(error))
+
+    def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        for tp, records in batches.items():
+            try:
+                self._consumer.seek(tp, records[0].offset)
+            except IllegalStateError:
+                continue
+
+
+class _DrainBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Lets the batch in flight finish (and commit) before its partitions are given away.
+
+    It only waits for an event the loop sets; it holds nothing ``getmany`` needs.
+    """
+
+    def __init__(self, runner: ConsumerRunner) -> None:
+        self._runner = runner
+
+    async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
+        await self._runner._idle.wait()
+
+    async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
+        self._runner.joined = True
+        log.info("partitions assigned", group=self._runner.group_id, count=len(assigned))

@@ -1,0 +1,33 @@
+"""Which failures are worth retrying (the database or broker went away) and which are not."""
+
+import sqlalchemy.exc
+
+# SQLSTATE classes that go away on their own: connection exceptions, transaction rollbacks
+# (serialization failures, deadlocks), insufficient resources, operator intervention.
+TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
+
+
+def is_transient(error: BaseException) -> bool:
+    """True when retrying the same work later can succeed without changing it."""
+    if isinstance(error, OSError | TimeoutError | ConnectionError):
+        return True
+    if isinstance(error, sqlalchemy.exc.TimeoutError | sqlalchemy.exc.DisconnectionError):
+        return True
+    if isinstance(error, sqlalchemy.exc.DBAPIError):
+        if error.connection_invalidated or isinstance(error, sqlalchemy.exc.InterfaceError):
+            return True
+        sqlstate = _sqlstate(error)
+        if sqlstate is not None:
+            return sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
+        return isinstance(error, sqlalchemy.exc.OperationalError)
+    cause = error.__cause__
+    return cause is not None and cause is not error and is_transient(cause)
+
+
+def _sqlstate(error: sqlalchemy.exc.DBAPIError) -> str | None:
+    original = error.orig
+    for candidate in (original, getattr(original, "__cause__", None)):
+        sqlstate = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if isinstance(sqlstate, str):
+            return sqlstate
+    return None

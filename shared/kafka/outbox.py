@@ -1,0 +1,121 @@
+"""Transactional outbox: write events with the state change, publish them afterwards.
+
+The relay holds a PostgreSQL advisory lock while it publishes, so with several replicas exactly
+one relays at a time and per-loan order (outbox id order) is kept on the wire.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import structlog
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.db.engine import SessionFactory
+from shared.db.kit_tables import outbox
+from shared.events.envelope import CONTENT_TYPE, Envelope
+
+RELAY_LOCK_ID = 0x0B7B0C5
+log = structlog.get_logger(__name__)
+
+
+async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelope]) -> None:
+    """Add events to the outbox in the caller's transaction; the key is the event's subject."""
+    if not envelopes:
+        return
+    await session.execute(
+        insert(outbox),
+        [
+            {
+                "event_id": envelope.id,
+                "topic": topic,
+                "message_key": envelope.subject,
+                "payload": envelope.to_bytes(),
+            }
+            for envelope in envelopes
+        ],
+    )
+
+
+class OutboxRelay:
+    """Publishes unpublished outbox rows in id order, a batch at a time, then marks them."""
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        producer: AIOKafkaProducer,
+        batch_size: int = 2000,
+        idle_interval: float = 0.2,
+        max_backoff: float = 5.0,
+    ) -> None:
+        self._sessions = sessions
+        self._producer = producer
+        self._batch_size = batch_size
+        self._idle_interval = idle_interval
+        self._max_backoff = max_backoff
+        self._wakeup = asyncio.Event()
+        self.published_total = 0
+        self.last_error: str | None = None
+
+    def wake(self) -> None:
+        """Tell the relay there is new work now, instead of at its next poll."""
+        self._wakeup.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                published = await self.relay_once()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                self.last_error = f"{type(error).__name__}: {error}"
+                log.warning("outbox relay failed; retrying", error=self.last_error, backoff=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff)
+                continue
+            backoff = 0.1
+            self.last_error = None
+            if published < self._batch_size:
+                await self._idle()
+
+    async def _idle(self) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wakeup.wait(), self._idle_interval)
+        self._wakeup.clear()
+
+    async def relay_once(self) -> int:
+        """Publish one batch; returns how many rows it published (0 if another replica relays)."""
+        async with self._sessions() as session, session.begin():
+            if not await session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_ID))):
+                return 0
+            rows = (
+                await session.execute(
+                    select(outbox.c.id, outbox.c.topic, outbox.c.message_key, outbox.c.payload)
+                    .where(outbox.c.published_at.is_(None))
+                    .order_by(outbox.c.id)
+                    .limit(self._batch_size)
+                )
+            ).all()
+            if not rows:
+                return 0
+            deliveries = [
+                await self._producer.send(
+                    row.topic,
+                    value=row.payload,
+                    key=row.message_key.encode(),
+                    headers=[("content-type", CONTENT_TYPE.encode())],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*deliveries)
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in rows]))
+                .values(published_at=datetime.now(UTC))
+            )
+        self.published_total += len(rows)
+        return len(rows)

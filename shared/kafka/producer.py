@@ -1,0 +1,17 @@
+"""An idempotent producer (``acks=all``), batching a little for throughput."""
+
+from aiokafka import AIOKafkaProducer
+
+REQUEST_TIMEOUT_MS = 15_000
+
+
+def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap_servers,
+        client_id=client_id,
+        enable_idempotence=True,
+        acks="all",
+        linger_ms=5,
+        max_batch_size=256 * 1024,
+        request_timeout_ms=REQUEST_TIMEOUT_MS,
+    )

@@ -1,0 +1,34 @@
+"""Settings common to every service; each service subclasses with its own env prefix."""
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ServiceSettings(BaseSettings):
+    """What every service needs to run: its database, Kafka, HTTP and the privacy keys.
+
+    Subclasses set ``model_config = SettingsConfigDict(env_prefix="INTAKE_")`` and so on, so one
+    environment can hold the settings of several services without collisions.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/postgres"
+    database_pool_size: int = 10
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    topic_namespace: str = Field(
+        default="",
+        description="Prefix added to every topic name, so several platforms can share one broker.",
+    )
+    topic_partitions: int = 6
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_level: str = "INFO"
+    log_json: bool = True
+    data_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Field-encryption key ring 'kid:base64key,...'; the first one encrypts.",
+    )
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr(""), description="Key of the keyed hash that makes borrower pseudonyms."
+    )
