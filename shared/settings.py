@@ -29,6 +29,10 @@ class ServiceSettings(BaseSettings):
         default=SecretStr(""),
         description="Field-encryption key ring 'kid:base64key,...'; the first one encrypts.",
     )
+    transit_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key ring sealing personal data inside events, held only by entitled services.",
+    )
     pseudonym_key: SecretStr = Field(
         default=SecretStr(""), description="Key of the keyed hash that makes borrower pseudonyms."
     )

@@ -6,6 +6,7 @@ JSON Schema and the AsyncAPI document are generated from this catalogue.
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
+from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
@@ -59,7 +60,15 @@ class EventType:
     model: type[BaseModel]
     summary: str
 
-    def envelope(self, *, source: str, subject: str, tenant: str, data: BaseModel) -> Envelope:
+    def envelope(
+        self,
+        *,
+        source: str,
+        subject: str,
+        tenant: str,
+        data: BaseModel,
+        event_id: UUID | None = None,
+    ) -> Envelope:
         if not isinstance(data, self.model):
             raise TypeError(f"{self.name} carries {self.model.__name__}")
         return new_envelope(
@@ -69,6 +78,7 @@ class EventType:
             subject=subject,
             tenant=tenant,
             data=data,
+            event_id=event_id,
         )
 
     def parse(self, envelope: Envelope) -> Any:

@@ -82,22 +82,35 @@ class ConsumerRunner:
         self.last_poll_monotonic = 0.0
         self.applied_total = 0
         self.dead_lettered_total = 0
+        self._bootstrap_servers = bootstrap_servers
+        self._consumer: AIOKafkaConsumer | None = None
+
+    async def start(self) -> None:
+        """Join the group with a fresh client (a stopped aiokafka consumer cannot restart)."""
+        self.joined = False
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
-            client_id=group_id,
+            bootstrap_servers=self._bootstrap_servers,
+            group_id=self.group_id,
+            client_id=self.group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_interval_ms=300_000,
         )
-
-    async def start(self) -> None:
         await self._consumer.start()
         self._consumer.subscribe(self.topics, listener=_DrainBeforeRevoke(self))
 
     async def stop(self) -> None:
-        await self._consumer.stop()
+        if self._consumer is not None:
+            await self._consumer.stop()
+            self._consumer = None
+        self.joined = False
+
+    @property
+    def consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError(f"{self.group_id} is not started")
+        return self._consumer
 
     def is_healthy(self, stall_seconds: float = 30.0) -> bool:
         """Joined its group and still polling (a consumer stuck after a broker restart is not)."""
@@ -107,7 +120,7 @@ class ConsumerRunner:
         backoff = 0.1
         while True:
             self.last_poll_monotonic = time.monotonic()
-            batches = await self._consumer.getmany(
+            batches = await self.consumer.getmany(
                 timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
             )
             records = [record for partition in batches.values() for record in partition]
@@ -225,7 +238,7 @@ class ConsumerRunner:
     ) -> None:
         offsets = {tp: records[-1].offset + 1 for tp, records in batches.items() if records}
         try:
-            await self._consumer.commit(offsets)
+            await self.consumer.commit(offsets)
         except (CommitFailedError, IllegalStateError) as error:
             # The partitions moved to another member, which re-reads them; the inbox makes
             # what we already applied a no-op there.
@@ -234,7 +247,7 @@ class ConsumerRunner:
     def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         for tp, records in batches.items():
             try:
-                self._consumer.seek(tp, records[0].offset)
+                self.consumer.seek(tp, records[0].offset)
             except IllegalStateError:
                 continue
 

@@ -1,0 +1,1 @@
+"""Intake: takes lender reports of overdue loans and publishes them through the outbox."""

@@ -1,0 +1,143 @@
+"""The running parts every service has, started and stopped together in the app's lifespan:
+database engine, producer, outbox relay, consumer runners, API-key auth, readiness checks."""
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+
+from shared.auth import ApiKeyStore, Authenticator
+from shared.crypto import KeyRing, Pseudonymizer
+from shared.db.engine import create_engine, create_session_factory, database_is_reachable
+from shared.db.migrations import upgrade_to_head
+from shared.events.topics import Topic
+from shared.http.health import ReadinessCheck
+from shared.kafka.admin import broker_is_reachable
+from shared.kafka.consumer import BatchHandler, ConsumerRunner
+from shared.kafka.outbox import OutboxRelay
+from shared.kafka.producer import create_producer
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger(__name__)
+
+
+class ServiceRuntime:
+    def __init__(self, name: str, settings: ServiceSettings, migrations: Path) -> None:
+        self.name = name
+        self.settings = settings
+        self._migrations = migrations
+        self.engine = create_engine(settings.database_url, settings.database_pool_size)
+        self.sessions = create_session_factory(self.engine)
+        self.producer = create_producer(settings.kafka_bootstrap_servers, client_id=name)
+        self.relay = OutboxRelay(self.sessions, self.producer)
+        self.api_keys = ApiKeyStore(self.sessions)
+        self.auth = Authenticator(self.api_keys)
+        self.consumers: list[ConsumerRunner] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self._producer_started = asyncio.Event()
+
+    def topic(self, topic: Topic) -> str:
+        return topic.qualified(self.settings.topic_namespace)
+
+    def storage_keys(self) -> KeyRing:
+        """Seals personal data at rest in this service's own database."""
+        return KeyRing.parse(self.settings.data_keys.get_secret_value())
+
+    def transit_keys(self) -> KeyRing:
+        """Seals personal data inside events, for the services entitled to read it."""
+        return KeyRing.parse(self.settings.transit_keys.get_secret_value())
+
+    def pseudonymizer(self) -> Pseudonymizer:
+        key = self.settings.pseudonym_key.get_secret_value().encode()
+        if len(key) < 16:
+            raise ValueError(f"{self.name}: the pseudonym key must be at least 16 characters")
+        return Pseudonymizer(key)
+
+    def consume(self, group: str, topics: Sequence[Topic], handler: BatchHandler) -> None:
+        """Register a consumer group; the group id carries the topic namespace too."""
+        self.consumers.append(
+            ConsumerRunner(
+                group_id=f"{self.settings.topic_namespace}{group}",
+                topics=[self.topic(topic) for topic in topics],
+                bootstrap_servers=self.settings.kafka_bootstrap_servers,
+                sessions=self.sessions,
+                handler=handler,
+                dead_letters=self.producer,
+            )
+        )
+
+    async def start(self, *, migrate: bool = True, relay: bool = True) -> None:
+        if migrate:
+            await upgrade_to_head(self._migrations, self.settings.database_url)
+        self._tasks.append(self._supervise("producer", self._start_producer))
+        if relay:
+            self._tasks.append(self._supervise("outbox-relay", self._run_relay))
+        for runner in self.consumers:
+            self._tasks.append(self._supervise(runner.group_id, self._runner_loop(runner)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.producer.stop()
+        await self.engine.dispose()
+
+    @asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        await self.start()
+        try:
+            yield
+        finally:
+            await self.stop()
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        async def database() -> bool:
+            return await database_is_reachable(self.engine)
+
+        async def kafka() -> bool:
+            return await broker_is_reachable(self.settings.kafka_bootstrap_servers)
+
+        async def consumers() -> bool:
+            return all(runner.is_healthy() for runner in self.consumers)
+
+        return {"database": database, "kafka": kafka, "consumers": consumers}
+
+    async def _start_producer(self) -> None:
+        await self.producer.start()
+        self._producer_started.set()
+
+    async def _run_relay(self) -> None:
+        await self._producer_started.wait()
+        await self.relay.run()
+
+    def _runner_loop(self, runner: ConsumerRunner) -> Callable[[], Awaitable[None]]:
+        async def loop() -> None:
+            await self._producer_started.wait()
+            try:
+                await runner.start()
+                await runner.run()
+            finally:
+                await runner.stop()
+
+        return loop
+
+    def _supervise(self, what: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """Run a background part; if it fails, log it and start it again after a pause."""
+
+        async def supervised() -> None:
+            backoff = 0.5
+            while True:
+                try:
+                    await run()
+                    return
+                except asyncio.CancelledError:
+                    raise
+                except Exception as error:
+                    log.error("background task failed; restarting", task=what, error=repr(error))
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 10.0)
+
+        return asyncio.create_task(supervised(), name=f"{self.name}:{what}")
