@@ -8,30 +8,23 @@ from services.intake.api import reports_router
 from services.intake.reporting import ReportIntake, Sealing
 from services.intake.settings import IntakeSettings
 from shared.events.topics import Topic
-from shared.http.health import health_router
-from shared.http.problems import install_problem_handlers
+from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
-    settings = settings or IntakeSettings()
-    runtime = ServiceRuntime("intake", settings, MIGRATIONS)
+    runtime = ServiceRuntime("intake", settings or IntakeSettings(), MIGRATIONS)
     sealing = Sealing(
         storage=runtime.storage_keys(),
         transit=runtime.transit_keys(),
         pseudonyms=runtime.pseudonymizer(),
     )
     intake = ReportIntake(sealing, runtime.topic(Topic.DELINQUENCY))
-    app = FastAPI(
+    return service_app(
+        runtime,
         title="Collections intake",
-        version="1.0.0",
         description="Lender-facing API: report overdue loans and their lifecycle.",
-        lifespan=runtime.lifespan,
+        routers=[reports_router(runtime, intake)],
     )
-    app.state.runtime = runtime
-    install_problem_handlers(app)
-    app.include_router(health_router(runtime.readiness_checks()))
-    app.include_router(reports_router(runtime, intake))
-    return app

@@ -3,6 +3,7 @@
 JSON Schema and the AsyncAPI document are generated from this catalogue.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -82,6 +83,9 @@ class EventType:
         )
 
     def parse(self, envelope: Envelope) -> Any:
+        """The typed data of an envelope of this type; raises if it does not fit the schema."""
+        if envelope.schemaversion != self.version:
+            raise ValueError(f"{self.name} v{envelope.schemaversion} is not understood here")
         return self.model.model_validate(envelope.data)
 
 
@@ -98,3 +102,20 @@ EVENT_TYPES: dict[str, EventType] = {event.name: event for event in (OVERDUE_REP
 
 def event_type_named(name: str) -> EventType | None:
     return EVENT_TYPES.get(name)
+
+
+def latest_reports(envelopes: Sequence[Envelope]) -> list[tuple[Envelope, OverdueReported]]:
+    """The newest overdue report per (lender, loan) among ``envelopes`` (others are ignored).
+
+    Consumers upsert one row per loan per batch, and a batch may hold several reports of one
+    loan; the newest ``as_of`` wins, as it would have one at a time.
+    """
+    newest: dict[tuple[str, str], tuple[Envelope, OverdueReported]] = {}
+    for envelope in envelopes:
+        if envelope.type != OVERDUE_REPORTED.name:
+            continue
+        report = OVERDUE_REPORTED.parse(envelope)
+        key = (envelope.tenantid, report.loan_id)
+        if key not in newest or report.as_of > newest[key][1].as_of:
+            newest[key] = (envelope, report)
+    return list(newest.values())

@@ -1,0 +1,11 @@
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class AgencyGatewaySettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="AGENCY_GATEWAY_", extra="ignore")
+
+    database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/agency_gateway"
+    http_port: int = 8003
+    placement_threshold_days: int = 30

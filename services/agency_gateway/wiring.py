@@ -1,0 +1,28 @@
+"""Composition root: builds the agency gateway's app from its settings."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.agency_gateway.api import placements_router
+from services.agency_gateway.consumer import GROUP, delinquency_handler
+from services.agency_gateway.domain import PlacementPolicy
+from services.agency_gateway.settings import AgencyGatewaySettings
+from shared.events.topics import Topic
+from shared.http.app import service_app
+from shared.runtime import ServiceRuntime
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
+    settings = settings or AgencyGatewaySettings()
+    runtime = ServiceRuntime("agency_gateway", settings, MIGRATIONS)
+    policy = PlacementPolicy(threshold_days=settings.placement_threshold_days)
+    runtime.consume(GROUP, [Topic.DELINQUENCY], delinquency_handler(policy))
+    return service_app(
+        runtime,
+        title="Collections agency gateway",
+        description="Placements with collection agencies and the agencies' handoff API.",
+        routers=[placements_router(runtime, policy)],
+    )

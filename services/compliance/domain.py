@@ -1,0 +1,41 @@
+"""Audit entries, free of I/O: what of an event is kept, and its RFC 6962 leaf hash.
+
+Compliance keeps pseudonyms, never personal data: sealed values (which it has no key for
+anyway) are dropped before an entry is made, so the log holds nothing to erase later.
+"""
+
+import hashlib
+from typing import Any
+
+import orjson
+
+from shared.events.envelope import Envelope
+
+LEAF_PREFIX = b"\x00"
+
+
+def _is_sealed(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"kid", "ct"}
+
+
+def without_sealed_values(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_sealed_values(v) for k, v in value.items() if not _is_sealed(v)}
+    if isinstance(value, list):
+        return [without_sealed_values(item) for item in value]
+    return value
+
+
+def audit_entry(envelope: Envelope) -> dict[str, Any]:
+    entry: dict[str, Any] = envelope.model_dump(mode="json")
+    entry["data"] = without_sealed_values(entry["data"])
+    return entry
+
+
+def canonical_bytes(entry: dict[str, Any]) -> bytes:
+    """Sorted keys, no whitespace: the bytes a verifier re-hashes."""
+    return orjson.dumps(entry, option=orjson.OPT_SORT_KEYS)
+
+
+def leaf_hash(entry_bytes: bytes) -> bytes:
+    return hashlib.sha256(LEAF_PREFIX + entry_bytes).digest()

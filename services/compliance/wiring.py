@@ -1,0 +1,24 @@
+"""Composition root: builds compliance's app from its settings."""
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.compliance.api import audit_router
+from services.compliance.consumer import AUDITED_TOPICS, GROUP, record_events
+from services.compliance.settings import ComplianceSettings
+from shared.http.app import service_app
+from shared.runtime import ServiceRuntime
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
+    runtime = ServiceRuntime("compliance", settings or ComplianceSettings(), MIGRATIONS)
+    runtime.consume(GROUP, AUDITED_TOPICS, record_events)
+    return service_app(
+        runtime,
+        title="Collections compliance",
+        description="Tamper-evident audit log, violations and proofs, for auditors.",
+        routers=[audit_router(runtime)],
+    )

@@ -1,0 +1,1 @@
+"""Notifier: reminds borrowers of overdue loans under the contact rules."""
