@@ -13,9 +13,9 @@ from shared.auth import ApiKeyStore, Authenticator
 from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.engine import create_engine, create_session_factory, database_is_reachable
 from shared.db.migrations import upgrade_to_head
-from shared.events.topics import Topic
+from shared.events.topics import Topic, dead_letter_topic
 from shared.http.health import ReadinessCheck
-from shared.kafka.admin import broker_is_reachable
+from shared.kafka.admin import broker_is_reachable, ensure_topics
 from shared.kafka.consumer import BatchHandler, ConsumerRunner
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import create_producer
@@ -105,7 +105,19 @@ class ServiceRuntime:
 
         return {"database": database, "kafka": kafka, "consumers": consumers}
 
+    def topic_names(self) -> list[str]:
+        """Every platform topic, plus the dead-letter topic of each of this service's groups."""
+        names = [self.topic(topic) for topic in Topic]
+        for runner in self.consumers:
+            names += [dead_letter_topic(topic, runner.group_id) for topic in runner.topics]
+        return names
+
     async def _start_producer(self) -> None:
+        await ensure_topics(
+            self.settings.kafka_bootstrap_servers,
+            self.topic_names(),
+            self.settings.topic_partitions,
+        )
         await self.producer.start()
         self._producer_started.set()
 

@@ -1,0 +1,167 @@
+"""What ``make run`` starts on top of Kafka and PostgreSQL: the platform's own processes.
+
+The dev stack calls :func:`prepare` once the servers answer and the service databases exist,
+then starts each returned :class:`ServiceProcess` (output to ``.devstack/logs/<name>.log``) and
+waits for ``http://127.0.0.1:<port>/readyz`` to answer 200.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from services.agency_gateway.wiring import MIGRATIONS as AGENCY_GATEWAY_MIGRATIONS
+from services.compliance.wiring import MIGRATIONS as COMPLIANCE_MIGRATIONS
+from services.intake.wiring import MIGRATIONS as INTAKE_MIGRATIONS
+from services.notifier.wiring import MIGRATIONS as NOTIFIER_MIGRATIONS
+from shared.auth import ApiKeyStore, Role
+from shared.auth.keys import new_api_key
+from shared.crypto import KeyRing
+from shared.db.engine import create_engine, create_session_factory
+from shared.db.migrations import upgrade_to_head
+
+from .infrastructure import LocalInfrastructure
+
+DEMO_LENDER = "lender-demo"
+DEMO_AGENCIES = ("agency-north", "agency-south")
+DEMO_AUDITOR = "auditor-demo"
+
+
+@dataclass(frozen=True)
+class ServiceProcess:
+    """One service to run: its name, HTTP port, command line and extra environment."""
+
+    name: str  # "intake"
+    port: int  # 8001
+    argv: list[str]  # e.g. [sys.executable, "-m", "services.intake"]
+    env: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    port: int
+    env_prefix: str
+    migrations: Path
+    reads_personal_data: bool  # holds the transit keys that open sealed contact details
+
+
+SERVICES = (
+    Service("intake", 8001, "INTAKE_", INTAKE_MIGRATIONS, reads_personal_data=True),
+    Service("notifier", 8002, "NOTIFIER_", NOTIFIER_MIGRATIONS, reads_personal_data=True),
+    Service("agency_gateway", 8003, "AGENCY_GATEWAY_", AGENCY_GATEWAY_MIGRATIONS, True),
+    Service("compliance", 8004, "COMPLIANCE_", COMPLIANCE_MIGRATIONS, reads_personal_data=False),
+)
+
+
+@dataclass(frozen=True)
+class PlatformSecrets:
+    """Keys made once per dev stack and kept in ``secrets.json`` (never in the repository)."""
+
+    storage_keys: dict[str, str]  # per service: its own at-rest key ring
+    transit_keys: str
+    pseudonym_key: str
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> PlatformSecrets:
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        made = cls(
+            storage_keys={s.name: KeyRing.generate_spec("k1") for s in SERVICES},
+            transit_keys=KeyRing.generate_spec("t1"),
+            pseudonym_key=secrets.token_urlsafe(32),
+        )
+        _write_private(path, json.dumps(asdict(made), indent=2))
+        return made
+
+
+@dataclass(frozen=True)
+class DemoCredentials:
+    lender: dict[str, str]
+    agencies: list[dict[str, str]]
+    auditor: dict[str, str]
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> DemoCredentials:
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        made = cls(
+            lender=_credential(DEMO_LENDER),
+            agencies=[_credential(agency) for agency in DEMO_AGENCIES],
+            auditor=_credential(DEMO_AUDITOR),
+        )
+        _write_private(path, json.dumps(asdict(made), indent=2))
+        return made
+
+    def grants(self, service: str) -> list[tuple[Role, dict[str, str]]]:
+        """Which demo keys each service accepts."""
+        lender = [(Role.LENDER, self.lender)]
+        return {
+            "intake": lender,
+            "notifier": lender,
+            "agency_gateway": lender + [(Role.AGENCY, agency) for agency in self.agencies],
+            "compliance": [(Role.AUDITOR, self.auditor)],
+        }[service]
+
+
+def service_environment(
+    service: Service, database_url: str, kafka_bootstrap: str, keys: PlatformSecrets
+) -> dict[str, str]:
+    prefix = service.env_prefix
+    env = {
+        f"{prefix}DATABASE_URL": database_url,
+        f"{prefix}KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        f"{prefix}HTTP_PORT": str(service.port),
+        f"{prefix}DATA_KEYS": keys.storage_keys[service.name],
+    }
+    if service.reads_personal_data:
+        env[f"{prefix}TRANSIT_KEYS"] = keys.transit_keys
+        env[f"{prefix}PSEUDONYM_KEY"] = keys.pseudonym_key
+    return env
+
+
+async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess]:
+    """Run migrations, seed demo credentials; return the processes to start.
+
+    Topics are created by the services themselves when they start.
+    """
+    keys = PlatformSecrets.load_or_create(root / "secrets.json")
+    credentials = DemoCredentials.load_or_create(root / "credentials.json")
+    processes = []
+    for service in SERVICES:
+        await infra.create_database(service.name)
+        url = infra.postgres_url(service.name)
+        await upgrade_to_head(service.migrations, url)
+        await _seed(url, credentials.grants(service.name))
+        processes.append(
+            ServiceProcess(
+                name=service.name,
+                port=service.port,
+                argv=[sys.executable, "-m", f"services.{service.name}"],
+                env=service_environment(service, url, infra.kafka_bootstrap, keys),
+            )
+        )
+    return processes
+
+
+async def _seed(database_url: str, grants: list[tuple[Role, dict[str, str]]]) -> None:
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        store = ApiKeyStore(create_session_factory(engine))
+        for role, credential in grants:
+            await store.issue(role, credential["id"], "demo", api_key=credential["api_key"])
+    finally:
+        await engine.dispose()
+
+
+def _credential(principal_id: str) -> dict[str, str]:
+    return {"id": principal_id, "api_key": new_api_key()[1]}
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(text + "\n")
