@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 import structlog
+from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from shared.auth import ApiKeyStore, Authenticator
@@ -31,8 +32,9 @@ class ServiceRuntime:
         self._migrations = migrations
         self.engine = create_engine(settings.database_url, settings.database_pool_size)
         self.sessions = create_session_factory(self.engine)
-        self.producer = create_producer(settings.kafka_bootstrap_servers, client_id=name)
-        self.relay = OutboxRelay(self.sessions, self.producer)
+        self._producer: AIOKafkaProducer | None = None
+        self._relay: OutboxRelay | None = None
+        self._subscriptions: list[tuple[str, list[str], BatchHandler]] = []
         self.api_keys = ApiKeyStore(self.sessions)
         self.auth = Authenticator(self.api_keys)
         self.consumers: list[ConsumerRunner] = []
@@ -58,20 +60,44 @@ class ServiceRuntime:
 
     def consume(self, group: str, topics: Sequence[Topic], handler: BatchHandler) -> None:
         """Register a consumer group; the group id carries the topic namespace too."""
-        self.consumers.append(
-            ConsumerRunner(
-                group_id=f"{self.settings.topic_namespace}{group}",
-                topics=[self.topic(topic) for topic in topics],
-                bootstrap_servers=self.settings.kafka_bootstrap_servers,
-                sessions=self.sessions,
-                handler=handler,
-                dead_letters=self.producer,
+        self._subscriptions.append(
+            (
+                f"{self.settings.topic_namespace}{group}",
+                [self.topic(topic) for topic in topics],
+                handler,
             )
         )
 
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        if self._producer is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._producer
+
+    @property
+    def relay(self) -> OutboxRelay:
+        if self._relay is None:
+            raise RuntimeError(f"{self.name} is not started")
+        return self._relay
+
     async def start(self, *, migrate: bool = True, relay: bool = True) -> None:
+        """Migrate, then start Kafka clients (aiokafka wants them made inside the loop)."""
         if migrate:
             await upgrade_to_head(self._migrations, self.settings.database_url)
+        bootstrap = self.settings.kafka_bootstrap_servers
+        self._producer = create_producer(bootstrap, client_id=self.name)
+        self._relay = OutboxRelay(self.sessions, self._producer)
+        self.consumers = [
+            ConsumerRunner(
+                group_id=group,
+                topics=topics,
+                bootstrap_servers=bootstrap,
+                sessions=self.sessions,
+                handler=handler,
+                dead_letters=self._producer,
+            )
+            for group, topics, handler in self._subscriptions
+        ]
         self._tasks.append(self._supervise("producer", self._start_producer))
         if relay:
             self._tasks.append(self._supervise("outbox-relay", self._run_relay))
@@ -82,7 +108,8 @@ class ServiceRuntime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self.producer.stop()
+        if self._producer is not None:
+            await self._producer.stop()
         await self.engine.dispose()
 
     @asynccontextmanager

@@ -66,14 +66,18 @@ class PlatformSecrets:
     pseudonym_key: str
 
     @classmethod
-    def load_or_create(cls, path: Path) -> PlatformSecrets:
-        if path.exists():
-            return cls(**json.loads(path.read_text()))
-        made = cls(
+    def generate(cls) -> PlatformSecrets:
+        return cls(
             storage_keys={s.name: KeyRing.generate_spec("k1") for s in SERVICES},
             transit_keys=KeyRing.generate_spec("t1"),
             pseudonym_key=secrets.token_urlsafe(32),
         )
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> PlatformSecrets:
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        made = cls.generate()
         _write_private(path, json.dumps(asdict(made), indent=2))
         return made
 
@@ -85,14 +89,18 @@ class DemoCredentials:
     auditor: dict[str, str]
 
     @classmethod
-    def load_or_create(cls, path: Path) -> DemoCredentials:
-        if path.exists():
-            return cls(**json.loads(path.read_text()))
-        made = cls(
+    def generate(cls) -> DemoCredentials:
+        return cls(
             lender=_credential(DEMO_LENDER),
             agencies=[_credential(agency) for agency in DEMO_AGENCIES],
             auditor=_credential(DEMO_AUDITOR),
         )
+
+    @classmethod
+    def load_or_create(cls, path: Path) -> DemoCredentials:
+        if path.exists():
+            return cls(**json.loads(path.read_text()))
+        made = cls.generate()
         _write_private(path, json.dumps(asdict(made), indent=2))
         return made
 
@@ -107,20 +115,33 @@ class DemoCredentials:
         }[service]
 
 
+def service_options(
+    service: Service,
+    database_url: str,
+    kafka_bootstrap: str,
+    keys: PlatformSecrets,
+    topic_namespace: str = "",
+) -> dict[str, str]:
+    """A service's settings by field name (the tests pass them to its settings class)."""
+    options = {
+        "database_url": database_url,
+        "kafka_bootstrap_servers": kafka_bootstrap,
+        "http_port": str(service.port),
+        "data_keys": keys.storage_keys[service.name],
+        "topic_namespace": topic_namespace,
+    }
+    if service.reads_personal_data:
+        options["transit_keys"] = keys.transit_keys
+        options["pseudonym_key"] = keys.pseudonym_key
+    return options
+
+
 def service_environment(
     service: Service, database_url: str, kafka_bootstrap: str, keys: PlatformSecrets
 ) -> dict[str, str]:
-    prefix = service.env_prefix
-    env = {
-        f"{prefix}DATABASE_URL": database_url,
-        f"{prefix}KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        f"{prefix}HTTP_PORT": str(service.port),
-        f"{prefix}DATA_KEYS": keys.storage_keys[service.name],
-    }
-    if service.reads_personal_data:
-        env[f"{prefix}TRANSIT_KEYS"] = keys.transit_keys
-        env[f"{prefix}PSEUDONYM_KEY"] = keys.pseudonym_key
-    return env
+    """The same settings as environment variables, under the service's prefix."""
+    options = service_options(service, database_url, kafka_bootstrap, keys)
+    return {f"{service.env_prefix}{name.upper()}": value for name, value in options.items()}
 
 
 async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess]:
@@ -135,7 +156,7 @@ async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess
         await infra.create_database(service.name)
         url = infra.postgres_url(service.name)
         await upgrade_to_head(service.migrations, url)
-        await _seed(url, credentials.grants(service.name))
+        await seed_credentials(url, credentials.grants(service.name))
         processes.append(
             ServiceProcess(
                 name=service.name,
@@ -147,7 +168,7 @@ async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess
     return processes
 
 
-async def _seed(database_url: str, grants: list[tuple[Role, dict[str, str]]]) -> None:
+async def seed_credentials(database_url: str, grants: list[tuple[Role, dict[str, str]]]) -> None:
     engine = create_engine(database_url, pool_size=1)
     try:
         store = ApiKeyStore(create_session_factory(engine))

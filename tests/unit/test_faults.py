@@ -1,0 +1,29 @@
+"""Which failures the consumer retries and which it dead-letters."""
+
+import sqlalchemy.exc
+
+from shared.kafka.faults import is_transient
+
+
+class _DriverError(Exception):
+    def __init__(self, sqlstate: str) -> None:
+        super().__init__(sqlstate)
+        self.sqlstate = sqlstate
+
+
+def _dbapi(error_type: type[sqlalchemy.exc.DBAPIError], sqlstate: str) -> Exception:
+    return error_type("SELECT 1", {}, _DriverError(sqlstate))
+
+
+def test_lost_connections_and_rollbacks_are_transient() -> None:
+    assert is_transient(ConnectionRefusedError())
+    assert is_transient(TimeoutError())
+    assert is_transient(_dbapi(sqlalchemy.exc.OperationalError, "08006"))
+    assert is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "40001"))
+    assert is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "57P01"))
+
+
+def test_bad_data_is_not_transient() -> None:
+    assert not is_transient(ValueError("bad amount"))
+    assert not is_transient(_dbapi(sqlalchemy.exc.IntegrityError, "23505"))
+    assert not is_transient(_dbapi(sqlalchemy.exc.DataError, "22003"))
