@@ -1,0 +1,8 @@
+"""The one error type of the dev stack."""
+
+
+class DevstackError(Exception):
+    """A problem the user can fix (port taken, already running, a tool missing).
+
+    The command line prints its message as one line, without a traceback.
+    """
