@@ -10,7 +10,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Protocol, TypeVar
 from uuid import uuid4
 
 import httpx
@@ -21,27 +21,13 @@ from deploy.devstack.platform import (
     SERVICES,
     DemoCredentials,
     PlatformSecrets,
+    build_app,
     seed_credentials,
     service_options,
 )
-from services.agency_gateway.settings import AgencyGatewaySettings
-from services.agency_gateway.wiring import create_app as create_agency_gateway
-from services.compliance.settings import ComplianceSettings
-from services.compliance.wiring import create_app as create_compliance
-from services.intake.settings import IntakeSettings
-from services.intake.wiring import create_app as create_intake
-from services.notifier.settings import NotifierSettings
-from services.notifier.wiring import create_app as create_notifier
 from shared.runtime import ServiceRuntime
 
 T = TypeVar("T")
-
-FACTORIES: dict[str, Callable[[dict[str, Any]], FastAPI]] = {
-    "intake": lambda options: create_intake(IntakeSettings(**options)),
-    "notifier": lambda options: create_notifier(NotifierSettings(**options)),
-    "agency_gateway": lambda options: create_agency_gateway(AgencyGatewaySettings(**options)),
-    "compliance": lambda options: create_compliance(ComplianceSettings(**options)),
-}
 
 
 class Infrastructure(Protocol):
@@ -73,7 +59,7 @@ class RunningPlatform:
 
 @asynccontextmanager
 async def running_platform(
-    infrastructure: Infrastructure, services: tuple[str, ...] = tuple(FACTORIES)
+    infrastructure: Infrastructure, services: tuple[str, ...] = tuple(s.name for s in SERVICES)
 ) -> AsyncIterator[RunningPlatform]:
     run = uuid4().hex[:10]
     keys = PlatformSecrets.generate()
@@ -89,7 +75,7 @@ async def running_platform(
             options = service_options(
                 service, url, infrastructure.kafka_bootstrap, keys, platform.namespace
             )
-            app = FACTORIES[service.name](dict(options))
+            app = build_app(service.name, options)
             await stack.enter_async_context(
                 LifespanManager(app, startup_timeout=120, shutdown_timeout=60)
             )

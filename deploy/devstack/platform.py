@@ -12,11 +12,18 @@ import secrets
 import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
-from services.agency_gateway.wiring import MIGRATIONS as AGENCY_GATEWAY_MIGRATIONS
-from services.compliance.wiring import MIGRATIONS as COMPLIANCE_MIGRATIONS
-from services.intake.wiring import MIGRATIONS as INTAKE_MIGRATIONS
-from services.notifier.wiring import MIGRATIONS as NOTIFIER_MIGRATIONS
+from fastapi import FastAPI
+
+from services.agency_gateway import wiring as agency_gateway
+from services.agency_gateway.settings import AgencyGatewaySettings
+from services.compliance import wiring as compliance
+from services.compliance.settings import ComplianceSettings
+from services.intake import wiring as intake
+from services.intake.settings import IntakeSettings
+from services.notifier import wiring as notifier
+from services.notifier.settings import NotifierSettings
 from shared.auth import ApiKeyStore, Role
 from shared.auth.keys import new_api_key
 from shared.crypto import KeyRing
@@ -50,11 +57,24 @@ class Service:
 
 
 SERVICES = (
-    Service("intake", 8001, "INTAKE_", INTAKE_MIGRATIONS, reads_personal_data=True),
-    Service("notifier", 8002, "NOTIFIER_", NOTIFIER_MIGRATIONS, reads_personal_data=True),
-    Service("agency_gateway", 8003, "AGENCY_GATEWAY_", AGENCY_GATEWAY_MIGRATIONS, True),
-    Service("compliance", 8004, "COMPLIANCE_", COMPLIANCE_MIGRATIONS, reads_personal_data=False),
+    Service("intake", 8001, "INTAKE_", intake.MIGRATIONS, reads_personal_data=True),
+    Service("notifier", 8002, "NOTIFIER_", notifier.MIGRATIONS, reads_personal_data=True),
+    Service("agency_gateway", 8003, "AGENCY_GATEWAY_", agency_gateway.MIGRATIONS, True),
+    Service("compliance", 8004, "COMPLIANCE_", compliance.MIGRATIONS, reads_personal_data=False),
 )
+
+
+def build_app(service: str, options: dict[str, Any]) -> FastAPI:
+    """A service's app from settings given by field name (tests and document generation)."""
+    if service == "intake":
+        return intake.create_app(IntakeSettings(**options))
+    if service == "notifier":
+        return notifier.create_app(NotifierSettings(**options))
+    if service == "agency_gateway":
+        return agency_gateway.create_app(AgencyGatewaySettings(**options))
+    if service == "compliance":
+        return compliance.create_app(ComplianceSettings(**options))
+    raise ValueError(f"no service named {service!r}")
 
 
 @dataclass(frozen=True)
@@ -121,9 +141,9 @@ def service_options(
     kafka_bootstrap: str,
     keys: PlatformSecrets,
     topic_namespace: str = "",
-) -> dict[str, str]:
+) -> dict[str, Any]:
     """A service's settings by field name (the tests pass them to its settings class)."""
-    options = {
+    options: dict[str, Any] = {
         "database_url": database_url,
         "kafka_bootstrap_servers": kafka_bootstrap,
         "http_port": str(service.port),
@@ -141,7 +161,7 @@ def service_environment(
 ) -> dict[str, str]:
     """The same settings as environment variables, under the service's prefix."""
     options = service_options(service, database_url, kafka_bootstrap, keys)
-    return {f"{service.env_prefix}{name.upper()}": value for name, value in options.items()}
+    return {f"{service.env_prefix}{name.upper()}": str(value) for name, value in options.items()}
 
 
 async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess]:
