@@ -64,10 +64,20 @@ def clean(roots: list[Path], keep: Path) -> None:
         print(f"devstack: wiped {root}" + (f" (kept {keep})" if keep.parent == root else ""))
 
 
+def _configure_logging() -> None:
+    """The dev stack's progress at INFO; other libraries (alembic, aiokafka) only warnings."""
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("devstack: %(message)s"))
+    log.addHandler(handler)
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="devstack: %(message)s")
-    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    _configure_logging()
     try:
         if args.command in ("run", "infra"):
             return runner.run_until_signal(

@@ -1,0 +1,35 @@
+# The collections platform: `make help` lists the targets.
+# Needs Python 3.11+, a JDK 17+ and Maven on PATH; uv is installed on demand.
+
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PYTHON ?= python3
+# uv from PATH, else the one pip installed into $(PYTHON) (its bin folder may not be on PATH).
+UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
+
+.PHONY: help install run test lint clean
+
+help: ## List the targets
+	@grep -E '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) \
+		| awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+
+install: ## Install uv (if missing), the locked Python dependencies and the Kafka jars
+	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
+		|| $(PYTHON) -m pip install --quiet uv
+	$(UV) sync --frozen
+	$(UV) run --frozen python -m deploy.devstack fetch
+
+run: install ## Run Kafka, PostgreSQL and the four services on this machine (Ctrl-C stops)
+	$(UV) run --frozen python -m deploy.devstack run
+
+test: install ## Run the tests (Kafka and PostgreSQL from the env, Docker, or the local stack)
+	$(UV) run --frozen pytest -q
+
+lint: ## ruff check, ruff format --check, mypy --strict
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
+
+clean: ## Wipe .devstack/ and .devstack-test/ (keeps the downloaded jars) and tool caches
+	$(UV) run --frozen python -m deploy.devstack clean
+	rm -rf .mypy_cache .ruff_cache .pytest_cache
