@@ -48,12 +48,9 @@ class TestInfrastructure:
 
     def __init__(self, kind: Kind, infra: LocalInfrastructure) -> None:
         self.kind: Kind = kind
+        self.kafka_bootstrap: str = infra.kafka_bootstrap
+        """``host:port`` of the broker (the same after a restart)."""
         self._infra = infra
-
-    @property
-    def kafka_bootstrap(self) -> str:
-        """``host:port`` of the broker."""
-        return self._infra.kafka_bootstrap
 
     def postgres_url(self, database: str) -> str:
         """SQLAlchemy async URL (``postgresql+asyncpg://``) of ``database``."""
