@@ -44,9 +44,7 @@ def placements_router(runtime: ServiceRuntime, policy: PlacementPolicy) -> APIRo
             agency_id=case["agency_id"],
             days_past_due=case["days_past_due"],
             placement_threshold_days=policy.threshold_days,
-            amount_overdue=Money(
-                amount=case["amount_overdue"].normalize(), currency=case["currency"]
-            ),
+            amount_overdue=Money.in_minor_units(case["amount_overdue"], case["currency"]),
             opened_at=case["opened_at"],
             as_of=case["as_of"],
         )

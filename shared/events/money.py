@@ -53,3 +53,10 @@ class Money(BaseModel):
                 f"{self.currency} has {MINOR_UNITS[self.currency]} decimal places at most"
             )
         return self
+
+    @classmethod
+    def in_minor_units(cls, amount: Decimal, currency: str) -> "Money":
+        """An amount read back from storage, shown with exactly the currency's decimals."""
+        return cls(
+            amount=amount.quantize(Decimal(1).scaleb(-MINOR_UNITS[currency])), currency=currency
+        )

@@ -39,7 +39,7 @@ async def test_an_overdue_report_reaches_every_service(platform: RunningPlatform
         lambda: found("agency_gateway", "/v1/loans/L-E2E-1/placement", platform.as_lender())
     )
     assert placement.json()["status"] == "awaiting_threshold"
-    assert placement.json()["amount_overdue"] == {"amount": "1250", "currency": "CNY"}
+    assert placement.json()["amount_overdue"] == {"amount": "1250.00", "currency": "CNY"}
 
     timeline = await eventually(
         lambda: found("compliance", "/v1/loans/L-E2E-1/timeline", platform.as_auditor())
