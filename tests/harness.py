@@ -98,7 +98,7 @@ async def all_consumers_joined(platform: RunningPlatform) -> bool:
 
 
 async def eventually(
-    probe: Callable[[], Awaitable[T]], within: float = 30.0, interval: float = 0.1
+    probe: Callable[[], Awaitable[T | None]], within: float = 30.0, interval: float = 0.1
 ) -> T:
     """Poll ``probe`` until it returns something truthy; fail after ``within`` seconds."""
     deadline = time.monotonic() + within

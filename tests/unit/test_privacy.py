@@ -50,10 +50,10 @@ def test_audit_entries_drop_sealed_contact_details() -> None:
         ),
         jurisdiction="CN",
         product="p",
-        amount_overdue=Money(amount="1.00", currency="CNY"),  # type: ignore[arg-type]
-        due_date="2026-11-01",  # type: ignore[arg-type]
+        amount_overdue=Money(amount="1.00", currency="CNY"),
+        due_date="2026-11-01",
         days_past_due=27,
-        as_of="2026-11-28T09:00:00+08:00",  # type: ignore[arg-type]
+        as_of="2026-11-28T09:00:00+08:00",
     )
     envelope = OVERDUE_REPORTED.envelope(source="/t", subject="L-1", tenant="lender", data=data)
     entry = audit_entry(envelope)
