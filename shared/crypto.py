@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -76,3 +77,16 @@ class Pseudonymizer:
     def reference(self, lender_id: str, borrower_id: str) -> str:
         digest = hmac.new(self.key, f"{lender_id}\x1f{borrower_id}".encode(), hashlib.sha256)
         return "bref_" + digest.hexdigest()[:32]
+
+
+def _is_sealed(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"kid", "ct"}
+
+
+def without_sealed_values(value: Any) -> Any:
+    """A copy of a JSON-like value with every sealed value dropped (for logs, history, audit)."""
+    if isinstance(value, dict):
+        return {k: without_sealed_values(v) for k, v in value.items() if not _is_sealed(v)}
+    if isinstance(value, list):
+        return [without_sealed_values(item) for item in value]
+    return value

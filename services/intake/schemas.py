@@ -1,8 +1,8 @@
 """The HTTP contract lenders integrate against (field names are public; keep them)."""
 
 import re
-from datetime import date
-from typing import Annotated, Literal
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -19,11 +19,12 @@ from pydantic import (
 )
 
 from services.intake.domain import days_past_due_error
+from shared.events.models import ClosureReason, ContactPreferences, HoldReason
 from shared.events.money import Money
 
-Identifier = Annotated[
-    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$", strict=True)
-]
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, strict=True)]
+MAX_BATCH_ITEMS = 1000
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _TIMEZONES = frozenset(available_timezones())
 
@@ -107,3 +108,120 @@ class AcceptedReport(BaseModel):
     event_id: UUID
     loan_id: str
     status: Literal["accepted", "duplicate"] = "accepted"
+
+
+class BatchOfReports(Strict):
+    """Items are validated one by one, so one bad item never holds back the others."""
+
+    items: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+
+
+class ItemResult(BaseModel):
+    index: int
+    status: Literal["accepted", "duplicate", "rejected"]
+    loan_id: str | None = None
+    event_id: UUID | None = None
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class BatchResult(BaseModel):
+    accepted: int
+    duplicates: int
+    rejected: int
+    results: list[ItemResult]
+
+
+class PaymentReport(Strict):
+    payment_id: Identifier
+    amount: Money
+    paid_at: AwareDatetime
+
+    @field_validator("amount")
+    @classmethod
+    def _positive(cls, value: Money) -> Money:
+        if value.amount <= 0:
+            raise ValueError("amount must be greater than zero")
+        return value
+
+
+class PaymentAccepted(BaseModel):
+    event_id: UUID
+    loan_id: str
+    payment_id: str
+    status: Literal["accepted", "duplicate"]
+    loan_status: str
+    outstanding: Money
+
+
+class HoldRequest(Strict):
+    reason: HoldReason
+    hold_id: Identifier | None = Field(
+        default=None, description="Your id for the hold; one is made if you give none."
+    )
+
+
+class HoldPlacedResponse(BaseModel):
+    event_id: UUID
+    loan_id: str
+    hold_id: str
+    status: Literal["accepted", "duplicate"]
+
+
+class RecallRequest(Strict):
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "lender_request"
+    recalled_at: AwareDatetime | None = None
+
+
+class ClosureRequest(Strict):
+    reason: ClosureReason
+    closed_at: AwareDatetime | None = None
+
+
+class EventAccepted(BaseModel):
+    event_id: UUID
+    loan_id: str
+    status: Literal["accepted", "duplicate"] = "accepted"
+
+
+class PreferencesRequest(ContactPreferences):
+    """Replaces the borrower's contact preferences as a whole."""
+
+    effective_at: AwareDatetime | None = None
+
+
+class PreferencesAccepted(BaseModel):
+    event_id: UUID
+    borrower_id: str
+    version: int
+
+
+class HoldView(BaseModel):
+    hold_id: str
+    reason: str
+    placed_at: datetime
+    lifted_at: datetime | None
+
+
+class HistoryEntry(BaseModel):
+    event_id: UUID
+    type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    details: dict[str, Any]
+
+
+class LoanView(BaseModel):
+    loan_id: str
+    status: str
+    on_hold: bool
+    jurisdiction: str
+    product: str
+    borrower_ref: str
+    amount_overdue: Money
+    outstanding: Money
+    due_date: date
+    days_past_due: int
+    as_of: datetime
+    closure_reason: str | None
+    holds: list[HoldView]
+    history: list[HistoryEntry]

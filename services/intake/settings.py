@@ -8,3 +8,5 @@ class IntakeSettings(ServiceSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/intake"
     http_port: int = 8001
+    max_body_bytes: int = 64 * 1024
+    max_batch_body_bytes: int = 4 * 1024 * 1024

@@ -5,52 +5,22 @@ JSON Schema and the AsyncAPI document are generated from this catalogue.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel
 
-from shared.crypto import SealedValue
 from shared.events.envelope import Envelope, new_envelope
-from shared.events.money import Money
+from shared.events.models import (
+    ContactPreferencesUpdated,
+    HoldLifted,
+    HoldPlaced,
+    LoanClosed,
+    OverdueReported,
+    PaymentReceived,
+    PlacementRecalled,
+)
 from shared.events.topics import Topic
-
-
-class BorrowerContact(BaseModel):
-    """Personal data: only ever at rest or in transit sealed (see ``SealedValue``)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    name: str
-    phone: str | None = None
-    email: str | None = None
-
-
-class BorrowerProfile(BaseModel):
-    """What events say of a borrower: a pseudonym for everyone, contact details sealed."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    ref: str = Field(description="Keyed-hash pseudonym; the only borrower id compliance sees.")
-    contact: SealedValue = Field(description="BorrowerContact as JSON, AES-GCM sealed.")
-    locale: str
-    timezone: str
-
-
-class OverdueReported(BaseModel):
-    """A lender reported that a loan is past due (the first report or an update)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    loan_id: str
-    borrower: BorrowerProfile
-    jurisdiction: str
-    product: str
-    amount_overdue: Money
-    due_date: date
-    days_past_due: int
-    as_of: AwareDatetime
 
 
 @dataclass(frozen=True)
@@ -97,7 +67,62 @@ OVERDUE_REPORTED = EventType(
     summary="A lender reported an overdue loan, or an update of one.",
 )
 
-EVENT_TYPES: dict[str, EventType] = {event.name: event for event in (OVERDUE_REPORTED,)}
+PAYMENT_RECEIVED = EventType(
+    name="collections.loan.payment-received",
+    version=1,
+    topic=Topic.LOAN_EVENTS,
+    model=PaymentReceived,
+    summary="A payment arrived; the loan is cured when nothing is left outstanding.",
+)
+HOLD_PLACED = EventType(
+    name="collections.loan.hold-placed",
+    version=1,
+    topic=Topic.LOAN_EVENTS,
+    model=HoldPlaced,
+    summary="Collection is paused (dispute, hardship, complaint, legal review, illegal debt).",
+)
+HOLD_LIFTED = EventType(
+    name="collections.loan.hold-lifted",
+    version=1,
+    topic=Topic.LOAN_EVENTS,
+    model=HoldLifted,
+    summary="A hold ended; collection may resume if no other hold is active.",
+)
+PLACEMENT_RECALLED = EventType(
+    name="collections.loan.placement-recalled",
+    version=1,
+    topic=Topic.LOAN_EVENTS,
+    model=PlacementRecalled,
+    summary="The lender takes the loan back from the agency that holds it.",
+)
+LOAN_CLOSED = EventType(
+    name="collections.loan.closed",
+    version=1,
+    topic=Topic.LOAN_EVENTS,
+    model=LoanClosed,
+    summary="The loan was written off, settled or closed: all collection stops for good.",
+)
+CONTACT_PREFERENCES_UPDATED = EventType(
+    name="collections.borrower.contact-preferences-updated",
+    version=1,
+    topic=Topic.LOAN_EVENTS,
+    model=ContactPreferencesUpdated,
+    summary="A borrower's opt-outs, cease request, inconvenient times, attorney or consents "
+    "changed. Keyed and subjected by the borrower's pseudonym, not a loan id.",
+)
+
+EVENT_TYPES: dict[str, EventType] = {
+    event.name: event
+    for event in (
+        OVERDUE_REPORTED,
+        PAYMENT_RECEIVED,
+        HOLD_PLACED,
+        HOLD_LIFTED,
+        PLACEMENT_RECALLED,
+        LOAN_CLOSED,
+        CONTACT_PREFERENCES_UPDATED,
+    )
+}
 
 
 def event_type_named(name: str) -> EventType | None:

@@ -10,6 +10,13 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 PROBLEM_JSON = "application/problem+json"
+HTTP_TITLES = {
+    400: "Bad request",
+    404: "Not found",
+    405: "Method not allowed",
+    413: "Request body too large",
+    415: "Unsupported media type",
+}
 log = structlog.get_logger(__name__)
 
 
@@ -82,7 +89,7 @@ def install_problem_handlers(app: FastAPI) -> None:
 
     async def on_http(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, StarletteHTTPException)
-        title = {404: "Not found", 405: "Method not allowed"}.get(error.status_code, "Error")
+        title = HTTP_TITLES.get(error.status_code, "Error")
         detail = error.detail if isinstance(error.detail, str) else ""
         return problem_response(error.status_code, title, detail, headers=error.headers)
 

@@ -9,7 +9,8 @@ import pytest
 
 from services.compliance.domain import audit_entry, canonical_bytes, leaf_hash
 from shared.crypto import DecryptionError, KeyRing, Pseudonymizer, SealedValue
-from shared.events.catalog import OVERDUE_REPORTED, BorrowerProfile, OverdueReported
+from shared.events.catalog import OVERDUE_REPORTED
+from shared.events.models import BorrowerProfile, OverdueReported
 from shared.events.money import Money
 from shared.logging import configure_logging
 

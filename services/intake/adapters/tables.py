@@ -2,7 +2,9 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Index,
     Integer,
+    LargeBinary,
     Numeric,
     PrimaryKeyConstraint,
     Table,
@@ -17,6 +19,16 @@ from shared.db.metadata import new_metadata
 
 metadata = new_metadata()
 
+
+def _timestamp(name: str, *, nullable: bool = False, default: bool = False) -> Column[object]:
+    return Column(
+        name,
+        DateTime(timezone=True),
+        nullable=nullable,
+        server_default=func.now() if default else None,
+    )
+
+
 loans = Table(
     "loans",
     metadata,
@@ -30,24 +42,67 @@ loans = Table(
     Column("jurisdiction", Text, nullable=False),
     Column("product", Text, nullable=False),
     Column("amount_overdue", Numeric(20, 4), nullable=False),
+    Column("paid_since_report", Numeric(20, 4), nullable=False, server_default="0"),
     Column("currency", Text, nullable=False),
     Column("due_date", Date, nullable=False),
     Column("days_past_due", Integer, nullable=False),
-    Column("as_of", DateTime(timezone=True), nullable=False),
+    _timestamp("as_of"),
     Column("status", Text, nullable=False),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("closure_reason", Text),
+    _timestamp("created_at", default=True),
+    _timestamp("updated_at", default=True),
     PrimaryKeyConstraint("lender_id", "loan_id"),
+    Index("ix_loans_borrower", "lender_id", "borrower_id"),
 )
 
-loan_reports = Table(
-    "loan_reports",
+loan_events = Table(
+    "loan_events",
     metadata,
     Column("event_id", Uuid, primary_key=True),
     Column("lender_id", Text, nullable=False),
     Column("loan_id", Text, nullable=False),
-    Column("as_of", DateTime(timezone=True), nullable=False),
-    Column("outcome", Text, nullable=False),
-    Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
-    UniqueConstraint("lender_id", "loan_id", "as_of", name="uq_loan_reports_identity"),
+    Column("event_type", Text, nullable=False),
+    Column("identity", Text, nullable=False, comment="what makes a resubmission the same"),
+    _timestamp("occurred_at"),
+    _timestamp("recorded_at", default=True),
+    Column("details", JSONB, nullable=False, comment="pseudonymous; never personal data"),
+    UniqueConstraint("lender_id", "identity", name="uq_loan_events_identity"),
+    Index("ix_loan_events_loan", "lender_id", "loan_id", "recorded_at"),
+)
+
+holds = Table(
+    "holds",
+    metadata,
+    Column("lender_id", Text, nullable=False),
+    Column("hold_id", Text, nullable=False),
+    Column("loan_id", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    _timestamp("placed_at"),
+    _timestamp("lifted_at", nullable=True),
+    PrimaryKeyConstraint("lender_id", "hold_id"),
+    Index("ix_holds_loan", "lender_id", "loan_id"),
+)
+
+contact_preferences = Table(
+    "contact_preferences",
+    metadata,
+    Column("lender_id", Text, nullable=False),
+    Column("borrower_id", Text, nullable=False),
+    Column("borrower_ref", Text, nullable=False),
+    Column("preferences", JSONB, nullable=False),
+    Column("version", Integer, nullable=False),
+    _timestamp("updated_at", default=True),
+    PrimaryKeyConstraint("lender_id", "borrower_id"),
+)
+
+idempotency_keys = Table(
+    "idempotency_keys",
+    metadata,
+    Column("lender_id", Text, nullable=False),
+    Column("key", Text, nullable=False),
+    Column("fingerprint", LargeBinary, nullable=False, comment="SHA-256 of method, path, body"),
+    Column("status_code", Integer, nullable=False),
+    Column("response", JSONB, nullable=False),
+    _timestamp("created_at", default=True),
+    PrimaryKeyConstraint("lender_id", "key"),
 )

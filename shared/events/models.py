@@ -1,0 +1,138 @@
+"""The data of every event (the ``data`` member of the envelope)."""
+
+from datetime import date, time
+from enum import StrEnum
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from shared.crypto import SealedValue
+from shared.events.money import Money
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class BorrowerContact(Frozen):
+    """Personal data: only ever at rest or in transit sealed (see ``SealedValue``)."""
+
+    name: str
+    phone: str | None = None
+    email: str | None = None
+
+
+class BorrowerProfile(Frozen):
+    """What events say of a borrower: a pseudonym for everyone, contact details sealed."""
+
+    ref: str = Field(description="Keyed-hash pseudonym; the only borrower id compliance sees.")
+    contact: SealedValue = Field(description="BorrowerContact as JSON, AES-GCM sealed.")
+    locale: str
+    timezone: str
+
+
+class OverdueReported(Frozen):
+    """A lender reported that a loan is past due (the first report or an update)."""
+
+    loan_id: str
+    borrower: BorrowerProfile
+    jurisdiction: str
+    product: str
+    amount_overdue: Money
+    due_date: date
+    days_past_due: int
+    as_of: AwareDatetime
+
+
+class PaymentReceived(Frozen):
+    loan_id: str
+    payment_id: str
+    amount: Money
+    paid_at: AwareDatetime
+    outstanding: Money = Field(description="What is left to pay after this payment.")
+    cured: bool
+
+
+class HoldReason(StrEnum):
+    DISPUTE = "dispute"
+    HARDSHIP = "hardship"
+    COMPLAINT = "complaint"
+    LEGAL_REVIEW = "legal_review"
+    SUSPECTED_ILLEGAL_DEBT = "suspected_illegal_debt"
+
+
+class HoldPlaced(Frozen):
+    loan_id: str
+    hold_id: str
+    reason: HoldReason
+    placed_at: AwareDatetime
+
+
+class HoldLifted(Frozen):
+    loan_id: str
+    hold_id: str
+    lifted_at: AwareDatetime
+
+
+class PlacementRecalled(Frozen):
+    loan_id: str
+    reason: str
+    recalled_at: AwareDatetime
+
+
+class ClosureReason(StrEnum):
+    WRITTEN_OFF = "written_off"
+    SETTLED = "settled"
+    CLOSED = "closed"
+
+
+class LoanClosed(Frozen):
+    loan_id: str
+    reason: ClosureReason
+    closed_at: AwareDatetime
+
+
+class Channel(StrEnum):
+    SMS = "sms"
+    EMAIL = "email"
+    PHONE_CALL = "phone_call"
+    LETTER = "letter"
+    FIELD_VISIT = "field_visit"
+
+
+class InconvenientTime(Frozen):
+    """A window, in the borrower's local time, in which they must not be contacted."""
+
+    weekdays: list[int] = Field(
+        default_factory=lambda: list(range(7)), description="0 = Monday ... 6 = Sunday"
+    )
+    start: time
+    end: time = Field(description="May be earlier than start: the window then spans midnight.")
+
+
+class ConsentKind(StrEnum):
+    AUTODIALED_CALLS_AND_TEXTS = "autodialed_calls_and_texts"  # US-12 (TCPA)
+    CONTACT_IN_QUIET_HOURS = "contact_in_quiet_hours"  # CN-01 "unless agreed otherwise"
+    CALLS_BEYOND_DAILY_CAP = "calls_beyond_daily_cap"  # CN-03 "unless agreed"
+    DIRECT_CALL_CONSENT = "direct_call_consent"  # US-03 consent exclusion
+
+
+class ConsentRecord(Frozen):
+    kind: ConsentKind
+    granted: bool
+    recorded_at: AwareDatetime
+    channel: Channel | None = None
+    evidence_ref: str | None = Field(default=None, max_length=200)
+
+
+class ContactPreferences(Frozen):
+    opted_out_channels: list[Channel] = Field(default_factory=list)
+    cease_communication: bool = False
+    inconvenient_times: list[InconvenientTime] = Field(default_factory=list)
+    attorney_represented: bool = False
+    consents: list[ConsentRecord] = Field(default_factory=list)
+
+
+class ContactPreferencesUpdated(Frozen):
+    borrower_ref: str
+    preferences: ContactPreferences
+    effective_at: AwareDatetime
