@@ -9,21 +9,10 @@ from typing import Any
 
 import orjson
 
+from shared.crypto import without_sealed_values
 from shared.events.envelope import Envelope
 
 LEAF_PREFIX = b"\x00"
-
-
-def _is_sealed(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"kid", "ct"}
-
-
-def without_sealed_values(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: without_sealed_values(v) for k, v in value.items() if not _is_sealed(v)}
-    if isinstance(value, list):
-        return [without_sealed_values(item) for item in value]
-    return value
 
 
 def audit_entry(envelope: Envelope) -> dict[str, Any]:
