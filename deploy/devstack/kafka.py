@@ -130,6 +130,7 @@ def server_properties(port: int, controller_port: int, data_dir: Path) -> str:
             "default.replication.factor=1",
             "auto.create.topics.enable=false",
             "offsets.topic.replication.factor=1",
+            "offsets.topic.num.partitions=6",
             "transaction.state.log.replication.factor=1",
             "transaction.state.log.min.isr=1",
             "share.coordinator.state.topic.replication.factor=1",
@@ -150,7 +151,7 @@ async def wait_for_kafka(
     process: ManagedProcess | None = None,
     log_path: Path | None = None,
 ) -> None:
-    """Wait until a broker answers a metadata request (describe cluster) on ``bootstrap``."""
+    """Wait until a broker on ``bootstrap`` answers metadata and group-coordinator requests."""
     host, _, port_text = bootstrap.split(",")[0].rpartition(":")
     where = f"; see {log_path}" if log_path else ""
     deadline = time.monotonic() + within
@@ -165,6 +166,8 @@ async def wait_for_kafka(
             try:
                 await admin.start()
                 await admin.describe_cluster()
+                # Consumers need the group coordinator: the first call creates its topic.
+                await admin.find_coordinator("devstack-readiness")
                 return
             except Exception as exc:  # still starting: any error means "not yet"
                 log.debug("Kafka not ready yet: %r", exc)

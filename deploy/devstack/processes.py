@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import DevstackError
+from .errors import AlreadyRunningError, DevstackError, PortInUseError
 
 log = logging.getLogger("devstack")
 
@@ -273,7 +273,7 @@ def ensure_port_free(port: int, what: str, hint: str = "") -> None:
             sock.bind(("127.0.0.1", port))
         except OSError:
             message = f"port {port} (for {what}) is already in use"
-            raise DevstackError(f"{message}; {hint}" if hint else message) from None
+            raise PortInUseError(f"{message}; {hint}" if hint else message) from None
 
 
 async def port_open(host: str, port: int, within: float = 1.0) -> bool:
@@ -308,7 +308,7 @@ class RunLock:
         except BlockingIOError:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
-            raise DevstackError(
+            raise AlreadyRunningError(
                 f"{self.what} is already running (pid {holder}, lock {self.path}); stop it first"
             ) from None
         os.ftruncate(fd, 0)

@@ -84,7 +84,7 @@ async def run(
             for service in planned:
                 processes.append((service, await _start_service(infra.root, service)))
             await _wait_ready(processes)
-            _print_banner(infra, planned, time.monotonic() - started)
+            _print_banner(infra, planned, time.monotonic() - started, services_too=services)
             return await _watch(infra, processes)
         finally:
             await asyncio.gather(*(process.stop() for _, process in processes))
@@ -136,14 +136,19 @@ async def _wait_one(
 
 
 def _print_banner(
-    infra: LocalInfrastructure, services: list[ServiceProcess], seconds: float
+    infra: LocalInfrastructure,
+    services: list[ServiceProcess],
+    seconds: float,
+    *,
+    services_too: bool,
 ) -> None:
-    width = max([len(s.name) for s in services] + [len("PostgreSQL")]) + 2
-    lines = ["", f"The collections platform is up ({seconds:.1f} s)."]
+    width = max([len(s.name) for s in services] + [len("Credentials")]) + 2
+    what = "The collections platform is" if services_too else "Kafka and PostgreSQL are"
+    lines = ["", f"{what} up ({seconds:.1f} s)."]
     for service in services:
         base = f"http://127.0.0.1:{service.port}"
         lines.append(f"  {service.name:<{width}}{base}   docs: {base}/docs")
-    if not services:
+    if services_too and not services:
         lines.append("  (no services started: deploy/devstack/platform.py lists none)")
     databases = ", ".join(SERVICE_DATABASES)
     lines += [

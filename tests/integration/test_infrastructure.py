@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -14,6 +15,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.infrastructure import TestInfrastructure, provide_infrastructure
 
 pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+async def infra() -> AsyncIterator[TestInfrastructure]:
+    """Started once for this module (or shared with the session's, if one is running)."""
+    async with provide_infrastructure() as provided:
+        yield provided
 
 
 async def _new_topic(bootstrap: str) -> str:
@@ -61,30 +69,30 @@ async def _select_one(infra: TestInfrastructure, database: str) -> int:
         await engine.dispose()
 
 
-async def test_a_message_goes_through_kafka_and_a_new_database_answers() -> None:
-    async with provide_infrastructure() as infra:
-        topic = await _new_topic(infra.kafka_bootstrap)
-        await _produce(infra.kafka_bootstrap, topic, b"loan-1", b"overdue")
-        assert await _consume_one(infra.kafka_bootstrap, topic) == (b"loan-1", b"overdue")
+async def test_a_message_goes_through_kafka_and_a_new_database_answers(
+    infra: TestInfrastructure,
+) -> None:
+    topic = await _new_topic(infra.kafka_bootstrap)
+    await _produce(infra.kafka_bootstrap, topic, b"loan-1", b"overdue")
+    assert await _consume_one(infra.kafka_bootstrap, topic) == (b"loan-1", b"overdue")
 
-        database = f"selftest_{uuid.uuid4().hex[:8]}"
-        await infra.create_database(database)
-        await infra.create_database(database)  # idempotent
-        assert infra.postgres_url(database).startswith("postgresql+asyncpg://")
-        assert await _select_one(infra, database) == 1
+    database = f"selftest_{uuid.uuid4().hex[:8]}"
+    await infra.create_database(database)
+    await infra.create_database(database)  # idempotent
+    assert infra.postgres_url(database).startswith("postgresql+asyncpg://")
+    assert await _select_one(infra, database) == 1
 
 
-async def test_a_restarted_broker_keeps_its_messages() -> None:
-    async with provide_infrastructure() as infra:
-        if not infra.can_restart_kafka:
-            pytest.skip(f"Kafka restarts need the local stack; this one is {infra.kind}")
-        topic = await _new_topic(infra.kafka_bootstrap)
-        await _produce(infra.kafka_bootstrap, topic, b"loan-2", b"before restart")
+async def test_a_restarted_broker_keeps_its_messages(infra: TestInfrastructure) -> None:
+    if not infra.can_restart_kafka:
+        pytest.skip(f"Kafka restarts need the local stack; this one is {infra.kind}")
+    topic = await _new_topic(infra.kafka_bootstrap)
+    await _produce(infra.kafka_bootstrap, topic, b"loan-2", b"before restart")
 
-        await infra.stop_kafka()
-        host, _, port = infra.kafka_bootstrap.rpartition(":")
-        with pytest.raises(ConnectionRefusedError):
-            await asyncio.open_connection(host, int(port))
-        await infra.start_kafka()
+    await infra.stop_kafka()
+    host, _, port = infra.kafka_bootstrap.rpartition(":")
+    with pytest.raises(ConnectionRefusedError):
+        await asyncio.open_connection(host, int(port))
+    await infra.start_kafka()
 
-        assert await _consume_one(infra.kafka_bootstrap, topic) == (b"loan-2", b"before restart")
+    assert await _consume_one(infra.kafka_bootstrap, topic) == (b"loan-2", b"before restart")
