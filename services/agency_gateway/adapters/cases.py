@@ -4,10 +4,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.tables import collection_cases
+from shared.db.upserts import upsert_if_newer
 
 
 class CaseRepository:
@@ -16,18 +16,7 @@ class CaseRepository:
 
     async def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Open or update cases; a report older than the stored one changes nothing."""
-        statement = pg_insert(collection_cases).values(list(rows))
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[collection_cases.c.lender_id, collection_cases.c.loan_id],
-                set_={
-                    column: statement.excluded[column]
-                    for column in rows[0]
-                    if column not in ("lender_id", "loan_id")
-                },
-                where=collection_cases.c.as_of < statement.excluded.as_of,
-            )
-        )
+        await upsert_if_newer(self._session, collection_cases, rows, key=("lender_id", "loan_id"))
 
     async def get(self, lender_id: str, loan_id: str) -> dict[str, Any] | None:
         row = (

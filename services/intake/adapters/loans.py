@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.adapters.tables import contact_preferences, holds, loan_events, loans
 from services.intake.domain import KnownLoan, LoanState, LoanStatus
+from shared.db.upserts import upsert_if_newer
 
 LoanKey = tuple[str, str]  # (lender_id, loan_id)
 
@@ -56,19 +57,7 @@ class LoanRepository:
 
     async def upsert_loans(self, values: Sequence[dict[str, Any]]) -> None:
         """Write loan state from reports, one row per loan; never over a newer report."""
-        statement = pg_insert(loans).values(list(values))
-        updates = {
-            column: statement.excluded[column]
-            for column in values[0]
-            if column not in ("lender_id", "loan_id")
-        }
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[loans.c.lender_id, loans.c.loan_id],
-                set_=updates,
-                where=loans.c.as_of < statement.excluded.as_of,
-            )
-        )
+        await upsert_if_newer(self._session, loans, values, key=("lender_id", "loan_id"))
 
     async def lock_state(self, lender_id: str, loan_id: str) -> LoanState | None:
         row = (

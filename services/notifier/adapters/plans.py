@@ -8,6 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.tables import loans, reminders
+from shared.db.upserts import upsert_if_newer
 
 
 class PlanRepository:
@@ -16,18 +17,7 @@ class PlanRepository:
 
     async def upsert_loans(self, rows: Sequence[dict[str, Any]]) -> None:
         """One row per loan; a report older than the stored one changes nothing."""
-        statement = pg_insert(loans).values(list(rows))
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[loans.c.lender_id, loans.c.loan_id],
-                set_={
-                    column: statement.excluded[column]
-                    for column in rows[0]
-                    if column not in ("lender_id", "loan_id")
-                },
-                where=loans.c.as_of < statement.excluded.as_of,
-            )
-        )
+        await upsert_if_newer(self._session, loans, rows, key=("lender_id", "loan_id"))
 
     async def add_reminders(self, rows: Sequence[dict[str, Any]]) -> None:
         """Add planned reminders; a plan already laid out for a loan is kept as it is."""
