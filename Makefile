@@ -7,7 +7,7 @@ PYTHON ?= python3
 # uv from PATH, else the one pip installed into $(PYTHON) (its bin folder may not be on PATH).
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
 
-.PHONY: help install run test lint clean
+.PHONY: help install run test bench lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) \
@@ -24,6 +24,9 @@ run: install ## Run Kafka, PostgreSQL and the four services on this machine (Ctr
 
 test: install ## Run the tests (Kafka and PostgreSQL from the env, Docker, or the local stack)
 	$(UV) run --frozen pytest -q
+
+bench: install ## Measure intake throughput on the local stack (minutes; prints a median table)
+	$(UV) run --frozen python -m benchmarks.intake
 
 lint: ## ruff check, ruff format --check, mypy --strict
 	$(UV) run --frozen ruff check .

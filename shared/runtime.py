@@ -114,7 +114,7 @@ class ServiceRuntime:
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
-        await self.start()
+        await self.start(relay=self.settings.outbox_relay)
         try:
             yield
         finally:

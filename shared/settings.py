@@ -21,6 +21,10 @@ class ServiceSettings(BaseSettings):
         description="Prefix added to every topic name, so several platforms can share one broker.",
     )
     topic_partitions: int = 6
+    outbox_relay: bool = Field(
+        default=True,
+        description="Publish the outbox from this process (off: an API-only replica).",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"

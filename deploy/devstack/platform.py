@@ -157,10 +157,14 @@ def service_options(
 
 
 def service_environment(
-    service: Service, database_url: str, kafka_bootstrap: str, keys: PlatformSecrets
+    service: Service,
+    database_url: str,
+    kafka_bootstrap: str,
+    keys: PlatformSecrets,
+    topic_namespace: str = "",
 ) -> dict[str, str]:
     """The same settings as environment variables, under the service's prefix."""
-    options = service_options(service, database_url, kafka_bootstrap, keys)
+    options = service_options(service, database_url, kafka_bootstrap, keys, topic_namespace)
     return {f"{service.env_prefix}{name.upper()}": str(value) for name, value in options.items()}
 
 

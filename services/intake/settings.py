@@ -1,3 +1,4 @@
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -8,5 +9,8 @@ class IntakeSettings(ServiceSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/intake"
     http_port: int = 8001
+    http_workers: int = Field(
+        default=1, ge=1, description="uvicorn worker processes, each with its own app."
+    )
     max_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = 4 * 1024 * 1024

@@ -17,6 +17,7 @@ from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.http.limits import BodySizeLimit
 from shared.http.problems import problem_response
+from shared.logging import configure_logging
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -59,3 +60,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.add_exception_handler(LoanNotFoundError, not_found)
     app.add_exception_handler(LoanConflictError, conflict)
     return app
+
+
+def served_app() -> FastAPI:
+    """The app ``python -m services.intake`` serves, built in each worker process."""
+    settings = IntakeSettings()
+    configure_logging("intake", settings.log_level, settings.log_json)
+    return create_app(settings)

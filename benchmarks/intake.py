@@ -1,0 +1,554 @@
+"""Intake throughput against a real server and the local stack: ``python -m benchmarks.intake``.
+
+Three figures, each the median of ``--runs`` runs, against ``python -m services.intake`` in its
+own process (uvicorn, ``--workers`` worker processes) on a fresh database and topic namespace:
+
+- batch intake: reports per second accepted into the database, 1,000 distinct reports per
+  request from several concurrent clients, with the outbox relay off (it is measured apart);
+- single reports: ``POST /v1/overdue-loans`` requests per second under wrk, a C load
+  generator (``apt-get install wrk``), whose Lua script makes every loan id unique;
+- relay: events per second from an outbox pre-filled with real events (made by the batch
+  runs) to Kafka, counted on the topic.
+
+Kafka and PostgreSQL come from ``COLLECTIONS_KAFKA_BOOTSTRAP`` and ``COLLECTIONS_POSTGRES_URL``
+when both are set, else from a local stack started in ``.devstack-bench/``. A missed target is
+reported as MISS, never as a failing exit code; a wrong count (a report or event lost) is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import httpx
+import orjson
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from deploy.devstack import LocalInfrastructure
+from deploy.devstack.paths import DEFAULT_CACHE, REPO_ROOT
+from deploy.devstack.platform import (
+    SERVICES,
+    DemoCredentials,
+    PlatformSecrets,
+    seed_credentials,
+    service_environment,
+)
+from services.intake.wiring import MIGRATIONS
+from shared.db.engine import create_engine
+from shared.db.migrations import upgrade_to_head
+from shared.events.topics import Topic
+
+BENCH_ROOT = REPO_ROOT / ".devstack-bench"
+WRK_SCRIPT = Path(__file__).with_name("single_report.lua")
+INTAKE = next(service for service in SERVICES if service.name == "intake")
+BATCH_SIZE = 1000
+
+
+class BenchError(Exception):
+    """The benchmark could not measure honestly (lost reports, a failed request, no server)."""
+
+
+@dataclass(frozen=True)
+class Target:
+    key: str
+    what: str
+    unit: str
+    goal: float
+
+
+TARGETS = (
+    Target("batch", "batch intake, accepted into the database", "reports/s", 20_000),
+    Target("single", "single-report POST", "requests/s", 2_000),
+    Target("relay", "outbox relay to Kafka", "events/s", 20_000),
+)
+
+
+@dataclass
+class Figures:
+    runs: dict[str, list[float]] = field(default_factory=dict)
+    notes: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, key: str, value: float, note: str) -> None:
+        self.runs.setdefault(key, []).append(value)
+        self.notes.setdefault(key, []).append(note)
+        print(f"  {key} run {len(self.runs[key])}: {value:,.0f}/s ({note})", flush=True)
+
+
+# The server under test.
+
+
+class IntakeServer:
+    """``python -m services.intake`` in its own process, stopped with SIGTERM."""
+
+    def __init__(self, env: dict[str, str], port: int, log_path: Path) -> None:
+        self.url = f"http://127.0.0.1:{port}"
+        self._env = env
+        self._log_path = log_path
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def __aenter__(self) -> IntakeServer:
+        with self._log_path.open("ab") as log:
+            self._process = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "services.intake",
+                cwd=REPO_ROOT,
+                env={**os.environ, **self._env},
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        try:
+            await self._wait_ready(within=120.0)
+        except BaseException:
+            await self._stop()
+            raise
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self._stop()
+
+    async def _wait_ready(self, within: float) -> None:
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(base_url=self.url, timeout=5.0) as client:
+            while time.monotonic() < deadline:
+                assert self._process is not None
+                if self._process.returncode is not None:
+                    raise BenchError(f"intake exited at start-up; see {self._log_path}")
+                with contextlib.suppress(httpx.HTTPError):
+                    if (await client.get("/readyz")).status_code == 200:
+                        return
+                await asyncio.sleep(0.2)
+        raise BenchError(f"intake not ready after {within:.0f} s; see {self._log_path}")
+
+    async def _stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 30.0)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+# The bench: one database, credentials and topic namespace for the whole invocation.
+
+
+@dataclass
+class Bench:
+    args: argparse.Namespace
+    infra: LocalInfrastructure
+    database: str
+    namespace: str
+    engine: AsyncEngine
+    keys: PlatformSecrets = field(default_factory=PlatformSecrets.generate)
+    credentials: DemoCredentials = field(default_factory=DemoCredentials.generate)
+    logs: Path = BENCH_ROOT / "logs"
+
+    @property
+    def database_url(self) -> str:
+        return self.infra.postgres_url(self.database)
+
+    @property
+    def api_key(self) -> str:
+        return self.credentials.lender["api_key"]
+
+    def server(self, *, relay: bool, namespace: str | None = None) -> IntakeServer:
+        port = _free_port()
+        env = service_environment(
+            INTAKE,
+            self.database_url,
+            self.infra.kafka_bootstrap,
+            self.keys,
+            namespace or self.namespace,
+        )
+        env |= {
+            "INTAKE_HTTP_PORT": str(port),
+            "INTAKE_HTTP_WORKERS": str(self.args.workers),
+            "INTAKE_OUTBOX_RELAY": str(relay).lower(),
+            "INTAKE_LOG_LEVEL": "WARNING",
+        }
+        return IntakeServer(env, port, self.logs / f"intake-{self.database}.log")
+
+    async def scalar(self, sql: str, **params: Any) -> Any:
+        async with self.engine.connect() as connection:
+            return await connection.scalar(text(sql), params)
+
+    async def execute(self, sql: str, **params: Any) -> None:
+        async with self.engine.begin() as connection:
+            await connection.execute(text(sql), params)
+
+
+def report(loan_id: str) -> dict[str, Any]:
+    """A valid overdue report (the same figures as the README's example)."""
+    return {
+        "loan_id": loan_id,
+        "borrower": {
+            "id": f"B{loan_id}",
+            "name": "Bench Borrower",
+            "phone": "+8613800138000",
+            "email": "bench@example.com",
+            "locale": "zh-CN",
+            "timezone": "Asia/Shanghai",
+        },
+        "jurisdiction": "CN",
+        "product": "consumer-credit",
+        "amount_overdue": {"amount": "1250.00", "currency": "CNY"},
+        "due_date": "2026-11-01",
+        "days_past_due": 27,
+        "as_of": "2026-11-28T09:00:00+08:00",
+    }
+
+
+# (a) Batch intake.
+
+
+async def post_batches(bench: Bench, url: str, prefix: str, reports: int) -> float:
+    """Post ``reports`` new reports in batches of 1,000; returns reports/s into the database."""
+    bodies = [
+        orjson.dumps({"items": [report(f"{prefix}-{n}") for n in range(start, start + BATCH_SIZE)]})
+        for start in range(0, reports, BATCH_SIZE)
+    ]
+    total = len(bodies) * BATCH_SIZE
+    pending = list(reversed(bodies))
+    accepted = 0
+    headers = {"Authorization": f"Bearer {bench.api_key}", "Content-Type": "application/json"}
+
+    async def client() -> None:
+        nonlocal accepted
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300.0) as http:
+            while pending:
+                response = await http.post("/v1/overdue-loans/batch", content=pending.pop())
+                if response.status_code != 200:
+                    raise BenchError(f"batch answered {response.status_code}: {response.text}")
+                accepted += orjson.loads(response.content)["accepted"]
+
+    before = await bench.scalar("SELECT count(*) FROM loan_events")
+    started = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(bench.args.batch_clients)))
+    elapsed = time.perf_counter() - started
+    in_database = await bench.scalar("SELECT count(*) FROM loan_events") - before
+    if accepted != total or in_database != total:
+        raise BenchError(f"sent {total} reports; {accepted} accepted, {in_database} recorded")
+    return total / elapsed
+
+
+async def batch_intake(bench: Bench, figures: Figures) -> None:
+    print(f"batch intake: {bench.args.batch_reports:,} reports a run, 1,000 a request,", end=" ")
+    print(f"{bench.args.batch_clients} clients, relay off", flush=True)
+    async with bench.server(relay=False) as server:
+        await post_batches(bench, server.url, "BW", 5 * BATCH_SIZE)  # warm-up
+        for run in range(bench.args.runs):
+            rate = await post_batches(bench, server.url, f"B{run}", bench.args.batch_reports)
+            figures.add("batch", rate, f"{bench.args.batch_reports:,} reports")
+
+
+# (b) Single reports.
+
+
+@dataclass(frozen=True)
+class LoadResult:
+    ok: int
+    failed: int
+    seconds: float
+    client_cpu: float  # CPU seconds the load generator used
+    p50_ms: float
+    p99_ms: float
+
+
+async def wrk(bench: Bench, url: str, seconds: float, tag: str) -> LoadResult:
+    """One wrk run; its CPU time is read from this process's reaped children."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    process = await asyncio.create_subprocess_exec(
+        "wrk",
+        f"-t{bench.args.wrk_threads}",
+        f"-c{bench.args.single_connections}",
+        f"-d{seconds:.0f}s",
+        "--timeout",
+        "10s",
+        "-s",
+        str(WRK_SCRIPT),
+        url,
+        "--",
+        bench.api_key,
+        tag,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = await process.communicate()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    lines = [line for line in out.decode().splitlines() if line.startswith("{")]
+    if process.returncode != 0 or not lines:
+        raise BenchError(f"wrk failed: {err.decode()}{out.decode()}")
+    summary = json.loads(lines[-1])
+    socket_errors = sum(summary[k] for k in ("connect", "read", "write", "timeout"))
+    return LoadResult(
+        ok=summary["requests"] - summary["status"],
+        failed=summary["status"] + socket_errors,
+        seconds=summary["duration_us"] / 1e6,
+        client_cpu=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        p50_ms=summary["p50_us"] / 1000,
+        p99_ms=summary["p99_us"] / 1000,
+    )
+
+
+async def httpx_load(bench: Bench, url: str, seconds: float, tag: str) -> LoadResult:
+    """The fallback without wrk: concurrent httpx clients (may well be the bottleneck)."""
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    headers = {"Authorization": f"Bearer {bench.api_key}", "Content-Type": "application/json"}
+    latencies: list[float] = []
+    failed = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client(number: int) -> None:
+        nonlocal failed
+        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=10.0) as http:
+            count = 0
+            while time.perf_counter() < deadline:
+                count += 1
+                body = orjson.dumps(report(f"S-{tag}-{number}-{count}"))
+                sent = time.perf_counter()
+                response = await http.post("/v1/overdue-loans", content=body)
+                latencies.append(time.perf_counter() - sent)
+                failed += response.status_code not in (200, 202)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(client(n) for n in range(bench.args.single_connections)))
+    elapsed = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    latencies.sort()
+    return LoadResult(
+        ok=len(latencies) - failed,
+        failed=failed,
+        seconds=elapsed,
+        client_cpu=(after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime),
+        p50_ms=latencies[len(latencies) // 2] * 1000,
+        p99_ms=latencies[int(len(latencies) * 0.99)] * 1000,
+    )
+
+
+async def single_reports(bench: Bench, figures: Figures) -> None:
+    load = wrk if shutil.which("wrk") else httpx_load
+    print(
+        f"single reports: {load.__name__}, {bench.args.single_connections} connections,",
+        f"{bench.args.single_seconds:.0f} s a run",
+        flush=True,
+    )
+    if load is httpx_load:
+        print("  wrk not found (apt-get install wrk): httpx may be the bottleneck", flush=True)
+    async with bench.server(relay=False) as server:
+        await load(bench, server.url, 3, f"{bench.database}w")  # warm-up
+        for run in range(bench.args.runs):
+            before = await bench.scalar("SELECT count(*) FROM loan_events")
+            result = await load(
+                bench, server.url, bench.args.single_seconds, f"{bench.database}{run}"
+            )
+            await asyncio.sleep(0.5)  # requests wrk gave up on at its deadline may still commit
+            recorded = await bench.scalar("SELECT count(*) FROM loan_events") - before
+            if result.failed or recorded < result.ok:
+                raise BenchError(
+                    f"{result.failed} requests failed; {result.ok} answered, {recorded} recorded"
+                )
+            figures.add(
+                "single",
+                result.ok / result.seconds,
+                f"p50 {result.p50_ms:.1f} ms, p99 {result.p99_ms:.1f} ms, load generator "
+                f"{100 * result.client_cpu / result.seconds:.0f}% of a core",
+            )
+
+
+# (c) Relay.
+
+
+async def relay(bench: Bench, figures: Figures) -> None:
+    events = bench.args.relay_events
+    print(f"relay: {events:,} outbox rows a run", flush=True)
+    missing = events - await bench.scalar("SELECT count(*) FROM outbox")
+    if missing > 0:
+        print(f"  pre-filling the outbox through the batch API: {missing:,} reports", flush=True)
+        async with bench.server(relay=False) as server:
+            await post_batches(bench, server.url, "R", -(-missing // BATCH_SIZE) * BATCH_SIZE)
+    await bench.execute(
+        "CREATE TABLE bench_outbox AS SELECT id, event_id, message_key, payload FROM outbox"
+        " ORDER BY id LIMIT :events",
+        events=events,
+    )
+    for run in range(bench.args.runs):
+        namespace = f"{bench.namespace}relay{run}."
+        topic = Topic.DELINQUENCY.qualified(namespace)
+        await bench.execute("TRUNCATE outbox")
+        async with bench.server(relay=True, namespace=namespace):
+            await bench.execute(
+                "INSERT INTO outbox (event_id, topic, message_key, payload)"
+                " SELECT event_id, :topic, message_key, payload FROM bench_outbox ORDER BY id",
+                topic=topic,
+            )
+            started = time.perf_counter()
+            await _until(
+                lambda: bench.scalar(
+                    "SELECT NOT EXISTS (SELECT 1 FROM outbox WHERE published_at IS NULL)"
+                ),
+                within=600.0,
+            )
+            elapsed = time.perf_counter() - started
+        on_topic = await _messages_on(bench.infra.kafka_bootstrap, topic)
+        if on_topic != events:
+            raise BenchError(f"{events} events in the outbox, {on_topic} on {topic}")
+        figures.add("relay", events / elapsed, f"{on_topic:,} on the topic")
+
+
+async def _until(probe: Callable[[], Awaitable[bool]], within: float) -> None:
+    deadline = time.monotonic() + within
+    while not await probe():
+        if time.monotonic() > deadline:
+            raise BenchError(f"not done after {within:.0f} s")
+        await asyncio.sleep(0.02)
+
+
+async def _messages_on(bootstrap: str, topic: str) -> int:
+    """How many messages the topic holds (the sum of its partitions' end offsets)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
+    await consumer.start()
+    try:
+        offsets = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+    return int(sum(offsets.values()))
+
+
+# Set-up, clean-up, the table.
+
+
+@contextlib.asynccontextmanager
+async def bench_stack(args: argparse.Namespace) -> AsyncIterator[Bench]:
+    """A fresh database (migrated, with a lender key) and topic namespace; both gone after."""
+    infra = LocalInfrastructure.from_environment(
+        BENCH_ROOT, kafka_port=19292, postgres_port=54359, cache_dir=DEFAULT_CACHE
+    )
+    tag = uuid4().hex[:10]
+    async with infra:
+        database = f"bench_{tag}"
+        await infra.create_database(database)
+        engine = create_engine(infra.postgres_url(database), pool_size=2)
+        bench = Bench(args, infra, database, f"bench{tag}.", engine)
+        bench.logs.mkdir(parents=True, exist_ok=True)
+        try:
+            await upgrade_to_head(MIGRATIONS, bench.database_url)
+            await seed_credentials(bench.database_url, bench.credentials.grants("intake"))
+            yield bench
+        finally:
+            await engine.dispose()
+            if not args.keep:
+                await _drop(infra, database, bench.namespace)
+
+
+async def _drop(infra: LocalInfrastructure, database: str, namespace: str) -> None:
+    engine = create_async_engine(infra.postgres_url("postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    finally:
+        await engine.dispose()
+    admin = AIOKafkaAdminClient(bootstrap_servers=infra.kafka_bootstrap)
+    await admin.start()
+    try:
+        ours = [name for name in await admin.list_topics() if name.startswith(namespace)]
+        if ours:
+            await admin.delete_topics(ours)
+    finally:
+        await admin.close()
+
+
+def table(figures: Figures, args: argparse.Namespace) -> str:
+    lines = [
+        f"{os.cpu_count()} cores, {args.workers} intake worker(s), median of {args.runs} runs,"
+        f" {datetime.now(UTC):%Y-%m-%d}",
+        "",
+        "| figure | target | median | runs | |",
+        "|---|---|---|---|---|",
+    ]
+    for target in TARGETS:
+        runs = figures.runs.get(target.key)
+        if not runs:
+            continue
+        median = statistics.median(runs)
+        verdict = "PASS" if median >= target.goal else "MISS"
+        each = " / ".join(f"{value:,.0f}" for value in runs)
+        lines.append(
+            f"| {target.what} | ≥ {target.goal:,.0f} {target.unit} | **{median:,.0f}**"
+            f" {target.unit} | {each} | {verdict} |"
+        )
+    return "\n".join(lines)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+SCENARIOS = {"batch": batch_intake, "single": single_reports, "relay": relay}
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.intake", description=__doc__)
+    parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
+    parser.add_argument("--workers", type=int, default=2, help="intake worker processes")
+    parser.add_argument("--only", nargs="+", choices=list(SCENARIOS), default=list(SCENARIOS))
+    parser.add_argument("--batch-reports", type=int, default=50_000, help="per run")
+    parser.add_argument("--batch-clients", type=int, default=4)
+    parser.add_argument("--single-seconds", type=float, default=10.0, help="per run")
+    parser.add_argument("--single-connections", type=int, default=64)
+    parser.add_argument("--wrk-threads", type=int, default=2)
+    parser.add_argument("--relay-events", type=int, default=100_000, help="per run")
+    parser.add_argument("--keep", action="store_true", help="keep the database and topics")
+    return parser
+
+
+async def main(args: argparse.Namespace) -> Figures:
+    figures = Figures()
+    async with bench_stack(args) as bench:
+        print(f"database {bench.database}, topics {bench.namespace}*", flush=True)
+        for name in args.only:
+            await SCENARIOS[name](bench, figures)
+    return figures
+
+
+if __name__ == "__main__":
+    arguments = parser().parse_args()
+    try:
+        results = asyncio.run(main(arguments))
+    except BenchError as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        sys.exit(1)
+    print()
+    print(table(results, arguments))
