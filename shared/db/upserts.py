@@ -23,11 +23,12 @@ async def upsert_if_newer(
     """
     if not rows:
         return
-    statement = pg_insert(table).values(list(rows))
+    statement = pg_insert(table)
     await session.execute(
         statement.on_conflict_do_update(
             index_elements=[table.c[column] for column in key],
             set_={column: statement.excluded[column] for column in rows[0] if column not in key},
             where=table.c[version] < statement.excluded[version],
-        )
+        ),
+        list(rows),
     )

@@ -39,10 +39,8 @@ class LoanRepository:
     async def record_events(self, rows: Sequence[dict[str, Any]]) -> set[UUID]:
         """Add history rows; returns the event ids that were new (not resubmissions)."""
         inserted = await self._session.execute(
-            pg_insert(loan_events)
-            .values(list(rows))
-            .on_conflict_do_nothing()
-            .returning(loan_events.c.event_id)
+            pg_insert(loan_events).on_conflict_do_nothing().returning(loan_events.c.event_id),
+            list(rows),
         )
         return set(inserted.scalars())
 
