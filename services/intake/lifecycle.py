@@ -62,9 +62,11 @@ class LoanLifecycle:
         repository = LoanRepository(session)
         state = await self._locked_state(repository, lender_id, loan_id)
         identity = f"payment:{payment.payment_id}"
-        on_record = await repository.event_ids_of(lender_id, [identity])
-        if identity in on_record:
-            return Recorded(on_record[identity], duplicate=True), state
+        on_record = await self._on_record(
+            repository, lender_id, loan_id, identity, f"payment {payment.payment_id!r}"
+        )
+        if on_record is not None:
+            return Recorded(on_record, duplicate=True), state
         after = state.with_payment(payment.amount.amount, payment.amount.currency, payment.paid_at)
         data = PaymentReceived(
             loan_id=loan_id,
@@ -87,9 +89,11 @@ class LoanLifecycle:
         state = await self._locked_state(repository, lender_id, loan_id)
         hold_id = request.hold_id or f"H-{uuid4().hex[:16]}"
         identity = f"hold:{hold_id}:placed"
-        on_record = await repository.event_ids_of(lender_id, [identity])
-        if identity in on_record:
-            return Recorded(on_record[identity], duplicate=True), hold_id
+        on_record = await self._on_record(
+            repository, lender_id, loan_id, identity, f"hold {hold_id!r}"
+        )
+        if on_record is not None:
+            return Recorded(on_record, duplicate=True), hold_id
         state.ensure_open()
         now = datetime.now(UTC)
         if not await repository.add_hold(lender_id, loan_id, hold_id, request.reason.value, now):
@@ -172,6 +176,24 @@ class LoanLifecycle:
             raise LoanNotFoundError(f"no loan {loan_id!r}")
         return state
 
+    async def _on_record(
+        self,
+        repository: LoanRepository,
+        lender_id: str,
+        loan_id: str,
+        identity: str,
+        what: str,
+    ) -> UUID | None:
+        """The event a resubmission stands for. Payment and hold ids are unique per lender, so
+        one already recorded on another loan is a conflict, not a retry."""
+        recorded = await repository.recorded_event(lender_id, identity)
+        if recorded is None:
+            return None
+        event_id, recorded_loan = recorded
+        if recorded_loan != loan_id:
+            raise LoanConflictError(f"{what} is recorded on another loan")
+        return event_id
+
     async def _record(
         self,
         session: AsyncSession,
@@ -185,7 +207,7 @@ class LoanLifecycle:
         """History row and outbox row for a new event (the caller checked it is new)."""
         envelope = event_type.envelope(source=SOURCE, subject=loan_id, tenant=lender_id, data=data)
         details: dict[str, Any] = envelope.data
-        await LoanRepository(session).record_events(
+        fresh = await LoanRepository(session).record_events(
             [
                 {
                     "event_id": envelope.id,
@@ -198,5 +220,7 @@ class LoanLifecycle:
                 }
             ]
         )
+        if envelope.id not in fresh:  # a concurrent request about another loan came first
+            raise LoanConflictError("the same change was just recorded on another loan")
         await outbox.enqueue(session, self._topic, [envelope])
         return Recorded(envelope.id, duplicate=False)

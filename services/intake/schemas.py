@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
 from pydantic import (
-    AwareDatetime,
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -19,6 +19,7 @@ from pydantic import (
 )
 
 from services.intake.domain import days_past_due_error
+from shared.events.limits import Instant, storable_text
 from shared.events.models import ClosureReason, ContactPreferences, HoldReason
 from shared.events.money import Money
 
@@ -35,7 +36,11 @@ class Strict(BaseModel):
 
 class Borrower(Strict):
     id: Identifier
-    name: Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+    name: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+        AfterValidator(storable_text),
+    ]
     phone: str | None = Field(default=None, description="E.164, e.g. +8613800138000")
     email: EmailStr | None = None
     locale: str = Field(description="BCP 47 language tag, e.g. zh-CN")
@@ -58,7 +63,7 @@ class Borrower(Strict):
     @field_validator("locale")
     @classmethod
     def _locale(cls, value: str) -> str:
-        if not LOCALE.match(value):
+        if not LOCALE.fullmatch(value):
             raise ValueError("must be a BCP 47 tag such as zh-CN or en-US")
         return value
 
@@ -80,10 +85,12 @@ class OverdueLoanReport(Strict):
     loan_id: Identifier
     borrower: Borrower
     jurisdiction: Literal["CN", "US"]
-    product: Annotated[str, StringConstraints(min_length=1, max_length=64)]
+    product: Annotated[
+        str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_text)
+    ]
     amount_overdue: Money
     due_date: date
-    as_of: AwareDatetime = Field(description="When the lender's figures were true, with offset.")
+    as_of: Instant = Field(description="When the lender's figures were true, with offset.")
     days_past_due: int = Field(strict=True, ge=1, le=36_500)
 
     @field_validator("amount_overdue")
@@ -134,7 +141,7 @@ class BatchResult(BaseModel):
 class PaymentReport(Strict):
     payment_id: Identifier
     amount: Money
-    paid_at: AwareDatetime
+    paid_at: Instant
 
     @field_validator("amount")
     @classmethod
@@ -168,13 +175,15 @@ class HoldPlacedResponse(BaseModel):
 
 
 class RecallRequest(Strict):
-    reason: Annotated[str, StringConstraints(min_length=1, max_length=200)] = "lender_request"
-    recalled_at: AwareDatetime | None = None
+    reason: Annotated[
+        str, StringConstraints(min_length=1, max_length=200), AfterValidator(storable_text)
+    ] = "lender_request"
+    recalled_at: Instant | None = None
 
 
 class ClosureRequest(Strict):
     reason: ClosureReason
-    closed_at: AwareDatetime | None = None
+    closed_at: Instant | None = None
 
 
 class EventAccepted(BaseModel):
@@ -186,7 +195,7 @@ class EventAccepted(BaseModel):
 class PreferencesRequest(ContactPreferences):
     """Replaces the borrower's contact preferences as a whole."""
 
-    effective_at: AwareDatetime | None = None
+    effective_at: Instant | None = None
 
 
 class PreferencesAccepted(BaseModel):

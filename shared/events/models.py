@@ -2,10 +2,12 @@
 
 from datetime import date, time
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
 from shared.crypto import SealedValue
+from shared.events.limits import Instant, storable_text
 from shared.events.money import Money
 
 
@@ -119,9 +121,11 @@ class ConsentKind(StrEnum):
 class ConsentRecord(Frozen):
     kind: ConsentKind
     granted: bool
-    recorded_at: AwareDatetime
+    recorded_at: Instant
     channel: Channel | None = None
-    evidence_ref: str | None = Field(default=None, max_length=200)
+    evidence_ref: (
+        Annotated[str, StringConstraints(max_length=200), AfterValidator(storable_text)] | None
+    ) = None
 
 
 class ContactPreferences(Frozen):

@@ -12,6 +12,10 @@ MINOR_UNITS: dict[str, int] = {
     "JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "KWD": 3, "BHD": 3, "JOD": 3, "TND": 3,
 }  # fmt: skip
 
+# Every service stores amounts as NUMERIC(20, 4): below 10^16. A cap a decade lower leaves room
+# for sums of several amounts (payments since a report) and is far beyond any consumer loan.
+MAX_AMOUNT = Decimal(10) ** 15
+
 DecimalString = Annotated[Decimal, PlainSerializer(lambda value: str(value), return_type=str)]
 
 
@@ -35,6 +39,8 @@ class Money(BaseModel):
     def _finite(cls, value: Decimal) -> Decimal:
         if not value.is_finite():
             raise ValueError("amount must be a finite decimal")
+        if abs(value) >= MAX_AMOUNT:
+            raise ValueError(f"amount must be below {MAX_AMOUNT:,}")
         return value
 
     @field_validator("currency")

@@ -59,6 +59,18 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     """Pydantic errors as ``{"field": "borrower.phone", "message": ...}``, input never echoed."""
     result = []
     for error in errors:
+        if error.get("type") == "json_invalid":
+            # FastAPI locates a JSON syntax error at ("body", <character offset>): no field.
+            *_, offset = error.get("loc", ("body",))
+            reason = (error.get("ctx") or {}).get("error", "invalid JSON")
+            result.append(
+                {
+                    "field": "body",
+                    "message": f"not valid JSON: {reason} (character {offset})",
+                    "code": "json_invalid",
+                }
+            )
+            continue
         location = [str(part) for part in error.get("loc", ()) if part not in ("body",)]
         result.append(
             {
@@ -70,6 +82,15 @@ def field_errors(errors: Sequence[Any]) -> list[dict[str, Any]]:
     return result
 
 
+def _declares_json(content_type: str | None) -> bool:
+    """Whether FastAPI reads a body with this Content-Type as JSON (not when none is sent)."""
+    if not content_type:
+        return False
+    media_type = content_type.partition(";")[0].strip().lower()
+    kind, _, subtype = media_type.partition("/")
+    return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ProblemError)
@@ -77,8 +98,24 @@ def install_problem_handlers(app: FastAPI) -> None:
             error.status, error.title, error.detail, error.errors, error.headers
         )
 
-    async def on_validation(_request: Request, error: Exception) -> JSONResponse:
+    async def on_validation(request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, RequestValidationError)
+        body_refused = any(e.get("loc", ())[:1] == ("body",) for e in error.errors())
+        if body_refused and not _declares_json(request.headers.get("content-type")):
+            # FastAPI parses only JSON bodies and hands anything else over as bytes, which
+            # would read as "the body is not an object".
+            return problem_response(
+                415,
+                HTTP_TITLES[415],
+                "Send the body as JSON with 'Content-Type: application/json'.",
+                [
+                    {
+                        "field": "Content-Type",
+                        "message": "must be application/json",
+                        "code": "unsupported_media_type",
+                    }
+                ],
+            )
         errors = field_errors(error.errors())
         return problem_response(
             422,

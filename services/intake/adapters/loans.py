@@ -53,6 +53,17 @@ class LoanRepository:
         )
         return {row.identity: row.event_id for row in rows}
 
+    async def recorded_event(self, lender_id: str, identity: str) -> tuple[UUID, str] | None:
+        """The event on record for a resubmission identity, and the loan it is about."""
+        row = (
+            await self._session.execute(
+                select(loan_events.c.event_id, loan_events.c.loan_id).where(
+                    loan_events.c.lender_id == lender_id, loan_events.c.identity == identity
+                )
+            )
+        ).first()
+        return (row.event_id, row.loan_id) if row else None
+
     async def upsert_loans(self, values: Sequence[dict[str, Any]]) -> None:
         """Write loan state from reports, one row per loan; never over a newer report."""
         await upsert_if_newer(self._session, loans, values, key=("lender_id", "loan_id"))

@@ -1,0 +1,34 @@
+"""Values every service can store and encode, checked at the edge with the field named.
+
+JSON allows ``\\u0000`` and unpaired surrogates such as ``\\ud800``; neither fits a PostgreSQL
+``text`` or ``jsonb`` value, nor encodes to UTF-8. ISO 8601 allows ``9999-12-31T23:59:59-12:00``,
+an instant in the year 10000 in UTC, which neither Python nor the database driver can convert.
+Used as ``Annotated[str, StringConstraints(...), AfterValidator(storable_text)]``.
+"""
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime
+
+
+def storable_text(value: str) -> str:
+    if "\x00" in value:
+        raise ValueError("must not contain NUL (U+0000) characters")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise ValueError("must be valid Unicode (no unpaired surrogates)") from error
+    return value
+
+
+def representable_instant(value: datetime) -> datetime:
+    try:
+        value.astimezone(UTC)
+    except OverflowError as error:
+        raise ValueError("must be between the years 1 and 9999 in UTC") from error
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(representable_instant)]
+"""A timezone-aware date and time that converts to UTC."""
