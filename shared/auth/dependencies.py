@@ -19,12 +19,13 @@ class Authenticator:
 
     Verified keys are cached for ``CACHE_SECONDS`` (by their hash, never the key itself), so a
     revocation takes effect within that time and a busy endpoint does not query per request.
+    Failures are not cached: a key issued a moment ago works at once.
     """
 
     def __init__(self, store: ApiKeyStore, cache_seconds: float = CACHE_SECONDS) -> None:
         self._store = store
         self._cache_seconds = cache_seconds
-        self._cache: dict[bytes, tuple[float, Principal | None]] = {}
+        self._cache: dict[bytes, tuple[float, Principal]] = {}
 
     async def authenticate(self, api_key: str) -> Principal | None:
         now = time.monotonic()
@@ -33,9 +34,10 @@ class Authenticator:
         if cached is not None and now - cached[0] < self._cache_seconds:
             return cached[1]
         principal = await self._store.verify(api_key)
-        if len(self._cache) > 10_000:
-            self._cache.clear()
-        self._cache[cache_key] = (now, principal)
+        if principal is not None:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[cache_key] = (now, principal)
         return principal
 
     def require(self, *roles: Role) -> Callable[..., Awaitable[Principal]]:

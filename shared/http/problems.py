@@ -1,5 +1,6 @@
 """RFC 9457 problem details for every error a client can cause; nothing leaks as a 500."""
 
+import traceback
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -131,7 +132,14 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(error.status_code, title, detail, headers=error.headers)
 
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path, error_type=type(error).__name__)
+        # The message and the locals of an exception can hold request data (SQL parameters,
+        # say); log where it happened, never what it said.
+        log.error(
+            "unhandled error",
+            path=request.url.path,
+            error_type=type(error).__name__,
+            where=traceback.format_tb(error.__traceback__)[-3:],
+        )
         return problem_response(500, "Internal error", "The error was logged.")
 
     app.add_exception_handler(ProblemError, on_problem)
