@@ -120,7 +120,11 @@ class AcceptedReport(BaseModel):
 class BatchOfReports(Strict):
     """Items are validated one by one, so one bad item never holds back the others."""
 
-    items: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH_ITEMS)
+    items: list[Any] = Field(
+        min_length=1,
+        max_length=MAX_BATCH_ITEMS,
+        description="Overdue reports, each shaped like the body of POST /v1/overdue-loans.",
+    )
 
 
 class ItemResult(BaseModel):

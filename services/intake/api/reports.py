@@ -72,10 +72,11 @@ def reports_router(runtime: ServiceRuntime, intake: ReportIntake) -> APIRouter:
             try:
                 valid.append((index, OverdueLoanReport.model_validate(item)))
             except ValidationError as error:
+                loan_id = item.get("loan_id") if isinstance(item, dict) else None
                 results[index] = ItemResult(
                     index=index,
                     status="rejected",
-                    loan_id=item.get("loan_id") if isinstance(item.get("loan_id"), str) else None,
+                    loan_id=loan_id if isinstance(loan_id, str) else None,
                     errors=field_errors(error.errors()),
                 )
 

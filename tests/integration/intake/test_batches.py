@@ -81,6 +81,19 @@ async def test_a_mixed_batch_answers_item_by_item(
         assert copy.envelope.tenantid == lender_id
 
 
+async def test_an_item_that_is_not_an_object_is_refused_alone(
+    intake: httpx.AsyncClient, lender: dict[str, str]
+) -> None:
+    loan_id = new_loan_id()
+    items = [None, "report", [1], report(loan_id)]
+    response = await intake.post("/v1/overdue-loans/batch", json={"items": items}, headers=lender)
+    assert response.status_code == 200, response.text
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["rejected", "rejected", "rejected", "accepted"]
+    assert all(r["errors"][0]["field"] == "body" for r in results[:3])
+    assert results[3]["loan_id"] == loan_id
+
+
 async def test_two_reports_of_one_loan_in_a_batch_keep_the_newest(
     intake: httpx.AsyncClient, lender: dict[str, str], lender_id: str, tables: IntakeTables
 ) -> None:
