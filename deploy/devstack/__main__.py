@@ -10,9 +10,7 @@ import shutil
 import sys
 from pathlib import Path
 
-from . import kafka, runner
 from .errors import DevstackError
-from .infrastructure import LocalInfrastructure
 from .paths import DEFAULT_CACHE, DEFAULT_ROOT, TEST_ROOT
 from .processes import RunLock
 
@@ -43,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def clean(roots: list[Path], keep: Path) -> None:
     """Wipe stack folders (never a running one), keeping the download cache."""
+    from .infrastructure import LocalInfrastructure
+
     keep = keep.resolve()
     for root in (r.resolve() for r in roots):
         if not root.exists():
@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     _configure_logging()
     try:
         if args.command in ("run", "infra"):
+            from . import runner
+
             return runner.run_until_signal(
                 runner.run(
                     args.root,
@@ -93,6 +95,8 @@ def main(argv: list[str] | None = None) -> int:
                 )
             )
         if args.command == "fetch":
+            from . import kafka
+
             libs = asyncio.run(kafka.fetch_libs(DEFAULT_CACHE))
             print(f"devstack: Kafka jars in {libs}")
             return 0

@@ -20,8 +20,6 @@ import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-from aiokafka.admin import AIOKafkaAdminClient
-
 from .errors import DevstackError
 from .processes import ManagedProcess, port_open, run_command, stop_leftover, tail
 
@@ -152,6 +150,8 @@ async def wait_for_kafka(
     log_path: Path | None = None,
 ) -> None:
     """Wait until a broker on ``bootstrap`` answers metadata and group-coordinator requests."""
+    from aiokafka.admin import AIOKafkaAdminClient
+
     host, _, port_text = bootstrap.split(",")[0].rpartition(":")
     where = f"; see {log_path}" if log_path else ""
     deadline = time.monotonic() + within

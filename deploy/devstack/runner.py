@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import signal
@@ -11,17 +12,18 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from . import platform
 from .errors import DevstackError
 from .infrastructure import LocalInfrastructure
 from .paths import REPO_ROOT
-from .platform import ServiceProcess
 from .processes import ManagedProcess, ensure_port_free, stop_leftover, tail
+
+if TYPE_CHECKING:
+    from .platform import ServiceProcess
 
 log = logging.getLogger("devstack")
 
@@ -39,13 +41,16 @@ def run_until_signal(main: Coroutine[Any, Any, int]) -> int:
         task = asyncio.current_task()
         assert task is not None
         stopping = False
+        first_signal = 0.0
 
         def on_signal(sig: signal.Signals) -> None:
-            nonlocal stopping
+            nonlocal stopping, first_signal
             if stopping:
-                log.info("still stopping, please wait...")
+                # `uv run` forwards the terminal's Ctrl-C: a second copy comes at once.
+                if time.monotonic() - first_signal > 1.0:
+                    log.info("still stopping, please wait...")
                 return
-            stopping = True
+            stopping, first_signal = True, time.monotonic()
             log.info("%s: stopping...", sig.name)
             task.cancel()
 
@@ -69,25 +74,49 @@ async def run(
     postgres_port: int,
     cache_dir: Path,
     services: bool = True,
-    prepare: Prepare = platform.prepare,
+    prepare: Prepare | None = None,
 ) -> int:
-    """Start everything, print where it is, and wait; returns the exit code."""
+    """Start everything, print where it is, and wait; returns the exit code.
+
+    ``prepare`` defaults to :func:`deploy.devstack.platform.prepare`, imported (it imports
+    every service) in a thread while Kafka and PostgreSQL start.
+    """
     started = time.monotonic()
     infra = LocalInfrastructure.from_environment(
         root, kafka_port=kafka_port, postgres_port=postgres_port, cache_dir=cache_dir
     )
-    async with infra:
-        await asyncio.gather(*(infra.create_database(name) for name in SERVICE_DATABASES))
-        planned = await prepare(infra, infra.root) if services else []
-        processes: list[tuple[ServiceProcess, ManagedProcess]] = []
-        try:
-            for service in planned:
-                processes.append((service, await _start_service(infra.root, service)))
-            await _wait_ready(processes)
-            _print_banner(infra, planned, time.monotonic() - started, services_too=services)
-            return await _watch(infra, processes)
-        finally:
-            await asyncio.gather(*(process.stop() for _, process in processes))
+    loading = None
+    if services and prepare is None:
+        loading = asyncio.ensure_future(asyncio.to_thread(_load_prepare))
+    try:
+        async with infra:
+            await asyncio.gather(*(infra.create_database(name) for name in SERVICE_DATABASES))
+            if loading is not None:
+                prepare = await loading
+            planned = await prepare(infra, infra.root) if prepare is not None else []
+            return await _serve(infra, planned, started, services_too=services)
+    finally:
+        if loading is not None and not loading.done():
+            loading.cancel()
+
+
+def _load_prepare() -> Prepare:
+    return cast(Prepare, importlib.import_module("deploy.devstack.platform").prepare)
+
+
+async def _serve(
+    infra: LocalInfrastructure, planned: list[ServiceProcess], started: float, *, services_too: bool
+) -> int:
+    """Start the services, wait until they are ready, then watch everything until stopped."""
+    processes: list[tuple[ServiceProcess, ManagedProcess]] = []
+    try:
+        for service in planned:
+            processes.append((service, await _start_service(infra.root, service)))
+        await _wait_ready(processes)
+        _print_banner(infra, planned, time.monotonic() - started, services_too=services_too)
+        return await _watch(infra, processes)
+    finally:
+        await asyncio.gather(*(process.stop() for _, process in processes))
 
 
 async def _start_service(root: Path, service: ServiceProcess) -> ManagedProcess:
