@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, TypeAlias, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
@@ -30,7 +30,7 @@ log = logging.getLogger("devstack")
 SERVICE_DATABASES = ("intake", "notifier", "agency_gateway", "compliance")
 READY_TIMEOUT = 120.0
 
-Prepare = Callable[[LocalInfrastructure, Path], Awaitable[list[ServiceProcess]]]
+Prepare: TypeAlias = "Callable[[LocalInfrastructure, Path], Awaitable[list[ServiceProcess]]]"
 
 
 def run_until_signal(main: Coroutine[Any, Any, int]) -> int:
