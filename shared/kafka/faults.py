@@ -1,6 +1,7 @@
 """Which failures are worth retrying (the database or broker went away) and which are not."""
 
 import sqlalchemy.exc
+from aiokafka.errors import KafkaError, KafkaTimeoutError, KafkaUnavailableError
 
 # SQLSTATE classes that go away on their own: connection exceptions, transaction rollbacks
 # (serialization failures, deadlocks), insufficient resources, operator intervention.
@@ -11,6 +12,10 @@ def is_transient(error: BaseException) -> bool:
     """True when retrying the same work later can succeed without changing it."""
     if isinstance(error, OSError | TimeoutError | ConnectionError):
         return True
+    if isinstance(error, KafkaError):
+        # The broker away or moving: aiokafka marks most of these retriable; a send that
+        # timed out in the buffer and "no broker at all" are not marked, but are the same.
+        return bool(error.retriable) or isinstance(error, KafkaTimeoutError | KafkaUnavailableError)
     if isinstance(error, sqlalchemy.exc.TimeoutError | sqlalchemy.exc.DisconnectionError):
         return True
     if isinstance(error, sqlalchemy.exc.DBAPIError):

@@ -1,5 +1,6 @@
 """Which failures the consumer retries and which it dead-letters."""
 
+import aiokafka.errors
 import sqlalchemy.exc
 
 from shared.kafka.faults import is_transient
@@ -27,3 +28,16 @@ def test_bad_data_is_not_transient() -> None:
     assert not is_transient(ValueError("bad amount"))
     assert not is_transient(_dbapi(sqlalchemy.exc.IntegrityError, "23505"))
     assert not is_transient(_dbapi(sqlalchemy.exc.DataError, "22003"))
+
+
+def test_a_broker_away_is_transient() -> None:
+    assert is_transient(aiokafka.errors.KafkaConnectionError())
+    assert is_transient(aiokafka.errors.UnknownTopicOrPartitionError())  # no metadata: no broker
+    assert is_transient(aiokafka.errors.RequestTimedOutError())
+    assert is_transient(aiokafka.errors.KafkaTimeoutError())  # expired in the send buffer
+    assert is_transient(aiokafka.errors.KafkaUnavailableError())
+
+
+def test_a_message_kafka_refuses_is_not_transient() -> None:
+    assert not is_transient(aiokafka.errors.MessageSizeTooLargeError())
+    assert not is_transient(aiokafka.errors.TopicAuthorizationFailedError())
