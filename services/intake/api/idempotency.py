@@ -81,7 +81,7 @@ async def run_idempotently(
         async with transaction(sessions) as session:
             stored = await IdempotencyStore(session).find(lender_id, key)
         assert stored is not None
-    return _replay(stored, request_fingerprint)
+    return replay(stored, request_fingerprint)
 
 
 async def respond_once(
@@ -100,7 +100,8 @@ async def respond_once(
     return response
 
 
-def _replay(stored: StoredResponse, request_fingerprint: bytes) -> JSONResponse:
+def replay(stored: StoredResponse, request_fingerprint: bytes) -> JSONResponse:
+    """The stored response again, or a 409 if the key came with another request."""
     if stored.fingerprint != request_fingerprint:
         raise ProblemError(
             409,

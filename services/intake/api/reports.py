@@ -7,8 +7,8 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.api.idempotency import idempotency_key, respond_once
-from services.intake.domain import LoanConflictError
+from services.intake.api.idempotency import fingerprint, idempotency_key, respond_once
+from services.intake.api.single_reports import SingleReport, SingleReports
 from services.intake.reporting import Acceptance, ReportIntake
 from services.intake.schemas import (
     AcceptedReport,
@@ -25,6 +25,7 @@ from shared.runtime import ServiceRuntime
 def reports_router(runtime: ServiceRuntime, intake: ReportIntake) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["overdue reports"])
     require_lender = runtime.auth.require(Role.LENDER)
+    single_reports = SingleReports(runtime.sessions, intake, on_commit=lambda: runtime.relay.wake())
 
     @router.post(
         "/overdue-loans",
@@ -42,18 +43,10 @@ def reports_router(runtime: ServiceRuntime, intake: ReportIntake) -> APIRouter:
         lender: Annotated[Principal, Depends(require_lender)],
         key: Annotated[str | None, Depends(idempotency_key)],
     ) -> JSONResponse:
-        async def operation(session: AsyncSession) -> tuple[int, AcceptedReport]:
-            (result,) = await intake.accept(session, lender.subject, [report])
-            if not isinstance(result, Acceptance):
-                raise LoanConflictError(result.reason)
-            body = AcceptedReport(
-                event_id=result.event_id,
-                loan_id=result.loan_id,
-                status="duplicate" if result.duplicate else "accepted",
-            )
-            return (200 if result.duplicate else 202), body
-
-        return await respond_once(runtime, request, lender, key, report, operation)
+        request_fingerprint = fingerprint(request, report) if key is not None else b""
+        return await single_reports.accept(
+            SingleReport(lender.subject, report, key, request_fingerprint)
+        )
 
     @router.post(
         "/overdue-loans/batch",
