@@ -24,9 +24,19 @@ def is_transient(error: BaseException) -> bool:
         sqlstate = _sqlstate(error)
         if sqlstate is not None:
             return sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
-        return isinstance(error, sqlalchemy.exc.OperationalError)
+        if isinstance(error, sqlalchemy.exc.OperationalError):
+            return True
+        # The driver's own error may be a lost connection or a statement timeout.
+        return _driver_error_is_transient(error.orig)
     cause = error.__cause__
     return cause is not None and cause is not error and is_transient(cause)
+
+
+def _driver_error_is_transient(original: BaseException | None) -> bool:
+    for candidate in (original, getattr(original, "__cause__", None)):
+        if isinstance(candidate, OSError | TimeoutError | ConnectionError):
+            return True
+    return False
 
 
 def _sqlstate(error: sqlalchemy.exc.DBAPIError) -> str | None:

@@ -41,3 +41,8 @@ def test_a_broker_away_is_transient() -> None:
 def test_a_message_kafka_refuses_is_not_transient() -> None:
     assert not is_transient(aiokafka.errors.MessageSizeTooLargeError())
     assert not is_transient(aiokafka.errors.TopicAuthorizationFailedError())
+
+
+def test_a_statement_timeout_from_the_driver_is_transient() -> None:
+    wrapped = sqlalchemy.exc.DBAPIError("SELECT 1", {}, TimeoutError())
+    assert is_transient(wrapped)
