@@ -235,9 +235,14 @@ async def post_batches(bench: Bench, url: str, prefix: str, reports: int) -> flo
     accepted = 0
     headers = {"Authorization": f"Bearer {bench.api_key}", "Content-Type": "application/json"}
 
+    # A connection per request, so that every worker process gets its share of them.
+    fresh_connections = httpx.Limits(max_keepalive_connections=0)
+
     async def client() -> None:
         nonlocal accepted
-        async with httpx.AsyncClient(base_url=url, headers=headers, timeout=300.0) as http:
+        async with httpx.AsyncClient(
+            base_url=url, headers=headers, timeout=300.0, limits=fresh_connections
+        ) as http:
             while pending:
                 response = await http.post("/v1/overdue-loans/batch", content=pending.pop())
                 if response.status_code != 200:

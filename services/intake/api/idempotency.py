@@ -25,7 +25,7 @@ KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
 Operation = Callable[[AsyncSession], Awaitable[tuple[int, BaseModel]]]
 
 
-def idempotency_key(
+async def idempotency_key(  # async: FastAPI would run a plain def in a worker thread
     key: Annotated[
         str | None,
         Header(
