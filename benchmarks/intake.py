@@ -30,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -201,14 +202,14 @@ class Bench:
 
 
 def report(loan_id: str) -> dict[str, Any]:
-    """A valid overdue report (the same figures as the README's example)."""
+    """A valid overdue report (the figures of the README's example), a borrower of its own."""
     return {
         "loan_id": loan_id,
         "borrower": {
             "id": f"B{loan_id}",
             "name": "Bench Borrower",
-            "phone": "+8613800138000",
-            "email": "bench@example.com",
+            "phone": f"+86138{zlib.crc32(loan_id.encode()) % 10**8:08d}",
+            "email": f"{loan_id.lower()}@example.com",
             "locale": "zh-CN",
             "timezone": "Asia/Shanghai",
         },

@@ -1,4 +1,4 @@
--- wrk script for benchmarks/intake.py: POST /v1/overdue-loans, a new loan id and as_of each time.
+-- wrk script for benchmarks/intake.py: POST /v1/overdue-loans, a new loan and borrower each time.
 -- wrk -t2 -c64 -d10s -s single_report.lua http://127.0.0.1:PORT -- <api key> <tag>
 
 local threads = {}
@@ -11,7 +11,7 @@ end
 local counter = 0
 local tag = "x"
 local body_format = '{"loan_id":"S-%s-%d-%d","borrower":{"id":"B-%s-%d-%d","name":"Bench'
-  .. ' Borrower","phone":"+8613800138000","email":"bench@example.com","locale":"zh-CN",'
+  .. ' Borrower","phone":"+86138%08d","email":"s%d-%d@example.com","locale":"zh-CN",'
   .. '"timezone":"Asia/Shanghai"},"jurisdiction":"CN","product":"consumer-credit",'
   .. '"amount_overdue":{"amount":"1250.00","currency":"CNY"},"due_date":"2026-11-01",'
   .. '"days_past_due":27,"as_of":"2026-11-28T09:%02d:%02d+08:00"}'
@@ -28,7 +28,8 @@ function request()
   counter = counter + 1
   local minute = math.floor(counter / 60) % 60
   local body = string.format(
-    body_format, tag, thread_id, counter, tag, thread_id, counter, minute, counter % 60
+    body_format, tag, thread_id, counter, tag, thread_id, counter,
+    (thread_id * 10000000 + counter) % 100000000, thread_id, counter, minute, counter % 60
   )
   return wrk.format(nil, nil, nil, body)
 end
