@@ -134,9 +134,10 @@ async def _containers() -> AsyncIterator[tuple[str, str]]:
         POSTGRES_IMAGE, username="postgres", password="postgres", dbname="postgres", driver=None
     ).with_command("postgres -c max_connections=200 -c fsync=off")
     async with contextlib.AsyncExitStack() as stack:
-        for container in (kafka, postgres):
-            await asyncio.to_thread(container.start)
-            stack.push_async_callback(asyncio.to_thread, container.stop)
+        await asyncio.to_thread(kafka.start, timeout=120)
+        stack.push_async_callback(asyncio.to_thread, kafka.stop)
+        await asyncio.to_thread(postgres.start)
+        stack.push_async_callback(asyncio.to_thread, postgres.stop)
         yield kafka.get_bootstrap_server(), postgres.get_connection_url()
 
 

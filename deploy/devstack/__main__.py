@@ -50,18 +50,20 @@ def clean(roots: list[Path], keep: Path) -> None:
         # The test stacks of parallel sessions live in sub-folders, each with its own lock.
         folders = [root, *(lock.parent for lock in sorted(root.glob("*/devstack.lock")))]
         with contextlib.ExitStack() as locks:
+            locks.enter_context(RunLock(root / "run.lock", f"`make run` in {root}"))
             for folder in folders:
                 locks.enter_context(RunLock(folder / "devstack.lock", f"a dev stack in {folder}"))
                 # A server a killed run left behind must not keep writing into deleted files.
                 asyncio.run(LocalInfrastructure(folder).stop_leftovers())
             for child in root.iterdir():
-                if child == keep or child.name == "devstack.lock":
+                if child == keep or child.name in ("devstack.lock", "run.lock"):
                     continue
                 if child.is_dir() and not child.is_symlink():
                     shutil.rmtree(child)
                 else:
                     child.unlink()
-        (root / "devstack.lock").unlink(missing_ok=True)
+        for lock in ("devstack.lock", "run.lock"):
+            (root / lock).unlink(missing_ok=True)
         if root != keep.parent:
             root.rmdir()
         print(f"devstack: wiped {root}" + (f" (kept {keep})" if keep.parent == root else ""))
@@ -87,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
 
             return runner.run_until_signal(
                 runner.run(
-                    args.root,
+                    args.root.resolve(),
                     kafka_port=args.kafka_port,
                     postgres_port=args.postgres_port,
                     cache_dir=DEFAULT_CACHE,

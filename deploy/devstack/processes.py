@@ -66,8 +66,15 @@ def _death_signal_hook(sig: signal.Signals) -> Callable[[], None] | None:
     return hook
 
 
+LOG_ROTATE_BYTES = 20 * 1024 * 1024
+
+
 def _log_header(log_file: Path, argv: Sequence[str]) -> None:
+    """Mark a new run in the log; a log past 20 MiB is moved to ``<name>.log.1`` first."""
     log_file.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileNotFoundError):
+        if log_file.stat().st_size > LOG_ROTATE_BYTES:
+            log_file.replace(log_file.with_name(log_file.name + ".1"))
     stamp = time.strftime("%Y-%m-%d %H:%M:%S")
     with log_file.open("a", encoding="utf-8") as out:
         out.write(f"\n---- {stamp} devstack runs: {shlex.join(argv)}\n")

@@ -20,7 +20,7 @@ import httpx
 from .errors import DevstackError
 from .infrastructure import LocalInfrastructure
 from .paths import REPO_ROOT
-from .processes import ManagedProcess, ensure_port_free, stop_leftover, tail
+from .processes import ManagedProcess, RunLock, ensure_port_free, stop_leftover, tail
 
 if TYPE_CHECKING:
     from .platform import ServiceProcess
@@ -82,6 +82,19 @@ async def run(
     every service) in a thread while Kafka and PostgreSQL start.
     """
     started = time.monotonic()
+    with RunLock(root / "run.lock", f"`make run` in {root}"):
+        return await _run(root, kafka_port, postgres_port, cache_dir, services, prepare, started)
+
+
+async def _run(
+    root: Path,
+    kafka_port: int,
+    postgres_port: int,
+    cache_dir: Path,
+    services: bool,
+    prepare: Prepare | None,
+    started: float,
+) -> int:
     infra = LocalInfrastructure.from_environment(
         root, kafka_port=kafka_port, postgres_port=postgres_port, cache_dir=cache_dir
     )
