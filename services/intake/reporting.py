@@ -59,7 +59,7 @@ class ReportIntake:
     ) -> list[Acceptance | Refusal]:
         """Record a batch of one lender's reports; repeats return the event on record."""
         repository = LoanRepository(session)
-        known = await repository.lock_known({(lender_id, r.loan_id) for r in reports})
+        known = await repository.lock_known(lender_id, {r.loan_id for r in reports})
         planned: list[tuple[UUID, OverdueLoanReport, ReportOutcome] | Refusal] = []
         for report in reports:
             key = (lender_id, report.loan_id)
