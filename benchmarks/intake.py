@@ -90,6 +90,8 @@ class Figures:
     notes: dict[str, list[str]] = field(default_factory=dict)
 
     def add(self, key: str, value: float, note: str) -> None:
+        """Record a run; the note says what the machine's load was (others share it)."""
+        note = f"{note}; load average {os.getloadavg()[0]:.1f}"
         self.runs.setdefault(key, []).append(value)
         self.notes.setdefault(key, []).append(note)
         print(f"  {key} run {len(self.runs[key])}: {value:,.0f}/s ({note})", flush=True)
