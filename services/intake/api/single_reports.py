@@ -20,6 +20,7 @@ from services.intake.schemas import AcceptedReport, OverdueLoanReport
 from shared.db.engine import SessionFactory, transaction
 from shared.group_commit import GroupCommit
 from shared.http.problems import ProblemError
+from shared.kafka.faults import is_transient
 
 Answer = JSONResponse | Exception
 KEY_ATTEMPTS = 3
@@ -67,7 +68,8 @@ class SingleReports:
         return [answers[index] for index in range(len(reports))]
 
     async def _commit(self, reports: Sequence[SingleReport]) -> list[Answer]:
-        """All in one transaction; if that fails, each in its own, so a bad one fails alone."""
+        """All in one transaction; if that fails for a reason a report may cause, each in its own
+        transaction, so that a bad one fails alone."""
         failure: Exception | None = None
         for _ in range(KEY_ATTEMPTS):  # a taken key is stored by now: the next attempt replays
             try:
@@ -77,6 +79,8 @@ class SingleReports:
                 failure = error
                 continue
             except Exception as error:
+                if is_transient(error):  # the database is away: one by one would not help
+                    return [error] * len(reports)
                 failure = error
                 break
             self._on_commit()
