@@ -1,9 +1,11 @@
 """Writing the newest version of a row: the batch upsert every service needs for loans."""
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,12 +25,19 @@ async def upsert_if_newer(
     """
     if not rows:
         return
+    statement = _upsert_statement(table, tuple(rows[0]), tuple(key), version)
+    await session.execute(statement, list(rows))
+
+
+@lru_cache(maxsize=64)
+def _upsert_statement(
+    table: Table, columns: tuple[str, ...], key: tuple[str, ...], version: str
+) -> Insert:
+    """Built once per shape: making ``excluded`` (an alias of every column) took longer than
+    running the statement for a few rows."""
     statement = pg_insert(table)
-    await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=[table.c[column] for column in key],
-            set_={column: statement.excluded[column] for column in rows[0] if column not in key},
-            where=table.c[version] < statement.excluded[version],
-        ),
-        list(rows),
+    return statement.on_conflict_do_update(
+        index_elements=[table.c[column] for column in key],
+        set_={column: statement.excluded[column] for column in columns if column not in key},
+        where=table.c[version] < statement.excluded[version],
     )
