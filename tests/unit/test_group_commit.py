@@ -67,3 +67,13 @@ async def test_no_more_batches_in_flight_than_allowed(max_in_flight: int) -> Non
     await asyncio.gather(*(group.submit(n) for n in range(20)))
     assert handler.most_in_flight == max_in_flight
     assert sorted(job for batch in handler.batches for job in batch) == list(range(20))
+
+
+async def test_jobs_submitted_within_the_linger_go_together() -> None:
+    handler = Handler()
+    group = GroupCommit(handler, linger=0.05)
+    first = asyncio.create_task(group.submit(1))
+    await asyncio.sleep(0.01)  # a later turn of the event loop, within the linger
+    second = asyncio.create_task(group.submit(2))
+    assert list(await asyncio.gather(first, second)) == ["done 1", "done 2"]
+    assert handler.batches == [[1, 2]]
