@@ -57,66 +57,62 @@ class ReportIntake:
     async def accept(
         self, session: AsyncSession, lender_id: str, reports: Sequence[OverdueLoanReport]
     ) -> list[Acceptance | Refusal]:
-        """Record a batch of one lender's reports; repeats return the event on record."""
+        """Record a batch of one lender's reports; repeats return the event on record.
+
+        Reports are handled in (loan, as_of) order, whatever order they came in: concurrent
+        batches then take their row and index locks in the same order and cannot deadlock, and
+        one loan's events enter the outbox oldest first. Results keep the request's order.
+        """
         repository = LoanRepository(session)
         known = await repository.lock_known(lender_id, {r.loan_id for r in reports})
-        planned: list[tuple[UUID, OverdueLoanReport, ReportOutcome] | Refusal] = []
-        for report in reports:
+        order = sorted(range(len(reports)), key=lambda i: (reports[i].loan_id, reports[i].as_of))
+        results: dict[int, Acceptance | Refusal] = {}
+        planned: list[tuple[int, _Prepared, ReportOutcome]] = []
+        for index in order:
+            report = reports[index]
             key = (lender_id, report.loan_id)
             try:
                 outcome = outcome_of(known.get(key), report.as_of)
             except LoanConflictError as conflict:
-                planned.append(Refusal(report.loan_id, str(conflict)))
+                results[index] = Refusal(report.loan_id, str(conflict))
                 continue
-            planned.append((uuid4(), report, outcome))
+            planned.append((index, self._prepare(lender_id, report), outcome))
             if outcome is not ReportOutcome.STALE:
-                known[key] = KnownLoan(
-                    as_of=report.as_of, status=status_after_report(report.amount_overdue.amount)
-                )
-        accepted = [item for item in planned if not isinstance(item, Refusal)]
-        envelopes = {
-            event_id: self._event(event_id, lender_id, report) for event_id, report, _ in accepted
-        }
+                status = status_after_report(report.amount_overdue.amount)
+                known[key] = KnownLoan(as_of=report.as_of, status=status)
         fresh = (
             await repository.record_events(
-                [
-                    self._history_row(lender_id, report, outcome, envelopes[event_id])
-                    for event_id, report, outcome in accepted
-                ]
+                [self._history_row(lender_id, item, outcome) for _, item, outcome in planned]
             )
-            if accepted
+            if planned
             else set()
         )
-        repeats = [report_identity(r) for event_id, r, _ in accepted if event_id not in fresh]
+        repeats = [
+            report_identity(item.report) for _, item, _ in planned if item.event_id not in fresh
+        ]
         on_record = await repository.event_ids_of(lender_id, repeats) if repeats else {}
 
-        latest: dict[LoanKey, tuple[datetime, dict[str, Any]]] = {}
-        results: list[Acceptance | Refusal] = []
-        for item in planned:
-            if isinstance(item, Refusal):
-                results.append(item)
+        latest: dict[LoanKey, dict[str, Any]] = {}  # sorted by as_of: the last one wins
+        new_events: list[Envelope] = []
+        for index, item, _ in planned:
+            loan_id = item.report.loan_id
+            if item.event_id not in fresh:
+                original = on_record[report_identity(item.report)]
+                results[index] = Acceptance(original, loan_id, duplicate=True)
                 continue
-            event_id, report, _ = item
-            if event_id not in fresh:
-                original = on_record[report_identity(report)]
-                results.append(Acceptance(original, report.loan_id, duplicate=True))
-                continue
-            results.append(Acceptance(event_id, report.loan_id, duplicate=False))
-            key = (lender_id, report.loan_id)
-            if key not in latest or report.as_of > latest[key][0]:
-                latest[key] = (report.as_of, self._loan_row(lender_id, report))
+            results[index] = Acceptance(item.event_id, loan_id, duplicate=False)
+            latest[(lender_id, loan_id)] = self._loan_row(lender_id, item)
+            new_events.append(item.envelope)
         if latest:
-            await repository.upsert_loans([row for _, row in latest.values()])
-        new_events = [
-            envelopes[r.event_id] for r in results if isinstance(r, Acceptance) and not r.duplicate
-        ]
+            await repository.upsert_loans(list(latest.values()))
         await outbox.enqueue(session, self._topic, new_events)
-        return results
+        return [results[index] for index in range(len(reports))]
 
-    def _profile(self, lender_id: str, report: OverdueLoanReport) -> tuple[BorrowerProfile, bytes]:
+    def _prepare(self, lender_id: str, report: OverdueLoanReport) -> "_Prepared":
+        """The report's event, with its borrower pseudonym and contact details sealed once."""
         borrower = report.borrower
-        contact = BorrowerContact(name=borrower.name, phone=borrower.phone, email=borrower.email)
         reference = self._sealing.pseudonyms.reference(lender_id, borrower.id)
+        contact = BorrowerContact(name=borrower.name, phone=borrower.phone, email=borrower.email)
         plaintext = contact.model_dump_json().encode()
         profile = BorrowerProfile(
             ref=reference,
@@ -124,10 +120,6 @@ class ReportIntake:
             locale=borrower.locale,
             timezone=borrower.timezone,
         )
-        return profile, plaintext
-
-    def _event(self, event_id: UUID, lender_id: str, report: OverdueLoanReport) -> Envelope:
-        profile, _ = self._profile(lender_id, report)
         data = OverdueReported(
             loan_id=report.loan_id,
             borrower=profile,
@@ -138,30 +130,28 @@ class ReportIntake:
             days_past_due=report.days_past_due,
             as_of=report.as_of,
         )
-        return OVERDUE_REPORTED.envelope(
-            source=SOURCE, subject=report.loan_id, tenant=lender_id, data=data, event_id=event_id
+        envelope = OVERDUE_REPORTED.envelope(
+            source=SOURCE, subject=report.loan_id, tenant=lender_id, data=data, event_id=uuid4()
         )
+        return _Prepared(report, envelope, reference, plaintext)
 
     def _history_row(
-        self, lender_id: str, report: OverdueLoanReport, outcome: ReportOutcome, event: Envelope
+        self, lender_id: str, item: "_Prepared", outcome: ReportOutcome
     ) -> dict[str, Any]:
+        event = item.envelope
         return {
             "event_id": event.id,
             "lender_id": lender_id,
-            "loan_id": report.loan_id,
+            "loan_id": item.report.loan_id,
             "event_type": event.type,
-            "identity": report_identity(report),
-            "occurred_at": report.as_of,
+            "identity": report_identity(item.report),
+            "occurred_at": item.report.as_of,
             "details": {**without_sealed_values(event.data), "outcome": outcome.value},
         }
 
-    def _loan_row(self, lender_id: str, report: OverdueLoanReport) -> dict[str, Any]:
-        borrower = report.borrower
-        reference = self._sealing.pseudonyms.reference(lender_id, borrower.id)
-        contact = BorrowerContact(name=borrower.name, phone=borrower.phone, email=borrower.email)
-        at_rest = self._sealing.storage.seal(
-            contact.model_dump_json().encode(), associated_data=reference.encode()
-        )
+    def _loan_row(self, lender_id: str, item: "_Prepared") -> dict[str, Any]:
+        report, borrower, reference = item.report, item.report.borrower, item.reference
+        at_rest = self._sealing.storage.seal(item.contact, associated_data=reference.encode())
         return {
             "lender_id": lender_id,
             "loan_id": report.loan_id,
@@ -181,3 +171,15 @@ class ReportIntake:
             "status": status_after_report(report.amount_overdue.amount).value,
             "updated_at": datetime.now(UTC),
         }
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    report: OverdueLoanReport
+    envelope: Envelope
+    reference: str
+    contact: bytes  # BorrowerContact as JSON: personal data, only ever sealed before it leaves
+
+    @property
+    def event_id(self) -> UUID:
+        return self.envelope.id

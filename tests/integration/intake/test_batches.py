@@ -1,6 +1,7 @@
 """Batches of reports: each item stands or falls on its own; what is accepted is written and
 published, what is refused leaves no trace."""
 
+import asyncio
 from uuid import UUID
 
 import httpx
@@ -110,8 +111,9 @@ async def test_two_reports_of_one_loan_in_a_batch_keep_the_newest(
     loan = (await intake.get(f"/v1/loans/{loan_id}", headers=lender)).json()
     assert loan["days_past_due"] == 29
     assert loan["amount_overdue"] == {"amount": "900.00", "currency": "CNY"}
+    # Within a batch, reports of one loan are taken in as_of order, whatever order they came in.
     outcomes = {h["details"]["as_of"]: h["details"]["outcome"] for h in loan["history"]}
-    assert outcomes == {newer["as_of"]: "opened", older["as_of"]: "stale"}
+    assert outcomes == {older["as_of"]: "opened", newer["as_of"]: "updated"}
     assert await tables.rows_about(lender_id, loan_id) == {
         "loans": 1,
         "loan_events": 2,
@@ -164,3 +166,23 @@ async def test_a_thousand_reports_fit_in_one_batch(
     assert response.status_code == 200, response.text
     assert response.json()["accepted"] == 1000
     assert (await tables.rows_about(lender_id, loan_ids[-1]))["outbox"] == 1
+
+
+async def test_overlapping_batches_in_opposite_orders_do_not_deadlock(
+    intake: httpx.AsyncClient, lender: dict[str, str]
+) -> None:
+    loan_ids = [new_loan_id() for _ in range(500)]
+    forward = [report(loan_id) for loan_id in loan_ids]
+    backward = [later_report(loan_id, days_later=1) for loan_id in reversed(loan_ids)]
+
+    responses = await asyncio.gather(
+        *(
+            intake.post("/v1/overdue-loans/batch", json={"items": items}, headers=lender)
+            for items in (forward, backward, list(reversed(forward)), list(reversed(backward)))
+        )
+    )
+
+    assert [r.status_code for r in responses] == [200, 200, 200, 200]
+    statuses = [[item["status"] for item in r.json()["results"]] for r in responses]
+    assert all(status in {"accepted", "duplicate"} for batch in statuses for status in batch)
+    assert sum(batch.count("accepted") for batch in statuses) == 2 * len(loan_ids)
