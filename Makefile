@@ -7,7 +7,7 @@ PYTHON ?= python3
 # uv from PATH, else the one pip installed into $(PYTHON) (its bin folder may not be on PATH).
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
 
-.PHONY: help install run test bench lint clean
+.PHONY: help install run test bench docs lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) \
@@ -27,6 +27,9 @@ test: install ## Run the tests (Kafka and PostgreSQL from the env, Docker, or th
 
 bench: install ## Measure intake throughput on the local stack (minutes; prints a median table)
 	$(UV) run --frozen python -m benchmarks.intake
+
+docs: ## Regenerate docs/openapi/*.json and docs/asyncapi.json from the code
+	$(UV) run --frozen python -m deploy.apidocs
 
 lint: ## ruff check, ruff format --check, mypy --strict
 	$(UV) run --frozen ruff check .
