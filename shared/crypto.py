@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
@@ -52,18 +53,23 @@ class KeyRing:
     def generate_spec(kid: str) -> str:
         return f"{kid}:{base64.b64encode(os.urandom(32)).decode()}"
 
+    @cached_property
+    def _ciphers(self) -> dict[str, AESGCM]:
+        """One cipher object per key, made once (making one costs more than a seal)."""
+        return {kid: AESGCM(key) for kid, key in self.keys.items()}
+
     def seal(self, plaintext: bytes, associated_data: bytes = b"") -> SealedValue:
         nonce = os.urandom(NONCE_BYTES)
-        ciphertext = AESGCM(self.keys[self.primary]).encrypt(nonce, plaintext, associated_data)
+        ciphertext = self._ciphers[self.primary].encrypt(nonce, plaintext, associated_data)
         return SealedValue(kid=self.primary, ct=base64.b64encode(nonce + ciphertext).decode())
 
     def open(self, sealed: SealedValue, associated_data: bytes = b"") -> bytes:
-        key = self.keys.get(sealed.kid)
-        if key is None:
+        cipher = self._ciphers.get(sealed.kid)
+        if cipher is None:
             raise DecryptionError(f"unknown key id {sealed.kid!r}")
         raw = base64.b64decode(sealed.ct)
         try:
-            return AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated_data)
+            return cipher.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], associated_data)
         except InvalidTag as error:
             raise DecryptionError("ciphertext failed authentication") from error
 
@@ -79,14 +85,17 @@ class Pseudonymizer:
         return "bref_" + digest.hexdigest()[:32]
 
 
-def _is_sealed(value: Any) -> bool:
-    return isinstance(value, dict) and set(value) == {"kid", "ct"}
+_SEALED_FIELDS = SealedValue.model_fields.keys()
 
 
 def without_sealed_values(value: Any) -> Any:
     """A copy of a JSON-like value with every sealed value dropped (for logs, history, audit)."""
-    if isinstance(value, dict):
-        return {k: without_sealed_values(v) for k, v in value.items() if not _is_sealed(v)}
-    if isinstance(value, list):
+    if type(value) is dict:
+        return {
+            k: without_sealed_values(v)
+            for k, v in value.items()
+            if not (type(v) is dict and v.keys() == _SEALED_FIELDS)
+        }
+    if type(value) is list:
         return [without_sealed_values(item) for item in value]
     return value

@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 import structlog
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
-from sqlalchemy import BigInteger, any_, bindparam, func, insert, select, update
+from sqlalchemy import BigInteger, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.bulk import insert_rows
 from shared.db.engine import SessionFactory
 from shared.db.kit_tables import outbox
 from shared.events.envelope import CONTENT_TYPE, Envelope
@@ -30,8 +31,9 @@ async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelop
     """Add events to the outbox in the caller's transaction; the key is the event's subject."""
     if not envelopes:
         return
-    await session.execute(
-        insert(outbox),
+    await insert_rows(
+        session,
+        outbox,
         [
             {
                 "event_id": envelope.id,

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.tables import collection_cases
-from shared.db.upserts import upsert_if_newer
+from shared.db.bulk import upsert_if_newer
 
 
 class CaseRepository:

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.adapters.tables import contact_preferences, holds, loan_events, loans
 from services.intake.domain import KnownLoan, LoanState, LoanStatus
-from shared.db.upserts import upsert_if_newer
+from shared.db.bulk import insert_new_rows, upsert_if_newer
 
 LoanKey = tuple[str, str]  # (lender_id, loan_id)
 
@@ -49,11 +49,7 @@ class LoanRepository:
 
     async def record_events(self, rows: Sequence[dict[str, Any]]) -> set[UUID]:
         """Add history rows; returns the event ids that were new (not resubmissions)."""
-        inserted = await self._session.execute(
-            pg_insert(loan_events).on_conflict_do_nothing().returning(loan_events.c.event_id),
-            list(rows),
-        )
-        return set(inserted.scalars())
+        return set(await insert_new_rows(self._session, loan_events, rows, returning="event_id"))
 
     async def event_ids_of(self, lender_id: str, identities: Collection[str]) -> dict[str, UUID]:
         """The event on record for each resubmission identity."""

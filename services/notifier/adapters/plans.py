@@ -8,7 +8,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.tables import loans, reminders
-from shared.db.upserts import upsert_if_newer
+from shared.db.bulk import upsert_if_newer
 
 
 class PlanRepository:

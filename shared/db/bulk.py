@@ -1,0 +1,99 @@
+"""Writing a batch of rows in one statement with one parameter per column.
+
+``INSERT ... SELECT * FROM unnest(:col1, :col2, ...)`` sends each column as one array that
+asyncpg encodes in C. An ``executemany`` of the same rows made SQLAlchemy build and process
+every row's parameters in Python, which cost more than PostgreSQL spent storing them.
+"""
+
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, Table, bindparam, cast, func, literal_column, select
+from sqlalchemy.dialects.postgresql import ARRAY, Insert
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
+
+
+async def insert_rows(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    skip_conflicts: bool = False,
+) -> None:
+    """Insert rows that share the same columns; with ``skip_conflicts`` a row that breaks a
+    unique constraint is left out instead of failing the statement."""
+    if rows:
+        statement = _insert(table, tuple(rows[0]), skip_conflicts)
+        await session.execute(statement, _as_columns(rows))
+
+
+async def insert_new_rows(
+    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], returning: str
+) -> list[Any]:
+    """Insert rows, leaving out those that break a unique constraint; returns the ``returning``
+    column of the rows that went in."""
+    if not rows:
+        return []
+    statement = _insert_returning(table, tuple(rows[0]), returning)
+    return list((await session.execute(statement, _as_columns(rows))).scalars())
+
+
+async def upsert_if_newer(
+    session: AsyncSession,
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    key: Sequence[str],
+    version: str = "as_of",
+) -> None:
+    """Insert rows, or update the stored ones whose ``version`` column is older.
+
+    Rows must be unique by ``key`` (PostgreSQL refuses to update one row twice in a statement)
+    and share the same columns. Columns not given keep their stored value (or their default on
+    insert).
+    """
+    if rows:
+        statement = _upsert(table, tuple(rows[0]), tuple(key), version)
+        await session.execute(statement, _as_columns(rows))
+
+
+def _as_columns(rows: Sequence[dict[str, Any]]) -> dict[str, list[Any]]:
+    return {name: [row[name] for row in rows] for name in rows[0]}
+
+
+def _from_arrays(table: Table, columns: tuple[str, ...]) -> Insert:
+    """``INSERT INTO table (columns) SELECT * FROM unnest(CAST(:column AS type[]), ...)``."""
+    arrays: list[ColumnElement[Any]] = []
+    for name in columns:
+        array_type = ARRAY(table.c[name].type)
+        arrays.append(cast(bindparam(name, type_=array_type), array_type))
+    unnested: Select[Any] = select(literal_column("*")).select_from(func.unnest(*arrays))
+    return pg_insert(table).from_select(list(columns), unnested)
+
+
+# Statements are built once per shape: building one cost more than running it for a few rows.
+
+
+@lru_cache(maxsize=64)
+def _insert(table: Table, columns: tuple[str, ...], skip_conflicts: bool) -> Insert:
+    statement = _from_arrays(table, columns)
+    return statement.on_conflict_do_nothing() if skip_conflicts else statement
+
+
+@lru_cache(maxsize=64)
+def _insert_returning(
+    table: Table, columns: tuple[str, ...], returning: str
+) -> ReturningInsert[tuple[Any]]:
+    return _from_arrays(table, columns).on_conflict_do_nothing().returning(table.c[returning])
+
+
+@lru_cache(maxsize=64)
+def _upsert(table: Table, columns: tuple[str, ...], key: tuple[str, ...], version: str) -> Insert:
+    statement = _from_arrays(table, columns)
+    return statement.on_conflict_do_update(
+        index_elements=[table.c[column] for column in key],
+        set_={column: statement.excluded[column] for column in columns if column not in key},
+        where=table.c[version] < statement.excluded[version],
+    )
