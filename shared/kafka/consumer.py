@@ -17,9 +17,9 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPa
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError
 from pydantic import ValidationError
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.bulk import insert_new_rows
 from shared.db.engine import SessionFactory
 from shared.db.kit_tables import inbox
 from shared.events.envelope import Envelope
@@ -192,16 +192,7 @@ class ConsumerRunner:
         for event in events:
             unique.setdefault(event.envelope.id, event)
         rows = [{"consumer_group": self.group_id, "event_id": key} for key in unique]
-        claimed = set(
-            (
-                await session.execute(
-                    pg_insert(inbox)
-                    .values(rows)
-                    .on_conflict_do_nothing()
-                    .returning(inbox.c.event_id)
-                )
-            ).scalars()
-        )
+        claimed = set(await insert_new_rows(session, inbox, rows, returning="event_id"))
         return [event for key, event in unique.items() if key in claimed]
 
     async def _send_to_dead_letters(self, rejected: Sequence[_Rejected]) -> None:

@@ -3,10 +3,11 @@
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.tables import audit_entries, log_state
+from shared.db.bulk import insert_rows
 
 LOG_ID = 1
 
@@ -26,7 +27,7 @@ class AuditLog:
         if size is None:
             raise RuntimeError("the log_state row is missing; run the migrations")
         indexed = [{**row, "leaf_index": size + offset} for offset, row in enumerate(rows)]
-        await self._session.execute(insert(audit_entries), indexed)
+        await insert_rows(self._session, audit_entries, indexed)
         new_size = size + len(rows)
         await self._session.execute(
             update(log_state).where(log_state.c.id == LOG_ID).values(size=new_size)

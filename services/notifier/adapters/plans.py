@@ -4,11 +4,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.tables import loans, reminders
-from shared.db.bulk import upsert_if_newer
+from shared.db.bulk import insert_rows, upsert_if_newer
 
 
 class PlanRepository:
@@ -21,9 +20,7 @@ class PlanRepository:
 
     async def add_reminders(self, rows: Sequence[dict[str, Any]]) -> None:
         """Add planned reminders; a plan already laid out for a loan is kept as it is."""
-        await self._session.execute(
-            pg_insert(reminders).values(list(rows)).on_conflict_do_nothing()
-        )
+        await insert_rows(self._session, reminders, rows, skip_conflicts=True)
 
     async def loan_exists(self, lender_id: str, loan_id: str) -> bool:
         found = await self._session.scalar(
