@@ -11,6 +11,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
 from shared.auth import ApiKeyStore, Authenticator
+from shared.auth.revocations import RevocationListener
 from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.engine import create_engine, create_session_factory, database_is_reachable
 from shared.db.migrations import upgrade_to_head
@@ -37,6 +38,9 @@ class ServiceRuntime:
         self._subscriptions: list[tuple[str, list[str], BatchHandler]] = []
         self.api_keys = ApiKeyStore(self.sessions)
         self.auth = Authenticator(self.api_keys)
+        self.revocations = RevocationListener(
+            settings.database_url, self.auth.forget, self.auth.forget_all
+        )
         self.consumers: list[ConsumerRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._producer_started = asyncio.Event()
@@ -99,6 +103,7 @@ class ServiceRuntime:
             for group, topics, handler in self._subscriptions
         ]
         self._tasks.append(self._supervise("producer", self._start_producer))
+        self._tasks.append(self._supervise("key-revocations", self.revocations.run))
         if relay:
             self._tasks.append(self._supervise("outbox-relay", self._run_relay))
         for runner in self.consumers:

@@ -18,7 +18,8 @@ class Authenticator:
     """Verifies bearer keys against the service's key table.
 
     Verified keys are cached for ``CACHE_SECONDS`` (by their hash, never the key itself), so a
-    revocation takes effect within that time and a busy endpoint does not query per request.
+    busy endpoint does not query per request. A revocation drops the key from the cache at
+    once (see ``revocations``); the expiry is the bound when that notice cannot arrive.
     Failures are not cached: a key issued a moment ago works at once.
     """
 
@@ -39,6 +40,15 @@ class Authenticator:
                 self._cache.clear()
             self._cache[cache_key] = (now, principal)
         return principal
+
+    def forget(self, key_id: str) -> None:
+        """Drop a key from the cache (it was revoked): its next use is verified again."""
+        for cache_key, (_, principal) in list(self._cache.items()):
+            if principal.key_id == key_id:
+                del self._cache[cache_key]
+
+    def forget_all(self) -> None:
+        self._cache.clear()
 
     def require(self, *roles: Role) -> Callable[..., Awaitable[Principal]]:
         """A dependency that admits only callers with one of ``roles``."""

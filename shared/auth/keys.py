@@ -11,11 +11,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.db.engine import SessionFactory, transaction
 from shared.db.kit_tables import api_keys
+
+REVOCATIONS_CHANNEL = "api_key_revoked"  # NOTIFY payload: the key id
 
 PREFIX = "dc"
 
@@ -126,6 +128,8 @@ class ApiKeyStore:
                 .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
+            if result.rowcount:  # type: ignore[attr-defined]
+                await session.execute(select(func.pg_notify(REVOCATIONS_CHANNEL, key_id)))
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def list(self, role: Role | None = None) -> list[KeyListing]:

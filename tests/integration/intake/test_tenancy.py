@@ -13,10 +13,12 @@ from uuid import uuid4
 
 import httpx
 import pytest
+from sqlalchemy import text
 
 from shared.auth import ApiKeyStore, IssuedKey, Role
 from shared.auth.dependencies import CACHE_SECONDS
-from tests.harness import RunningPlatform
+from shared.auth.revocations import APPLICATION_NAME
+from tests.harness import RunningPlatform, eventually
 from tests.integration.intake.support import (
     IntakeTables,
     assert_problem,
@@ -139,21 +141,80 @@ def past_the_auth_cache(monkeypatch: pytest.MonkeyPatch) -> Callable[[], None]:
     return advance
 
 
-async def test_a_revoked_key_stops_working(
-    intake: httpx.AsyncClient, key_store: ApiKeyStore, past_the_auth_cache: Callable[[], None]
+async def refused(intake: httpx.AsyncClient, key: IssuedKey) -> bool:
+    response = await intake.get(f"/v1/loans/{new_loan_id()}", headers=bearer(key))
+    return response.status_code == 401
+
+
+async def test_a_revoked_key_stops_working_at_once_though_it_was_cached(
+    platform: RunningPlatform, intake: httpx.AsyncClient, key_store: ApiKeyStore
 ) -> None:
-    """Verified keys are cached for 30 s (CACHE_SECONDS): the store refuses a revoked key at
-    once, the running app once its cache entry is older than that (its clock is moved on)."""
+    """The revocation's NOTIFY drops the key from the app's cache: refused in well under the
+    30 s the cache would otherwise keep it."""
+    await platform.runtime("intake").revocations.listening.wait()
     issued = await key_store.issue(Role.LENDER, "lender-revoked")
-    loan_url = f"/v1/loans/{new_loan_id()}"
-    assert_problem(await intake.get(loan_url, headers=bearer(issued)), 404)  # accepted: 404
+    assert not await refused(intake, issued)  # now verified and cached
 
     assert await key_store.revoke(issued.key_id)
     assert await key_store.verify(issued.api_key) is None
     assert not await key_store.revoke(issued.key_id)
+    await eventually(lambda: refused(intake, issued), within=CACHE_SECONDS / 10, interval=0.05)
 
+
+async def test_a_key_revoked_without_notice_is_refused_once_its_cache_entry_expires(
+    intake: httpx.AsyncClient,
+    key_store: ApiKeyStore,
+    tables: IntakeTables,
+    past_the_auth_cache: Callable[[], None],
+) -> None:
+    """Revoked by hand in SQL (no NOTIFY): the cache's expiry bounds how long it still works."""
+    issued = await key_store.issue(Role.LENDER, "lender-revoked-by-hand")
+    assert not await refused(intake, issued)
+    async with tables.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE api_keys SET revoked_at = now() WHERE key_id = :key_id"),
+            {"key_id": issued.key_id},
+        )
+    assert not await refused(intake, issued)  # still cached
     past_the_auth_cache()
-    assert_problem(await intake.get(loan_url, headers=bearer(issued)), 401)
+    assert await refused(intake, issued)
+
+
+async def test_revocations_still_arrive_after_the_listening_connection_is_killed(
+    platform: RunningPlatform,
+    intake: httpx.AsyncClient,
+    key_store: ApiKeyStore,
+    tables: IntakeTables,
+) -> None:
+    """The listener is restarted, and drops the whole cache when it is back (a revocation may
+    have been missed meanwhile)."""
+    listener = platform.runtime("intake").revocations
+    await listener.listening.wait()
+    before = await key_store.issue(Role.LENDER, "lender-revoked-while-deaf")
+    after = await key_store.issue(Role.LENDER, "lender-revoked-once-back")
+    assert not await refused(intake, before)
+    async with tables.engine.begin() as connection:
+        killed = await connection.scalar(
+            text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE application_name = :name AND datname = current_database()"
+            ),
+            {"name": APPLICATION_NAME},
+        )
+        assert killed == 1
+        await connection.execute(
+            text("UPDATE api_keys SET revoked_at = now() WHERE key_id = :key_id"),
+            {"key_id": before.key_id},
+        )
+    await eventually(lambda: refused(intake, before), within=CACHE_SECONDS / 2, interval=0.05)
+
+    async def listening() -> bool:
+        return listener.listening.is_set()
+
+    await eventually(listening, within=CACHE_SECONDS / 2)
+    assert not await refused(intake, after)
+    assert await key_store.revoke(after.key_id)
+    await eventually(lambda: refused(intake, after), within=CACHE_SECONDS / 10, interval=0.05)
 
 
 async def test_a_key_revoked_before_its_first_use_is_refused_at_once(
