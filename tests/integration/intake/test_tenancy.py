@@ -161,6 +161,15 @@ async def test_a_revoked_key_stops_working_at_once_though_it_was_cached(
     await eventually(lambda: refused(intake, issued), within=CACHE_SECONDS / 10, interval=0.05)
 
 
+async def revoke_without_notice(tables: IntakeTables, key_id: str) -> None:
+    """As by hand in SQL: the key is revoked, no NOTIFY goes out."""
+    async with tables.engine.begin() as connection:
+        await connection.execute(
+            text("UPDATE api_keys SET revoked_at = now() WHERE key_id = :key_id"),
+            {"key_id": key_id},
+        )
+
+
 async def test_a_key_revoked_without_notice_is_refused_once_its_cache_entry_expires(
     intake: httpx.AsyncClient,
     key_store: ApiKeyStore,
@@ -170,11 +179,7 @@ async def test_a_key_revoked_without_notice_is_refused_once_its_cache_entry_expi
     """Revoked by hand in SQL (no NOTIFY): the cache's expiry bounds how long it still works."""
     issued = await key_store.issue(Role.LENDER, "lender-revoked-by-hand")
     assert not await refused(intake, issued)
-    async with tables.engine.begin() as connection:
-        await connection.execute(
-            text("UPDATE api_keys SET revoked_at = now() WHERE key_id = :key_id"),
-            {"key_id": issued.key_id},
-        )
+    await revoke_without_notice(tables, issued.key_id)
     assert not await refused(intake, issued)  # still cached
     past_the_auth_cache()
     assert await refused(intake, issued)
@@ -202,10 +207,7 @@ async def test_revocations_still_arrive_after_the_listening_connection_is_killed
             {"name": APPLICATION_NAME},
         )
         assert killed == 1
-        await connection.execute(
-            text("UPDATE api_keys SET revoked_at = now() WHERE key_id = :key_id"),
-            {"key_id": before.key_id},
-        )
+    await revoke_without_notice(tables, before.key_id)
     await eventually(lambda: refused(intake, before), within=CACHE_SECONDS / 2, interval=0.05)
 
     async def listening() -> bool:
