@@ -128,9 +128,10 @@ class ApiKeyStore:
                 .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
                 .values(revoked_at=datetime.now(UTC))
             )
-            if result.rowcount:  # type: ignore[attr-defined]
+            revoked = bool(result.rowcount)  # type: ignore[attr-defined]
+            if revoked:
                 await session.execute(select(func.pg_notify(REVOCATIONS_CHANNEL, key_id)))
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        return revoked
 
     async def list(self, role: Role | None = None) -> list[KeyListing]:
         query = select(api_keys).order_by(api_keys.c.created_at)

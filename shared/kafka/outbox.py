@@ -29,8 +29,6 @@ log = structlog.get_logger(__name__)
 
 async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelope]) -> None:
     """Add events to the outbox in the caller's transaction; the key is the event's subject."""
-    if not envelopes:
-        return
     await insert_rows(
         session,
         outbox,
