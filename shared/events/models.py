@@ -9,6 +9,7 @@ from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field
 from shared.crypto import SealedValue
 from shared.events.limits import Instant, storable_text
 from shared.events.money import Money
+from shared.vocabulary import Channel
 
 
 class Frozen(BaseModel):
@@ -91,14 +92,6 @@ class LoanClosed(Frozen):
     loan_id: str
     reason: ClosureReason
     closed_at: AwareDatetime
-
-
-class Channel(StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
-    PHONE_CALL = "phone_call"
-    LETTER = "letter"
-    FIELD_VISIT = "field_visit"
 
 
 class InconvenientTime(Frozen):
