@@ -409,7 +409,7 @@ async def relay(bench: Bench, figures: Figures) -> None:
     )
     for run in range(bench.args.runs):
         namespace = f"{bench.namespace}relay{run}."
-        topic = Topic.DELINQUENCY.qualified(namespace)
+        topic = Topic.LOANS.qualified(namespace)
         await bench.execute("TRUNCATE outbox")
         async with bench.server(relay=True, namespace=namespace):
             await bench.execute(
@@ -472,7 +472,7 @@ async def costs(bench: Bench, figures: Figures) -> None:
         transit=KeyRing.parse(keys.transit_keys),
         pseudonyms=Pseudonymizer(keys.pseudonym_key.encode()),
     )
-    intake = ReportIntake(sealing, Topic.DELINQUENCY.qualified(bench.namespace))
+    intake = ReportIntake(sealing, Topic.LOANS.qualified(bench.namespace))
     items = [[report(f"C{b}-{n}") for n in range(size)] for b in range(batches + 1)]
     started = time.process_time()
     validated = [[OverdueLoanReport.model_validate(item) for item in batch] for batch in items]

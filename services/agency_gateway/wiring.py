@@ -19,7 +19,7 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
     settings = settings or AgencyGatewaySettings()
     runtime = ServiceRuntime("agency_gateway", settings, MIGRATIONS)
     policy = PlacementPolicy(threshold_days=settings.placement_threshold_days)
-    runtime.consume(GROUP, [Topic.DELINQUENCY], delinquency_handler(policy))
+    runtime.consume(GROUP, [Topic.LOANS], delinquency_handler(policy))
     return service_app(
         runtime,
         title="Collections agency gateway",

@@ -31,8 +31,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         transit=runtime.transit_keys(),
         pseudonyms=runtime.pseudonymizer(),
     )
-    intake = ReportIntake(sealing, runtime.topic(Topic.DELINQUENCY))
-    lifecycle = LoanLifecycle(sealing, runtime.topic(Topic.LOAN_EVENTS))
+    intake = ReportIntake(sealing, runtime.topic(Topic.LOANS))
+    lifecycle = LoanLifecycle(sealing, runtime.topic(Topic.LOANS))
     app = service_app(
         runtime,
         title="Collections intake",

@@ -16,7 +16,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime("notifier", settings or NotifierSettings(), MIGRATIONS)
-    runtime.consume(GROUP, [Topic.DELINQUENCY], handle_delinquency)
+    runtime.consume(GROUP, [Topic.LOANS], handle_delinquency)
     return service_app(
         runtime,
         title="Collections notifier",

@@ -62,7 +62,7 @@ class EventType:
 OVERDUE_REPORTED = EventType(
     name="collections.loan.overdue-reported",
     version=1,
-    topic=Topic.DELINQUENCY,
+    topic=Topic.LOANS,
     model=OverdueReported,
     summary="A lender reported an overdue loan, or an update of one.",
 )
@@ -70,42 +70,42 @@ OVERDUE_REPORTED = EventType(
 PAYMENT_RECEIVED = EventType(
     name="collections.loan.payment-received",
     version=1,
-    topic=Topic.LOAN_EVENTS,
+    topic=Topic.LOANS,
     model=PaymentReceived,
     summary="A payment arrived; the loan is cured when nothing is left outstanding.",
 )
 HOLD_PLACED = EventType(
     name="collections.loan.hold-placed",
     version=1,
-    topic=Topic.LOAN_EVENTS,
+    topic=Topic.LOANS,
     model=HoldPlaced,
     summary="Collection is paused (dispute, hardship, complaint, legal review, illegal debt).",
 )
 HOLD_LIFTED = EventType(
     name="collections.loan.hold-lifted",
     version=1,
-    topic=Topic.LOAN_EVENTS,
+    topic=Topic.LOANS,
     model=HoldLifted,
     summary="A hold ended; collection may resume if no other hold is active.",
 )
 PLACEMENT_RECALLED = EventType(
     name="collections.loan.placement-recalled",
     version=1,
-    topic=Topic.LOAN_EVENTS,
+    topic=Topic.LOANS,
     model=PlacementRecalled,
     summary="The lender takes the loan back from the agency that holds it.",
 )
 LOAN_CLOSED = EventType(
     name="collections.loan.closed",
     version=1,
-    topic=Topic.LOAN_EVENTS,
+    topic=Topic.LOANS,
     model=LoanClosed,
     summary="The loan was written off, settled or closed: all collection stops for good.",
 )
 CONTACT_PREFERENCES_UPDATED = EventType(
     name="collections.borrower.contact-preferences-updated",
     version=1,
-    topic=Topic.LOAN_EVENTS,
+    topic=Topic.LOANS,
     model=ContactPreferencesUpdated,
     summary="A borrower's opt-outs, cease request, inconvenient times, attorney or consents "
     "changed. Keyed and subjected by the borrower's pseudonym, not a loan id.",

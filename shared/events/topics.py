@@ -1,11 +1,14 @@
-"""Topic names. Every topic is keyed by ``loan_id`` so one loan's events stay in order."""
+"""Topic names. Every topic is keyed by lender and loan, so one loan's events stay in order.
+
+Everything intake says about a loan goes to ``LOANS``, one ordered stream per loan: no consumer
+can see a payment before the report it pays.
+"""
 
 from enum import StrEnum
 
 
 class Topic(StrEnum):
-    DELINQUENCY = "collections.delinquency.v1"
-    LOAN_EVENTS = "collections.loan-events.v1"
+    LOANS = "collections.loans.v1"
     NOTIFICATIONS = "collections.notifications.v1"
     ASSIGNMENTS = "collections.assignments.v1"
     AGENCY_ACTIVITIES = "collections.agency-activities.v1"

@@ -67,12 +67,12 @@ def bootstrap(platform: RunningPlatform) -> str:
 
 @pytest.fixture
 def delinquency_topic(platform: RunningPlatform) -> str:
-    return platform.runtime("intake").topic(Topic.DELINQUENCY)
+    return platform.runtime("intake").topic(Topic.LOANS)
 
 
 @pytest.fixture
 def loan_events_topic(platform: RunningPlatform) -> str:
-    return platform.runtime("intake").topic(Topic.LOAN_EVENTS)
+    return platform.runtime("intake").topic(Topic.LOANS)
 
 
 @pytest.fixture(scope="module")
