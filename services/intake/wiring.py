@@ -5,14 +5,15 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.intake.api.borrowers import borrowers_router
-from services.intake.api.loans import loans_router
-from services.intake.api.reports import reports_router
-from services.intake.domain import LoanConflictError, LoanNotFoundError
-from services.intake.lifecycle import LoanLifecycle
-from services.intake.reporting import ReportIntake
-from services.intake.sealing import Sealing
+from services.intake.adapters.unit_of_work import unit_of_work_factory
+from services.intake.api import borrowers, loans, reports
+from services.intake.api.dependencies import IntakeApplication
+from services.intake.application.command_bus import CommandBus, IdempotencyKeyReusedError
+from services.intake.application.handlers import IntakeHandlers
+from services.intake.application.sealing import Sealing
+from services.intake.domain.loan import LoanConflictError, LoanNotFoundError
 from services.intake.settings import IntakeSettings
+from shared.crypto import KeyRing, Pseudonymizer
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.http.limits import BodySizeLimit
@@ -26,40 +27,59 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime("intake", settings, MIGRATIONS)
-    sealing = Sealing(
-        storage=runtime.storage_keys(),
-        transit=runtime.transit_keys(),
-        pseudonyms=runtime.pseudonymizer(),
+    sealing = sealing_from(settings)
+    unit_of_work = unit_of_work_factory(
+        runtime.sessions, runtime.topic(Topic.LOANS), on_commit=lambda: runtime.relay.wake()
     )
-    intake = ReportIntake(sealing, runtime.topic(Topic.LOANS))
-    lifecycle = LoanLifecycle(sealing, runtime.topic(Topic.LOANS))
     app = service_app(
         runtime,
         title="Collections intake",
         description="Lender-facing API: report overdue loans and everything that happens to "
         "them after. Every POST takes an `Idempotency-Key` header; errors are RFC 9457 "
         "problem+json naming each bad field.",
-        routers=[
-            reports_router(runtime, intake),
-            loans_router(runtime, lifecycle),
-            borrowers_router(runtime, lifecycle),
-        ],
+        routers=[reports.router, loans.router, borrowers.router],
+    )
+    app.state.authenticator = runtime.auth
+    app.state.intake = IntakeApplication(
+        commands=CommandBus(unit_of_work, IntakeHandlers(sealing)), unit_of_work=unit_of_work
     )
     app.add_middleware(
         BodySizeLimit,
         default_limit=settings.max_body_bytes,
         limits={"/v1/overdue-loans/batch": settings.max_batch_body_bytes},
     )
+    _answer_refusals(app)
+    return app
 
+
+def sealing_from(settings: IntakeSettings) -> Sealing:
+    pseudonym_key = settings.pseudonym_key.get_secret_value().encode()
+    if len(pseudonym_key) < 16:
+        raise ValueError("intake: the pseudonym key must be at least 16 characters")
+    return Sealing(
+        storage=KeyRing.parse(settings.data_keys.get_secret_value()),
+        transit=KeyRing.parse(settings.transit_keys.get_secret_value()),
+        pseudonyms=Pseudonymizer(pseudonym_key),
+    )
+
+
+def _answer_refusals(app: FastAPI) -> None:
     async def not_found(_request: Request, error: Exception) -> JSONResponse:
         return problem_response(404, "Not found", str(error))
 
     async def conflict(_request: Request, error: Exception) -> JSONResponse:
         return problem_response(409, "Conflict", str(error))
 
+    async def key_reused(_request: Request, _error: Exception) -> JSONResponse:
+        return problem_response(
+            409,
+            "Idempotency-Key reused",
+            "This key was used for a different request; use a new key for a new request.",
+        )
+
     app.add_exception_handler(LoanNotFoundError, not_found)
     app.add_exception_handler(LoanConflictError, conflict)
-    return app
+    app.add_exception_handler(IdempotencyKeyReusedError, key_reused)
 
 
 def served_app() -> FastAPI:

@@ -57,20 +57,42 @@ class Authenticator:
             request: Request,
             credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         ) -> Principal:
-            if credentials is None or credentials.scheme.lower() != "bearer":
-                raise ProblemError(
-                    401, "Authentication required", "Send 'Authorization: Bearer <API key>'."
-                )
-            principal = await self.authenticate(credentials.credentials)
-            if principal is None:
-                raise ProblemError(401, "Invalid API key", "The key is unknown or revoked.")
-            if principal.role not in roles:
-                raise ProblemError(
-                    403,
-                    "Forbidden",
-                    f"This operation needs the role {' or '.join(r.value for r in roles)}.",
-                )
-            request.state.principal = principal
-            return principal
+            return await self.admit(request, credentials, roles)
 
         return dependency
+
+    async def admit(
+        self,
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None,
+        roles: tuple[Role, ...],
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise ProblemError(
+                401, "Authentication required", "Send 'Authorization: Bearer <API key>'."
+            )
+        principal = await self.authenticate(credentials.credentials)
+        if principal is None:
+            raise ProblemError(401, "Invalid API key", "The key is unknown or revoked.")
+        if principal.role not in roles:
+            raise ProblemError(
+                403,
+                "Forbidden",
+                f"This operation needs the role {' or '.join(r.value for r in roles)}.",
+            )
+        request.state.principal = principal
+        return principal
+
+
+def role_required(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency for routes declared at module level: the app's authenticator
+    (``app.state.authenticator``) admits only callers with one of ``roles``."""
+
+    async def dependency(
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        authenticator: Authenticator = request.app.state.authenticator
+        return await authenticator.admit(request, credentials, roles)
+
+    return dependency

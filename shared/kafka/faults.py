@@ -21,7 +21,7 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, sqlalchemy.exc.DBAPIError):
         if error.connection_invalidated or isinstance(error, sqlalchemy.exc.InterfaceError):
             return True
-        sqlstate = _sqlstate(error)
+        sqlstate = sqlstate_of(error)
         if sqlstate is not None:
             return sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
         if isinstance(error, sqlalchemy.exc.OperationalError):
@@ -39,8 +39,9 @@ def _driver_error_is_transient(original: BaseException | None) -> bool:
     return False
 
 
-def _sqlstate(error: sqlalchemy.exc.DBAPIError) -> str | None:
-    original = error.orig
+def sqlstate_of(error: BaseException) -> str | None:
+    """The PostgreSQL SQLSTATE behind a database error, if there is one."""
+    original = getattr(error, "orig", None)
     for candidate in (original, getattr(original, "__cause__", None)):
         sqlstate = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
         if isinstance(sqlstate, str):

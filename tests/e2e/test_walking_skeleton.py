@@ -6,7 +6,7 @@ from typing import Any
 import httpx
 
 from tests.harness import RunningPlatform, eventually
-from tests.unit.test_intake_schemas import VALID
+from tests.support.factories import VALID_REPORT as VALID
 
 
 def report(loan_id: str, **changes: Any) -> dict[str, Any]:

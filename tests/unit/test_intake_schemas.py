@@ -1,43 +1,18 @@
 """The lender-facing contract: every validation rule of an overdue report."""
 
-import copy
 from typing import Any
 
 import pytest
 from pydantic import ValidationError
 
-from services.intake.schemas import OverdueLoanReport
+from services.intake.api.schemas import OverdueLoanReport
+from tests.support.factories import VALID_REPORT as VALID
+from tests.support.factories import changed
 
-VALID: dict[str, Any] = {
-    "loan_id": "L-2026-000123",
-    "borrower": {
-        "id": "B-88231",
-        "name": "张三",
-        "phone": "+8613800138000",
-        "email": "zhangsan@example.com",
-        "locale": "zh-CN",
-        "timezone": "Asia/Shanghai",
-    },
-    "jurisdiction": "CN",
-    "product": "consumer-credit",
-    "amount_overdue": {"amount": "1250.00", "currency": "CNY"},
-    "due_date": "2026-11-01",
-    "days_past_due": 27,
-    "as_of": "2026-11-28T09:00:00+08:00",
-}
 
 
 def with_change(path: str, value: Any) -> dict[str, Any]:
-    body = copy.deepcopy(VALID)
-    *parents, last = path.split(".")
-    target = body
-    for part in parents:
-        target = target[part]
-    if value is ...:
-        del target[last]
-    else:
-        target[last] = value
-    return body
+    return changed(VALID, path, value)
 
 
 def failing_fields(body: dict[str, Any]) -> set[str]:

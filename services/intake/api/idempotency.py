@@ -1,31 +1,27 @@
-"""Safe retries: the ``Idempotency-Key`` header on every POST.
+"""Safe retries: the ``Idempotency-Key`` header on every POST, and replies as responses.
 
 The same key with the same request replays the first response (``Idempotent-Replayed: true``);
-the same key with another request is a 409. The stored response commits in the transaction
-that made it, so a replay never points at work that was rolled back.
+the same key with another request is a 409 (the command bus decides, this maps).
 """
 
 import hashlib
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import Header, Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.adapters.idempotency import IdempotencyStore, StoredResponse
+from services.intake.application.command_bus import CommandBus, Reply, Submission
+from services.intake.domain.commands import Command
 from shared.auth import Principal
-from shared.db.engine import SessionFactory, transaction
 from shared.http.problems import ProblemError
-from shared.runtime import ServiceRuntime
 
 KEY_PATTERN = re.compile(r"^[\x21-\x7e]{1,255}$")
-Operation = Callable[[AsyncSession], Awaitable[tuple[int, BaseModel]]]
 
 
-async def idempotency_key(  # async: FastAPI would run a plain def in a worker thread
+async def _idempotency_key(  # async: FastAPI would run a plain def in a worker thread
     key: Annotated[
         str | None,
         Header(
@@ -44,6 +40,9 @@ async def idempotency_key(  # async: FastAPI would run a plain def in a worker t
     return key
 
 
+IdempotencyKey = Annotated[str | None, Depends(_idempotency_key)]
+
+
 def fingerprint(request: Request, body: BaseModel | None) -> bytes:
     payload = body.model_dump_json().encode() if body is not None else b""
     return hashlib.sha256(
@@ -51,64 +50,30 @@ def fingerprint(request: Request, body: BaseModel | None) -> bytes:
     ).digest()
 
 
-class _KeyTakenError(Exception):
-    pass
-
-
-async def run_idempotently(
-    sessions: SessionFactory,
-    lender_id: str,
-    key: str | None,
-    request_fingerprint: bytes,
-    operation: Operation,
-) -> JSONResponse:
-    """Run ``operation`` in one transaction, or replay what an earlier run with ``key`` sent."""
-    if key is None:
-        async with transaction(sessions) as session:
-            status, body = await operation(session)
-        return JSONResponse(body.model_dump(mode="json"), status_code=status)
-    try:
-        async with transaction(sessions) as session:
-            store = IdempotencyStore(session)
-            stored = await store.find(lender_id, key)
-            if stored is None:
-                status, body = await operation(session)
-                stored = StoredResponse(request_fingerprint, status, body.model_dump(mode="json"))
-                if not await store.save(lender_id, key, stored):
-                    raise _KeyTakenError
-                return JSONResponse(stored.body, status_code=stored.status_code)
-    except _KeyTakenError:
-        async with transaction(sessions) as session:
-            stored = await IdempotencyStore(session).find(lender_id, key)
-        assert stored is not None
-    return replay(stored, request_fingerprint)
-
-
-async def respond_once(
-    runtime: ServiceRuntime,
+async def submit(
+    commands: CommandBus,
     request: Request,
     lender: Principal,
     key: str | None,
-    body: BaseModel,
-    operation: Operation,
+    body: BaseModel | None,
+    command: Command,
+    present: Callable[[Any], Reply],
 ) -> JSONResponse:
-    """Run a write idempotently, then tell the outbox relay there is something to publish."""
-    response = await run_idempotently(
-        runtime.sessions, lender.subject, key, fingerprint(request, body), operation
+    """Send a command through the bus and answer with its reply (or replay)."""
+    submission = Submission(
+        lender.subject,
+        command,
+        present,
+        key=key,
+        fingerprint=fingerprint(request, body) if key is not None else b"",
     )
-    runtime.relay.wake()
-    return response
+    return as_response(await commands.submit(submission))
 
 
-def replay(stored: StoredResponse, request_fingerprint: bytes) -> JSONResponse:
-    """The stored response again, or a 409 if the key came with another request."""
-    if stored.fingerprint != request_fingerprint:
-        raise ProblemError(
-            409,
-            "Idempotency-Key reused",
-            "This key was used for a different request; use a new key for a new request.",
-        )
-    body: Any = stored.body
-    return JSONResponse(
-        body, status_code=stored.status_code, headers={"Idempotent-Replayed": "true"}
-    )
+def as_response(reply: Reply) -> JSONResponse:
+    headers = {"Idempotent-Replayed": "true"} if reply.replayed else None
+    return JSONResponse(reply.body, status_code=reply.status, headers=headers)
+
+
+def reply(status: int, body: BaseModel) -> Reply:
+    return Reply(status, body.model_dump(mode="json"))

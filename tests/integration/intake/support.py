@@ -2,7 +2,6 @@
 tables, and reading what intake published from the real topics."""
 
 import asyncio
-import copy
 import json
 import time
 from collections import defaultdict
@@ -15,49 +14,12 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from services.intake.application.sealing import Sealing
+from services.intake.settings import IntakeSettings
+from services.intake.wiring import sealing_from
 from shared.events.envelope import Envelope
+from shared.runtime import ServiceRuntime
 from shared.http.problems import PROBLEM_JSON
-from tests.unit.test_intake_schemas import VALID
-
-# What the lender sends that is personal data; none of it may rest or travel in plaintext.
-NAME = VALID["borrower"]["name"]
-PHONE = VALID["borrower"]["phone"]
-EMAIL = VALID["borrower"]["email"]
-
-
-def new_loan_id(prefix: str = "L") -> str:
-    return f"{prefix}-{uuid4().hex[:16]}"
-
-
-def report(loan_id: str, **changes: Any) -> dict[str, Any]:
-    """The documented example report, about ``loan_id``, with top-level ``changes``."""
-    body = copy.deepcopy(VALID)
-    body["loan_id"] = loan_id
-    body.update(changes)
-    return body
-
-
-def later_report(loan_id: str, days_later: int, amount: str = "1250.00") -> dict[str, Any]:
-    """The example report ``days_later`` days on (November 2026, so at most 2 days)."""
-    day = 28 + days_later
-    return report(
-        loan_id,
-        days_past_due=27 + days_later,
-        as_of=f"2026-11-{day:02d}T09:00:00+08:00",
-        amount_overdue={"amount": amount, "currency": "CNY"},
-    )
-
-
-def payment(
-    payment_id: str, amount: str, currency: str = "CNY", paid_at: str = "2026-11-29T10:00:00+08:00"
-) -> dict[str, Any]:
-    """A payment made after the example report's ``as_of``, so it lowers what is outstanding."""
-    return {
-        "payment_id": payment_id,
-        "amount": {"amount": amount, "currency": currency},
-        "paid_at": paid_at,
-    }
-
 
 def assert_problem(response: httpx.Response, status: int, *fields: str) -> dict[str, Any]:
     """A problem+json answer with ``status`` whose errors name exactly ``fields`` (if given)."""
@@ -188,20 +150,6 @@ async def read_one(
     return copies[0]
 
 
-def changed(body: dict[str, Any], path: str, value: Any) -> dict[str, Any]:
-    """A copy of ``body`` with the field at dotted ``path`` set to ``value`` (``...`` drops it)."""
-    body = copy.deepcopy(body)
-    *parents, last = path.split(".")
-    target = body
-    for part in parents:
-        target = target[part]
-    if value is ...:
-        del target[last]
-    else:
-        target[last] = value
-    return body
-
-
 async def send_json(
     client: httpx.AsyncClient, method: str, url: str, body: Any, headers: dict[str, str]
 ) -> httpx.Response:
@@ -213,3 +161,9 @@ async def send_json(
         content=json.dumps(body),
         headers={**headers, "Content-Type": "application/json"},
     )
+
+
+def intake_sealing(runtime: ServiceRuntime) -> Sealing:
+    """The keys of the running intake, to open what it sealed."""
+    assert isinstance(runtime.settings, IntakeSettings)
+    return sealing_from(runtime.settings)

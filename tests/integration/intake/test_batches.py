@@ -7,14 +7,8 @@ from uuid import UUID
 import httpx
 import pytest
 
-from tests.integration.intake.support import (
-    IntakeTables,
-    changed,
-    later_report,
-    new_loan_id,
-    read_topic,
-    report,
-)
+from tests.integration.intake.support import (IntakeTables, read_topic,)
+from tests.support.factories import (changed, later_report, new_loan_id, report,)
 
 pytestmark = pytest.mark.integration
 

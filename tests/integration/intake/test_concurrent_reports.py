@@ -8,13 +8,8 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.integration.intake.support import (
-    IntakeTables,
-    assert_problem,
-    later_report,
-    new_loan_id,
-    report,
-)
+from tests.integration.intake.support import (IntakeTables, assert_problem,)
+from tests.support.factories import (later_report, new_loan_id, report,)
 
 pytestmark = pytest.mark.integration
 

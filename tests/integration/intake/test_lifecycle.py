@@ -10,16 +10,8 @@ import httpx
 import pytest
 
 from tests.harness import RunningPlatform
-from tests.integration.intake.support import (
-    IntakeTables,
-    Published,
-    assert_problem,
-    later_report,
-    new_loan_id,
-    payment,
-    read_one,
-    report,
-)
+from tests.integration.intake.support import (intake_sealing, IntakeTables, Published, assert_problem, read_one,)
+from tests.support.factories import (later_report, new_loan_id, payment, report,)
 
 pytestmark = pytest.mark.integration
 CNY = "CNY"
@@ -272,7 +264,7 @@ async def test_contact_preferences_are_versioned_and_keyed_by_pseudonym(
     assert (first.status_code, second.status_code) == (200, 200)
     assert (first.json()["version"], second.json()["version"]) == (1, 2)
     assert second.json()["borrower_id"] == borrower_id
-    reference = platform.runtime("intake").pseudonymizer().reference(lender_id, borrower_id)
+    reference = intake_sealing(platform.runtime("intake")).reference(lender_id, borrower_id)
     event = await published(second.json()["event_id"])
     assert event.key == reference
     assert event.envelope.subject == reference

@@ -14,22 +14,14 @@ import pytest
 import structlog
 from sqlalchemy import text
 
-from services.intake.adapters.loans import LoanRepository
+from services.intake.adapters.loans import SqlLoanStore
+from services.intake.application.ports import ReportedLoan
 from shared.crypto import SealedValue
 from shared.events.envelope import Envelope
 from shared.logging import configure_logging
 from tests.harness import RunningPlatform, eventually
-from tests.integration.intake.support import (
-    EMAIL,
-    NAME,
-    PHONE,
-    IntakeTables,
-    changed,
-    new_loan_id,
-    payment,
-    report,
-    send_json,
-)
+from tests.integration.intake.support import (intake_sealing, IntakeTables, send_json,)
+from tests.support.factories import (EMAIL, NAME, PHONE, changed, new_loan_id, payment, report,)
 
 pytestmark = pytest.mark.integration
 
@@ -114,18 +106,18 @@ async def test_logs_never_carry_personal_data(
     assert refused.status_code == 422
     # A failing database write whose error message dumps the rows it was given: the log says
     # where it failed, never what the message said.
-    original_upsert = LoanRepository.upsert_loans
+    original_save = SqlLoanStore.save_reported
 
-    async def failing_upsert(self: LoanRepository, values: Sequence[dict[str, Any]]) -> None:
-        raise RuntimeError(f"simulated database failure writing {values!r}")
+    async def failing_save(self: SqlLoanStore, reported: Sequence[ReportedLoan]) -> None:
+        raise RuntimeError(f"simulated database failure writing {reported!r}")
 
-    monkeypatch.setattr(LoanRepository, "upsert_loans", failing_upsert)
+    monkeypatch.setattr(SqlLoanStore, "save_reported", failing_save)
     as_a_server = httpx.ASGITransport(app=platform.apps["intake"], raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=as_a_server, base_url="http://intake") as client:
         failed = await client.post(
             "/v1/overdue-loans", json=report(new_loan_id(), borrower=borrower), headers=lender
         )
-    monkeypatch.setattr(LoanRepository, "upsert_loans", original_upsert)
+    monkeypatch.setattr(SqlLoanStore, "save_reported", original_save)
     assert failed.status_code == 500
     response_text = paid.text + batched.text + refused.text + failed.text
     await eventually(lambda: _all_published(tables, loan_id), within=20)
@@ -190,14 +182,14 @@ async def test_no_table_holds_personal_data_in_plaintext(
                 assert not found, f"{table}.{column} holds {found} in plaintext"
 
     runtime = platform.runtime("intake")
-    reference = runtime.pseudonymizer().reference(lender_id, borrower["id"])
+    reference = intake_sealing(runtime).reference(lender_id, borrower["id"])
     contact = {"name": borrower["name"], "phone": borrower["phone"], "email": borrower["email"]}
     async with tables.engine.connect() as connection:
         sealed_at_rest = await connection.scalar(
             text("SELECT contact_sealed FROM loans WHERE lender_id = :l AND loan_id = :id"),
             {"l": lender_id, "id": loan_id},
         )
-    opened = runtime.storage_keys().open(
+    opened = intake_sealing(runtime).storage.open(
         SealedValue.model_validate(sealed_at_rest), associated_data=reference.encode()
     )
     assert json.loads(opened) == contact
@@ -224,14 +216,14 @@ async def test_events_carry_the_pseudonym_and_the_contact_sealed(
     for payload in payloads:
         assert not _found(payload, personal(borrower["name"], borrower["phone"], borrower["email"]))
     runtime = platform.runtime("intake")
-    reference = runtime.pseudonymizer().reference(lender_id, borrower["id"])
+    reference = intake_sealing(runtime).reference(lender_id, borrower["id"])
     event = Envelope.model_validate_json(payloads[0])
     assert event.id == UUID(posted.json()["event_id"])
     assert event.data["borrower"]["ref"] == reference
     assert reference.startswith("bref_")
     assert borrower["id"] not in payloads[0].decode()
     sealed = SealedValue.model_validate(event.data["borrower"]["contact"])
-    opened = runtime.transit_keys().open(sealed, associated_data=reference.encode())
+    opened = intake_sealing(runtime).transit.open(sealed, associated_data=reference.encode())
     assert json.loads(opened) == {
         "name": borrower["name"],
         "phone": borrower["phone"],

@@ -18,16 +18,28 @@ from pydantic import (
     field_validator,
 )
 
-from services.intake.domain import days_past_due_error
+from services.intake.application.handlers import LoanRecord
+from services.intake.domain import commands
+from services.intake.domain.loan import days_past_due_error
 from shared.events.limits import Instant, storable_text
 from shared.events.models import ClosureReason, ContactPreferences, HoldReason
 from shared.events.money import Money
+from shared.vocabulary import Jurisdiction
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, strict=True)]
 MAX_BATCH_ITEMS = 1000
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _TIMEZONES = frozenset(available_timezones())
+
+
+def _positive(value: Money) -> Money:
+    if value.amount <= 0:
+        raise ValueError("amount must be greater than zero")
+    return value
+
+
+PositiveMoney = Annotated[Money, AfterValidator(_positive)]
 
 
 class Strict(BaseModel):
@@ -84,21 +96,14 @@ class OverdueLoanReport(Strict):
 
     loan_id: Identifier
     borrower: Borrower
-    jurisdiction: Literal["CN", "US"]
+    jurisdiction: Jurisdiction
     product: Annotated[
         str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_text)
     ]
-    amount_overdue: Money
+    amount_overdue: PositiveMoney
     due_date: date
     as_of: Instant = Field(description="When the lender's figures were true, with offset.")
     days_past_due: int = Field(strict=True, ge=1, le=36_500)
-
-    @field_validator("amount_overdue")
-    @classmethod
-    def _positive(cls, value: Money) -> Money:
-        if value.amount <= 0:
-            raise ValueError("amount must be greater than zero")
-        return value
 
     @field_validator("days_past_due")
     @classmethod
@@ -109,6 +114,19 @@ class OverdueLoanReport(Strict):
             if error:
                 raise ValueError(error)
         return value
+
+    def command(self) -> commands.OverdueReport:
+        b = self.borrower
+        return commands.OverdueReport(
+            loan_id=self.loan_id,
+            borrower=commands.Borrower(b.id, b.name, b.phone, b.email, b.locale, b.timezone),
+            jurisdiction=self.jurisdiction,
+            product=self.product,
+            amount_overdue=self.amount_overdue,
+            due_date=self.due_date,
+            days_past_due=self.days_past_due,
+            as_of=self.as_of,
+        )
 
 
 class AcceptedReport(BaseModel):
@@ -144,15 +162,11 @@ class BatchResult(BaseModel):
 
 class PaymentReport(Strict):
     payment_id: Identifier
-    amount: Money
+    amount: PositiveMoney
     paid_at: Instant
 
-    @field_validator("amount")
-    @classmethod
-    def _positive(cls, value: Money) -> Money:
-        if value.amount <= 0:
-            raise ValueError("amount must be greater than zero")
-        return value
+    def command(self, loan_id: str) -> commands.RecordPayment:
+        return commands.RecordPayment(loan_id, self.payment_id, self.amount, self.paid_at)
 
 
 class PaymentAccepted(BaseModel):
@@ -170,6 +184,9 @@ class HoldRequest(Strict):
         default=None, description="Your id for the hold; one is made if you give none."
     )
 
+    def command(self, loan_id: str) -> commands.PlaceHold:
+        return commands.PlaceHold(loan_id, self.reason, self.hold_id)
+
 
 class HoldPlacedResponse(BaseModel):
     event_id: UUID
@@ -184,10 +201,16 @@ class RecallRequest(Strict):
     ] = "lender_request"
     recalled_at: Instant | None = None
 
+    def command(self, loan_id: str) -> commands.RecallPlacement:
+        return commands.RecallPlacement(loan_id, self.reason, self.recalled_at)
+
 
 class ClosureRequest(Strict):
     reason: ClosureReason
     closed_at: Instant | None = None
+
+    def command(self, loan_id: str) -> commands.CloseLoan:
+        return commands.CloseLoan(loan_id, self.reason, self.closed_at)
 
 
 class EventAccepted(BaseModel):
@@ -200,6 +223,10 @@ class PreferencesRequest(ContactPreferences):
     """Replaces the borrower's contact preferences as a whole."""
 
     effective_at: Instant | None = None
+
+    def command(self, borrower_id: str) -> commands.UpdateContactPreferences:
+        preferences = ContactPreferences.model_validate(self.model_dump(exclude={"effective_at"}))
+        return commands.UpdateContactPreferences(borrower_id, preferences, self.effective_at)
 
 
 class PreferencesAccepted(BaseModel):
@@ -238,3 +265,40 @@ class LoanView(BaseModel):
     closure_reason: str | None
     holds: list[HoldView]
     history: list[HistoryEntry]
+
+    @classmethod
+    def of(cls, record: LoanRecord) -> "LoanView":
+        loan = record.loan
+        return cls(
+            loan_id=loan.loan_id,
+            status=loan.status.value,
+            on_hold=record.on_hold,
+            jurisdiction=loan.jurisdiction.value,
+            product=loan.product,
+            borrower_ref=loan.borrower_ref,
+            amount_overdue=loan.money(loan.amount_overdue),
+            outstanding=loan.money(loan.outstanding),
+            due_date=loan.due_date,
+            days_past_due=loan.days_past_due,
+            as_of=loan.as_of,
+            closure_reason=loan.closure_reason.value if loan.closure_reason else None,
+            holds=[
+                HoldView(
+                    hold_id=h.hold_id,
+                    reason=h.reason.value,
+                    placed_at=h.placed_at,
+                    lifted_at=h.lifted_at,
+                )
+                for h in record.holds
+            ],
+            history=[
+                HistoryEntry(
+                    event_id=h.event_id,
+                    type=h.event_type,
+                    occurred_at=h.occurred_at,
+                    recorded_at=h.recorded_at or h.occurred_at,
+                    details=h.details,
+                )
+                for h in record.history
+            ],
+        )

@@ -1,0 +1,320 @@
+"""Intake's use cases: one method per command, each inside the caller's unit of work.
+
+Each loads (and locks) what it changes, lets the ``Loan`` decide, then records the event in the
+history (where a resubmission finds the event on record instead) and publishes it. A method
+that refuses raises before it writes anything.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID, uuid4
+
+from pydantic import BaseModel
+
+from services.intake.application.ports import (
+    HistoryEntry,
+    RecordedEvent,
+    ReportedLoan,
+    UnitOfWork,
+)
+from services.intake.application.sealing import SealedBorrower, Sealing
+from services.intake.domain import identities
+from services.intake.domain.commands import (
+    CloseLoan,
+    LiftHold,
+    OverdueReport,
+    PlaceHold,
+    RecallPlacement,
+    RecordPayment,
+    ReportOverdueLoans,
+    UpdateContactPreferences,
+)
+from services.intake.domain.loan import (
+    Hold,
+    Loan,
+    LoanConflictError,
+    LoanNotFoundError,
+    ReportOutcome,
+    overdue_reported,
+)
+from shared.crypto import without_sealed_values
+from shared.events.catalog import CONTACT_PREFERENCES_UPDATED, EVENT_TYPES, EventType
+from shared.events.envelope import Envelope
+from shared.events.models import ContactPreferencesUpdated
+
+SOURCE = "/collections/intake"
+_TYPE_OF_DATA: dict[type[BaseModel], EventType] = {t.model: t for t in EVENT_TYPES.values()}
+
+
+@dataclass(frozen=True)
+class Accepted:
+    """The event that stands for a change: new, or the one on record for a resubmission."""
+
+    event_id: UUID
+    loan_id: str
+    duplicate: bool = False
+
+
+@dataclass(frozen=True)
+class Refused:
+    """A report the loan's state does not allow (a closed loan); the batch goes on."""
+
+    loan_id: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class PaymentRecorded:
+    accepted: Accepted
+    loan: Loan
+
+
+@dataclass(frozen=True)
+class HoldRecorded:
+    accepted: Accepted
+    hold_id: str
+
+
+@dataclass(frozen=True)
+class PreferencesRecorded:
+    event_id: UUID
+    borrower_id: str
+    version: int
+
+
+@dataclass(frozen=True)
+class LoanRecord:
+    """What a lender reads about a loan: its state, holds and history."""
+
+    loan: Loan
+    holds: list[Hold]
+    history: list[HistoryEntry]
+
+    @property
+    def on_hold(self) -> bool:
+        return any(hold.active for hold in self.holds)
+
+
+class IntakeHandlers:
+    def __init__(
+        self, sealing: Sealing, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self._sealing = sealing
+        self._now = clock
+
+    async def report_overdue_loans(
+        self, uow: UnitOfWork, lender_id: str, command: ReportOverdueLoans
+    ) -> list[Accepted | Refused]:
+        """Record a lender's reports; a repeat returns the event on record.
+
+        Reports are handled in (loan, as_of) order, whatever order they came in: concurrent
+        batches then take their locks in the same order and cannot deadlock, and one loan's
+        events reach the outbox oldest first. Results keep the command's order.
+        """
+        reports = command.reports
+        loans = await uow.loans.lock(lender_id, {r.loan_id for r in reports})
+        results: dict[int, Accepted | Refused] = {}
+        planned: list[tuple[int, OverdueReport, SealedBorrower, Envelope, HistoryEntry]] = []
+        changed: set[UUID] = set()  # events of reports newer than the loan's
+        for index in sorted(range(len(reports)), key=lambda i: _report_order(reports[i])):
+            report = reports[index]
+            borrower = self._sealing.seal(lender_id, report.borrower)
+            loan = loans.get(report.loan_id)
+            try:
+                outcome = self._take(loans, lender_id, report, borrower.ref, loan)
+            except LoanConflictError as conflict:
+                results[index] = Refused(report.loan_id, str(conflict))
+                continue
+            envelope = _envelope(
+                lender_id, report.loan_id, overdue_reported(report, borrower.profile)
+            )
+            identity = identities.report(report.loan_id, report.as_of)
+            entry = _history(envelope, identity, report.as_of, outcome=outcome.value)
+            planned.append((index, report, borrower, envelope, entry))
+            if outcome is not ReportOutcome.STALE:
+                changed.add(envelope.id)
+
+        fresh = await uow.history.record(lender_id, [entry for *_, entry in planned])
+        repeats = [entry.identity for *_, entry in planned if entry.event_id not in fresh]
+        on_record = await uow.history.on_record(lender_id, repeats) if repeats else {}
+        newest: dict[str, ReportedLoan] = {}  # in as_of order: the last one wins
+        for index, report, borrower, envelope, entry in planned:
+            if envelope.id not in fresh:
+                results[index] = Accepted(
+                    on_record[entry.identity].event_id, report.loan_id, duplicate=True
+                )
+                continue
+            results[index] = Accepted(envelope.id, report.loan_id)
+            if envelope.id in changed:
+                newest[report.loan_id] = ReportedLoan(loans[report.loan_id], borrower)
+            uow.publish(envelope)
+        await uow.loans.save_reported(list(newest.values()))
+        return [results[index] for index in range(len(reports))]
+
+    @staticmethod
+    def _take(
+        loans: dict[str, Loan],
+        lender_id: str,
+        report: OverdueReport,
+        borrower_ref: str,
+        loan: Loan | None,
+    ) -> ReportOutcome:
+        if loan is None:
+            loans[report.loan_id] = Loan.opened_by(lender_id, report, borrower_ref)
+            return ReportOutcome.OPENED
+        return loan.take_report(report, borrower_ref)
+
+    async def record_payment(
+        self, uow: UnitOfWork, lender_id: str, command: RecordPayment
+    ) -> PaymentRecorded:
+        loan = await _locked(uow, lender_id, command.loan_id)
+        identity = identities.payment(command.payment_id)
+        on_record = await _on_record(
+            uow, lender_id, loan, identity, f"payment {command.payment_id!r}"
+        )
+        if on_record is not None:
+            return PaymentRecorded(on_record, loan)
+        event = loan.take_payment(command)
+        accepted = await _record(uow, lender_id, loan.loan_id, identity, event, command.paid_at)
+        await uow.loans.save(loan)
+        return PaymentRecorded(accepted, loan)
+
+    async def place_hold(self, uow: UnitOfWork, lender_id: str, command: PlaceHold) -> HoldRecorded:
+        loan = await _locked(uow, lender_id, command.loan_id)
+        hold_id = command.hold_id or f"H-{uuid4().hex[:16]}"
+        identity = identities.hold_placed(hold_id)
+        on_record = await _on_record(uow, lender_id, loan, identity, f"hold {hold_id!r}")
+        if on_record is not None:
+            return HoldRecorded(on_record, hold_id)
+        now = self._now()
+        event = loan.place_hold(hold_id, command.reason, now)
+        accepted = await _record(uow, lender_id, loan.loan_id, identity, event, now)
+        if not await uow.loans.add_hold(
+            lender_id, loan.loan_id, Hold(hold_id, command.reason, now)
+        ):
+            raise LoanConflictError(f"hold {hold_id!r} exists on another loan")
+        return HoldRecorded(accepted, hold_id)
+
+    async def lift_hold(self, uow: UnitOfWork, lender_id: str, command: LiftHold) -> Accepted:
+        loan = await _locked(uow, lender_id, command.loan_id)
+        hold = await uow.loans.lock_hold(lender_id, loan.loan_id, command.hold_id)
+        identity = identities.hold_lifted(command.hold_id)
+        on_record = await uow.history.on_record(lender_id, [identity])
+        if identity in on_record and hold is not None:
+            return Accepted(on_record[identity].event_id, loan.loan_id, duplicate=True)
+        now = self._now()
+        event = loan.lift_hold(hold, command.hold_id, now)
+        accepted = await _record(uow, lender_id, loan.loan_id, identity, event, now)
+        await uow.loans.lift_hold(lender_id, command.hold_id, now)
+        return accepted
+
+    async def recall_placement(
+        self, uow: UnitOfWork, lender_id: str, command: RecallPlacement
+    ) -> Accepted:
+        loan = await _locked(uow, lender_id, command.loan_id)
+        at = command.recalled_at or self._now()
+        event = loan.recall(command.reason, at)
+        return await _record(uow, lender_id, loan.loan_id, identities.recall(), event, at)
+
+    async def close_loan(self, uow: UnitOfWork, lender_id: str, command: CloseLoan) -> Accepted:
+        loan = await _locked(uow, lender_id, command.loan_id)
+        identity = identities.closure(loan.loan_id)
+        on_record = await uow.history.on_record(lender_id, [identity])
+        if identity in on_record:
+            return Accepted(on_record[identity].event_id, loan.loan_id, duplicate=True)
+        at = command.closed_at or self._now()
+        event = loan.close(command.reason, at)
+        accepted = await _record(uow, lender_id, loan.loan_id, identity, event, at)
+        await uow.loans.save(loan)
+        return accepted
+
+    async def update_contact_preferences(
+        self, uow: UnitOfWork, lender_id: str, command: UpdateContactPreferences
+    ) -> PreferencesRecorded:
+        """Preferences belong to the borrower, not a loan: the event is keyed by the pseudonym."""
+        reference = self._sealing.reference(lender_id, command.borrower_id)
+        version = await uow.loans.save_preferences(
+            lender_id, command.borrower_id, reference, command.preferences
+        )
+        data = ContactPreferencesUpdated(
+            borrower_ref=reference,
+            preferences=command.preferences,
+            effective_at=command.effective_at or self._now(),
+        )
+        envelope = CONTACT_PREFERENCES_UPDATED.envelope(
+            source=SOURCE, subject=reference, tenant=lender_id, data=data
+        )
+        uow.publish(envelope)
+        return PreferencesRecorded(envelope.id, command.borrower_id, version)
+
+
+async def loan_record(uow: UnitOfWork, lender_id: str, loan_id: str) -> LoanRecord:
+    """The read side: a loan as intake knows it (another lender's loan is not found)."""
+    loan = await uow.loans.get(lender_id, loan_id)
+    if loan is None:
+        raise LoanNotFoundError(f"no loan {loan_id!r}")
+    holds = await uow.loans.holds_of(lender_id, loan_id)
+    return LoanRecord(loan, holds, await uow.history.of(lender_id, loan_id))
+
+
+def _report_order(report: OverdueReport) -> tuple[str, datetime]:
+    return report.loan_id, report.as_of
+
+
+async def _locked(uow: UnitOfWork, lender_id: str, loan_id: str) -> Loan:
+    loan = (await uow.loans.lock(lender_id, [loan_id])).get(loan_id)
+    if loan is None:
+        raise LoanNotFoundError(f"no loan {loan_id!r}")
+    return loan
+
+
+async def _on_record(
+    uow: UnitOfWork, lender_id: str, loan: Loan, identity: str, what: str
+) -> Accepted | None:
+    """The event a resubmission stands for. Payment and hold ids are unique per lender, so
+    one already recorded on another loan is a conflict, not a retry."""
+    recorded: RecordedEvent | None = (await uow.history.on_record(lender_id, [identity])).get(
+        identity
+    )
+    if recorded is None:
+        return None
+    if recorded.loan_id != loan.loan_id:
+        raise LoanConflictError(f"{what} is recorded on another loan")
+    return Accepted(recorded.event_id, loan.loan_id, duplicate=True)
+
+
+def _envelope(lender_id: str, loan_id: str, data: BaseModel) -> Envelope:
+    return _TYPE_OF_DATA[type(data)].envelope(
+        source=SOURCE, subject=loan_id, tenant=lender_id, data=data, event_id=uuid4()
+    )
+
+
+def _history(
+    envelope: Envelope, identity: str, occurred_at: datetime, **extra: str
+) -> HistoryEntry:
+    return HistoryEntry(
+        event_id=envelope.id,
+        loan_id=envelope.subject,
+        event_type=envelope.type,
+        identity=identity,
+        occurred_at=occurred_at,
+        details={**without_sealed_values(envelope.data), **extra},
+    )
+
+
+async def _record(
+    uow: UnitOfWork,
+    lender_id: str,
+    loan_id: str,
+    identity: str,
+    data: BaseModel,
+    occurred_at: datetime,
+) -> Accepted:
+    """History entry and event for a change the caller checked is new."""
+    envelope = _envelope(lender_id, loan_id, data)
+    if not await uow.history.record(lender_id, [_history(envelope, identity, occurred_at)]):
+        # A concurrent request recorded the same change on another loan first.
+        raise LoanConflictError("the same change was just recorded on another loan")
+    uow.publish(envelope)
+    return Accepted(envelope.id, loan_id)

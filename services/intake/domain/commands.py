@@ -1,0 +1,97 @@
+"""What a lender asks intake to do: plain values, mapped from the HTTP schemas by the API layer.
+
+Each command is handled by the function of the same name in ``application/handlers.py``.
+"""
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from shared.events.models import ClosureReason, ContactPreferences, HoldReason
+from shared.events.money import Money
+from shared.vocabulary import Jurisdiction
+
+
+@dataclass(frozen=True)
+class Borrower:
+    """The borrower as the lender reports them; name, phone and e-mail are personal data."""
+
+    id: str
+    name: str
+    phone: str | None
+    email: str | None
+    locale: str
+    timezone: str
+
+
+@dataclass(frozen=True)
+class OverdueReport:
+    """A loan past due, as the lender's figures stood ``as_of``."""
+
+    loan_id: str
+    borrower: Borrower
+    jurisdiction: Jurisdiction
+    product: str
+    amount_overdue: Money
+    due_date: date
+    days_past_due: int
+    as_of: datetime
+
+
+@dataclass(frozen=True)
+class ReportOverdueLoans:
+    """One report or a batch of them; each stands or falls on its own."""
+
+    reports: tuple[OverdueReport, ...]
+
+
+@dataclass(frozen=True)
+class RecordPayment:
+    loan_id: str
+    payment_id: str
+    amount: Money
+    paid_at: datetime
+
+
+@dataclass(frozen=True)
+class PlaceHold:
+    loan_id: str
+    reason: HoldReason
+    hold_id: str | None = None  # one is made when the lender gives none
+
+
+@dataclass(frozen=True)
+class LiftHold:
+    loan_id: str
+    hold_id: str
+
+
+@dataclass(frozen=True)
+class RecallPlacement:
+    loan_id: str
+    reason: str
+    recalled_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class CloseLoan:
+    loan_id: str
+    reason: ClosureReason
+    closed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class UpdateContactPreferences:
+    borrower_id: str
+    preferences: ContactPreferences = field(default_factory=ContactPreferences)
+    effective_at: datetime | None = None
+
+
+Command = (
+    ReportOverdueLoans
+    | RecordPayment
+    | PlaceHold
+    | LiftHold
+    | RecallPlacement
+    | CloseLoan
+    | UpdateContactPreferences
+)

@@ -1,0 +1,1 @@
+"""What every test folder builds on: factories of valid requests, commands and events."""
