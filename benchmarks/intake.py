@@ -54,12 +54,14 @@ from deploy.devstack.platform import (
     seed_credentials,
     service_environment,
 )
-from services.intake.reporting import ReportIntake
-from services.intake.schemas import OverdueLoanReport
-from services.intake.sealing import Sealing
+from services.intake.adapters.unit_of_work import SqlUnitOfWork
+from services.intake.api.schemas import OverdueLoanReport
+from services.intake.application.handlers import IntakeHandlers
+from services.intake.application.sealing import Sealing
+from services.intake.domain.commands import ReportOverdueLoans
 from services.intake.wiring import MIGRATIONS
 from shared.crypto import KeyRing, Pseudonymizer
-from shared.db.engine import create_engine, create_session_factory, transaction
+from shared.db.engine import create_engine, create_session_factory
 from shared.db.migrations import upgrade_to_head
 from shared.events.topics import Topic
 
@@ -472,20 +474,27 @@ async def costs(bench: Bench, figures: Figures) -> None:
         transit=KeyRing.parse(keys.transit_keys),
         pseudonyms=Pseudonymizer(keys.pseudonym_key.encode()),
     )
-    intake = ReportIntake(sealing, Topic.LOANS.qualified(bench.namespace))
+    handlers = IntakeHandlers(sealing)
+    topic = Topic.LOANS.qualified(bench.namespace)
     items = [[report(f"C{b}-{n}") for n in range(size)] for b in range(batches + 1)]
     started = time.process_time()
-    validated = [[OverdueLoanReport.model_validate(item) for item in batch] for batch in items]
+    validated = [
+        ReportOverdueLoans(
+            tuple(OverdueLoanReport.model_validate(item).command() for item in batch)
+        )
+        for batch in items
+    ]
     validation = (time.process_time() - started) / len(items) / size
     engine = create_engine(bench.database_url, pool_size=1)
     sessions = create_session_factory(engine)
     python = backend = 0.0
     try:
         for number, batch in enumerate(validated):
-            async with transaction(sessions) as session:
-                pid = await session.scalar(text("SELECT pg_backend_pid()"))
+            async with SqlUnitOfWork(sessions, topic, on_commit=lambda: None) as uow:
+                pid = await uow.session.scalar(text("SELECT pg_backend_pid()"))
                 python_before, backend_before = time.process_time(), _cpu_seconds(pid)
-                await intake.accept(session, "lender-costs", batch)
+                await handlers.report_overdue_loans(uow, "lender-costs", batch)
+                await uow.commit()
             if number:  # the first one warms caches up
                 python += time.process_time() - python_before
                 backend += _cpu_seconds(pid) - backend_before

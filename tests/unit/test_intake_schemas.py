@@ -10,7 +10,6 @@ from tests.support.factories import VALID_REPORT as VALID
 from tests.support.factories import changed
 
 
-
 def with_change(path: str, value: Any) -> dict[str, Any]:
     return changed(VALID, path, value)
 

@@ -11,8 +11,13 @@ from shared.auth import ApiKeyStore, IssuedKey, Role
 from shared.db.engine import create_engine, create_session_factory
 from shared.events.topics import Topic
 from tests.harness import RunningPlatform
-from tests.integration.intake.support import (IntakeTables,)
-from tests.support.factories import (new_loan_id, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+)
+from tests.support.factories import (
+    new_loan_id,
+    report,
+)
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
@@ -18,8 +18,9 @@ from services.intake.application.sealing import Sealing
 from services.intake.settings import IntakeSettings
 from services.intake.wiring import sealing_from
 from shared.events.envelope import Envelope
-from shared.runtime import ServiceRuntime
 from shared.http.problems import PROBLEM_JSON
+from shared.runtime import ServiceRuntime
+
 
 def assert_problem(response: httpx.Response, status: int, *fields: str) -> dict[str, Any]:
     """A problem+json answer with ``status`` whose errors name exactly ``fields`` (if given)."""

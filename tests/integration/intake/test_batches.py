@@ -7,8 +7,16 @@ from uuid import UUID
 import httpx
 import pytest
 
-from tests.integration.intake.support import (IntakeTables, read_topic,)
-from tests.support.factories import (changed, later_report, new_loan_id, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+    read_topic,
+)
+from tests.support.factories import (
+    changed,
+    later_report,
+    new_loan_id,
+    report,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -14,8 +14,14 @@ from sqlalchemy import text
 
 from tests.harness import eventually
 from tests.infrastructure import TestInfrastructure
-from tests.integration.intake.support import (IntakeTables, read_topic,)
-from tests.support.factories import (new_loan_id, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+    read_topic,
+)
+from tests.support.factories import (
+    new_loan_id,
+    report,
+)
 
 pytestmark = pytest.mark.integration
 REPORTS = 50

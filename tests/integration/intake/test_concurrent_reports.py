@@ -8,8 +8,15 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from tests.integration.intake.support import (IntakeTables, assert_problem,)
-from tests.support.factories import (later_report, new_loan_id, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+    assert_problem,
+)
+from tests.support.factories import (
+    later_report,
+    new_loan_id,
+    report,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -9,8 +9,17 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.intake.support import (IntakeTables, assert_problem, send_json,)
-from tests.support.factories import (changed, new_loan_id, payment, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+    assert_problem,
+    send_json,
+)
+from tests.support.factories import (
+    changed,
+    new_loan_id,
+    payment,
+    report,
+)
 
 pytestmark = pytest.mark.integration
 NOTHING = {"loans": 0, "loan_events": 0, "outbox": 0}

@@ -8,8 +8,16 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from tests.integration.intake.support import (IntakeTables, assert_problem,)
-from tests.support.factories import (later_report, new_loan_id, payment, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+    assert_problem,
+)
+from tests.support.factories import (
+    later_report,
+    new_loan_id,
+    payment,
+    report,
+)
 
 pytestmark = pytest.mark.integration
 

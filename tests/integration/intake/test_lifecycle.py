@@ -10,8 +10,19 @@ import httpx
 import pytest
 
 from tests.harness import RunningPlatform
-from tests.integration.intake.support import (intake_sealing, IntakeTables, Published, assert_problem, read_one,)
-from tests.support.factories import (later_report, new_loan_id, payment, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+    Published,
+    assert_problem,
+    intake_sealing,
+    read_one,
+)
+from tests.support.factories import (
+    later_report,
+    new_loan_id,
+    payment,
+    report,
+)
 
 pytestmark = pytest.mark.integration
 CNY = "CNY"

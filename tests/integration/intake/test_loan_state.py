@@ -5,8 +5,16 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.integration.intake.support import (IntakeTables, assert_problem,)
-from tests.support.factories import (later_report, new_loan_id, payment, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+    assert_problem,
+)
+from tests.support.factories import (
+    later_report,
+    new_loan_id,
+    payment,
+    report,
+)
 
 pytestmark = pytest.mark.integration
 

@@ -20,8 +20,20 @@ from shared.crypto import SealedValue
 from shared.events.envelope import Envelope
 from shared.logging import configure_logging
 from tests.harness import RunningPlatform, eventually
-from tests.integration.intake.support import (intake_sealing, IntakeTables, send_json,)
-from tests.support.factories import (EMAIL, NAME, PHONE, changed, new_loan_id, payment, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+    intake_sealing,
+    send_json,
+)
+from tests.support.factories import (
+    EMAIL,
+    NAME,
+    PHONE,
+    changed,
+    new_loan_id,
+    payment,
+    report,
+)
 
 pytestmark = pytest.mark.integration
 

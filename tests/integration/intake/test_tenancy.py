@@ -19,8 +19,15 @@ from shared.auth import ApiKeyStore, IssuedKey, Role
 from shared.auth.dependencies import CACHE_SECONDS
 from shared.auth.revocations import APPLICATION_NAME
 from tests.harness import RunningPlatform, eventually
-from tests.integration.intake.support import (IntakeTables, assert_problem,)
-from tests.support.factories import (new_loan_id, payment, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+    assert_problem,
+)
+from tests.support.factories import (
+    new_loan_id,
+    payment,
+    report,
+)
 
 pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]

@@ -12,8 +12,16 @@ import httpx
 import pytest
 
 from services.intake.api.schemas import MAX_BATCH_ITEMS
-from tests.integration.intake.support import (IntakeTables, assert_problem,)
-from tests.support.factories import (changed, new_loan_id, payment, report,)
+from tests.integration.intake.support import (
+    IntakeTables,
+    assert_problem,
+)
+from tests.support.factories import (
+    changed,
+    new_loan_id,
+    payment,
+    report,
+)
 
 pytestmark = pytest.mark.integration
 NOTHING = {"loans": 0, "loan_events": 0, "outbox": 0}

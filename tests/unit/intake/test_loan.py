@@ -93,9 +93,7 @@ def test_a_payment_in_another_currency_conflicts_and_changes_nothing() -> None:
     loan = delinquent()
     before = replace(loan)
     with pytest.raises(LoanConflictError):
-        loan.take_payment(
-            record_payment("L-1", "P-1", "1.00", currency="USD")
-        )
+        loan.take_payment(record_payment("L-1", "P-1", "1.00", currency="USD"))
     assert loan == before
 
 
