@@ -31,8 +31,6 @@ from shared.db.bulk import insert_new_rows, insert_rows, upsert_if_newer
 from shared.db.engine import SessionFactory, create_engine, create_session_factory, transaction
 from tests.infrastructure import TestInfrastructure
 
-pytestmark = pytest.mark.integration
-
 metadata = MetaData()
 things = Table(
     "things",

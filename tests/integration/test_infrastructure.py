@@ -14,8 +14,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.infrastructure import TestInfrastructure, provide_infrastructure
 
-pytestmark = pytest.mark.integration
-
 
 @pytest.fixture(scope="module")
 async def infra() -> AsyncIterator[TestInfrastructure]:
@@ -83,6 +81,7 @@ async def test_a_message_goes_through_kafka_and_a_new_database_answers(
     assert await _select_one(infra, database) == 1
 
 
+@pytest.mark.faults
 async def test_a_restarted_broker_keeps_its_messages(infra: TestInfrastructure) -> None:
     if not infra.can_restart_kafka:
         pytest.skip(f"Kafka restarts need the local stack; this one is {infra.kind}")

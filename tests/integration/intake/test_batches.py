@@ -5,7 +5,6 @@ import asyncio
 from uuid import UUID
 
 import httpx
-import pytest
 
 from tests.integration.intake.support import (
     IntakeTables,
@@ -17,8 +16,6 @@ from tests.support.factories import (
     new_loan_id,
     report,
 )
-
-pytestmark = pytest.mark.integration
 
 
 async def test_a_mixed_batch_answers_item_by_item(

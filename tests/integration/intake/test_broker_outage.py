@@ -23,10 +23,10 @@ from tests.support.factories import (
     report,
 )
 
-pytestmark = pytest.mark.integration
 REPORTS = 50
 
 
+@pytest.mark.faults
 async def test_reports_made_while_kafka_is_down_are_all_published_once(
     infrastructure: TestInfrastructure,
     intake: httpx.AsyncClient,

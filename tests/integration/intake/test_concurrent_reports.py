@@ -5,7 +5,6 @@ import asyncio
 from uuid import uuid4
 
 import httpx
-import pytest
 from sqlalchemy import text
 
 from tests.integration.intake.support import (
@@ -17,8 +16,6 @@ from tests.support.factories import (
     new_loan_id,
     report,
 )
-
-pytestmark = pytest.mark.integration
 
 
 async def transactions_of(tables: IntakeTables, event_ids: list[str]) -> int:

@@ -21,7 +21,6 @@ from tests.support.factories import (
     report,
 )
 
-pytestmark = pytest.mark.integration
 NOTHING = {"loans": 0, "loan_events": 0, "outbox": 0}
 
 

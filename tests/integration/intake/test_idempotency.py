@@ -6,7 +6,6 @@ import asyncio
 from uuid import uuid4
 
 import httpx
-import pytest
 
 from tests.integration.intake.support import (
     IntakeTables,
@@ -18,8 +17,6 @@ from tests.support.factories import (
     payment,
     report,
 )
-
-pytestmark = pytest.mark.integration
 
 
 def with_key(headers: dict[str, str], key: str) -> dict[str, str]:

@@ -24,7 +24,6 @@ from tests.support.factories import (
     report,
 )
 
-pytestmark = pytest.mark.integration
 CNY = "CNY"
 
 

@@ -3,7 +3,6 @@
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.integration.intake.support import (
     IntakeTables,
@@ -15,8 +14,6 @@ from tests.support.factories import (
     payment,
     report,
 )
-
-pytestmark = pytest.mark.integration
 
 
 async def post_report(

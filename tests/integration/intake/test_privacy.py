@@ -35,8 +35,6 @@ from tests.support.factories import (
     report,
 )
 
-pytestmark = pytest.mark.integration
-
 
 def personal(name: str, phone: str, email: str) -> list[str]:
     """What must not show: each value as sent, JSON-escaped, and the phone's bare digits."""

@@ -29,7 +29,6 @@ from tests.support.factories import (
     report,
 )
 
-pytestmark = pytest.mark.integration
 REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
@@ -187,6 +186,7 @@ async def test_a_key_revoked_without_notice_is_refused_once_its_cache_entry_expi
     assert await refused(intake, issued)
 
 
+@pytest.mark.faults
 async def test_revocations_still_arrive_after_the_listening_connection_is_killed(
     platform: RunningPlatform,
     intake: httpx.AsyncClient,
