@@ -20,6 +20,14 @@ def zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)
 
 
+def utc(at: datetime, what: str) -> datetime:
+    """``at`` in UTC. Python compares two times of the same zone by their wall clocks, which
+    misorders the repeated hour of a fall-back night: the engine holds every instant in UTC."""
+    if at.utcoffset() is None:
+        raise ValueError(f"{what}: a time must carry its offset")
+    return at.astimezone(UTC)
+
+
 def wall(at: datetime, tz: ZoneInfo) -> datetime:
     """The local wall-clock reading of an instant, without its offset."""
     return at.astimezone(tz).replace(tzinfo=None)
@@ -55,7 +63,7 @@ def _readings(day: date, at: time, tz: ZoneInfo) -> tuple[datetime, ...]:
             readings.append(instant)
     if not readings:
         readings.append(_end_of_gap(naive, tz))
-    return tuple(sorted(r.astimezone(tz) for r in readings))
+    return tuple(sorted(readings))
 
 
 def _end_of_gap(naive: datetime, tz: ZoneInfo) -> datetime:

@@ -8,9 +8,16 @@ from datetime import datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from shared.contact_rules.clock import zone
+from shared.contact_rules.clock import utc, zone
 from shared.events.models import ConsentKind, ConsentRecord, HoldReason, InconvenientTime
 from shared.vocabulary import Channel, Jurisdiction
+
+
+def _in_utc(fact: object, *names: str) -> None:
+    for name in names:
+        value = getattr(fact, name)
+        if value is not None:
+            object.__setattr__(fact, name, utc(value, f"{type(fact).__name__}.{name}"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -18,6 +25,9 @@ class Hold:
     reason: HoldReason
     placed_at: datetime
     lifted_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _in_utc(self, "placed_at", "lifted_at")
 
     def active_at(self, at: datetime) -> bool:
         return self.placed_at <= at and (self.lifted_at is None or at < self.lifted_at)
@@ -38,6 +48,9 @@ class Dispute:
     agency_id: str | None = None
     verification_sent_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        _in_utc(self, "received_at", "verification_sent_at")
+
     def open_at(self, at: datetime) -> bool:
         return self.received_at <= at and (
             self.verification_sent_at is None or at < self.verification_sent_at
@@ -49,6 +62,9 @@ class OptOut:
     channel: Channel
     at: datetime
 
+    def __post_init__(self) -> None:
+        _in_utc(self, "at")
+
 
 @dataclass(frozen=True, slots=True)
 class Placement:
@@ -58,6 +74,9 @@ class Placement:
     placed_at: datetime
     borrower_notified_at: datetime | None = None
     ended_at: datetime | None = None
+
+    def __post_init__(self) -> None:
+        _in_utc(self, "placed_at", "borrower_notified_at", "ended_at")
 
     def active_at(self, at: datetime) -> bool:
         return self.placed_at <= at and (self.ended_at is None or at < self.ended_at)
@@ -69,11 +88,17 @@ class ValidationNotice:
     sent_at: datetime
     received_at: datetime | None = None
 
+    def __post_init__(self) -> None:
+        _in_utc(self, "sent_at", "received_at")
+
 
 @dataclass(frozen=True, slots=True)
 class ThirdPartyObjection:
     third_party_ref: str
     at: datetime
+
+    def __post_init__(self) -> None:
+        _in_utc(self, "at")
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +127,9 @@ class DebtFacts:
 
     def __post_init__(self) -> None:
         zone(self.borrower_zone)
+        _in_utc(
+            self, "cease_requested_at", "attorney_represented_since", "debtor_unreachable_since"
+        )
 
     @property
     def zone(self) -> ZoneInfo:

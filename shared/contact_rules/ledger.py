@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from shared.contact_rules.clock import utc
 from shared.vocabulary import Channel
 
 
@@ -127,8 +128,7 @@ class Contact:
     threatens_suit: bool | None = None
 
     def __post_init__(self) -> None:
-        if self.at.utcoffset() is None:
-            raise ValueError(f"contact {self.id}: time must carry its offset")
+        object.__setattr__(self, "at", utc(self.at, f"contact {self.id}"))
         if self.outcome not in POSSIBLE_OUTCOMES[self.channel]:
             raise ValueError(f"contact {self.id}: a {self.channel} cannot be {self.outcome}")
         if self.recipient is Recipient.THIRD_PARTY and self.third_party_ref is None:

@@ -62,10 +62,9 @@ def inbound(when: datetime, party: Party = AGENCY, **fields: Any) -> Contact:
 
 def cn_facts(**fields: Any) -> DebtFacts:
     """A Chinese debt placed with ``AGENCY`` and announced to the borrower long ago."""
-    fields.setdefault(
-        "placements", (Placement("agency-a", EARLY, borrower_notified_at=EARLY),)
-    )
-    return DebtFacts(DEBT, PERSON, Jurisdiction.CN, "Asia/Shanghai", **fields)
+    fields.setdefault("placements", (Placement("agency-a", EARLY, borrower_notified_at=EARLY),))
+    fields.setdefault("borrower_zone", "Asia/Shanghai")
+    return DebtFacts(DEBT, PERSON, Jurisdiction.CN, **fields)
 
 
 def us_facts(zone: str = "America/New_York", **fields: Any) -> DebtFacts:
