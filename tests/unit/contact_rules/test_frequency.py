@@ -1,9 +1,11 @@
 """CN-02, CN-03, US-02 and US-03: counted per person per debt, across parties where the rule
 says so, in the borrower's calendar days."""
 
+from typing import Any
+
 import pytest
 
-from shared.contact_rules import Outcome, check, judge, tighten
+from shared.contact_rules import Contact, Outcome, Party, check, judge, tighten
 from shared.events.models import ConsentKind, ConsentRecord
 from shared.vocabulary import Channel
 from tests.unit.contact_rules.support import (
@@ -23,7 +25,7 @@ from tests.unit.contact_rules.support import (
 pytestmark = pytest.mark.unit
 
 
-def _connected(text: str, party=LENDER, **fields):  # type: ignore[no-untyped-def]
+def _connected(text: str, party: Party = LENDER, **fields: Any) -> Contact:
     return contact(at(text, SHANGHAI), party=party, outcome=Outcome.ANSWERED, **fields)
 
 
@@ -84,7 +86,7 @@ def test_cn03_caps_unanswered_attempts_unless_agreed() -> None:
     assert check(call, ledger, cn_facts(consents=(consent,)), CN).allowed
 
 
-def _call(text: str, **fields):  # type: ignore[no-untyped-def]
+def _call(text: str, **fields: Any) -> Contact:
     fields.setdefault("party", AGENCY)
     return contact(at(text, NEW_YORK), **fields)
 
