@@ -12,7 +12,6 @@ from fastapi import FastAPI
 
 from shared.auth import ApiKeyStore, Authenticator
 from shared.auth.revocations import RevocationListener
-from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.engine import create_engine, create_session_factory, database_is_reachable
 from shared.db.migrations import upgrade_to_head
 from shared.events.topics import Topic, dead_letter_topic
@@ -37,8 +36,7 @@ class ServiceRuntime:
         self._producer: AIOKafkaProducer | None = None
         self._relay: OutboxRelay | None = None
         self._subscriptions: list[tuple[str, list[str], EventHandlers]] = []
-        self.api_keys = ApiKeyStore(self.sessions)
-        self.auth = Authenticator(self.api_keys)
+        self.auth = Authenticator(ApiKeyStore(self.sessions))
         self.revocations = RevocationListener(
             settings.database_url, self.auth.forget, self.auth.forget_all
         )
@@ -48,20 +46,6 @@ class ServiceRuntime:
 
     def topic(self, topic: Topic) -> str:
         return topic.qualified(self.settings.topic_namespace)
-
-    def storage_keys(self) -> KeyRing:
-        """Seals personal data at rest in this service's own database."""
-        return KeyRing.parse(self.settings.data_keys.get_secret_value())
-
-    def transit_keys(self) -> KeyRing:
-        """Seals personal data inside events, for the services entitled to read it."""
-        return KeyRing.parse(self.settings.transit_keys.get_secret_value())
-
-    def pseudonymizer(self) -> Pseudonymizer:
-        key = self.settings.pseudonym_key.get_secret_value().encode()
-        if len(key) < 16:
-            raise ValueError(f"{self.name}: the pseudonym key must be at least 16 characters")
-        return Pseudonymizer(key)
 
     def consume(self, group: str, topics: Sequence[Topic], handlers: EventHandlers) -> None:
         """Register a consumer group; the group id carries the topic namespace too."""

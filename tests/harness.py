@@ -25,6 +25,9 @@ from deploy.devstack.platform import (
     seed_credentials,
     service_options,
 )
+from services.intake.sealing import Sealing
+from services.intake.settings import IntakeSettings
+from shared.crypto import KeyRing, Pseudonymizer
 from shared.runtime import ServiceRuntime
 
 T = TypeVar("T")
@@ -49,6 +52,16 @@ class RunningPlatform:
     def runtime(self, service: str) -> ServiceRuntime:
         runtime: ServiceRuntime = self.apps[service].state.runtime
         return runtime
+
+    def intake_sealing(self) -> Sealing:
+        """The keys intake seals personal data with, from its settings."""
+        settings = self.runtime("intake").settings
+        assert isinstance(settings, IntakeSettings)
+        return Sealing(
+            storage=KeyRing.from_secret(settings.data_keys),
+            transit=KeyRing.from_secret(settings.transit_keys),
+            pseudonyms=Pseudonymizer.from_secret(settings.pseudonym_key),
+        )
 
     def as_lender(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.credentials.lender['api_key']}"}

@@ -1,4 +1,4 @@
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -14,3 +14,14 @@ class IntakeSettings(ServiceSettings):
     )
     max_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = 4 * 1024 * 1024
+    data_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Field-encryption key ring 'kid:base64key,...'; the first one encrypts.",
+    )
+    transit_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key ring sealing personal data inside events, held only by entitled services.",
+    )
+    pseudonym_key: SecretStr = Field(
+        default=SecretStr(""), description="Key of the keyed hash that makes borrower pseudonyms."
+    )

@@ -13,6 +13,7 @@ from services.intake.lifecycle import LoanLifecycle
 from services.intake.reporting import ReportIntake
 from services.intake.sealing import Sealing
 from services.intake.settings import IntakeSettings
+from shared.crypto import KeyRing, Pseudonymizer
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.http.limits import BodySizeLimit
@@ -27,9 +28,9 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime("intake", settings, MIGRATIONS)
     sealing = Sealing(
-        storage=runtime.storage_keys(),
-        transit=runtime.transit_keys(),
-        pseudonyms=runtime.pseudonymizer(),
+        storage=KeyRing.from_secret(settings.data_keys),
+        transit=KeyRing.from_secret(settings.transit_keys),
+        pseudonyms=Pseudonymizer.from_secret(settings.pseudonym_key),
     )
     intake = ReportIntake(sealing, runtime.topic(Topic.LOANS))
     lifecycle = LoanLifecycle(sealing, runtime.topic(Topic.LOANS))

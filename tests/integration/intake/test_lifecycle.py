@@ -272,7 +272,7 @@ async def test_contact_preferences_are_versioned_and_keyed_by_pseudonym(
     assert (first.status_code, second.status_code) == (200, 200)
     assert (first.json()["version"], second.json()["version"]) == (1, 2)
     assert second.json()["borrower_id"] == borrower_id
-    reference = platform.runtime("intake").pseudonymizer().reference(lender_id, borrower_id)
+    reference = platform.intake_sealing().pseudonyms.reference(lender_id, borrower_id)
     event = await published(second.json()["event_id"])
     assert event.key == reference
     assert event.envelope.subject == reference

@@ -189,15 +189,15 @@ async def test_no_table_holds_personal_data_in_plaintext(
                 found = _found(value, needles)
                 assert not found, f"{table}.{column} holds {found} in plaintext"
 
-    runtime = platform.runtime("intake")
-    reference = runtime.pseudonymizer().reference(lender_id, borrower["id"])
+    sealing = platform.intake_sealing()
+    reference = sealing.pseudonyms.reference(lender_id, borrower["id"])
     contact = {"name": borrower["name"], "phone": borrower["phone"], "email": borrower["email"]}
     async with tables.engine.connect() as connection:
         sealed_at_rest = await connection.scalar(
             text("SELECT contact_sealed FROM loans WHERE lender_id = :l AND loan_id = :id"),
             {"l": lender_id, "id": loan_id},
         )
-    opened = runtime.storage_keys().open(
+    opened = sealing.storage.open(
         SealedValue.model_validate(sealed_at_rest), associated_data=reference.encode()
     )
     assert json.loads(opened) == contact
@@ -223,15 +223,15 @@ async def test_events_carry_the_pseudonym_and_the_contact_sealed(
     assert len(payloads) == 2
     for payload in payloads:
         assert not _found(payload, personal(borrower["name"], borrower["phone"], borrower["email"]))
-    runtime = platform.runtime("intake")
-    reference = runtime.pseudonymizer().reference(lender_id, borrower["id"])
+    sealing = platform.intake_sealing()
+    reference = sealing.pseudonyms.reference(lender_id, borrower["id"])
     event = Envelope.model_validate_json(payloads[0])
     assert event.id == UUID(posted.json()["event_id"])
     assert event.data["borrower"]["ref"] == reference
     assert reference.startswith("bref_")
     assert borrower["id"] not in payloads[0].decode()
     sealed = SealedValue.model_validate(event.data["borrower"]["contact"])
-    opened = runtime.transit_keys().open(sealed, associated_data=reference.encode())
+    opened = sealing.transit.open(sealed, associated_data=reference.encode())
     assert json.loads(opened) == {
         "name": borrower["name"],
         "phone": borrower["phone"],
