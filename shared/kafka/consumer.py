@@ -140,6 +140,7 @@ class ConsumerRunner:
     async def _process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
         events: list[Received] = []
         rejected: list[_Rejected] = []
+        skipped: list[Envelope] = []
         for record in records:
             try:
                 envelope = Envelope.model_validate_json(record.value or b"")
@@ -150,7 +151,7 @@ class ConsumerRunner:
                 rejected.append(_Rejected(record, f"{type(error).__name__}: {error}"))
             else:
                 if event is None:
-                    self._skip(envelope)
+                    skipped.append(envelope)
                 else:
                     events.append(event)
         try:
@@ -160,10 +161,9 @@ class ConsumerRunner:
                 raise
             rejected.extend(await self._apply_one_by_one(events))
         await self._send_to_dead_letters(rejected)
-
-    def _skip(self, envelope: Envelope) -> None:
-        self.skipped_by_type[envelope.type] += 1
-        log.debug("no handler; skipped", group=self.group_id, type=envelope.type, id=envelope.id)
+        for envelope in skipped:  # counted once the batch is through, not again on a rewind
+            self.skipped_by_type[envelope.type] += 1
+            log.debug("no handler", group=self.group_id, type=envelope.type, id=envelope.id)
 
     async def _apply(self, events: Sequence[Received]) -> None:
         if not events:

@@ -37,10 +37,6 @@ class Received(Generic[M]):
     data: M
     record: "ConsumerRecord[bytes, bytes]"
 
-    @property
-    def topic(self) -> str:
-        return str(self.record.topic)
-
 
 Handler = Callable[[AsyncSession, Sequence[Received[M]]], Awaitable[None]]
 

@@ -111,7 +111,7 @@ def test_received_events_carry_their_typed_data_and_record() -> None:
     assert event is not None
     assert event.envelope == sent
     assert event.data == Step(seq=7)
-    assert (event.topic, event.record.offset) == ("topic", 42)
+    assert (event.record.topic, event.record.offset) == ("topic", 42)
 
 
 def test_a_type_without_a_handler_is_not_received() -> None:
