@@ -10,7 +10,7 @@ from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, SecretStr
 
 NONCE_BYTES = 12
 
@@ -49,6 +49,11 @@ class KeyRing:
             raise ValueError("the key ring is empty")
         return cls(keys=keys, primary=next(iter(keys)))
 
+    @classmethod
+    def from_secret(cls, spec: SecretStr) -> "KeyRing":
+        """The ring a settings field holds (``kid:base64key,...``)."""
+        return cls.parse(spec.get_secret_value())
+
     @staticmethod
     def generate_spec(kid: str) -> str:
         return f"{kid}:{base64.b64encode(os.urandom(32)).decode()}"
@@ -79,6 +84,13 @@ class Pseudonymizer:
     """Keyed hash that turns a borrower id into a stable reference that reveals nothing."""
 
     key: bytes
+
+    @classmethod
+    def from_secret(cls, secret: SecretStr) -> "Pseudonymizer":
+        key = secret.get_secret_value().encode()
+        if len(key) < 16:
+            raise ValueError("the pseudonym key must be at least 16 characters")
+        return cls(key)
 
     def reference(self, lender_id: str, borrower_id: str) -> str:
         digest = hmac.new(self.key, f"{lender_id}\x1f{borrower_id}".encode(), hashlib.sha256)

@@ -12,13 +12,13 @@ from fastapi import FastAPI
 
 from shared.auth import ApiKeyStore, Authenticator
 from shared.auth.revocations import RevocationListener
-from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.engine import create_engine, create_session_factory, database_is_reachable
 from shared.db.migrations import upgrade_to_head
 from shared.events.topics import Topic, dead_letter_topic
 from shared.http.health import ReadinessCheck
 from shared.kafka.admin import broker_is_reachable, ensure_topics
-from shared.kafka.consumer import BatchHandler, ConsumerRunner
+from shared.kafka.consumer import ConsumerRunner
+from shared.kafka.handlers import EventHandlers
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import create_producer
 from shared.settings import ServiceSettings
@@ -35,9 +35,8 @@ class ServiceRuntime:
         self.sessions = create_session_factory(self.engine)
         self._producer: AIOKafkaProducer | None = None
         self._relay: OutboxRelay | None = None
-        self._subscriptions: list[tuple[str, list[str], BatchHandler]] = []
-        self.api_keys = ApiKeyStore(self.sessions)
-        self.auth = Authenticator(self.api_keys)
+        self._subscriptions: list[tuple[str, list[str], EventHandlers]] = []
+        self.auth = Authenticator(ApiKeyStore(self.sessions))
         self.revocations = RevocationListener(
             settings.database_url, self.auth.forget, self.auth.forget_all
         )
@@ -48,27 +47,13 @@ class ServiceRuntime:
     def topic(self, topic: Topic) -> str:
         return topic.qualified(self.settings.topic_namespace)
 
-    def storage_keys(self) -> KeyRing:
-        """Seals personal data at rest in this service's own database."""
-        return KeyRing.parse(self.settings.data_keys.get_secret_value())
-
-    def transit_keys(self) -> KeyRing:
-        """Seals personal data inside events, for the services entitled to read it."""
-        return KeyRing.parse(self.settings.transit_keys.get_secret_value())
-
-    def pseudonymizer(self) -> Pseudonymizer:
-        key = self.settings.pseudonym_key.get_secret_value().encode()
-        if len(key) < 16:
-            raise ValueError(f"{self.name}: the pseudonym key must be at least 16 characters")
-        return Pseudonymizer(key)
-
-    def consume(self, group: str, topics: Sequence[Topic], handler: BatchHandler) -> None:
+    def consume(self, group: str, topics: Sequence[Topic], handlers: EventHandlers) -> None:
         """Register a consumer group; the group id carries the topic namespace too."""
         self._subscriptions.append(
             (
                 f"{self.settings.topic_namespace}{group}",
                 [self.topic(topic) for topic in topics],
-                handler,
+                handlers,
             )
         )
 
@@ -97,10 +82,10 @@ class ServiceRuntime:
                 topics=topics,
                 bootstrap_servers=bootstrap,
                 sessions=self.sessions,
-                handler=handler,
+                handlers=handlers,
                 dead_letters=self._producer,
             )
-            for group, topics, handler in self._subscriptions
+            for group, topics, handlers in self._subscriptions
         ]
         self._tasks.append(self._supervise("producer", self._start_producer))
         self._tasks.append(self._supervise("key-revocations", self.revocations.run))

@@ -1,11 +1,13 @@
 """Settings common to every service; each service subclasses with its own env prefix."""
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class ServiceSettings(BaseSettings):
-    """What every service needs to run: its database, Kafka, HTTP and the privacy keys.
+    """What every service needs to run: its database, Kafka and HTTP.
+
+    Privacy keys are in the settings of the services that hold them, and nowhere else.
 
     Subclasses set ``model_config = SettingsConfigDict(env_prefix="INTAKE_")`` and so on, so one
     environment can hold the settings of several services without collisions.
@@ -29,14 +31,3 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
-    data_keys: SecretStr = Field(
-        default=SecretStr(""),
-        description="Field-encryption key ring 'kid:base64key,...'; the first one encrypts.",
-    )
-    transit_keys: SecretStr = Field(
-        default=SecretStr(""),
-        description="Key ring sealing personal data inside events, held only by entitled services.",
-    )
-    pseudonym_key: SecretStr = Field(
-        default=SecretStr(""), description="Key of the keyed hash that makes borrower pseudonyms."
-    )

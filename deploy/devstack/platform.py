@@ -29,6 +29,7 @@ from shared.auth.keys import new_api_key
 from shared.crypto import KeyRing
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.migrations import upgrade_to_head
+from shared.settings import ServiceSettings
 
 from .infrastructure import LocalInfrastructure
 
@@ -53,14 +54,19 @@ class Service:
     port: int
     env_prefix: str
     migrations: Path
-    reads_personal_data: bool  # holds the transit keys that open sealed contact details
+    settings: type[ServiceSettings]  # its fields say which keys the service holds
+
+    def holds(self, setting: str) -> bool:
+        return setting in self.settings.model_fields
 
 
 SERVICES = (
-    Service("intake", 8001, "INTAKE_", intake.MIGRATIONS, reads_personal_data=True),
-    Service("notifier", 8002, "NOTIFIER_", notifier.MIGRATIONS, reads_personal_data=True),
-    Service("agency_gateway", 8003, "AGENCY_GATEWAY_", agency_gateway.MIGRATIONS, True),
-    Service("compliance", 8004, "COMPLIANCE_", compliance.MIGRATIONS, reads_personal_data=False),
+    Service("intake", 8001, "INTAKE_", intake.MIGRATIONS, IntakeSettings),
+    Service("notifier", 8002, "NOTIFIER_", notifier.MIGRATIONS, NotifierSettings),
+    Service(
+        "agency_gateway", 8003, "AGENCY_GATEWAY_", agency_gateway.MIGRATIONS, AgencyGatewaySettings
+    ),
+    Service("compliance", 8004, "COMPLIANCE_", compliance.MIGRATIONS, ComplianceSettings),
 )
 
 
@@ -81,14 +87,16 @@ def build_app(service: str, options: dict[str, Any]) -> FastAPI:
 class PlatformSecrets:
     """Keys made once per dev stack and kept in ``secrets.json`` (never in the repository)."""
 
-    storage_keys: dict[str, str]  # per service: its own at-rest key ring
+    storage_keys: dict[str, str]  # per service that seals data at rest: its own key ring
     transit_keys: str
     pseudonym_key: str
 
     @classmethod
     def generate(cls) -> PlatformSecrets:
         return cls(
-            storage_keys={s.name: KeyRing.generate_spec("k1") for s in SERVICES},
+            storage_keys={
+                s.name: KeyRing.generate_spec("k1") for s in SERVICES if s.holds("data_keys")
+            },
             transit_keys=KeyRing.generate_spec("t1"),
             pseudonym_key=secrets.token_urlsafe(32),
         )
@@ -142,16 +150,19 @@ def service_options(
     keys: PlatformSecrets,
     topic_namespace: str = "",
 ) -> dict[str, Any]:
-    """A service's settings by field name (the tests pass them to its settings class)."""
+    """A service's settings by field name (the tests pass them to its settings class); each
+    service gets only the keys its settings have a field for."""
     options: dict[str, Any] = {
         "database_url": database_url,
         "kafka_bootstrap_servers": kafka_bootstrap,
         "http_port": str(service.port),
-        "data_keys": keys.storage_keys[service.name],
         "topic_namespace": topic_namespace,
     }
-    if service.reads_personal_data:
+    if service.holds("data_keys"):
+        options["data_keys"] = keys.storage_keys[service.name]
+    if service.holds("transit_keys"):
         options["transit_keys"] = keys.transit_keys
+    if service.holds("pseudonym_key"):
         options["pseudonym_key"] = keys.pseudonym_key
     return options
 

@@ -7,22 +7,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.cases import CaseRepository
 from services.agency_gateway.domain import PlacementPolicy
-from shared.events.catalog import latest_reports
-from shared.kafka.consumer import BatchHandler, ConsumedEvent
+from shared.events.catalog import OVERDUE_REPORTED, latest_reports
+from shared.events.models import OverdueReported
+from shared.kafka.handlers import EventHandlers, Received
 
 GROUP = "agency-gateway"
 
 
-def delinquency_handler(policy: PlacementPolicy) -> BatchHandler:
-    async def handle(session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
-        reports = latest_reports([event.envelope for event in events])
-        if not reports:
-            return
+def gateway_handlers(policy: PlacementPolicy) -> EventHandlers:
+    async def handle_reports(
+        session: AsyncSession, events: Sequence[Received[OverdueReported]]
+    ) -> None:
         now = datetime.now(UTC)
-        await CaseRepository(session).upsert(
-            [
+        rows = []
+        for event in latest_reports(events):
+            report = event.data
+            rows.append(
                 {
-                    "lender_id": envelope.tenantid,
+                    "lender_id": event.envelope.tenantid,
                     "loan_id": report.loan_id,
                     "borrower_ref": report.borrower.ref,
                     "contact_sealed": report.borrower.contact.model_dump(),
@@ -34,8 +36,9 @@ def delinquency_handler(policy: PlacementPolicy) -> BatchHandler:
                     "status": policy.status_for(report.days_past_due).value,
                     "updated_at": now,
                 }
-                for envelope, report in reports
-            ]
-        )
+            )
+        await CaseRepository(session).upsert(rows)
 
-    return handle
+    handlers = EventHandlers()
+    handlers.on(OVERDUE_REPORTED, handle_reports)
+    return handlers

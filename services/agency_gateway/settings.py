@@ -1,3 +1,4 @@
+from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
@@ -9,3 +10,7 @@ class AgencyGatewaySettings(ServiceSettings):
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/agency_gateway"
     http_port: int = 8003
     placement_threshold_days: int = 30
+    transit_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key ring that opens the contact details sealed inside events.",
+    )

@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.agency_gateway.api import placements_router
-from services.agency_gateway.consumer import GROUP, delinquency_handler
+from services.agency_gateway.consumer import GROUP, gateway_handlers
 from services.agency_gateway.domain import PlacementPolicy
 from services.agency_gateway.settings import AgencyGatewaySettings
 from shared.events.topics import Topic
@@ -19,7 +19,7 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
     settings = settings or AgencyGatewaySettings()
     runtime = ServiceRuntime("agency_gateway", settings, MIGRATIONS)
     policy = PlacementPolicy(threshold_days=settings.placement_threshold_days)
-    runtime.consume(GROUP, [Topic.LOANS], delinquency_handler(policy))
+    runtime.consume(GROUP, [Topic.LOANS], gateway_handlers(policy))
     return service_app(
         runtime,
         title="Collections agency gateway",

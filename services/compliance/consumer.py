@@ -1,4 +1,4 @@
-"""Compliance's consumer: every event of every topic becomes an audit-log entry."""
+"""Compliance's consumer: every event of every catalogued type becomes an audit-log entry."""
 
 from collections.abc import Sequence
 
@@ -6,14 +6,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.audit_log import AuditLog
 from services.compliance.domain import audit_entry, canonical_bytes, leaf_hash
+from shared.events.catalog import EVENT_TYPES
 from shared.events.topics import Topic
-from shared.kafka.consumer import ConsumedEvent
+from shared.kafka.handlers import EventHandlers, Received
 
 GROUP = "compliance"
 AUDITED_TOPICS = list(Topic)
 
 
-async def record_events(session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
+def compliance_handlers() -> EventHandlers:
+    """One recorder for every type, so a batch's events are appended in one call, in order."""
+    handlers = EventHandlers()
+    for event_type in EVENT_TYPES.values():
+        handlers.on(event_type, record_events)
+    return handlers
+
+
+async def record_events(session: AsyncSession, events: Sequence[Received]) -> None:
     rows = []
     for event in events:
         envelope = event.envelope

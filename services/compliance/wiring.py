@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.compliance.api import audit_router
-from services.compliance.consumer import AUDITED_TOPICS, GROUP, record_events
+from services.compliance.consumer import AUDITED_TOPICS, GROUP, compliance_handlers
 from services.compliance.settings import ComplianceSettings
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
@@ -15,7 +15,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime("compliance", settings or ComplianceSettings(), MIGRATIONS)
-    runtime.consume(GROUP, AUDITED_TOPICS, record_events)
+    runtime.consume(GROUP, AUDITED_TOPICS, compliance_handlers())
     return service_app(
         runtime,
         title="Collections compliance",

@@ -53,13 +53,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
 
 
 def sealing_from(settings: IntakeSettings) -> Sealing:
-    pseudonym_key = settings.pseudonym_key.get_secret_value().encode()
-    if len(pseudonym_key) < 16:
-        raise ValueError("intake: the pseudonym key must be at least 16 characters")
     return Sealing(
-        storage=KeyRing.parse(settings.data_keys.get_secret_value()),
-        transit=KeyRing.parse(settings.transit_keys.get_secret_value()),
-        pseudonyms=Pseudonymizer(pseudonym_key),
+        storage=KeyRing.from_secret(settings.data_keys),
+        transit=KeyRing.from_secret(settings.transit_keys),
+        pseudonyms=Pseudonymizer.from_secret(settings.pseudonym_key),
     )
 
 

@@ -8,21 +8,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.plans import PlanRepository
 from services.notifier.domain import plan_reminders
-from shared.events.catalog import latest_reports
-from shared.kafka.consumer import ConsumedEvent
+from shared.events.catalog import OVERDUE_REPORTED, latest_reports
+from shared.events.models import OverdueReported
+from shared.kafka.handlers import EventHandlers, Received
 
 GROUP = "notifier"
 
 
-async def handle_delinquency(session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
-    reports = latest_reports([event.envelope for event in events])
-    if not reports:
-        return
+def notifier_handlers() -> EventHandlers:
+    handlers = EventHandlers()
+    handlers.on(OVERDUE_REPORTED, handle_reports)
+    return handlers
+
+
+async def handle_reports(
+    session: AsyncSession, events: Sequence[Received[OverdueReported]]
+) -> None:
     now = datetime.now(UTC)
     loan_rows: list[dict[str, Any]] = []
     reminder_rows: list[dict[str, Any]] = []
-    for envelope, report in reports:
-        lender_id = envelope.tenantid
+    for event in latest_reports(events):
+        lender_id, report = event.envelope.tenantid, event.data
         loan_rows.append(
             {
                 "lender_id": lender_id,

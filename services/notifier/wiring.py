@@ -5,7 +5,7 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.notifier.api import notifications_router
-from services.notifier.consumer import GROUP, handle_delinquency
+from services.notifier.consumer import GROUP, notifier_handlers
 from services.notifier.settings import NotifierSettings
 from shared.events.topics import Topic
 from shared.http.app import service_app
@@ -16,7 +16,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime("notifier", settings or NotifierSettings(), MIGRATIONS)
-    runtime.consume(GROUP, [Topic.LOANS], handle_delinquency)
+    runtime.consume(GROUP, [Topic.LOANS], notifier_handlers())
     return service_app(
         runtime,
         title="Collections notifier",

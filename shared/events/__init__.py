@@ -1,6 +1,6 @@
 """Event contracts: the CloudEvents envelope, the topics and every event's data model."""
 
-from shared.events.catalog import EVENT_TYPES, EventType, event_type_named
+from shared.events.catalog import EVENT_TYPES, EventType
 from shared.events.envelope import Envelope, new_envelope
 from shared.events.topics import Topic, dead_letter_topic
 
@@ -10,6 +10,5 @@ __all__ = [
     "EventType",
     "Topic",
     "dead_letter_topic",
-    "event_type_named",
     "new_envelope",
 ]

@@ -5,10 +5,11 @@ JSON Schema and the AsyncAPI document are generated from this catalogue.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Generic, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel
+from typing_extensions import TypeVar
 
 from shared.events.envelope import Envelope, new_envelope
 from shared.events.models import (
@@ -22,13 +23,19 @@ from shared.events.models import (
 )
 from shared.events.topics import Topic
 
+# Covariant, so an ``EventType[PaymentReceived]`` is an ``EventType[BaseModel]``; the default
+# makes a bare ``EventType`` mean the latter.
+M = TypeVar("M", bound=BaseModel, covariant=True, default=BaseModel)
+
 
 @dataclass(frozen=True)
-class EventType:
+class EventType(Generic[M]):
+    """One event type: its name and schema version on the wire, its topic and data model."""
+
     name: str
     version: int
     topic: Topic
-    model: type[BaseModel]
+    model: type[M]
     summary: str
 
     def envelope(
@@ -52,8 +59,8 @@ class EventType:
             event_id=event_id,
         )
 
-    def parse(self, envelope: Envelope) -> Any:
-        """The typed data of an envelope of this type; raises if it does not fit the schema."""
+    def parse(self, envelope: Envelope) -> M:
+        """The typed data of an envelope of this type; ValueError if it does not fit the schema."""
         if envelope.schemaversion != self.version:
             raise ValueError(f"{self.name} v{envelope.schemaversion} is not understood here")
         return self.model.model_validate(envelope.data)
@@ -125,22 +132,28 @@ EVENT_TYPES: dict[str, EventType] = {
 }
 
 
-def event_type_named(name: str) -> EventType | None:
-    return EVENT_TYPES.get(name)
+class ReceivedReport(Protocol):
+    """What :func:`latest_reports` needs of a consumed overdue report."""
+
+    @property
+    def envelope(self) -> Envelope: ...
+
+    @property
+    def data(self) -> OverdueReported: ...
 
 
-def latest_reports(envelopes: Sequence[Envelope]) -> list[tuple[Envelope, OverdueReported]]:
-    """The newest overdue report per (lender, loan) among ``envelopes`` (others are ignored).
+R = TypeVar("R", bound=ReceivedReport)
 
-    Consumers upsert one row per loan per batch, and a batch may hold several reports of one
-    loan; the newest ``as_of`` wins, as it would have one at a time.
+
+def latest_reports(reports: Sequence[R]) -> list[R]:
+    """The newest overdue report per (lender, loan) among ``reports``.
+
+    Consumers upsert one row per loan per run of reports, and a run may hold several reports of
+    one loan; the newest ``as_of`` wins, as it would have one at a time.
     """
-    newest: dict[tuple[str, str], tuple[Envelope, OverdueReported]] = {}
-    for envelope in envelopes:
-        if envelope.type != OVERDUE_REPORTED.name:
-            continue
-        report = OVERDUE_REPORTED.parse(envelope)
-        key = (envelope.tenantid, report.loan_id)
-        if key not in newest or report.as_of > newest[key][1].as_of:
-            newest[key] = (envelope, report)
+    newest: dict[tuple[str, str], R] = {}
+    for report in reports:
+        key = (report.envelope.tenantid, report.data.loan_id)
+        if key not in newest or report.data.as_of > newest[key].data.as_of:
+            newest[key] = report
     return list(newest.values())

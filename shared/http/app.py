@@ -1,16 +1,26 @@
 """The FastAPI app every service builds around its runtime: lifespan, errors, health."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 
-from shared.http.health import health_router
+from shared.http.health import ReadinessCheck, health_router
 from shared.http.problems import install_problem_handlers
-from shared.runtime import ServiceRuntime
+
+
+class Runtime(Protocol):
+    """What the app needs of a service's runtime (``shared.runtime.ServiceRuntime``, which
+    builds on this kit, so the kit names it only by shape)."""
+
+    def lifespan(self, app: FastAPI, /) -> AbstractAsyncContextManager[None]: ...
+
+    def readiness_checks(self) -> Mapping[str, ReadinessCheck]: ...
 
 
 def service_app(
-    runtime: ServiceRuntime, *, title: str, description: str, routers: Sequence[APIRouter]
+    runtime: Runtime, *, title: str, description: str, routers: Sequence[APIRouter]
 ) -> FastAPI:
     app = FastAPI(title=title, version="1.0.0", description=description, lifespan=runtime.lifespan)
     app.state.runtime = runtime

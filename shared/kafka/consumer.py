@@ -5,11 +5,18 @@ transaction, together with inbox rows keyed by event id that make redeliveries n
 are committed, explicitly and once per batch, only after that transaction committed. Poison
 messages go to the group's dead-letter topic with the reason; transient faults (database or
 broker away) rewind to the batch start and retry with backoff, never skip.
+
+Each event goes to the handler registered for its type (see :mod:`shared.kafka.handlers`). An
+event of a type with no handler is skipped on purpose: counted per type in ``skipped_by_type``,
+not claimed in the inbox (nothing was applied, and a redelivery skips it again without touching
+the database), and its offset is committed with the batch. An event whose data does not fit its
+type's model, or whose schema version is not understood, is a poison message.
 """
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import structlog
@@ -25,25 +32,9 @@ from shared.db.kit_tables import inbox
 from shared.events.envelope import Envelope
 from shared.events.topics import dead_letter_topic
 from shared.kafka.faults import is_transient
+from shared.kafka.handlers import EventHandlers, PoisonMessageError, Received
 
 log = structlog.get_logger(__name__)
-
-
-@dataclass(frozen=True)
-class ConsumedEvent:
-    envelope: Envelope
-    record: "ConsumerRecord[bytes, bytes]"
-
-    @property
-    def topic(self) -> str:
-        return str(self.record.topic)
-
-
-BatchHandler = Callable[[AsyncSession, Sequence[ConsumedEvent]], Awaitable[None]]
-
-
-class PoisonMessageError(Exception):
-    """Raised by a handler for an event that can never be applied as it is."""
 
 
 @dataclass(frozen=True)
@@ -53,7 +44,7 @@ class _Rejected:
 
 
 class ConsumerRunner:
-    """Runs one consumer group over some topics and applies batches through a handler."""
+    """Runs one consumer group over some topics and applies batches through its handlers."""
 
     def __init__(
         self,
@@ -62,7 +53,7 @@ class ConsumerRunner:
         topics: Sequence[str],
         bootstrap_servers: str,
         sessions: SessionFactory,
-        handler: BatchHandler,
+        handlers: EventHandlers,
         dead_letters: AIOKafkaProducer,
         max_batch: int = 500,
         poll_timeout_ms: int = 500,
@@ -71,7 +62,7 @@ class ConsumerRunner:
         self.group_id = group_id
         self.topics = list(topics)
         self._sessions = sessions
-        self._handler = handler
+        self._handlers = handlers
         self._dead_letters = dead_letters
         self._max_batch = max_batch
         self._poll_timeout_ms = poll_timeout_ms
@@ -82,6 +73,7 @@ class ConsumerRunner:
         self.last_poll_monotonic = 0.0
         self.applied_total = 0
         self.dead_lettered_total = 0
+        self.skipped_by_type: Counter[str] = Counter()
         self._bootstrap_servers = bootstrap_servers
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -146,15 +138,22 @@ class ConsumerRunner:
                 self._idle.set()
 
     async def _process(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
-        events: list[ConsumedEvent] = []
+        events: list[Received] = []
         rejected: list[_Rejected] = []
+        skipped: list[Envelope] = []
         for record in records:
             try:
                 envelope = Envelope.model_validate_json(record.value or b"")
+                event = self._handlers.receive(envelope, record)
             except ValidationError as error:
                 rejected.append(_Rejected(record, f"not a valid event envelope: {error}"))
-                continue
-            events.append(ConsumedEvent(envelope, record))
+            except PoisonMessageError as error:
+                rejected.append(_Rejected(record, f"{type(error).__name__}: {error}"))
+            else:
+                if event is None:
+                    skipped.append(envelope)
+                else:
+                    events.append(event)
         try:
             await self._apply(events)
         except Exception as error:
@@ -162,17 +161,19 @@ class ConsumerRunner:
                 raise
             rejected.extend(await self._apply_one_by_one(events))
         await self._send_to_dead_letters(rejected)
+        for envelope in skipped:  # counted once the batch is through, not again on a rewind
+            self.skipped_by_type[envelope.type] += 1
+            log.debug("no handler", group=self.group_id, type=envelope.type, id=envelope.id)
 
-    async def _apply(self, events: Sequence[ConsumedEvent]) -> None:
+    async def _apply(self, events: Sequence[Received]) -> None:
         if not events:
             return
         async with self._sessions() as session, session.begin():
             fresh = await self._claim(session, events)
-            if fresh:
-                await self._handler(session, fresh)
+            await self._handlers.dispatch(session, fresh)
         self.applied_total += len(events)
 
-    async def _apply_one_by_one(self, events: Sequence[ConsumedEvent]) -> list[_Rejected]:
+    async def _apply_one_by_one(self, events: Sequence[Received]) -> list[_Rejected]:
         """Isolate the poison message(s) of a batch that failed as a whole."""
         rejected: list[_Rejected] = []
         for event in events:
@@ -184,11 +185,9 @@ class ConsumerRunner:
                 rejected.append(_Rejected(event.record, f"{type(error).__name__}: {error}"))
         return rejected
 
-    async def _claim(
-        self, session: AsyncSession, events: Sequence[ConsumedEvent]
-    ) -> list[ConsumedEvent]:
+    async def _claim(self, session: AsyncSession, events: Sequence[Received]) -> list[Received]:
         """Insert inbox rows; return the events not seen before, in order, without duplicates."""
-        unique: dict[object, ConsumedEvent] = {}
+        unique: dict[object, Received] = {}
         for event in events:
             unique.setdefault(event.envelope.id, event)
         rows = [{"consumer_group": self.group_id, "event_id": key} for key in unique]

@@ -1,8 +1,8 @@
 """A consumer process for the kill test, and the ``effects`` table the consumer tests write.
 
 Run as ``python -m tests.integration.consumer_process --bootstrap ... --database-url ...
---topic ... --group ...``: a :class:`ConsumerRunner` whose handler inserts one ``effects`` row
-per event, until it is killed (SIGTERM stops it cleanly).
+--topic ... --group ...``: a :class:`ConsumerRunner` whose ``test.effect`` handler inserts one
+``effects`` row per event, until it is killed (SIGTERM stops it cleanly).
 
 With ``--pause-before-offset-commit S`` it prints ``db-committed <applied_total>`` after each
 batch's database transaction and waits S seconds before committing the batch's offsets, so a
@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import ConsumerRecord, TopicPartition
+from pydantic import BaseModel
 from sqlalchemy import (
     BigInteger,
     Column,
@@ -38,7 +39,10 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.engine import create_engine, create_session_factory
-from shared.kafka.consumer import BatchHandler, ConsumedEvent, ConsumerRunner
+from shared.events.catalog import EventType
+from shared.events.topics import Topic
+from shared.kafka.consumer import ConsumerRunner
+from shared.kafka.handlers import EventHandlers, Handler, Received
 from shared.kafka.producer import create_producer
 
 TEST_METADATA = MetaData()
@@ -55,20 +59,37 @@ effects = Table(
     Column("applied_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
 )
 
-POISON_TYPE = "test.poison"
+
+class Step(BaseModel):
+    """The data of the test event types."""
+
+    seq: int
 
 
-def effects_handler(group: str, *, db_pause: float = 0.0) -> BatchHandler:
-    """One ``effects`` row per event; a ``test.poison`` event raises ValueError (never applies).
+EFFECT = EventType(
+    name="test.effect",
+    version=1,
+    topic=Topic.LOANS,
+    model=Step,
+    summary="Makes one effects row.",
+)
+POISON = EventType(
+    name="test.poison",
+    version=1,
+    topic=Topic.LOANS,
+    model=Step,
+    summary="Valid, but its handler can never apply it.",
+)
 
-    ``db_pause`` makes each batch hold its transaction open that long (server-side sleep), so
+
+def effects_handler(group: str, *, db_pause: float = 0.0) -> Handler[Step]:
+    """One ``effects`` row per event.
+
+    ``db_pause`` makes each call hold its transaction open that long (server-side sleep), so
     a fault injected meanwhile lands inside a transaction.
     """
 
-    async def handle(session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
-        for event in events:
-            if event.envelope.type == POISON_TYPE:
-                raise ValueError(f"cannot apply event {event.envelope.id}: seq is poisoned")
+    async def handle(session: AsyncSession, events: Sequence[Received[Step]]) -> None:
         await session.execute(
             insert(effects),
             [
@@ -76,7 +97,7 @@ def effects_handler(group: str, *, db_pause: float = 0.0) -> BatchHandler:
                     "consumer_group": group,
                     "event_id": event.envelope.id,
                     "message_key": event.envelope.subject,
-                    "seq": int(event.envelope.data["seq"]),
+                    "seq": event.data.seq,
                 }
                 for event in events
             ],
@@ -85,6 +106,18 @@ def effects_handler(group: str, *, db_pause: float = 0.0) -> BatchHandler:
             await session.execute(text("SELECT pg_sleep(:pause)"), {"pause": db_pause})
 
     return handle
+
+
+async def refuse(_session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+    raise ValueError(f"cannot apply event {events[0].envelope.id}: seq is poisoned")
+
+
+def effect_handlers(group: str, *, db_pause: float = 0.0) -> EventHandlers:
+    """``test.effect`` makes an ``effects`` row; ``test.poison`` raises ValueError."""
+    handlers = EventHandlers()
+    handlers.on(EFFECT, effects_handler(group, db_pause=db_pause))
+    handlers.on(POISON, refuse)
+    return handlers
 
 
 class _AnnouncingRunner(ConsumerRunner):
@@ -121,7 +154,7 @@ async def main(argv: Sequence[str]) -> None:
         topics=[args.topic],
         bootstrap_servers=args.bootstrap,
         sessions=create_session_factory(engine),
-        handler=effects_handler(args.group),
+        handlers=effect_handlers(args.group),
         dead_letters=dead_letters,
         max_batch=args.max_batch,
     )

@@ -23,27 +23,33 @@ from uuid import UUID, uuid4
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 
 from shared.db.engine import SessionFactory, create_engine, create_session_factory
 from shared.db.kit_tables import KIT_METADATA, inbox, outbox
+from shared.events.catalog import EventType
 from shared.events.envelope import Envelope
-from shared.events.topics import dead_letter_topic
+from shared.events.topics import Topic, dead_letter_topic
 from shared.kafka import outbox as outbox_kit
 from shared.kafka.admin import ensure_topics
-from shared.kafka.consumer import BatchHandler, ConsumedEvent, ConsumerRunner
+from shared.kafka.consumer import ConsumerRunner
+from shared.kafka.handlers import EventHandlers, Handler, Received
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import create_producer
 from tests.faults import tcp_proxy
 from tests.harness import eventually
 from tests.infrastructure import TestInfrastructure
 from tests.integration.consumer_process import (
-    POISON_TYPE,
+    EFFECT,
+    POISON,
     TEST_METADATA,
+    Step,
+    effect_handlers,
     effects,
     effects_handler,
+    refuse,
 )
 
 pytestmark = pytest.mark.integration
@@ -94,14 +100,16 @@ async def create_topics(kit: Kit, topic: str, group: str, partitions: int) -> No
     await ensure_topics(kit.bootstrap, [topic, dead_letter_topic(topic, group)], partitions)
 
 
-def envelope(key: str, seq: int, type_name: str = "test.effect") -> Envelope:
+def envelope(
+    key: str, seq: object, type_name: str = EFFECT.name, schema_version: int = 1
+) -> Envelope:
     return Envelope(
         id=uuid4(),
         source="/tests/consumer-runner",
         type=type_name,
         time=datetime.now(UTC),
         subject=key,
-        schemaversion=1,
+        schemaversion=schema_version,
         tenantid="lender-test",
         data={"seq": seq},
     )
@@ -125,7 +133,7 @@ def new_runner(
     kit: Kit,
     group: str,
     topic: str,
-    handler: BatchHandler,
+    handlers: EventHandlers,
     *,
     sessions: SessionFactory | None = None,
     max_batch: int = 500,
@@ -136,7 +144,7 @@ def new_runner(
         topics=[topic],
         bootstrap_servers=kit.bootstrap,
         sessions=sessions or kit.sessions,
-        handler=handler,
+        handlers=handlers,
         dead_letters=kit.producer,
         max_batch=max_batch,
         poll_timeout_ms=200,
@@ -179,6 +187,14 @@ async def effect_counts(kit: Kit, group: str) -> Counter[UUID]:
             select(effects.c.event_id).where(effects.c.consumer_group == group)
         )
         return Counter(row.event_id for row in rows)
+
+
+async def claimed_events(kit: Kit, group: str) -> set[UUID]:
+    async with kit.engine.connect() as connection:
+        rows = await connection.execute(
+            select(inbox.c.event_id).where(inbox.c.consumer_group == group)
+        )
+        return set(rows.scalars())
 
 
 async def committed_offsets(kit: Kit, group: str) -> dict[TopicPartition, int]:
@@ -244,7 +260,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_rest_applies_
     topic, group = new_names("poison")
     await create_topics(kit, topic, group, partitions=1)
     good_1, good_2 = envelope("loan-1", 1), envelope("loan-1", 4)
-    poisoned = envelope("loan-1", 3, type_name=POISON_TYPE)
+    poisoned = envelope("loan-1", 3, type_name=POISON.name)
     not_json = b"{this is not json"
     await publish(
         kit,
@@ -257,7 +273,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_rest_applies_
         ],
     )
     tp = TopicPartition(topic, 0)
-    runner = new_runner(kit, group, topic, effects_handler(group))
+    runner = new_runner(kit, group, topic, effect_handlers(group))
 
     async with running(runner) as task:
 
@@ -284,14 +300,7 @@ async def test_poison_messages_go_to_the_dead_letter_topic_and_the_rest_applies_
     assert headers_b["dlq.source"] == f"{topic}/0/2".encode()
     assert headers_b["dlq.group"] == group.encode()
 
-    async with kit.engine.connect() as connection:
-        claimed = set(
-            (
-                await connection.execute(
-                    select(inbox.c.event_id).where(inbox.c.consumer_group == group)
-                )
-            ).scalars()
-        )
+    claimed = await claimed_events(kit, group)
     assert claimed == {good_1.id, good_2.id}, "a rejected event must not be marked as processed"
 
 
@@ -318,7 +327,7 @@ async def test_a_redelivered_event_is_a_no_op(kit: Kit) -> None:
     event = envelope("loan-2", 1)
     await publish_envelopes(kit, topic, [event, event])  # a producer retry, say
 
-    first = new_runner(kit, group, topic, effects_handler(group))
+    first = new_runner(kit, group, topic, effect_handlers(group))
     async with running(first) as task:
         await eventually(lambda: _true(first.applied_total == 2))
         assert_alive(task)
@@ -328,7 +337,7 @@ async def test_a_redelivered_event_is_a_no_op(kit: Kit) -> None:
     await _rewind_group(kit, group, {tp: 0})
     assert await committed_offsets(kit, group) == {tp: 0}
 
-    second = new_runner(kit, group, topic, effects_handler(group))
+    second = new_runner(kit, group, topic, effect_handlers(group))
     async with running(second) as task:
         await eventually(lambda: _true(second.applied_total == 2))
 
@@ -360,7 +369,7 @@ async def test_a_database_outage_pauses_consumption_and_skips_nothing(kit: Kit) 
             kit,
             group,
             topic,
-            effects_handler(group, db_pause=0.03),  # keeps a transaction open most of the time
+            effect_handlers(group, db_pause=0.03),  # keeps a transaction open most of the time
             sessions=create_session_factory(proxied),
             max_batch=20,
             max_backoff=1.0,
@@ -439,7 +448,7 @@ async def test_a_broker_outage_while_dead_lettering_pauses_instead_of_crashing(
     topic, group = new_names("broker-away")
     await create_topics(kit, topic, group, partitions=1)
     tp = TopicPartition(topic, 0)
-    good, poisoned = envelope("loan-3", 1), envelope("loan-3", 2, type_name=POISON_TYPE)
+    good, poisoned = envelope("loan-3", 1), envelope("loan-3", 2, type_name=POISON.name)
     await publish_envelopes(kit, topic, [good, poisoned])
 
     # Fails a send after 2 s without a broker (the kit's producer waits 15 s).
@@ -453,19 +462,22 @@ async def test_a_broker_outage_while_dead_lettering_pauses_instead_of_crashing(
     inner = effects_handler(group)
     broker_stopped = broker_started = False
 
-    async def handler(session: AsyncSession, events: Sequence[ConsumedEvent]) -> None:
+    async def handler(session: AsyncSession, events: Sequence[Received[Step]]) -> None:
         nonlocal broker_stopped
         if not broker_stopped:  # the first batch is fetched: now the broker goes away
             broker_stopped = True
             await infrastructure.stop_kafka()
         await inner(session, events)
 
+    handlers = EventHandlers()
+    handlers.on(EFFECT, handler)
+    handlers.on(POISON, refuse)
     runner = ConsumerRunner(
         group_id=group,
         topics=[topic],
         bootstrap_servers=kit.bootstrap,
         sessions=kit.sessions,
-        handler=handler,
+        handlers=handlers,
         dead_letters=dead_letters,
         poll_timeout_ms=200,
     )
@@ -679,3 +691,109 @@ async def test_two_outbox_relays_publish_every_row_once_in_order_per_key(kit: Ki
     for key, ids in wire_ids_per_key.items():
         assert ids == sorted(ids), f"{key} out of outbox order: {ids}"
         assert len(ids) == per_key
+
+
+# 6. Dispatch by event type.
+
+REPORT = EventType(
+    name="test.report", version=1, topic=Topic.LOANS, model=Step, summary="A test report."
+)
+PAYMENT = EventType(
+    name="test.payment", version=1, topic=Topic.LOANS, model=Step, summary="A test payment."
+)
+
+
+async def test_each_run_of_one_type_reaches_its_handler_in_order_in_one_transaction(
+    kit: Kit,
+) -> None:
+    topic, group = new_names("dispatch")
+    await create_topics(kit, topic, group, partitions=1)
+    sequence = [REPORT, REPORT, PAYMENT, REPORT]
+    events = [envelope("loan-6", n, type_name=t.name) for n, t in enumerate(sequence, start=1)]
+    await publish_envelopes(kit, topic, events)  # all there before the first poll: one batch
+    calls: list[tuple[str, list[int], int]] = []
+
+    def recorder(name: str) -> Handler[Step]:
+        async def record(session: AsyncSession, run: Sequence[Received[Step]]) -> None:
+            transaction = await session.scalar(text("SELECT txid_current()"))
+            calls.append((name, [event.data.seq for event in run], transaction))
+
+        return record
+
+    handlers = EventHandlers()
+    handlers.on(REPORT, recorder("report"))
+    handlers.on(PAYMENT, recorder("payment"))
+    runner = new_runner(kit, group, topic, handlers)
+    async with running(runner) as task:
+
+        async def past_all() -> bool:
+            return await committed_offsets(kit, group) == {TopicPartition(topic, 0): 4}
+
+        await eventually(past_all, within=20)
+        assert_alive(task)
+
+    assert [(name, seqs) for name, seqs, _ in calls] == [
+        ("report", [1, 2]),
+        ("payment", [3]),
+        ("report", [4]),
+    ]
+    assert len({transaction for _, _, transaction in calls}) == 1, "one transaction per batch"
+    assert runner.applied_total == 4
+    assert not runner.skipped_by_type
+
+
+async def test_an_event_type_without_a_handler_is_skipped_and_counted(kit: Kit) -> None:
+    topic, group = new_names("unhandled")
+    await create_topics(kit, topic, group, partitions=1)
+    first, second = envelope("loan-7", 1), envelope("loan-7", 3)
+    others = [envelope("loan-7", n, type_name="test.unhandled") for n in (2, 4)]
+    await publish_envelopes(kit, topic, [first, others[0], second, others[1]])
+    runner = new_runner(kit, group, topic, effect_handlers(group))
+
+    async with running(runner) as task:
+
+        async def past_all() -> bool:
+            return await committed_offsets(kit, group) == {TopicPartition(topic, 0): 4}
+
+        await eventually(past_all, within=20)
+        assert_alive(task)
+
+    assert await effect_counts(kit, group) == {first.id: 1, second.id: 1}
+    assert runner.skipped_by_type == {"test.unhandled": 2}
+    assert runner.dead_lettered_total == 0
+    # Skipped events are not claimed: nothing was applied, a redelivery skips them again.
+    assert await claimed_events(kit, group) == {first.id, second.id}
+
+
+async def test_an_event_whose_data_does_not_fit_goes_to_the_dead_letter_topic(kit: Kit) -> None:
+    topic, group = new_names("bad-data")
+    await create_topics(kit, topic, group, partitions=1)
+    first, last = envelope("loan-8", 1), envelope("loan-8", 4)
+    not_a_number = envelope("loan-8", "two")
+    newer_schema = envelope("loan-8", 3, schema_version=2)
+    await publish_envelopes(kit, topic, [first, not_a_number, newer_schema, last])
+    runner = new_runner(kit, group, topic, effect_handlers(group))
+
+    async with running(runner) as task:
+
+        async def past_all() -> bool:
+            return await committed_offsets(kit, group) == {TopicPartition(topic, 0): 4}
+
+        await eventually(past_all, within=20)
+        assert_alive(task)
+
+    assert await effect_counts(kit, group) == {first.id: 1, last.id: 1}
+    assert runner.dead_lettered_total == 2
+    dead = await read_topic(kit, dead_letter_topic(topic, group), count=2)
+    by_offset = {record.offset: (record.value, dict(record.headers)) for record in dead}
+    (value_a, headers_a), (value_b, headers_b) = by_offset[0], by_offset[1]
+    assert value_a == not_a_number.to_bytes()
+    assert headers_a["dlq.reason"].startswith(
+        f"PoisonMessageError: test.effect v1 event {not_a_number.id}: ".encode()
+    )
+    assert b"seq" in headers_a["dlq.reason"]
+    assert headers_a["dlq.source"] == f"{topic}/0/1".encode()
+    assert value_b == newer_schema.to_bytes()
+    assert b"test.effect v2 is not understood here" in headers_b["dlq.reason"]
+    assert headers_b["dlq.source"] == f"{topic}/0/2".encode()
+    assert await claimed_events(kit, group) == {first.id, last.id}
