@@ -2,6 +2,7 @@
 database engine, producer, outbox relay, consumer runners, API-key auth, readiness checks."""
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -34,6 +35,7 @@ class ServiceRuntime:
         self.engine = create_engine(settings.database_url, settings.database_pool_size)
         self.sessions = create_session_factory(self.engine)
         self._producer: AIOKafkaProducer | None = None
+        self._relay_producer: AIOKafkaProducer | None = None
         self._relay: OutboxRelay | None = None
         self._subscriptions: list[tuple[str, list[str], EventHandlers]] = []
         self.auth = Authenticator(ApiKeyStore(self.sessions))
@@ -75,7 +77,10 @@ class ServiceRuntime:
             await upgrade_to_head(self._migrations, self.settings.database_url)
         bootstrap = self.settings.kafka_bootstrap_servers
         self._producer = create_producer(bootstrap, client_id=self.name)
-        self._relay = OutboxRelay(self.sessions, self._producer)
+        self._relay_producer = create_producer(bootstrap, client_id=f"{self.name}-outbox")
+        self._relay = OutboxRelay(
+            self.sessions, self._relay_producer, renew_producer=self._renew_relay_producer
+        )
         self.consumers = [
             ConsumerRunner(
                 group_id=group,
@@ -98,8 +103,9 @@ class ServiceRuntime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._producer is not None:
-            await self._producer.stop()
+        for producer in (self._producer, self._relay_producer):
+            if producer is not None:
+                await producer.stop()
         await self.engine.dispose()
 
     @asynccontextmanager
@@ -136,7 +142,19 @@ class ServiceRuntime:
             self.settings.topic_partitions,
         )
         await self.producer.start()
+        if self._relay_producer is not None:
+            await self._relay_producer.start()
         self._producer_started.set()
+
+    async def _renew_relay_producer(self, old: AIOKafkaProducer) -> AIOKafkaProducer:
+        """The relay's own producer (dead letters keep theirs), made anew with a new id."""
+        self._relay_producer = create_producer(
+            self.settings.kafka_bootstrap_servers, client_id=f"{self.name}-outbox"
+        )
+        await self._relay_producer.start()
+        with contextlib.suppress(Exception):  # it is broken; closing it is a courtesy
+            await old.stop()
+        return self._relay_producer
 
     async def _run_relay(self) -> None:
         await self._producer_started.wait()

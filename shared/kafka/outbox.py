@@ -7,11 +7,18 @@ one relays at a time and per-loan order (outbox id order) is kept on the wire.
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 
 import structlog
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import (
+    DuplicateSequenceNumber,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    OutOfOrderSequenceNumber,
+    ProducerFenced,
+)
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import BigInteger, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
@@ -25,6 +32,17 @@ from shared.events.envelope import CONTENT_TYPE, Envelope
 RELAY_LOCK_ID = 0x0B7B0C5
 HEADERS = [("content-type", CONTENT_TYPE.encode())]
 log = structlog.get_logger(__name__)
+
+# The broker no longer knows the idempotent producer's sequence (e.g. it crashed and recovered
+# its log without the producer's state): that producer can never send again, a new one can.
+PRODUCER_STATE_LOST = (
+    OutOfOrderSequenceNumber,
+    DuplicateSequenceNumber,
+    InvalidProducerEpoch,
+    InvalidProducerIdMapping,
+    ProducerFenced,
+)
+RenewProducer = Callable[[AIOKafkaProducer], Awaitable[AIOKafkaProducer]]
 
 
 async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelope]) -> None:
@@ -54,9 +72,12 @@ class OutboxRelay:
         batch_size: int = 5000,
         idle_interval: float = 0.2,
         max_backoff: float = 5.0,
+        renew_producer: RenewProducer | None = None,
     ) -> None:
         self._sessions = sessions
         self._producer = producer
+        self._renew_producer = renew_producer
+        self.producers_renewed = 0
         self._batch_size = batch_size
         self._idle_interval = idle_interval
         self._max_backoff = max_backoff
@@ -79,6 +100,8 @@ class OutboxRelay:
             except Exception as error:
                 self.last_error = f"{type(error).__name__}: {error}"
                 log.warning("outbox relay failed; retrying", error=self.last_error, backoff=backoff)
+                if isinstance(error, PRODUCER_STATE_LOST) and self._renew_producer is not None:
+                    await self._renew()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff)
                 continue
@@ -86,6 +109,14 @@ class OutboxRelay:
             self.last_error = None
             if published < self._batch_size:
                 await self._idle()
+
+    async def _renew(self) -> None:
+        """A new producer (a new producer id) for the rows the old one could not publish; they
+        are still unmarked, so they go again, and consumers' inboxes make a copy a no-op."""
+        assert self._renew_producer is not None
+        self._producer = await self._renew_producer(self._producer)
+        self.producers_renewed += 1
+        log.warning("outbox relay renewed its producer", renewed=self.producers_renewed)
 
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):

@@ -23,6 +23,7 @@ from uuid import UUID, uuid4
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import OutOfOrderSequenceNumber
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
@@ -353,6 +354,7 @@ async def test_a_redelivered_event_is_a_no_op(kit: Kit) -> None:
 # 3. The database goes away while events are being consumed.
 
 
+@pytest.mark.faults
 async def test_a_database_outage_pauses_consumption_and_skips_nothing(kit: Kit) -> None:
     topic, group = new_names("db-outage")
     await create_topics(kit, topic, group, partitions=3)
@@ -440,6 +442,7 @@ class _WatchedProducer(AIOKafkaProducer):  # type: ignore[misc]
             raise
 
 
+@pytest.mark.faults
 async def test_a_broker_outage_while_dead_lettering_pauses_instead_of_crashing(
     kit: Kit, infrastructure: TestInfrastructure
 ) -> None:
@@ -547,6 +550,7 @@ async def _stop_process(process: asyncio.subprocess.Process) -> None:
         await process.wait()
 
 
+@pytest.mark.faults
 async def test_a_killed_consumer_process_loses_nothing_and_applies_nothing_twice(
     kit: Kit, tmp_path: Path
 ) -> None:
@@ -691,6 +695,61 @@ async def test_two_outbox_relays_publish_every_row_once_in_order_per_key(kit: Ki
     for key, ids in wire_ids_per_key.items():
         assert ids == sorted(ids), f"{key} out of outbox order: {ids}"
         assert len(ids) == per_key
+
+
+class _ProducerWithLostState:
+    """A producer whose broker forgot its sequence numbers: every send fails for good."""
+
+    def __init__(self, producer: AIOKafkaProducer) -> None:
+        self._producer = producer
+
+    async def partitions_for(self, topic: str) -> set[int]:
+        partitions: set[int] = await self._producer.partitions_for(topic)
+        return partitions
+
+    def create_batch(self) -> Any:
+        return self._producer.create_batch()
+
+    async def send_batch(self, *_args: object, **_kwargs: object) -> asyncio.Future[object]:
+        raise OutOfOrderSequenceNumber()
+
+    async def stop(self) -> None:
+        await self._producer.stop()
+
+
+@pytest.mark.faults
+async def test_a_relay_whose_producer_lost_its_state_renews_it_and_publishes_once(
+    kit: Kit,
+) -> None:
+    topic, _ = new_names("renew")
+    await ensure_topics(kit.bootstrap, [topic], 2)
+    events = [envelope(f"loan-{n % 3}", n) for n in range(30)]
+    async with kit.sessions() as session, session.begin():
+        await outbox_kit.enqueue(session, topic, events)
+    broken = create_producer(kit.bootstrap, client_id="relay-broken")
+    await broken.start()
+    renewed: list[AIOKafkaProducer] = []
+
+    async def renew(old: AIOKafkaProducer) -> AIOKafkaProducer:
+        await old.stop()
+        renewed.append(create_producer(kit.bootstrap, client_id="relay-renewed"))
+        await renewed[-1].start()
+        return renewed[-1]
+
+    relay = OutboxRelay(
+        kit.sessions, _ProducerWithLostState(broken), max_backoff=0.1, renew_producer=renew
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+        records = await read_topic(kit, topic, count=len(events))
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for producer in renewed:
+            await producer.stop()
+    assert relay.producers_renewed == 1
+    on_wire = Counter(Envelope.model_validate_json(r.value or b"").id for r in records)
+    assert on_wire == Counter(e.id for e in events), "each event once"
 
 
 # 6. Dispatch by event type.
