@@ -7,7 +7,7 @@ PYTHON ?= python3
 # uv from PATH, else the one pip installed into $(PYTHON) (its bin folder may not be on PATH).
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
 
-.PHONY: help install run test bench docs lint clean
+.PHONY: help install run test bench bench-rules docs lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) \
@@ -28,8 +28,12 @@ test: install ## Run the tests (Kafka and PostgreSQL from the env, Docker, or th
 bench: install ## Measure intake throughput on the local stack (minutes; prints a median table)
 	$(UV) run --frozen python -m benchmarks.intake
 
-docs: ## Regenerate docs/openapi/*.json and docs/asyncapi.json from the code
+bench-rules: ## Measure contact-rules checks per second against a bare loop (seconds)
+	$(UV) run --frozen python -m benchmarks.contact_rules
+
+docs: ## Regenerate docs/openapi/*.json, docs/asyncapi.json and docs/contact-rules.md from the code
 	$(UV) run --frozen python -m deploy.apidocs
+	$(UV) run --frozen python -m shared.contact_rules.reference
 
 lint: ## ruff check, ruff format --check, mypy --strict
 	$(UV) run --frozen ruff check .
