@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaTimeoutError
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,7 @@ from shared.kafka.faults import is_transient
 from shared.kafka.handlers import EventHandlers, PoisonMessageError, Received
 
 log = structlog.get_logger(__name__)
+TOPIC_WAIT_SECONDS = 30.0
 
 
 @dataclass(frozen=True)
@@ -90,7 +91,23 @@ class ConsumerRunner:
             max_poll_interval_ms=300_000,
         )
         await self._consumer.start()
+        await self._wait_for_topics(self._consumer)
         self._consumer.subscribe(self.topics, listener=_DrainBeforeRevoke(self))
+
+    async def _wait_for_topics(
+        self, consumer: AIOKafkaConsumer, within: float = TOPIC_WAIT_SECONDS
+    ) -> None:
+        """Subscribe only once the broker's metadata has every topic: a group that joins while
+        a topic just made is not in it yet gets no partition of it until the next metadata
+        refresh, minutes later."""
+        deadline = time.monotonic() + within
+        while True:
+            missing = set(self.topics) - set(await consumer.topics())
+            if not missing:
+                return
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError(f"{self.group_id}: topics {sorted(missing)} not found")
+            await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
         if self._consumer is not None:

@@ -351,6 +351,26 @@ async def test_a_redelivered_event_is_a_no_op(kit: Kit) -> None:
     assert first.dead_lettered_total == second.dead_lettered_total == 0
 
 
+async def test_a_group_started_before_its_topic_exists_gets_its_partitions(kit: Kit) -> None:
+    topic, group = new_names("late-topic")
+    runner = new_runner(kit, group, topic, effect_handlers(group))
+    starting = asyncio.create_task(runner.start())
+    await asyncio.sleep(1)  # the runner asks the broker for a topic that is not there yet
+    await create_topics(kit, topic, group, partitions=3)
+    await starting
+    task = asyncio.create_task(runner.run())
+    try:
+        events = [envelope(f"loan-{n}", n) for n in range(6)]
+        await publish_envelopes(kit, topic, events)
+        await eventually(lambda: _true(runner.applied_total == len(events)), within=30)
+        assert_alive(task)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await runner.stop()
+    assert await effect_counts(kit, group) == {e.id: 1 for e in events}
+
+
 # 3. The database goes away while events are being consumed.
 
 
