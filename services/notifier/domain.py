@@ -5,10 +5,7 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-
-class Channel(StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
+from shared.vocabulary import Channel
 
 
 class ReminderStatus(StrEnum):

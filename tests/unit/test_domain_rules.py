@@ -4,13 +4,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from services.agency_gateway.domain import CaseStatus, PlacementPolicy
-from services.notifier.domain import (
-    DEFAULT_CADENCE,
-    SEND_AT,
-    Channel,
-    ReminderStatus,
-    plan_reminders,
-)
+from services.notifier.domain import DEFAULT_CADENCE, SEND_AT, ReminderStatus, plan_reminders
+from shared.vocabulary import Channel
 
 SHANGHAI = timezone(timedelta(hours=8))
 

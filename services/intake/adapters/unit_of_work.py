@@ -31,7 +31,11 @@ class SqlUnitOfWork:
 
     async def __aenter__(self) -> Self:
         self.session = self._sessions()
-        self._transaction: AsyncSessionTransaction = await self.session.begin()
+        try:
+            self._transaction: AsyncSessionTransaction = await self.session.begin()
+        except BaseException:
+            await self.session.close()
+            raise
         self.loans = SqlLoanStore(self.session)
         self.history = SqlEventHistory(self.session)
         self.idempotency_keys = SqlIdempotencyKeys(self.session)

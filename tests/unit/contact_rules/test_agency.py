@@ -1,8 +1,6 @@
 """CN-09 (the borrower is told before the agency's first contact), CN-10 (only while placed),
 US-04 (validation notice)."""
 
-import pytest
-
 from shared.contact_rules import (
     Outcome,
     Placement,
@@ -26,8 +24,6 @@ from tests.unit.contact_rules.support import (
     contact,
     us_facts,
 )
-
-pytestmark = pytest.mark.unit
 
 PLACED = at("2026-05-01 10:00", SHANGHAI)
 

@@ -7,8 +7,6 @@ import pytest
 from shared.contact_rules.clock import add_business_days, day_start, first_instant, in_window
 from tests.unit.contact_rules.support import LONDON, NEW_YORK
 
-pytestmark = pytest.mark.unit
-
 
 def test_a_skipped_reading_is_reached_at_the_end_of_the_gap() -> None:
     assert first_instant(date(2026, 3, 8), time(2, 30), NEW_YORK) == datetime(

@@ -18,8 +18,6 @@ from tests.unit.contact_rules.support import (
     us_facts,
 )
 
-pytestmark = pytest.mark.unit
-
 
 def test_cn06_banned_wording_in_a_message() -> None:
     threat = contact(

@@ -3,8 +3,6 @@ says so, in the borrower's calendar days."""
 
 from typing import Any
 
-import pytest
-
 from shared.contact_rules import Contact, Outcome, Party, check, judge, tighten
 from shared.events.models import ConsentKind, ConsentRecord
 from shared.vocabulary import Channel
@@ -21,8 +19,6 @@ from tests.unit.contact_rules.support import (
     inbound,
     us_facts,
 )
-
-pytestmark = pytest.mark.unit
 
 
 def _connected(text: str, party: Party = LENDER, **fields: Any) -> Contact:

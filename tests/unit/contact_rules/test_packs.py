@@ -8,8 +8,6 @@ from shared.contact_rules import PackError, RuleStatus, load_overlay_file, load_
 from shared.contact_rules.packs import REQUIRED, parse_pack
 from tests.unit.contact_rules.support import CN, US
 
-pytestmark = pytest.mark.unit
-
 PACKS = Path(__file__).resolve().parents[3] / "shared" / "contact_rules" / "packs"
 
 

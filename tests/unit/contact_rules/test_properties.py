@@ -10,7 +10,6 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -36,8 +35,6 @@ from shared.contact_rules.ledger import POSSIBLE_OUTCOMES
 from shared.events.models import ConsentKind, ConsentRecord, HoldReason, InconvenientTime
 from shared.vocabulary import Channel, Jurisdiction
 from tests.unit.contact_rules.support import CN, DEBT, PERSON, US
-
-pytestmark = pytest.mark.unit
 
 PROPERTY = settings(
     max_examples=200,

@@ -21,8 +21,6 @@ from tests.unit.contact_rules.support import (
     us_facts,
 )
 
-pytestmark = pytest.mark.unit
-
 
 def test_quiet_window_is_the_borrowers_not_the_servers() -> None:
     # 14:30 on a UTC server is 22:30 in Shanghai; 01:00 UTC is 09:00 there.

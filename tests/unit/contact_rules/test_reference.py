@@ -1,10 +1,6 @@
 """docs/contact-rules.md is what the packs produce: it cannot drift from them."""
 
-import pytest
-
 from shared.contact_rules.reference import DOCUMENT, render
-
-pytestmark = pytest.mark.unit
 
 
 def test_the_generated_reference_is_up_to_date() -> None:

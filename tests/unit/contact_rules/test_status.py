@@ -30,8 +30,6 @@ from tests.unit.contact_rules.support import (
     us_facts,
 )
 
-pytestmark = pytest.mark.unit
-
 
 @pytest.mark.parametrize("reason", [HoldReason.HARDSHIP, HoldReason.DISPUTE])
 def test_no_reminder_under_a_hold(reason: HoldReason) -> None:

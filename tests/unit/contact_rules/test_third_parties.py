@@ -2,8 +2,6 @@
 
 from typing import Any
 
-import pytest
-
 from shared.contact_rules import (
     Contact,
     Outcome,
@@ -25,8 +23,6 @@ from tests.unit.contact_rules.support import (
     contact,
     us_facts,
 )
-
-pytestmark = pytest.mark.unit
 
 
 def _third(text: str, zone: Any = SHANGHAI, **fields: Any) -> Contact:
