@@ -180,7 +180,7 @@ def _reported_row(item: ReportedLoan, now: datetime) -> dict[str, Any]:
         "loan_id": loan.loan_id,
         "borrower_id": borrower.borrower.id,
         "borrower_ref": loan.borrower_ref,
-        "contact_sealed": borrower.at_rest.model_dump(),
+        "contact_sealed": borrower.at_rest().model_dump(),
         "locale": borrower.borrower.locale,
         "timezone": borrower.borrower.timezone,
         "jurisdiction": loan.jurisdiction.value,

@@ -47,7 +47,7 @@ SOURCE = "/collections/intake"
 _TYPE_OF_DATA: dict[type[BaseModel], EventType] = {t.model: t for t in EVENT_TYPES.values()}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Accepted:
     """The event that stands for a change: new, or the one on record for a resubmission."""
 
@@ -56,7 +56,7 @@ class Accepted:
     duplicate: bool = False
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Refused:
     """A report the loan's state does not allow (a closed loan); the batch goes on."""
 
@@ -64,26 +64,26 @@ class Refused:
     reason: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PaymentRecorded:
     accepted: Accepted
     loan: Loan
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class HoldRecorded:
     accepted: Accepted
     hold_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PreferencesRecorded:
     event_id: UUID
     borrower_id: str
     version: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LoanRecord:
     """What a lender reads about a loan: its state, holds and history."""
 

@@ -18,7 +18,7 @@ from shared.events.envelope import Envelope
 from shared.events.models import ContactPreferences
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made a thousand times a batch, and frozen costs
 class ReportedLoan:
     """A loan with the borrower of its newest report, as it is to be stored."""
 
@@ -26,7 +26,7 @@ class ReportedLoan:
     borrower: SealedBorrower
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: made a thousand times a batch, and frozen costs
 class HistoryEntry:
     """One event in a loan's history, pseudonymous (never personal data)."""
 
@@ -39,13 +39,13 @@ class HistoryEntry:
     recorded_at: datetime | None = None  # set by the database
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordedEvent:
     event_id: UUID
     loan_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StoredReply:
     """The reply to a request sent with an ``Idempotency-Key``, kept to replay it."""
 

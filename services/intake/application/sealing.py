@@ -1,14 +1,13 @@
 """The keys intake protects personal data with, and the borrower as events carry them."""
 
 from dataclasses import dataclass
-from functools import cached_property
 
 from services.intake.domain.commands import Borrower
 from shared.crypto import KeyRing, Pseudonymizer, SealedValue
 from shared.events.models import BorrowerContact, BorrowerProfile
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Sealing:
     """At rest (intake's own key), in events (keys shared with entitled services), and the
     keyed hash that makes borrower pseudonyms."""
@@ -34,7 +33,7 @@ class Sealing:
         return SealedBorrower(borrower, profile, plaintext, self.storage)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SealedBorrower:
     borrower: Borrower
     profile: BorrowerProfile  # what events say of the borrower
@@ -45,7 +44,6 @@ class SealedBorrower:
     def ref(self) -> str:
         return self.profile.ref
 
-    @cached_property
     def at_rest(self) -> SealedValue:
         """Contact details sealed with intake's own key, made only for loans that are stored."""
         return self._storage.seal(self._contact, associated_data=self.ref.encode())

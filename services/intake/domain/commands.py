@@ -11,7 +11,7 @@ from shared.events.money import Money
 from shared.vocabulary import Jurisdiction
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Borrower:
     """The borrower as the lender reports them; name, phone and e-mail are personal data."""
 
@@ -23,7 +23,7 @@ class Borrower:
     timezone: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class OverdueReport:
     """A loan past due, as the lender's figures stood ``as_of``."""
 
@@ -37,14 +37,14 @@ class OverdueReport:
     as_of: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class ReportOverdueLoans:
     """One report or a batch of them; each stands or falls on its own."""
 
     reports: tuple[OverdueReport, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecordPayment:
     loan_id: str
     payment_id: str
@@ -52,34 +52,34 @@ class RecordPayment:
     paid_at: datetime
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PlaceHold:
     loan_id: str
     reason: HoldReason
     hold_id: str | None = None  # one is made when the lender gives none
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class LiftHold:
     loan_id: str
     hold_id: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RecallPlacement:
     loan_id: str
     reason: str
     recalled_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CloseLoan:
     loan_id: str
     reason: ClosureReason
     closed_at: datetime | None = None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class UpdateContactPreferences:
     borrower_id: str
     preferences: ContactPreferences = field(default_factory=ContactPreferences)

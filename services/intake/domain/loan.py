@@ -7,7 +7,7 @@ earlier one is recorded but already counted in that report. Methods decide befor
 anything: one that refuses (``LoanConflictError``) leaves the loan as it was.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
@@ -69,7 +69,7 @@ def status_after_report(amount_overdue: Decimal) -> LoanStatus:
     return LoanStatus.DELINQUENT if amount_overdue > 0 else LoanStatus.CURED
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hold:
     hold_id: str
     reason: HoldReason
@@ -81,7 +81,7 @@ class Hold:
         return self.lifted_at is None
 
 
-@dataclass
+@dataclass(slots=True)
 class Loan:
     """One lender's loan as intake knows it: the latest report's figures and what followed."""
 
@@ -130,7 +130,9 @@ class Loan:
         if report.as_of <= self.as_of:
             return ReportOutcome.STALE
         # A newer report is the lender's whole truth: its figures replace all of ours.
-        vars(self).update(vars(Loan.opened_by(self.lender_id, report, borrower_ref)))
+        newer = Loan.opened_by(self.lender_id, report, borrower_ref)
+        for field in fields(self):
+            setattr(self, field.name, getattr(newer, field.name))
         return ReportOutcome.UPDATED
 
     def take_payment(self, payment: RecordPayment) -> PaymentReceived:
