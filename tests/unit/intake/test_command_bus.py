@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from services.intake.application.command_bus import (
+    ALREADY_A_BATCH,
     CommandBus,
     IdempotencyKeyReusedError,
     Reply,
@@ -136,3 +137,16 @@ async def test_a_database_away_fails_the_group_at_once(bus: CommandBus, error: E
     results = await submit_together(bus, single("L-1"), single("L-2"), single("L-3"))
     assert all(result is error for result in results)
     assert CountingUnitOfWork.begun == 1
+
+
+async def test_batches_go_in_units_of_work_of_their_own_and_single_reports_together(
+    bus: CommandBus, db: Database
+) -> None:
+    def batch(prefix: str) -> Submission:
+        reports = tuple(overdue_report(f"{prefix}-{n}") for n in range(ALREADY_A_BATCH))
+        return Submission(LENDER, ReportOverdueLoans(reports), lambda _: Reply(200, {}))
+
+    replies = await submit_together(bus, batch("A"), batch("B"), single("L-1"), single("L-2"))
+    assert [getattr(r, "status", r) for r in replies] == [200, 200, 202, 202]
+    assert db.commits == 3  # each batch alone, the two single reports together
+    assert len(db.outbox) == 2 * ALREADY_A_BATCH + 2
