@@ -10,7 +10,7 @@ CONTENT_TYPE = "application/cloudevents+json"
 
 
 class Envelope(BaseModel):
-    """A CloudEvents 1.0 event in structured mode; ``subject`` is the loan id, the Kafka key."""
+    """A CloudEvents 1.0 event in structured mode, about ``subject`` (a loan id) of a tenant."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -19,14 +19,25 @@ class Envelope(BaseModel):
     source: str = Field(description="The service that produced it, e.g. /collections/intake.")
     type: str
     time: AwareDatetime
-    subject: str = Field(description="The loan id; also the Kafka message key.")
+    subject: str = Field(description="The loan id (a borrower's pseudonym for preferences).")
     datacontenttype: Literal["application/json"] = "application/json"
     schemaversion: int = Field(ge=1, description="Version of the data schema of this type.")
     tenantid: str = Field(description="The lender the loan belongs to.")
     data: dict[str, Any]
 
+    @property
+    def key(self) -> str:
+        """The Kafka message key: tenant and subject, so one loan's events share a partition
+        and stay in order, and two lenders' loans of one id are two keys."""
+        return message_key(self.tenantid, self.subject)
+
     def to_bytes(self) -> bytes:
         return self.model_dump_json().encode()
+
+
+def message_key(tenant: str, subject: str) -> str:
+    """``tenant/subject``; identifiers never hold a ``/``."""
+    return f"{tenant}/{subject}"
 
 
 def new_envelope(

@@ -46,7 +46,7 @@ RenewProducer = Callable[[AIOKafkaProducer], Awaitable[AIOKafkaProducer]]
 
 
 async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelope]) -> None:
-    """Add events to the outbox in the caller's transaction; the key is the event's subject."""
+    """Add events to the outbox in the caller's transaction, keyed by tenant and subject."""
     await insert_rows(
         session,
         outbox,
@@ -54,7 +54,7 @@ async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelop
             {
                 "event_id": envelope.id,
                 "topic": topic,
-                "message_key": envelope.subject,
+                "message_key": envelope.key,
                 "payload": envelope.to_bytes(),
             }
             for envelope in envelopes

@@ -709,7 +709,7 @@ async def test_two_outbox_relays_publish_every_row_once_in_order_per_key(kit: Ki
     # Per key (one partition each), the wire order is the outbox id order.
     wire_ids_per_key: dict[str, list[int]] = defaultdict(list)
     for record, event in zip(records, on_wire, strict=True):
-        assert record.key == event.subject.encode()
+        assert record.key == event.key.encode()
         wire_ids_per_key[event.subject].append(outbox_ids[event.id])
     assert set(wire_ids_per_key) == set(keys)
     for key, ids in wire_ids_per_key.items():

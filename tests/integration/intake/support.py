@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from services.intake.application.sealing import Sealing
 from services.intake.settings import IntakeSettings
 from services.intake.wiring import sealing_from
-from shared.events.envelope import Envelope
+from shared.events.envelope import Envelope, message_key
 from shared.http.problems import PROBLEM_JSON
 from shared.runtime import ServiceRuntime
 
@@ -52,13 +52,9 @@ class IntakeTables:
                 text("SELECT count(*) FROM loan_events WHERE lender_id = :l AND loan_id = :id"),
                 {"l": lender_id, "id": loan_id},
             )
-            # The outbox has no tenant column: the key is the loan id, the lender in the event.
             outbox = await connection.scalar(
-                text(
-                    "SELECT count(*) FROM outbox WHERE message_key = :id "
-                    "AND convert_from(payload, 'UTF8')::jsonb ->> 'tenantid' = :l"
-                ),
-                {"l": lender_id, "id": loan_id},
+                text("SELECT count(*) FROM outbox WHERE message_key = :key"),
+                {"key": message_key(lender_id, loan_id)},
             )
         return {
             "loans": int(loans or 0),

@@ -6,6 +6,7 @@ from uuid import UUID
 
 import httpx
 
+from shared.events.envelope import message_key
 from tests.integration.intake.support import (
     IntakeTables,
     read_topic,
@@ -76,7 +77,7 @@ async def test_a_mixed_batch_answers_item_by_item(
     published = await read_topic(bootstrap, delinquency_topic, {UUID(e) for e in accepted})
     for index in (0, 2):
         (copy,) = published[UUID(results[index]["event_id"])]
-        assert copy.key == results[index]["loan_id"]
+        assert copy.key == message_key(lender_id, results[index]["loan_id"])
         assert copy.envelope.type == "collections.loan.overdue-reported"
         assert copy.envelope.tenantid == lender_id
 

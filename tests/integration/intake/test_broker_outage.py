@@ -12,6 +12,7 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from shared.events.envelope import message_key
 from tests.harness import eventually
 from tests.infrastructure import TestInfrastructure
 from tests.integration.intake.support import (
@@ -31,6 +32,7 @@ async def test_reports_made_while_kafka_is_down_are_all_published_once(
     infrastructure: TestInfrastructure,
     intake: httpx.AsyncClient,
     lender: dict[str, str],
+    lender_id: str,
     tables: IntakeTables,
     bootstrap: str,
     delinquency_topic: str,
@@ -38,6 +40,7 @@ async def test_reports_made_while_kafka_is_down_are_all_published_once(
     if not infrastructure.can_restart_kafka:
         pytest.skip("stopping Kafka needs the local stack: run without COLLECTIONS_TEST_* set")
     loan_ids = [new_loan_id("L-outage") for _ in range(REPORTS)]
+    keys = [message_key(lender_id, loan_id) for loan_id in loan_ids]
 
     await infrastructure.stop_kafka()
     try:
@@ -47,7 +50,7 @@ async def test_reports_made_while_kafka_is_down_are_all_published_once(
         ]
         assert [r.status_code for r in responses] == [202] * REPORTS, responses[-1].text
         await asyncio.sleep(1)  # the relay tries, and fails, meanwhile
-        assert await _unpublished(tables, loan_ids) == REPORTS
+        assert await _unpublished(tables, keys) == REPORTS
     finally:
         await infrastructure.start_kafka()
 
@@ -59,21 +62,21 @@ async def test_reports_made_while_kafka_is_down_are_all_published_once(
     )
     for response in responses:
         (copy,) = published[UUID(response.json()["event_id"])]
-        assert copy.key == response.json()["loan_id"]
-    await eventually(lambda: _all_marked(tables, loan_ids), within=30)
+        assert copy.key == message_key(lender_id, response.json()["loan_id"])
+    await eventually(lambda: _all_marked(tables, keys), within=30)
 
 
-async def _unpublished(tables: IntakeTables, loan_ids: list[str]) -> int:
+async def _unpublished(tables: IntakeTables, keys: list[str]) -> int:
     async with tables.engine.connect() as connection:
         waiting = await connection.scalar(
             text(
                 "SELECT count(*) FROM outbox "
                 "WHERE message_key = ANY(:keys) AND published_at IS NULL"
             ),
-            {"keys": loan_ids},
+            {"keys": keys},
         )
     return int(waiting or 0)
 
 
-async def _all_marked(tables: IntakeTables, loan_ids: list[str]) -> bool:
-    return await _unpublished(tables, loan_ids) == 0
+async def _all_marked(tables: IntakeTables, keys: list[str]) -> bool:
+    return await _unpublished(tables, keys) == 0

@@ -9,6 +9,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from shared.events.envelope import message_key
 from tests.harness import RunningPlatform
 from tests.integration.intake.support import (
     IntakeTables,
@@ -62,7 +63,7 @@ def payment_id() -> str:
 
 
 async def test_a_partial_payment_lowers_what_is_outstanding(
-    intake: httpx.AsyncClient, lender: dict[str, str], loan: str, published: Find
+    intake: httpx.AsyncClient, lender: dict[str, str], lender_id: str, loan: str, published: Find
 ) -> None:
     response = await intake.post(
         f"/v1/loans/{loan}/payments", json=payment(payment_id(), "250.00"), headers=lender
@@ -78,14 +79,14 @@ async def test_a_partial_payment_lowers_what_is_outstanding(
     assert loan_view["history"][-1]["type"] == "collections.loan.payment-received"
 
     event = await published(body["event_id"])
-    assert event.key == loan
+    assert event.key == message_key(lender_id, loan)
     assert event.envelope.type == "collections.loan.payment-received"
     assert event.envelope.data["outstanding"] == {"amount": "1000.00", "currency": CNY}
     assert event.envelope.data["cured"] is False
 
 
 async def test_paying_everything_cures_the_loan(
-    intake: httpx.AsyncClient, lender: dict[str, str], loan: str, published: Find
+    intake: httpx.AsyncClient, lender: dict[str, str], lender_id: str, loan: str, published: Find
 ) -> None:
     url = f"/v1/loans/{loan}/payments"
     await intake.post(url, json=payment(payment_id(), "1000.00"), headers=lender)
@@ -96,7 +97,7 @@ async def test_paying_everything_cures_the_loan(
     assert response.json()["outstanding"] == {"amount": "0.00", "currency": CNY}
     assert (await view(intake, lender, loan))["status"] == "cured"
     event = await published(response.json()["event_id"])
-    assert (event.key, event.envelope.data["cured"]) == (loan, True)
+    assert (event.key, event.envelope.data["cured"]) == (message_key(lender_id, loan), True)
 
 
 async def test_a_payment_older_than_the_report_is_already_counted(
@@ -133,7 +134,7 @@ async def test_a_payment_on_an_unknown_loan_is_404(
 
 
 async def test_holds_are_placed_listed_and_lifted(
-    intake: httpx.AsyncClient, lender: dict[str, str], loan: str, published: Find
+    intake: httpx.AsyncClient, lender: dict[str, str], lender_id: str, loan: str, published: Find
 ) -> None:
     holds = f"/v1/loans/{loan}/holds"
     placed = await intake.post(holds, json={"reason": "dispute", "hold_id": "H-1"}, headers=lender)
@@ -151,7 +152,10 @@ async def test_holds_are_placed_listed_and_lifted(
         (other.json()["hold_id"], "hardship", None),
     }
     event = await published(placed.json()["event_id"])
-    assert (event.key, event.envelope.type) == (loan, "collections.loan.hold-placed")
+    assert (event.key, event.envelope.type) == (
+        message_key(lender_id, loan),
+        "collections.loan.hold-placed",
+    )
     assert event.envelope.data["reason"] == "dispute"
 
     lifted = await intake.delete(f"{holds}/H-1", headers=lender)
@@ -165,7 +169,10 @@ async def test_holds_are_placed_listed_and_lifted(
     assert loan_view["on_hold"] is False
     assert all(h["lifted_at"] is not None for h in loan_view["holds"])
     event = await published(lifted.json()["event_id"])
-    assert (event.key, event.envelope.type) == (loan, "collections.loan.hold-lifted")
+    assert (event.key, event.envelope.type) == (
+        message_key(lender_id, loan),
+        "collections.loan.hold-lifted",
+    )
     assert event.envelope.data["hold_id"] == "H-1"
 
 
@@ -191,7 +198,7 @@ async def test_a_hold_id_in_use_on_another_loan_is_a_conflict(
 
 
 async def test_every_recall_is_an_event(
-    intake: httpx.AsyncClient, lender: dict[str, str], loan: str, published: Find
+    intake: httpx.AsyncClient, lender: dict[str, str], lender_id: str, loan: str, published: Find
 ) -> None:
     first = await intake.post(f"/v1/loans/{loan}/recall", json={}, headers=lender)
     second = await intake.post(
@@ -203,7 +210,10 @@ async def test_every_recall_is_an_event(
     assert (first.status_code, second.status_code) == (202, 202)
     assert first.json()["event_id"] != second.json()["event_id"]
     event = await published(second.json()["event_id"])
-    assert (event.key, event.envelope.type) == (loan, "collections.loan.placement-recalled")
+    assert (event.key, event.envelope.type) == (
+        message_key(lender_id, loan),
+        "collections.loan.placement-recalled",
+    )
     assert event.envelope.data["reason"] == "agency underperforming"
     assert event.envelope.data["recalled_at"] == "2026-11-28T12:00:00Z"
     assert (await published(first.json()["event_id"])).envelope.data["reason"] == "lender_request"
@@ -227,7 +237,10 @@ async def test_a_closed_loan_takes_no_more_changes(
     loan_view = await view(intake, lender, loan)
     assert (loan_view["status"], loan_view["closure_reason"]) == ("closed", "settled")
     event = await published(closed.json()["event_id"])
-    assert (event.key, event.envelope.type) == (loan, "collections.loan.closed")
+    assert (event.key, event.envelope.type) == (
+        message_key(lender_id, loan),
+        "collections.loan.closed",
+    )
     assert event.envelope.data["reason"] == "settled"
 
     written = await tables.rows_about(lender_id, loan)
@@ -276,7 +289,7 @@ async def test_contact_preferences_are_versioned_and_keyed_by_pseudonym(
     assert second.json()["borrower_id"] == borrower_id
     reference = intake_sealing(platform.runtime("intake")).reference(lender_id, borrower_id)
     event = await published(second.json()["event_id"])
-    assert event.key == reference
+    assert event.key == message_key(lender_id, reference)
     assert event.envelope.subject == reference
     assert event.envelope.type == "collections.borrower.contact-preferences-updated"
     assert event.envelope.data["borrower_ref"] == reference

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from services.intake.adapters.loans import SqlLoanStore
 from services.intake.application.ports import ReportedLoan
 from shared.crypto import SealedValue
-from shared.events.envelope import Envelope
+from shared.events.envelope import Envelope, message_key
 from shared.logging import configure_logging
 from tests.harness import RunningPlatform, eventually
 from tests.integration.intake.support import (
@@ -85,6 +85,7 @@ async def test_logs_never_carry_personal_data(
     platform: RunningPlatform,
     intake: httpx.AsyncClient,
     lender: dict[str, str],
+    lender_id: str,
     borrower: dict[str, Any],
     tables: IntakeTables,
     intake_log: Callable[[], str],
@@ -130,7 +131,7 @@ async def test_logs_never_carry_personal_data(
     monkeypatch.setattr(SqlLoanStore, "save_reported", original_save)
     assert failed.status_code == 500
     response_text = paid.text + batched.text + refused.text + failed.text
-    await eventually(lambda: _all_published(tables, loan_id), within=20)
+    await eventually(lambda: _all_published(tables, message_key(lender_id, loan_id)), within=20)
 
     log = intake_log()
     assert "log capture works" in log
@@ -142,11 +143,11 @@ async def test_logs_never_carry_personal_data(
         assert value not in response_text
 
 
-async def _all_published(tables: IntakeTables, loan_id: str) -> bool:
+async def _all_published(tables: IntakeTables, key: str) -> bool:
     async with tables.engine.connect() as connection:
         waiting = await connection.scalar(
             text("SELECT count(*) FROM outbox WHERE message_key = :k AND published_at IS NULL"),
-            {"k": loan_id},
+            {"k": key},
         )
     return int(waiting or 0) == 0
 
@@ -221,7 +222,7 @@ async def test_events_carry_the_pseudonym_and_the_contact_sealed(
         f"/v1/loans/{loan_id}/payments", json=payment(f"P-{loan_id}", "50.00"), headers=lender
     )
 
-    payloads = await tables.outbox_payloads(loan_id)
+    payloads = await tables.outbox_payloads(message_key(lender_id, loan_id))
     assert len(payloads) == 2
     for payload in payloads:
         assert not _found(payload, personal(borrower["name"], borrower["phone"], borrower["email"]))
