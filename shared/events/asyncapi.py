@@ -55,7 +55,8 @@ def asyncapi_document() -> dict[str, Any]:
         "info": {
             "title": "Delegated collections events",
             "version": "1.0.0",
-            "description": "CloudEvents 1.0 (structured mode) on Kafka, keyed by `<tenant>/<subject>` (lender and loan id). "
+            "description": "CloudEvents 1.0 (structured mode) on Kafka, keyed by "
+            "`<tenant>/<subject>` (lender and loan id). "
             "Dead letters go to <topic>.<consumer group>.dlq.",
         },
         "channels": channels,
