@@ -199,12 +199,12 @@ class IntakeHandlers:
     async def lift_hold(self, uow: UnitOfWork, lender_id: str, command: LiftHold) -> Accepted:
         loan = await _locked(uow, lender_id, command.loan_id)
         hold = await uow.loans.lock_hold(lender_id, loan.loan_id, command.hold_id)
-        identity = identities.hold_lifted(command.hold_id)
-        on_record = await uow.history.on_record(lender_id, [identity])
-        if identity in on_record and hold is not None:
-            return Accepted(on_record[identity].event_id, loan.loan_id, duplicate=True)
         now = self._now()
         event = loan.lift_hold(hold, command.hold_id, now)
+        identity = identities.hold_lifted(command.hold_id)
+        on_record = await _on_record(uow, lender_id, loan, identity, f"hold {command.hold_id!r}")
+        if on_record is not None:
+            return on_record
         accepted = await _record(uow, lender_id, loan.loan_id, identity, event, now)
         await uow.loans.lift_hold(lender_id, command.hold_id, now)
         return accepted
@@ -220,9 +220,9 @@ class IntakeHandlers:
     async def close_loan(self, uow: UnitOfWork, lender_id: str, command: CloseLoan) -> Accepted:
         loan = await _locked(uow, lender_id, command.loan_id)
         identity = identities.closure(loan.loan_id)
-        on_record = await uow.history.on_record(lender_id, [identity])
-        if identity in on_record:
-            return Accepted(on_record[identity].event_id, loan.loan_id, duplicate=True)
+        on_record = await _on_record(uow, lender_id, loan, identity, "the closure")
+        if on_record is not None:
+            return on_record
         at = command.closed_at or self._now()
         event = loan.close(command.reason, at)
         accepted = await _record(uow, lender_id, loan.loan_id, identity, event, at)
