@@ -9,7 +9,11 @@ Used as ``Annotated[str, StringConstraints(...), AfterValidator(storable_text)]`
 from datetime import UTC, datetime
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime
+from pydantic import AfterValidator, AwareDatetime, StringConstraints
+
+IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
+Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, strict=True)]
+"""A lender's id of a loan, borrower, payment or hold: the one rule every service checks."""
 
 
 def storable_text(value: str) -> str:

@@ -21,13 +21,11 @@ from pydantic import (
 from services.intake.application.handlers import LoanRecord
 from services.intake.domain import commands
 from services.intake.domain.loan import days_past_due_error
-from shared.events.limits import Instant, storable_text
+from shared.events.limits import Identifier, Instant, storable_text
 from shared.events.models import ClosureReason, ContactPreferences, HoldReason
 from shared.events.money import Money
 from shared.vocabulary import Jurisdiction
 
-IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
-Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, strict=True)]
 MAX_BATCH_ITEMS = 1000
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _TIMEZONES = frozenset(available_timezones())
