@@ -6,7 +6,7 @@ an instant in the year 10000 in UTC, which neither Python nor the database drive
 Used as ``Annotated[str, StringConstraints(...), AfterValidator(storable_text)]``.
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, StringConstraints
@@ -34,5 +34,34 @@ def representable_instant(value: datetime) -> datetime:
     return value
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(representable_instant)]
-"""A timezone-aware date and time that converts to UTC."""
+MAX_CLOCK_SKEW = timedelta(minutes=5)
+"""How far ahead of this host's clock a lender's clock may run."""
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+EARLIEST_DATE = EARLIEST.date()
+
+
+def plausible_instant(value: datetime) -> datetime:
+    """Refuse instants before 1970 or more than ``MAX_CLOCK_SKEW`` ahead of now."""
+    try:
+        in_utc: datetime | None = value.astimezone(UTC)
+    except OverflowError:
+        in_utc = None
+    if in_utc is None or not EARLIEST <= in_utc <= datetime.now(UTC) + MAX_CLOCK_SKEW:
+        minutes = int(MAX_CLOCK_SKEW.total_seconds() // 60)
+        raise ValueError(
+            f"must be from 1970 on and not in the future (by more than {minutes} minutes)"
+        )
+    return value
+
+
+def plausible_date(value: date) -> date:
+    """Refuse dates before 1970 or after tomorrow in UTC (today somewhere on Earth)."""
+    if not EARLIEST_DATE <= value <= datetime.now(UTC).date() + timedelta(days=1):
+        raise ValueError("must be from 1970 on and not in the future")
+    return value
+
+
+Instant = Annotated[AwareDatetime, AfterValidator(plausible_instant)]
+"""A timezone-aware date and time, from 1970 until a few minutes from now."""
+PastDate = Annotated[date, AfterValidator(plausible_date)]
+"""A calendar date from 1970 until today (in any time zone)."""

@@ -21,7 +21,7 @@ from pydantic import (
 from services.intake.application.handlers import LoanRecord
 from services.intake.domain import commands
 from services.intake.domain.loan import days_past_due_error
-from shared.events.limits import Identifier, Instant, storable_text
+from shared.events.limits import Identifier, Instant, PastDate, storable_text
 from shared.events.models import ClosureReason, ContactPreferences, HoldReason
 from shared.events.money import Money
 from shared.vocabulary import Jurisdiction
@@ -99,7 +99,7 @@ class OverdueLoanReport(Strict):
         str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_text)
     ]
     amount_overdue: PositiveMoney
-    due_date: date
+    due_date: PastDate
     as_of: Instant = Field(description="When the lender's figures were true, with offset.")
     days_past_due: int = Field(strict=True, ge=1, le=36_500)
 
