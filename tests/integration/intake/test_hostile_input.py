@@ -246,3 +246,33 @@ async def test_implausible_dates_after_the_report_are_refused(
         "loan_events": 1,
         "outbox": 1,
     }
+
+
+async def test_payments_that_would_sum_past_the_largest_amount_conflict(
+    intake: httpx.AsyncClient,
+    lender: dict[str, str],
+    lender_id: str,
+    tables: IntakeTables,
+    loan_id: str,
+) -> None:
+    """Payments since the report are summed in NUMERIC(20, 4): the domain refuses first."""
+    largest = "999999999999999.00"
+    body = report(loan_id, amount_overdue={"amount": largest, "currency": "CNY"})
+    assert (await intake.post("/v1/overdue-loans", json=body, headers=lender)).status_code == 202
+    first = await intake.post(
+        f"/v1/loans/{loan_id}/payments", json=payment("P-big-1", largest), headers=lender
+    )
+    assert first.status_code == 202, first.text
+    for number in range(2, 12):
+        response = await intake.post(
+            f"/v1/loans/{loan_id}/payments",
+            json=payment(f"P-big-{number}", largest),
+            headers=lender,
+        )
+        problem = assert_problem(response, 409)
+        assert "payments since the report" in problem["detail"], problem
+    assert await tables.rows_about(lender_id, loan_id) == {
+        "loans": 1,
+        "loan_events": 2,
+        "outbox": 2,
+    }
