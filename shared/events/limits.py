@@ -6,6 +6,7 @@ an instant in the year 10000 in UTC, which neither Python nor the database drive
 Used as ``Annotated[str, StringConstraints(...), AfterValidator(storable_text)]``.
 """
 
+import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
@@ -16,13 +17,23 @@ Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, strict
 """A lender's id of a loan, borrower, payment or hold: the one rule every service checks."""
 
 
+BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+"""Embeddings, overrides and isolates: they make displayed text read other than it is."""
+
+
 def storable_text(value: str) -> str:
+    """Free text as NFC, refused if it holds control characters or bidirectional overrides."""
     if "\x00" in value:
         raise ValueError("must not contain NUL (U+0000) characters")
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as error:
         raise ValueError("must be valid Unicode (no unpaired surrogates)") from error
+    value = unicodedata.normalize("NFC", value)
+    if any(unicodedata.category(character) == "Cc" for character in value):
+        raise ValueError("must not contain control characters (line breaks, tabs, escapes)")
+    if not BIDI_CONTROLS.isdisjoint(value):
+        raise ValueError("must not contain bidirectional overrides (U+202A-U+202E, U+2066-U+2069)")
     return value
 
 

@@ -23,7 +23,7 @@ from services.intake.domain import commands
 from services.intake.domain.loan import days_past_due_error
 from shared.events.limits import Identifier, Instant, PastDate, storable_text
 from shared.events.models import ClosureReason, ContactPreferences, HoldReason
-from shared.events.money import Money
+from shared.events.money import LenderMoney, Money
 from shared.vocabulary import Jurisdiction
 
 MAX_BATCH_ITEMS = 1000
@@ -31,13 +31,13 @@ LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _TIMEZONES = frozenset(available_timezones())
 
 
-def _positive(value: Money) -> Money:
+def _positive(value: LenderMoney) -> LenderMoney:
     if value.amount <= 0:
         raise ValueError("amount must be greater than zero")
     return value
 
 
-PositiveMoney = Annotated[Money, AfterValidator(_positive)]
+PositiveMoney = Annotated[LenderMoney, AfterValidator(_positive)]
 
 
 class Strict(BaseModel):

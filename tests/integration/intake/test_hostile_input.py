@@ -276,3 +276,73 @@ async def test_payments_that_would_sum_past_the_largest_amount_conflict(
         "loan_events": 2,
         "outbox": 2,
     }
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        ("amount_overdue.amount", "1E+3", "amount_overdue.amount"),
+        ("amount_overdue.amount", "+1250.00", "amount_overdue.amount"),
+        ("amount_overdue.amount", 1250, "amount_overdue.amount"),
+        ("borrower.name", "Zhang\u202eSan", "borrower.name"),
+        ("borrower.name", "Zhang\x07San", "borrower.name"),
+        ("product", "consumer\u2066credit", "product"),
+        ("product", "consumer\ncredit", "product"),
+    ],
+)
+async def test_exponents_controls_and_bidi_overrides_are_refused(
+    intake: httpx.AsyncClient,
+    lender: dict[str, str],
+    lender_id: str,
+    tables: IntakeTables,
+    loan_id: str,
+    path: str,
+    value: Any,
+    field: str,
+) -> None:
+    body = changed(report(loan_id), path, value)
+    response = await send_json(intake, "POST", "/v1/overdue-loans", body, lender)
+    assert_problem(response, 422, field)
+    assert await tables.rows_about(lender_id, loan_id) == NOTHING
+
+
+def _window(**changes: Any) -> dict[str, Any]:
+    return {"inconvenient_times": [{"start": "20:00", "end": "09:00", **changes}]}
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "field"),
+    [
+        ("POST", "payments", payment("P-exp", "1e2"), "amount.amount"),
+        ("POST", "recall", {"reason": "fraud\u202e"}, "reason"),
+        ("POST", "recall", {"reason": "fraud\r\nX-Injected: 1"}, "reason"),
+        ("PUT", "preferences", _window(weekdays=[99]), "inconvenient_times.0.weekdays.0"),
+        ("PUT", "preferences", _window(weekdays=[-5]), "inconvenient_times.0.weekdays.0"),
+        ("PUT", "preferences", _window(weekdays=[1, 1]), "inconvenient_times.0.weekdays"),
+        ("PUT", "preferences", _window(start="20:00+08:00"), "inconvenient_times.0.start"),
+        ("PUT", "preferences", _window(end="09:00Z"), "inconvenient_times.0.end"),
+    ],
+)
+async def test_exponents_weekdays_and_controls_after_the_report_are_refused(
+    intake: httpx.AsyncClient,
+    lender: dict[str, str],
+    lender_id: str,
+    tables: IntakeTables,
+    reported_loan: str,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    url = (
+        "/v1/borrowers/B-odd/contact-preferences"
+        if path == "preferences"
+        else f"/v1/loans/{reported_loan}/{path}"
+    )
+    response = await send_json(intake, method, url, body, lender)
+    assert_problem(response, 422, field)
+    assert await tables.rows_about(lender_id, reported_loan) == {
+        "loans": 1,
+        "loan_events": 1,
+        "outbox": 1,
+    }
