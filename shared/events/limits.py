@@ -3,6 +3,8 @@
 JSON allows ``\\u0000`` and unpaired surrogates such as ``\\ud800``; neither fits a PostgreSQL
 ``text`` or ``jsonb`` value, nor encodes to UTF-8. ISO 8601 allows ``9999-12-31T23:59:59-12:00``,
 an instant in the year 10000 in UTC, which neither Python nor the database driver can convert.
+Beyond what fits, what is plausible: ids follow one pattern, instants lie between 1970 and a few
+minutes from now, and free text is NFC without control characters or bidirectional overrides.
 Used as ``Annotated[str, StringConstraints(...), AfterValidator(storable_text)]``.
 """
 
