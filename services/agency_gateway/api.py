@@ -11,6 +11,7 @@ from services.agency_gateway.domain import PlacementPolicy
 from shared.auth import Principal, Role
 from shared.db.engine import transaction
 from shared.events.money import Money
+from shared.http.params import LoanId
 from shared.http.problems import ProblemError
 from shared.runtime import ServiceRuntime
 
@@ -32,7 +33,7 @@ def placements_router(runtime: ServiceRuntime, policy: PlacementPolicy) -> APIRo
 
     @router.get("/loans/{loan_id}/placement", summary="The collection case of a loan")
     async def loan_placement(
-        loan_id: str, lender: Annotated[Principal, Depends(require_lender)]
+        loan_id: LoanId, lender: Annotated[Principal, Depends(require_lender)]
     ) -> Placement:
         async with transaction(runtime.sessions) as session:
             case = await CaseRepository(session).get(lender.subject, loan_id)

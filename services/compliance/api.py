@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from services.compliance.adapters.audit_log import AuditLog
 from shared.auth import Principal, Role
 from shared.db.engine import transaction
+from shared.http.params import LoanId
 from shared.http.problems import ProblemError
 from shared.runtime import ServiceRuntime
 
@@ -37,7 +38,7 @@ def audit_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/loans/{loan_id}/timeline", summary="Every audited event of a loan, in order")
     async def loan_timeline(
-        loan_id: str, _auditor: Annotated[Principal, Depends(require_auditor)]
+        loan_id: LoanId, _auditor: Annotated[Principal, Depends(require_auditor)]
     ) -> Timeline:
         async with transaction(runtime.sessions) as session:
             rows = await AuditLog(session).timeline(loan_id)

@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from services.notifier.adapters.plans import PlanRepository
 from shared.auth import Principal, Role
 from shared.db.engine import transaction
+from shared.http.params import LoanId
 from shared.http.problems import ProblemError
 from shared.runtime import ServiceRuntime
 
@@ -31,7 +32,7 @@ def notifications_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/loans/{loan_id}/notifications", summary="A loan's reminder plan and notices")
     async def loan_notifications(
-        loan_id: str, lender: Annotated[Principal, Depends(require_lender)]
+        loan_id: LoanId, lender: Annotated[Principal, Depends(require_lender)]
     ) -> LoanNotifications:
         async with transaction(runtime.sessions) as session:
             repository = PlanRepository(session)

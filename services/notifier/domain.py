@@ -1,7 +1,7 @@
 """Reminder planning, free of I/O: the lender's cadence laid out in the borrower's time zone."""
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -49,24 +49,36 @@ def plan_reminders(
     zone = ZoneInfo(timezone)
     plan = []
     for number, step in enumerate(cadence, start=1):
-        at = datetime.combine(due_date + timedelta(days=step.day), SEND_AT, zone)
+        at = send_time(due_date, step.day, zone)
+        if at is None:
+            continue
         status = ReminderStatus.SCHEDULED if at > reported_at else ReminderStatus.SKIPPED
         plan.append(PlannedReminder(number, step.channel, at, status))
-    if all(reminder.status is ReminderStatus.SKIPPED for reminder in plan):
+    catch_up = next_send_time(reported_at, zone)
+    if catch_up and all(reminder.status is ReminderStatus.SKIPPED for reminder in plan):
         plan.append(
-            PlannedReminder(
-                len(plan) + 1,
-                cadence[-1].channel,
-                next_send_time(reported_at, zone),
-                ReminderStatus.SCHEDULED,
-            )
+            PlannedReminder(len(plan) + 1, cadence[-1].channel, catch_up, ReminderStatus.SCHEDULED)
         )
     return plan
 
 
-def next_send_time(after: datetime, zone: ZoneInfo) -> datetime:
-    local = after.astimezone(zone)
-    candidate = datetime.combine(local.date(), SEND_AT, zone)
-    if candidate <= after:
-        candidate = datetime.combine(local.date() + timedelta(days=1), SEND_AT, zone)
+def send_time(day: date, days_later: int, zone: ZoneInfo) -> datetime | None:
+    """``SEND_AT`` local time ``days_later`` days after ``day``; None past the calendar's end."""
+    try:
+        at = datetime.combine(day + timedelta(days=days_later), SEND_AT, zone)
+        at.astimezone(UTC)
+    except OverflowError:
+        return None
+    return at
+
+
+def next_send_time(after: datetime, zone: ZoneInfo) -> datetime | None:
+    """The first ``SEND_AT`` after ``after``; None past the calendar's end."""
+    try:
+        local = after.astimezone(zone)
+    except OverflowError:
+        return None
+    candidate = send_time(local.date(), 0, zone)
+    if candidate is not None and candidate <= after:
+        candidate = send_time(local.date(), 1, zone)
     return candidate

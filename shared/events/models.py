@@ -4,7 +4,15 @@ from datetime import date, time
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+)
 
 from shared.crypto import SealedValue
 from shared.events.limits import Instant, storable_text
@@ -94,14 +102,33 @@ class LoanClosed(Frozen):
     closed_at: AwareDatetime
 
 
+Weekday = Annotated[int, Field(strict=True, ge=0, le=6)]
+
+
 class InconvenientTime(Frozen):
     """A window, in the borrower's local time, in which they must not be contacted."""
 
-    weekdays: list[int] = Field(
-        default_factory=lambda: list(range(7)), description="0 = Monday ... 6 = Sunday"
+    weekdays: list[Weekday] = Field(
+        default_factory=lambda: list(range(7)), description="0 = Monday ... 6 = Sunday, once each"
     )
-    start: time
-    end: time = Field(description="May be earlier than start: the window then spans midnight.")
+    start: time = Field(description="Local wall-clock time, without offset.")
+    end: time = Field(
+        description="Local, without offset; may be earlier than start: the window spans midnight."
+    )
+
+    @field_validator("weekdays")
+    @classmethod
+    def _each_day_once(cls, value: list[int]) -> list[int]:
+        if len(set(value)) != len(value):
+            raise ValueError("must name each weekday at most once")
+        return value
+
+    @field_validator("start", "end")
+    @classmethod
+    def _local(cls, value: time) -> time:
+        if value.tzinfo is not None:
+            raise ValueError("must be a local time such as 20:00, without offset")
+        return value
 
 
 class ConsentKind(StrEnum):

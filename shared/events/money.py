@@ -1,9 +1,18 @@
 """Money as a decimal string and an ISO 4217 currency; never a float."""
 
+import re
 from decimal import Decimal
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PlainSerializer,
+    WithJsonSchema,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 
 # ISO 4217 minor units of the currencies the platform serves.
 MINOR_UNITS: dict[str, int] = {
@@ -16,7 +25,11 @@ MINOR_UNITS: dict[str, int] = {
 # for sums of several amounts (payments since a report) and is far beyond any consumer loan.
 MAX_AMOUNT = Decimal(10) ** 15
 
-DecimalString = Annotated[Decimal, PlainSerializer(lambda value: str(value), return_type=str)]
+PLAIN_DECIMAL = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
+
+DecimalString = Annotated[
+    Decimal, PlainSerializer(lambda value: format(value, "f"), return_type=str)
+]
 
 
 class Money(BaseModel):
@@ -60,9 +73,33 @@ class Money(BaseModel):
             )
         return self
 
+    @field_serializer("amount")
+    def _canonical(self, amount: Decimal) -> str:
+        """Published with exactly the currency's decimals, never in exponent form."""
+        return format(amount.quantize(Decimal(1).scaleb(-MINOR_UNITS[self.currency])), "f")
+
     @classmethod
     def in_minor_units(cls, amount: Decimal, currency: str) -> "Money":
         """An amount read back from storage, shown with exactly the currency's decimals."""
         return cls(
             amount=amount.quantize(Decimal(1).scaleb(-MINOR_UNITS[currency])), currency=currency
         )
+
+
+class LenderMoney(Money):
+    """Money as a lender sends it: the amount a plain decimal string such as "1250.00"."""
+
+    amount: Annotated[
+        DecimalString,
+        WithJsonSchema({"type": "string", "pattern": PLAIN_DECIMAL.pattern, "title": "Amount"}),
+    ]
+
+    @field_validator("amount", mode="before")
+    @classmethod
+    def _plain_decimal(cls, value: object) -> object:
+        if not isinstance(value, str) or not PLAIN_DECIMAL.fullmatch(value):
+            raise ValueError(
+                'amounts are plain decimal strings such as "1250.00" '
+                "(digits, one point, no exponent, no sign but a leading minus)"
+            )
+        return value

@@ -10,6 +10,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from shared.kafka.faults import is_transient
+
 PROBLEM_JSON = "application/problem+json"
 HTTP_TITLES = {
     400: "Bad request",
@@ -17,7 +19,10 @@ HTTP_TITLES = {
     405: "Method not allowed",
     413: "Request body too large",
     415: "Unsupported media type",
+    503: "Service unavailable",
 }
+RETRY_AFTER_SECONDS = 5
+"""What a 503 asks the client to wait before it retries (the database away, a deadlock)."""
 log = structlog.get_logger(__name__)
 
 
@@ -134,12 +139,21 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         # The message and the locals of an exception can hold request data (SQL parameters,
         # say); log where it happened, never what it said.
-        log.error(
-            "unhandled error",
+        transient = is_transient(error)
+        (log.warning if transient else log.error)(
+            "transient error" if transient else "unhandled error",
             path=request.url.path,
             error_type=type(error).__name__,
             where=traceback.format_tb(error.__traceback__)[-3:],
         )
+        if transient:
+            return problem_response(
+                503,
+                HTTP_TITLES[503],
+                "A service this one depends on is briefly unavailable; retry later (a retry"
+                " with the same Idempotency-Key is safe).",
+                headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+            )
         return problem_response(500, "Internal error", "The error was logged.")
 
     app.add_exception_handler(ProblemError, on_problem)

@@ -3,6 +3,8 @@
 from datetime import UTC, date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
+import pytest
+
 from services.agency_gateway.domain import CaseStatus, PlacementPolicy
 from services.notifier.domain import DEFAULT_CADENCE, SEND_AT, ReminderStatus, plan_reminders
 from shared.vocabulary import Channel
@@ -45,3 +47,19 @@ def test_a_case_is_ready_for_placement_at_the_threshold() -> None:
     policy = PlacementPolicy(threshold_days=30)
     assert policy.status_for(29) is CaseStatus.AWAITING_THRESHOLD
     assert policy.status_for(30) is CaseStatus.READY_FOR_PLACEMENT
+
+
+@pytest.mark.parametrize(
+    ("due", "reported"),
+    [
+        (date(9999, 12, 31), datetime(9999, 12, 31, 23, 59, tzinfo=UTC)),
+        (date(9999, 12, 28), datetime(9999, 12, 30, 12, tzinfo=UTC)),
+        (date(9999, 12, 20), datetime(9999, 12, 20, 1, tzinfo=UTC)),
+        (date(1, 1, 1), datetime(1, 1, 1, 12, tzinfo=UTC)),
+    ],
+)
+def test_a_plan_at_the_ends_of_the_calendar_never_overflows(due: date, reported: datetime) -> None:
+    for zone in ("Pacific/Kiritimati", "Etc/GMT+12", "Asia/Shanghai"):
+        plan = plan_reminders(due, reported, zone)
+        for reminder in plan:
+            reminder.scheduled_for.astimezone(UTC)

@@ -1,22 +1,18 @@
 """Borrowers' contact preferences: opt-outs, cease requests, inconvenient times, attorney
 representation and consent records."""
 
-from typing import Annotated
-
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from services.intake.api.dependencies import Commands, Lender
 from services.intake.api.idempotency import reply, submit
 from services.intake.api.schemas import (
-    IDENTIFIER_PATTERN,
     PreferencesAccepted,
     PreferencesRequest,
 )
 from services.intake.application.command_bus import Reply
 from services.intake.application.handlers import PreferencesRecorded
-
-BorrowerId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, description="The lender's id")]
+from shared.http.params import BorrowerId
 
 router = APIRouter(prefix="/v1/borrowers", tags=["borrowers"])
 

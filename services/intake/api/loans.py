@@ -1,15 +1,14 @@
 """A loan's state and history, and the changes a lender reports after the overdue report."""
 
 from collections.abc import Callable
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
 from services.intake.api.dependencies import Commands, Lender, UnitOfWorkFactory
 from services.intake.api.idempotency import IdempotencyKey, reply, submit
 from services.intake.api.schemas import (
-    IDENTIFIER_PATTERN,
     ClosureRequest,
     EventAccepted,
     HoldPlacedResponse,
@@ -27,9 +26,8 @@ from services.intake.application.handlers import (
     loan_record,
 )
 from services.intake.domain.commands import LiftHold
+from shared.http.params import HoldId, LoanId
 
-LoanId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, description="The lender's loan id")]
-HoldId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN)]
 DUPLICATE = {"description": "A resubmission: the event on record"}
 NOT_FOUND = {"description": "No such loan for this lender"}
 CONFLICT = {"description": "The loan's state does not allow it (e.g. closed)"}

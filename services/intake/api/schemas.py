@@ -21,25 +21,23 @@ from pydantic import (
 from services.intake.application.handlers import LoanRecord
 from services.intake.domain import commands
 from services.intake.domain.loan import days_past_due_error
-from shared.events.limits import Instant, storable_text
+from shared.events.limits import Identifier, Instant, PastDate, storable_text
 from shared.events.models import ClosureReason, ContactPreferences, HoldReason
-from shared.events.money import Money
+from shared.events.money import LenderMoney, Money
 from shared.vocabulary import Jurisdiction
 
-IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
-Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, strict=True)]
 MAX_BATCH_ITEMS = 1000
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _TIMEZONES = frozenset(available_timezones())
 
 
-def _positive(value: Money) -> Money:
+def _positive(value: LenderMoney) -> LenderMoney:
     if value.amount <= 0:
         raise ValueError("amount must be greater than zero")
     return value
 
 
-PositiveMoney = Annotated[Money, AfterValidator(_positive)]
+PositiveMoney = Annotated[LenderMoney, AfterValidator(_positive)]
 
 
 class Strict(BaseModel):
@@ -101,7 +99,7 @@ class OverdueLoanReport(Strict):
         str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_text)
     ]
     amount_overdue: PositiveMoney
-    due_date: date
+    due_date: PastDate
     as_of: Instant = Field(description="When the lender's figures were true, with offset.")
     days_past_due: int = Field(strict=True, ge=1, le=36_500)
 

@@ -24,7 +24,7 @@ from shared.events.models import (
     PaymentReceived,
     PlacementRecalled,
 )
-from shared.events.money import Money
+from shared.events.money import MAX_AMOUNT, Money
 from shared.vocabulary import Jurisdiction
 
 # A lender may compute days past due in its own time zone, so the figure may differ by one day
@@ -143,7 +143,13 @@ class Loan:
                 f"the loan is in {self.currency}, the payment in {payment.amount.currency}"
             )
         if payment.paid_at > self.as_of:
-            self.paid_since_report += payment.amount.amount
+            paid = self.paid_since_report + payment.amount.amount
+            if paid >= MAX_AMOUNT:
+                raise LoanConflictError(
+                    f"the payments since the report would sum to {MAX_AMOUNT:,} or more, "
+                    "more than any amount can be; report the loan's figures anew"
+                )
+            self.paid_since_report = paid
             if self.paid_since_report >= self.amount_overdue:
                 self.status = LoanStatus.CURED
         return PaymentReceived(

@@ -15,6 +15,7 @@ from services.intake.domain.loan import (
     ReportOutcome,
 )
 from shared.events.models import ClosureReason, HoldReason
+from shared.events.money import MAX_AMOUNT
 from tests.support.factories import record_payment, report_as_of
 
 SHANGHAI = timezone(timedelta(hours=8))
@@ -94,6 +95,16 @@ def test_a_payment_in_another_currency_conflicts_and_changes_nothing() -> None:
     before = replace(loan)
     with pytest.raises(LoanConflictError):
         loan.take_payment(record_payment("L-1", "P-1", "1.00", currency="USD"))
+    assert loan == before
+
+
+def test_payments_summing_to_the_largest_amount_conflict_and_change_nothing() -> None:
+    largest = str(MAX_AMOUNT - 1)
+    loan = delinquent(largest)
+    assert loan.take_payment(record_payment("L-1", "P-1", largest)).cured
+    before = replace(loan)
+    with pytest.raises(LoanConflictError, match="payments since the report"):
+        loan.take_payment(record_payment("L-1", "P-2", "1"))
     assert loan == before
 
 

@@ -1,0 +1,50 @@
+"""Pure validators of shared/events/limits.py: instants and dates a lender could mean."""
+
+from datetime import UTC, date, datetime, timedelta, timezone
+
+import pytest
+
+from shared.events.limits import (
+    EARLIEST,
+    MAX_CLOCK_SKEW,
+    plausible_date,
+    plausible_instant,
+)
+
+
+def test_now_and_a_little_clock_skew_are_plausible() -> None:
+    now = datetime.now(UTC)
+    assert plausible_instant(now) == now
+    within = now + MAX_CLOCK_SKEW - timedelta(seconds=5)
+    assert plausible_instant(within) == within
+    assert plausible_instant(EARLIEST) == EARLIEST
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        datetime(2090, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=14))),
+        datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-12))),
+        datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC),
+        datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+    ],
+)
+def test_far_off_instants_are_refused(value: datetime) -> None:
+    with pytest.raises(ValueError, match="1970"):
+        plausible_instant(value)
+
+
+def test_beyond_the_allowed_skew_is_refused() -> None:
+    with pytest.raises(ValueError, match="future"):
+        plausible_instant(datetime.now(UTC) + MAX_CLOCK_SKEW + timedelta(seconds=5))
+
+
+def test_plausible_dates() -> None:
+    today = datetime.now(UTC).date()
+    assert plausible_date(today) == today
+    assert plausible_date(today + timedelta(days=1)) == today + timedelta(days=1)
+    assert plausible_date(date(1970, 1, 1)) == date(1970, 1, 1)
+    for value in (date(1969, 12, 31), today + timedelta(days=2), date(9999, 12, 31)):
+        with pytest.raises(ValueError, match="1970"):
+            plausible_date(value)
