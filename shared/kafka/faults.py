@@ -6,6 +6,9 @@ from aiokafka.errors import KafkaError, KafkaTimeoutError, KafkaUnavailableError
 # SQLSTATE classes that go away on their own: connection exceptions, transaction rollbacks
 # (serialization failures, deadlocks), insufficient resources, operator intervention.
 TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
+# Single states that go away too: a read-only transaction during a failover (the old primary
+# is now a replica), a lock timeout, a statement cancelled (statement timeout or by an operator).
+TRANSIENT_SQLSTATES = frozenset({"25006", "55P03", "57014"})
 
 
 def is_transient(error: BaseException) -> bool:
@@ -23,7 +26,9 @@ def is_transient(error: BaseException) -> bool:
             return True
         sqlstate = sqlstate_of(error)
         if sqlstate is not None:
-            return sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
+            return sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith(
+                TRANSIENT_SQLSTATE_PREFIXES
+            )
         if isinstance(error, sqlalchemy.exc.OperationalError):
             return True
         # The driver's own error may be a lost connection or a statement timeout.

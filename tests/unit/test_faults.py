@@ -46,3 +46,18 @@ def test_a_message_kafka_refuses_is_not_transient() -> None:
 def test_a_statement_timeout_from_the_driver_is_transient() -> None:
     wrapped = sqlalchemy.exc.DBAPIError("SELECT 1", {}, TimeoutError())
     assert is_transient(wrapped)
+
+
+def test_a_failover_a_lock_timeout_and_a_cancelled_statement_are_transient() -> None:
+    assert is_transient(_dbapi(sqlalchemy.exc.InternalError, "25006"))  # read-only: a failover
+    assert is_transient(_dbapi(sqlalchemy.exc.OperationalError, "55P03"))  # lock not available
+    assert is_transient(_dbapi(sqlalchemy.exc.OperationalError, "57014"))  # statement cancelled
+    assert is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "25006"))
+    assert is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "55P03"))
+    assert is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "57014"))
+
+
+def test_other_states_of_those_classes_are_not_transient() -> None:
+    assert not is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "25001"))  # active transaction
+    assert not is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "55000"))  # not in prereq state
+    assert not is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "57000"))
