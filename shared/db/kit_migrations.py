@@ -48,3 +48,12 @@ def create_kit_tables_v1() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("key_id", name="pk_api_keys"),
     )
+
+
+def add_inbox_rejected_at_v2() -> None:
+    """Inbox rows of dead-lettered events: a redelivery is a no-op, a replay retries it."""
+    op.add_column("inbox", sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def drop_inbox_rejected_at_v2() -> None:
+    op.drop_column("inbox", "rejected_at")

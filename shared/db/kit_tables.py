@@ -41,6 +41,8 @@ inbox = Table(
     Column("consumer_group", Text, nullable=False),
     Column("event_id", Uuid, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set when the group dead-lettered the event instead of applying it (a replay clears it).
+    Column("rejected_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("consumer_group", "event_id"),
 )
 

@@ -191,9 +191,23 @@ async def effect_counts(kit: Kit, group: str) -> Counter[UUID]:
 
 
 async def claimed_events(kit: Kit, group: str) -> set[UUID]:
+    """The events ``group`` applied (its inbox rows not marked rejected)."""
     async with kit.engine.connect() as connection:
         rows = await connection.execute(
-            select(inbox.c.event_id).where(inbox.c.consumer_group == group)
+            select(inbox.c.event_id).where(
+                inbox.c.consumer_group == group, inbox.c.rejected_at.is_(None)
+            )
+        )
+        return set(rows.scalars())
+
+
+async def rejected_events(kit: Kit, group: str) -> set[UUID]:
+    """The events ``group`` dead-lettered and recorded as rejected in its inbox."""
+    async with kit.engine.connect() as connection:
+        rows = await connection.execute(
+            select(inbox.c.event_id).where(
+                inbox.c.consumer_group == group, inbox.c.rejected_at.is_not(None)
+            )
         )
         return set(rows.scalars())
 
@@ -349,6 +363,39 @@ async def test_a_redelivered_event_is_a_no_op(kit: Kit) -> None:
         assert_alive(task)
     assert await effect_counts(kit, group) == {event.id: 1}
     assert first.dead_lettered_total == second.dead_lettered_total == 0
+
+
+async def test_a_redelivered_rejected_event_is_not_dead_lettered_again(kit: Kit) -> None:
+    topic, group = new_names("redelivered-poison")
+    await create_topics(kit, topic, group, partitions=1)
+    tp = TopicPartition(topic, 0)
+    good = envelope("loan-9", 1)
+    poisoned = envelope("loan-9", 2, type_name=POISON.name)  # its handler raises
+    newer_schema = envelope("loan-9", 3, schema_version=2)  # refused before any handler
+    await publish_envelopes(kit, topic, [good, poisoned, newer_schema])
+
+    first = new_runner(kit, group, topic, effect_handlers(group))
+    async with running(first) as task:
+
+        async def past_all() -> bool:
+            return await committed_offsets(kit, group) == {tp: 3}
+
+        await eventually(past_all, within=20)
+        assert_alive(task)
+    assert first.dead_lettered_total == 2
+    assert await rejected_events(kit, group) == {poisoned.id, newer_schema.id}
+
+    await _rewind_group(kit, group, {tp: 0})
+    second = new_runner(kit, group, topic, effect_handlers(group))
+    async with running(second) as task:
+        await eventually(past_all, within=20)
+        assert_alive(task)
+
+    assert second.dead_lettered_total == 0
+    assert await effect_counts(kit, group) == {good.id: 1}
+    dead = await read_topic(kit, dead_letter_topic(topic, group), count=2)
+    assert [record.value for record in dead] == [poisoned.to_bytes(), newer_schema.to_bytes()]
+    assert await claimed_events(kit, group) == {good.id}
 
 
 async def test_a_group_started_before_its_topic_exists_gets_its_partitions(kit: Kit) -> None:
