@@ -40,7 +40,7 @@ from shared.db.engine import SessionFactory
 from shared.db.kit_tables import inbox
 from shared.events.envelope import Envelope
 from shared.events.topics import dead_letter_topic
-from shared.kafka.faults import is_transient
+from shared.kafka.faults import describe_failure, is_transient, sqlstate_of
 from shared.kafka.handlers import EventHandlers, PoisonMessageError, Received
 
 log = structlog.get_logger(__name__)
@@ -55,6 +55,7 @@ class _Rejected:
     record: ConsumerRecord[bytes, bytes]
     reason: str
     event_id: UUID | None = None
+    sqlstate: str | None = None
 
 
 def is_replayed(record: ConsumerRecord[bytes, bytes]) -> bool:
@@ -164,7 +165,9 @@ class ConsumerRunner:
                 if not is_transient(error):
                     raise
                 log.warning(
-                    "transient fault, rewinding batch", group=self.group_id, error=repr(error)
+                    "transient fault, rewinding batch",
+                    group=self.group_id,
+                    error=describe_failure(error),
                 )
                 self._rewind(batches)
                 await asyncio.sleep(backoff)
@@ -226,7 +229,12 @@ class ConsumerRunner:
                 if is_transient(error):
                     raise
                 rejected.append(
-                    _Rejected(event.record, f"{type(error).__name__}: {error}", event.envelope.id)
+                    _Rejected(
+                        event.record,
+                        describe_failure(error),
+                        event.envelope.id,
+                        sqlstate_of(error),
+                    )
                 )
         return rejected
 
@@ -311,6 +319,8 @@ class ConsumerRunner:
                 ("dlq.source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
                 ("dlq.group", self.group_id.encode()),
             ]
+            if item.sqlstate is not None:
+                headers.append(("dlq.sqlstate", item.sqlstate.encode()))
             deliveries.append(
                 await self._dead_letters.send(
                     dead_letter_topic(record.topic, self.group_id),

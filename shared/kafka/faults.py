@@ -52,3 +52,14 @@ def sqlstate_of(error: BaseException) -> str | None:
         if isinstance(sqlstate, str):
             return sqlstate
     return None
+
+
+def describe_failure(error: BaseException) -> str:
+    """A reason to log or put in a header: the error's class and message, never the SQL
+    parameters a SQLAlchemy error's own message carries (they can be personal data)."""
+    if isinstance(error, sqlalchemy.exc.StatementError) and error.orig is not None:
+        original = error.orig
+        driver = original.__cause__ if original.__cause__ is not None else original
+        message = str(driver).split("[parameters:", 1)[0].split("[SQL:", 1)[0].strip()
+        return f"{type(error).__name__}: {type(driver).__name__}: {message}"
+    return f"{type(error).__name__}: {error}"

@@ -365,6 +365,39 @@ async def test_a_redelivered_event_is_a_no_op(kit: Kit) -> None:
     assert first.dead_lettered_total == second.dead_lettered_total == 0
 
 
+async def test_a_database_error_is_dead_lettered_with_its_sqlstate_and_no_parameters(
+    kit: Kit,
+) -> None:
+    topic, group = new_names("sqlstate")
+    await create_topics(kit, topic, group, partitions=1)
+    secret = "borrower-7@example.com"
+
+    async def divide_by_zero(session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+        await session.execute(
+            text("SELECT CAST(:contact AS text), 1 / :zero"), {"contact": secret, "zero": 0}
+        )
+
+    handlers = EventHandlers()
+    handlers.on(EFFECT, divide_by_zero)
+    event = envelope("loan-10", 1)
+    await publish_envelopes(kit, topic, [event])
+    runner = new_runner(kit, group, topic, handlers)
+    async with running(runner) as task:
+
+        async def past_it() -> bool:
+            return await committed_offsets(kit, group) == {TopicPartition(topic, 0): 1}
+
+        await eventually(past_it, within=20)
+        assert_alive(task)
+
+    [dead] = await read_topic(kit, dead_letter_topic(topic, group), count=1)
+    headers = dict(dead.headers)
+    assert headers["dlq.sqlstate"] == b"22012"
+    assert headers["dlq.reason"] == b"DBAPIError: DivisionByZeroError: division by zero"
+    assert secret.encode() not in headers["dlq.reason"]
+    assert b"parameters" not in headers["dlq.reason"]
+
+
 async def test_a_redelivered_rejected_event_is_not_dead_lettered_again(kit: Kit) -> None:
     topic, group = new_names("redelivered-poison")
     await create_topics(kit, topic, group, partitions=1)

@@ -3,7 +3,7 @@
 import aiokafka.errors
 import sqlalchemy.exc
 
-from shared.kafka.faults import is_transient
+from shared.kafka.faults import describe_failure, is_transient, sqlstate_of
 
 
 class _DriverError(Exception):
@@ -61,3 +61,28 @@ def test_other_states_of_those_classes_are_not_transient() -> None:
     assert not is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "25001"))  # active transaction
     assert not is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "55000"))  # not in prereq state
     assert not is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "57000"))
+
+
+def test_a_database_error_is_described_by_its_class_and_driver_message_without_parameters() -> None:
+    driver_error = _DriverError("23505")
+    driver_error.args = ('duplicate key value violates unique constraint "uq_loans_email"',)
+    error = sqlalchemy.exc.IntegrityError(
+        "INSERT INTO loans (email) VALUES ($1)", {"email": "borrower@example.com"}, driver_error
+    )
+    assert "borrower@example.com" in str(error)  # what SQLAlchemy's own message carries
+
+    reason = describe_failure(error)
+
+    assert "borrower@example.com" not in reason
+    assert "parameters" not in reason
+    assert reason == (
+        "IntegrityError: _DriverError: "
+        'duplicate key value violates unique constraint "uq_loans_email"'
+    )
+    assert sqlstate_of(error) == "23505"
+
+
+def test_other_errors_are_described_by_their_class_and_message() -> None:
+    assert (
+        describe_failure(ValueError("cannot apply event 7")) == "ValueError: cannot apply event 7"
+    )
