@@ -33,6 +33,7 @@ from shared.db.kit_tables import KIT_METADATA, inbox, outbox
 from shared.events.catalog import EventType
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic, dead_letter_topic
+from shared.kafka import dead_letters
 from shared.kafka import outbox as outbox_kit
 from shared.kafka.admin import ensure_topics
 from shared.kafka.consumer import ConsumerRunner
@@ -429,6 +430,85 @@ async def test_a_redelivered_rejected_event_is_not_dead_lettered_again(kit: Kit)
     dead = await read_topic(kit, dead_letter_topic(topic, group), count=2)
     assert [record.value for record in dead] == [poisoned.to_bytes(), newer_schema.to_bytes()]
     assert await claimed_events(kit, group) == {good.id}
+
+
+async def test_a_dead_letter_replayed_after_the_fix_applies_once_however_often_replayed(
+    kit: Kit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic, group = new_names("replay")
+    await create_topics(kit, topic, group, partitions=1)
+    tp = TopicPartition(topic, 0)
+    good, broken = envelope("loan-11", 1), envelope("loan-11", 2)
+    await publish_envelopes(kit, topic, [good, broken])
+    fixed = False
+    inner = effects_handler(group)
+
+    async def handler(session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+        if not fixed and any(event.envelope.id == broken.id for event in events):
+            raise ValueError(f"cannot apply event {broken.id} yet")
+        await inner(session, events)
+
+    handlers = EventHandlers()
+    handlers.on(EFFECT, handler)
+    cli = ["--bootstrap", kit.bootstrap, "--topic", topic, "--group", group]
+    runner = new_runner(kit, group, topic, handlers)
+    async with running(runner) as task:
+
+        async def committed(offset: int) -> bool:
+            assert_alive(task)
+            return await committed_offsets(kit, group) == {tp: offset}
+
+        await eventually(lambda: committed(2), within=20)
+        assert await effect_counts(kit, group) == {good.id: 1}
+        assert await rejected_events(kit, group) == {broken.id}
+
+        assert await dead_letters.main([*cli, "list"]) == 0
+        listed = [
+            line
+            for line in capsys.readouterr().out.splitlines()
+            if line.startswith(f"{dead_letter_topic(topic, group)}/")
+        ]
+        assert len(listed) == 1
+        assert listed[0].startswith(f"{dead_letter_topic(topic, group)}/0/0\t{broken.id}\t")
+        assert f"cannot apply event {broken.id} yet" in listed[0]
+        assert await dead_letters.main([*cli, "show", str(broken.id)]) == 0
+        shown = capsys.readouterr().out
+        assert f'"address": "{dead_letter_topic(topic, group)}/0/0"' in shown
+        assert f'"dlq.source": "{topic}/0/1"' in shown
+
+        # Replayed before the fix: dead-lettered again, still rejected.
+        assert await dead_letters.main([*cli, "replay"]) == 0
+        await eventually(lambda: committed(3), within=20)
+        assert runner.dead_lettered_total == 2
+        assert await rejected_events(kit, group) == {broken.id}
+
+        fixed = True  # the fix is deployed
+        assert await dead_letters.main([*cli, "replay", "--event-id", str(broken.id)]) == 0
+        await eventually(lambda: committed(4), within=20)
+        assert await effect_counts(kit, group) == {good.id: 1, broken.id: 1}
+        assert await claimed_events(kit, group) == {good.id, broken.id}
+        assert await rejected_events(kit, group) == set()
+
+        assert await dead_letters.main([*cli, "replay"]) == 0  # again, and every dead letter
+        await eventually(lambda: committed(5), within=20)
+
+    assert await effect_counts(kit, group) == {good.id: 1, broken.id: 1}
+    assert runner.dead_lettered_total == 2
+    dlq = dead_letter_topic(topic, group)
+    assert [r.value for r in await read_topic(kit, dlq, count=2)] == [broken.to_bytes()] * 2
+    replays = (await read_topic(kit, topic, count=5))[2:]
+    # The latest dead letter of the event is replayed, once per replay.
+    assert [dict(record.headers)["dlq.replayed-from"] for record in replays] == [
+        f"{dlq}/0/0".encode(),
+        f"{dlq}/0/1".encode(),
+        f"{dlq}/0/1".encode(),
+    ]
+    for record in replays:
+        assert record.value == broken.to_bytes()
+        assert record.key == b"loan-11"  # the original key
+        assert not any(
+            name.startswith("dlq.") and name != "dlq.replayed-from" for name, _ in record.headers
+        )
 
 
 async def test_a_group_started_before_its_topic_exists_gets_its_partitions(kit: Kit) -> None:
