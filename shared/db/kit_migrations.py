@@ -57,3 +57,21 @@ def add_inbox_rejected_at_v2() -> None:
 
 def drop_inbox_rejected_at_v2() -> None:
     op.drop_column("inbox", "rejected_at")
+
+
+def add_outbox_parking_v3() -> None:
+    """Outbox rows Kafka refused for good: parked with a reason, found by topic and key."""
+    op.add_column("outbox", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("outbox", sa.Column("park_reason", sa.Text(), nullable=True))
+    op.create_index(
+        "ix_outbox_parked",
+        "outbox",
+        ["topic", "message_key"],
+        postgresql_where="parked_at IS NOT NULL AND published_at IS NULL",
+    )
+
+
+def drop_outbox_parking_v3() -> None:
+    op.drop_index("ix_outbox_parked", table_name="outbox")
+    op.drop_column("outbox", "park_reason")
+    op.drop_column("outbox", "parked_at")

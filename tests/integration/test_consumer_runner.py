@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import OutOfOrderSequenceNumber
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -930,6 +930,78 @@ async def test_a_relay_whose_producer_lost_its_state_renews_it_and_publishes_onc
     assert relay.producers_renewed == 1
     on_wire = Counter(Envelope.model_validate_json(r.value or b"").id for r in records)
     assert on_wire == Counter(e.id for e in events), "each event once"
+
+
+@pytest.mark.faults
+async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_key(
+    kit: Kit,
+) -> None:
+    topic, _ = new_names("park")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kit.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "16384"})]
+        )
+    finally:
+        await admin.close()
+    before, after = envelope("loan-p", 1), envelope("loan-p", 3)
+    too_large = envelope("loan-p", "x" * 40_000)
+    other_key = envelope("loan-q", 4)
+    async with kit.sessions() as session, session.begin():
+        await outbox_kit.enqueue(session, topic, [before, too_large, after, other_key])
+    producers = [create_producer(kit.bootstrap, client_id="relay-park")]
+    await producers[0].start()
+
+    async def renew(old: AIOKafkaProducer) -> AIOKafkaProducer:
+        producers.append(create_producer(kit.bootstrap, client_id="relay-park"))
+        await producers[-1].start()
+        return producers[-1]
+
+    relay = OutboxRelay(
+        kit.sessions, producers[0], max_backoff=0.2, idle_interval=0.05, renew_producer=renew
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+
+        async def parked() -> bool:
+            assert not task.done(), "the relay ended"
+            return relay.parked_total == 1
+
+        await eventually(parked, within=20)
+        later = envelope("loan-q", 5)
+        async with kit.sessions() as session, session.begin():
+            await outbox_kit.enqueue(session, topic, [later])
+        records = await read_topic(kit, topic, count=3)
+        assert not task.done(), "the relay ended"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for producer in producers:
+            await producer.stop()
+
+    on_wire = [Envelope.model_validate_json(r.value or b"").id for r in records]
+    assert on_wire == [before.id, other_key.id, later.id]
+    assert relay.parked_total == 1
+    async with kit.engine.connect() as connection:
+        rows = {
+            row.event_id: row
+            for row in await connection.execute(
+                select(
+                    outbox.c.event_id,
+                    outbox.c.published_at,
+                    outbox.c.parked_at,
+                    outbox.c.park_reason,
+                ).where(outbox.c.topic == topic)
+            )
+        }
+    assert rows[too_large.id].parked_at is not None
+    assert rows[too_large.id].published_at is None
+    assert "MessageSizeTooLargeError" in rows[too_large.id].park_reason
+    # Held behind the parked event of its key: neither published nor parked.
+    assert rows[after.id].published_at is None
+    assert rows[after.id].parked_at is None
+    assert all(rows[e.id].published_at is not None for e in (before, other_key, later))
 
 
 # 6. Dispatch by event type.
