@@ -40,7 +40,12 @@ from shared.db.engine import SessionFactory
 from shared.db.kit_tables import inbox
 from shared.events.envelope import Envelope
 from shared.events.topics import dead_letter_topic
-from shared.kafka.faults import describe_failure, is_transient, sqlstate_of
+from shared.kafka.faults import (
+    describe_failure,
+    describe_validation,
+    is_transient,
+    sqlstate_of,
+)
 from shared.kafka.handlers import EventHandlers, PoisonMessageError, Received
 
 log = structlog.get_logger(__name__)
@@ -183,7 +188,8 @@ class ConsumerRunner:
             try:
                 envelope = Envelope.model_validate_json(record.value or b"")
             except ValidationError as error:
-                rejected.append(_Rejected(record, f"not a valid event envelope: {error}"))
+                reason = f"not a valid event envelope: {describe_validation(error)}"
+                rejected.append(_Rejected(record, reason))
                 continue
             try:
                 event = self._handlers.receive(envelope, record)
@@ -255,12 +261,12 @@ class ConsumerRunner:
                     )
                 ).scalars()
             )
-        fresh = [
-            item for item in rejected if item.event_id not in known or is_replayed(item.record)
-        ]
+        fresh: list[_Rejected] = []
         for item in rejected:
-            if item not in fresh:
+            if item.event_id in known and not is_replayed(item.record):
                 log.info("redelivered reject", group=self.group_id, event_id=str(item.event_id))
+            else:
+                fresh.append(item)
         return fresh
 
     async def _record_rejected(self, rejected: Sequence[_Rejected]) -> None:

@@ -1103,6 +1103,7 @@ async def test_an_event_whose_data_does_not_fit_goes_to_the_dead_letter_topic(ki
         f"PoisonMessageError: test.effect v1 event {not_a_number.id}: ".encode()
     )
     assert b"seq" in headers_a["dlq.reason"]
+    assert b"two" not in headers_a["dlq.reason"], "the input value is not in the reason"
     assert headers_a["dlq.source"] == f"{topic}/0/1".encode()
     assert value_b == newer_schema.to_bytes()
     assert b"test.effect v2 is not understood here" in headers_b["dlq.reason"]

@@ -1,6 +1,8 @@
 """Which failures the consumer retries and which it dead-letters."""
 
 import aiokafka.errors
+import pydantic
+import pytest
 import sqlalchemy.exc
 
 from shared.kafka.faults import describe_failure, is_transient, sqlstate_of
@@ -85,4 +87,21 @@ def test_a_database_error_is_described_by_its_class_and_driver_message_without_p
 def test_other_errors_are_described_by_their_class_and_message() -> None:
     assert (
         describe_failure(ValueError("cannot apply event 7")) == "ValueError: cannot apply event 7"
+    )
+
+
+class _Step(pydantic.BaseModel):
+    seq: int
+
+
+def test_a_validation_error_is_described_without_the_input() -> None:
+    with pytest.raises(pydantic.ValidationError) as raised:
+        _Step.model_validate({"seq": "borrower@example.com"})
+
+    reason = describe_failure(raised.value)
+
+    assert "borrower@example.com" not in reason
+    assert reason == (
+        "ValidationError: 1 error: seq: "
+        "Input should be a valid integer, unable to parse string as an integer (int_parsing)"
     )
