@@ -5,9 +5,12 @@ one relays at a time and per-loan order (outbox id order) is kept on the wire.
 
 An event Kafka refuses for good (too large for the topic, no authorization: a non-retriable
 Kafka error) is parked (``parked_at``, ``park_reason``) instead of blocking the relay forever:
-the batch that failed is published again one row at a time, the refused rows are parked and
-counted (``parked_total``), and the later rows of a parked row's topic and key are held back
-(not published past it) until an operator publishes or deletes the parked row.
+the batch that failed is published again one row at a time (rows of other partitions that
+went through in the failed attempt go twice: consumers' inboxes make the copy a no-op), the
+refused rows are parked and counted (``parked_total``), and the later rows of a parked row's
+topic and key are held back (never published past it) until an operator deals with the parked
+row: clearing ``parked_at`` (after e.g. raising the topic's ``max.message.bytes``) has it
+published again, first of its key; setting ``published_at`` gives it up.
 """
 
 import asyncio
