@@ -973,6 +973,17 @@ async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_ke
         async with kit.sessions() as session, session.begin():
             await outbox_kit.enqueue(session, topic, [later])
         records = await read_topic(kit, topic, count=3)
+
+        async def marked() -> bool:  # the relay marks rows once Kafka has them: wait for it
+            async with kit.engine.connect() as connection:
+                published = await connection.scalar(
+                    select(func.count())
+                    .select_from(outbox)
+                    .where(outbox.c.topic == topic, outbox.c.published_at.is_not(None))
+                )
+            return published == 3
+
+        await eventually(marked)
         assert not task.done(), "the relay ended"
     finally:
         task.cancel()
