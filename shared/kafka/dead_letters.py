@@ -202,7 +202,9 @@ def parser() -> argparse.ArgumentParser:
     show = commands.add_parser("show", help="the headers and value of an event's dead letters")
     show.add_argument("event_id", type=UUID)
     again = commands.add_parser("replay", help="republish dead letters onto the source topic")
-    again.add_argument("--event-id", type=UUID, action="append", default=[], dest="event_ids")
+    again.add_argument(
+        "--event-id", type=UUID, action="extend", nargs="+", default=[], dest="event_ids"
+    )
     return parser
 
 
