@@ -48,3 +48,30 @@ def create_kit_tables_v1() -> None:
         sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("key_id", name="pk_api_keys"),
     )
+
+
+def add_inbox_rejected_at_v2() -> None:
+    """Inbox rows of dead-lettered events: a redelivery is a no-op, a replay retries it."""
+    op.add_column("inbox", sa.Column("rejected_at", sa.DateTime(timezone=True), nullable=True))
+
+
+def drop_inbox_rejected_at_v2() -> None:
+    op.drop_column("inbox", "rejected_at")
+
+
+def add_outbox_parking_v3() -> None:
+    """Outbox rows Kafka refused for good: parked with a reason, found by topic and key."""
+    op.add_column("outbox", sa.Column("parked_at", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("outbox", sa.Column("park_reason", sa.Text(), nullable=True))
+    op.create_index(
+        "ix_outbox_parked",
+        "outbox",
+        ["topic", "message_key"],
+        postgresql_where="parked_at IS NOT NULL AND published_at IS NULL",
+    )
+
+
+def drop_outbox_parking_v3() -> None:
+    op.drop_index("ix_outbox_parked", table_name="outbox")
+    op.drop_column("outbox", "park_reason")
+    op.drop_column("outbox", "parked_at")

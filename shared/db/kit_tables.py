@@ -32,7 +32,17 @@ outbox = Table(
     Column("payload", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("published_at", DateTime(timezone=True)),
+    # Set when Kafka refused the event for good (e.g. too large): the relay goes on without it
+    # and holds the later events of its topic and key until an operator deals with it.
+    Column("parked_at", DateTime(timezone=True)),
+    Column("park_reason", Text),
     Index("ix_outbox_unpublished", "id", postgresql_where="published_at IS NULL"),
+    Index(
+        "ix_outbox_parked",
+        "topic",
+        "message_key",
+        postgresql_where="parked_at IS NOT NULL AND published_at IS NULL",
+    ),
 )
 
 inbox = Table(
@@ -41,6 +51,8 @@ inbox = Table(
     Column("consumer_group", Text, nullable=False),
     Column("event_id", Uuid, nullable=False),
     Column("received_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # Set when the group dead-lettered the event instead of applying it (a replay clears it).
+    Column("rejected_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("consumer_group", "event_id"),
 )
 

@@ -11,6 +11,12 @@ event of a type with no handler is skipped on purpose: counted per type in ``ski
 not claimed in the inbox (nothing was applied, and a redelivery skips it again without touching
 the database), and its offset is committed with the batch. An event whose data does not fit its
 type's model, or whose schema version is not understood, is a poison message.
+
+A dead-lettered event is recorded in the inbox as rejected (``rejected_at``) once its dead
+letter is delivered, so a redelivery neither applies it nor dead-letters it again. A message
+replayed from the dead-letter topic (header ``dlq.replayed-from``, see
+:mod:`shared.kafka.dead_letters`) clears that mark and is tried again; an applied event stays a
+no-op however often it is replayed.
 """
 
 import asyncio
@@ -18,30 +24,48 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from uuid import UUID
 
 import structlog
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaTimeoutError
 from pydantic import ValidationError
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.bulk import insert_new_rows
+from shared.db.bulk import insert_new_rows, insert_rows
 from shared.db.engine import SessionFactory
 from shared.db.kit_tables import inbox
 from shared.events.envelope import Envelope
 from shared.events.topics import dead_letter_topic
-from shared.kafka.faults import is_transient
+from shared.kafka.faults import (
+    describe_failure,
+    describe_validation,
+    is_transient,
+    sqlstate_of,
+)
 from shared.kafka.handlers import EventHandlers, PoisonMessageError, Received
 
 log = structlog.get_logger(__name__)
 TOPIC_WAIT_SECONDS = 30.0
 
 
+REPLAYED_FROM_HEADER = "dlq.replayed-from"
+
+
 @dataclass(frozen=True)
 class _Rejected:
     record: ConsumerRecord[bytes, bytes]
     reason: str
+    event_id: UUID | None = None
+    sqlstate: str | None = None
+
+
+def is_replayed(record: ConsumerRecord[bytes, bytes]) -> bool:
+    """True for a message an operator replayed from a dead-letter topic."""
+    return any(name == REPLAYED_FROM_HEADER for name, _ in record.headers or ())
 
 
 class ConsumerRunner:
@@ -146,7 +170,9 @@ class ConsumerRunner:
                 if not is_transient(error):
                     raise
                 log.warning(
-                    "transient fault, rewinding batch", group=self.group_id, error=repr(error)
+                    "transient fault, rewinding batch",
+                    group=self.group_id,
+                    error=describe_failure(error),
                 )
                 self._rewind(batches)
                 await asyncio.sleep(backoff)
@@ -161,11 +187,15 @@ class ConsumerRunner:
         for record in records:
             try:
                 envelope = Envelope.model_validate_json(record.value or b"")
-                event = self._handlers.receive(envelope, record)
             except ValidationError as error:
-                rejected.append(_Rejected(record, f"not a valid event envelope: {error}"))
+                reason = f"not a valid event envelope: {describe_validation(error)}"
+                rejected.append(_Rejected(record, reason))
+                continue
+            try:
+                event = self._handlers.receive(envelope, record)
             except PoisonMessageError as error:
-                rejected.append(_Rejected(record, f"{type(error).__name__}: {error}"))
+                reason = f"{type(error).__name__}: {error}"
+                rejected.append(_Rejected(record, reason, envelope.id))
             else:
                 if event is None:
                     skipped.append(envelope)
@@ -177,7 +207,12 @@ class ConsumerRunner:
             if is_transient(error):
                 raise
             rejected.extend(await self._apply_one_by_one(events))
+        rejected = await self._not_seen_before(rejected)
+        rejected.sort(
+            key=lambda item: (item.record.topic, item.record.partition, item.record.offset)
+        )
         await self._send_to_dead_letters(rejected)
+        await self._record_rejected(rejected)
         for envelope in skipped:  # counted once the batch is through, not again on a rewind
             self.skipped_by_type[envelope.type] += 1
             log.debug("no handler", group=self.group_id, type=envelope.type, id=envelope.id)
@@ -199,16 +234,77 @@ class ConsumerRunner:
             except Exception as error:
                 if is_transient(error):
                     raise
-                rejected.append(_Rejected(event.record, f"{type(error).__name__}: {error}"))
+                rejected.append(
+                    _Rejected(
+                        event.record,
+                        describe_failure(error),
+                        event.envelope.id,
+                        sqlstate_of(error),
+                    )
+                )
         return rejected
 
+    async def _not_seen_before(self, rejected: list[_Rejected]) -> list[_Rejected]:
+        """Leave out the rejects this group has in its inbox already (a redelivery of an event
+        it dead-lettered or applied before), unless an operator replayed them."""
+        known_ids = {item.event_id for item in rejected if item.event_id is not None}
+        if not known_ids:
+            return rejected
+        async with self._sessions() as session:
+            known = set(
+                (
+                    await session.execute(
+                        select(inbox.c.event_id).where(
+                            inbox.c.consumer_group == self.group_id,
+                            inbox.c.event_id.in_(known_ids),
+                        )
+                    )
+                ).scalars()
+            )
+        fresh: list[_Rejected] = []
+        for item in rejected:
+            if item.event_id in known and not is_replayed(item.record):
+                log.info("redelivered reject", group=self.group_id, event_id=str(item.event_id))
+            else:
+                fresh.append(item)
+        return fresh
+
+    async def _record_rejected(self, rejected: Sequence[_Rejected]) -> None:
+        """Mark the dead-lettered events (delivered by now) rejected in the inbox."""
+        ids = list(dict.fromkeys(item.event_id for item in rejected if item.event_id is not None))
+        if not ids:
+            return
+        now = datetime.now(UTC)
+        rows = [
+            {"consumer_group": self.group_id, "event_id": event_id, "rejected_at": now}
+            for event_id in ids
+        ]
+        async with self._sessions() as session, session.begin():
+            await insert_rows(session, inbox, rows, skip_conflicts=True)
+
     async def _claim(self, session: AsyncSession, events: Sequence[Received]) -> list[Received]:
-        """Insert inbox rows; return the events not seen before, in order, without duplicates."""
-        unique: dict[object, Received] = {}
+        """Insert inbox rows; return the events not seen before, in order, without duplicates.
+
+        A replayed event that is in the inbox as rejected is claimed too (its mark cleared).
+        """
+        unique: dict[UUID, Received] = {}
         for event in events:
             unique.setdefault(event.envelope.id, event)
         rows = [{"consumer_group": self.group_id, "event_id": key} for key in unique]
         claimed = set(await insert_new_rows(session, inbox, rows, returning="event_id"))
+        replayed = [key for key, event in unique.items() if is_replayed(event.record)]
+        if replayed:
+            retried = await session.execute(
+                update(inbox)
+                .where(
+                    inbox.c.consumer_group == self.group_id,
+                    inbox.c.event_id.in_(replayed),
+                    inbox.c.rejected_at.is_not(None),
+                )
+                .values(rejected_at=None, received_at=func.now())
+                .returning(inbox.c.event_id)
+            )
+            claimed.update(retried.scalars())
         return [event for key, event in unique.items() if key in claimed]
 
     async def _send_to_dead_letters(self, rejected: Sequence[_Rejected]) -> None:
@@ -229,6 +325,8 @@ class ConsumerRunner:
                 ("dlq.source", f"{record.topic}/{record.partition}/{record.offset}".encode()),
                 ("dlq.group", self.group_id.encode()),
             ]
+            if item.sqlstate is not None:
+                headers.append(("dlq.sqlstate", item.sqlstate.encode()))
             deliveries.append(
                 await self._dead_letters.send(
                     dead_letter_topic(record.topic, self.group_id),

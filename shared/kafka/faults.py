@@ -1,11 +1,15 @@
 """Which failures are worth retrying (the database or broker went away) and which are not."""
 
+import pydantic
 import sqlalchemy.exc
 from aiokafka.errors import KafkaError, KafkaTimeoutError, KafkaUnavailableError
 
 # SQLSTATE classes that go away on their own: connection exceptions, transaction rollbacks
 # (serialization failures, deadlocks), insufficient resources, operator intervention.
 TRANSIENT_SQLSTATE_PREFIXES = ("08", "40", "53", "57P")
+# Single states that go away too: a read-only transaction during a failover (the old primary
+# is now a replica), a lock timeout, a statement cancelled (statement timeout or by an operator).
+TRANSIENT_SQLSTATES = frozenset({"25006", "55P03", "57014"})
 
 
 def is_transient(error: BaseException) -> bool:
@@ -23,7 +27,9 @@ def is_transient(error: BaseException) -> bool:
             return True
         sqlstate = sqlstate_of(error)
         if sqlstate is not None:
-            return sqlstate.startswith(TRANSIENT_SQLSTATE_PREFIXES)
+            return sqlstate in TRANSIENT_SQLSTATES or sqlstate.startswith(
+                TRANSIENT_SQLSTATE_PREFIXES
+            )
         if isinstance(error, sqlalchemy.exc.OperationalError):
             return True
         # The driver's own error may be a lost connection or a statement timeout.
@@ -47,3 +53,27 @@ def sqlstate_of(error: BaseException) -> str | None:
         if isinstance(sqlstate, str):
             return sqlstate
     return None
+
+
+def describe_failure(error: BaseException) -> str:
+    """A reason to log or put in a header: the error's class and message, never the SQL
+    parameters a SQLAlchemy error's own message carries nor the input values a pydantic error's
+    does (they can be personal data)."""
+    if isinstance(error, sqlalchemy.exc.StatementError) and error.orig is not None:
+        original = error.orig
+        driver = original.__cause__ if original.__cause__ is not None else original
+        message = str(driver).split("[parameters:", 1)[0].split("[SQL:", 1)[0].strip()
+        return f"{type(error).__name__}: {type(driver).__name__}: {message}"
+    if isinstance(error, pydantic.ValidationError):
+        return f"{type(error).__name__}: {describe_validation(error)}"
+    return f"{type(error).__name__}: {error}"
+
+
+def describe_validation(error: pydantic.ValidationError) -> str:
+    """Where the data does not fit and why, without the input values (personal data)."""
+    count = error.error_count()
+    details = "; ".join(
+        f"{'.'.join(map(str, item['loc'])) or '(root)'}: {item['msg']} ({item['type']})"
+        for item in error.errors(include_url=False, include_input=False, include_context=False)
+    )
+    return f"{count} error{'s' if count != 1 else ''}: {details}"

@@ -19,12 +19,13 @@ from itertools import groupby
 from typing import Any, Generic
 
 from aiokafka import ConsumerRecord
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from typing_extensions import TypeVar
 
 from shared.events.catalog import EventType
 from shared.events.envelope import Envelope
+from shared.kafka.faults import describe_validation
 
 M = TypeVar("M", bound=BaseModel, covariant=True, default=BaseModel)
 
@@ -72,8 +73,9 @@ class EventHandlers:
         try:
             data = event_type.parse(envelope)
         except ValueError as error:
+            reason = describe_validation(error) if isinstance(error, ValidationError) else error
             raise PoisonMessageError(
-                f"{envelope.type} v{envelope.schemaversion} event {envelope.id}: {error}"
+                f"{envelope.type} v{envelope.schemaversion} event {envelope.id}: {reason}"
             ) from error
         return Received(envelope, data, record)
 

@@ -2,6 +2,15 @@
 
 The relay holds a PostgreSQL advisory lock while it publishes, so with several replicas exactly
 one relays at a time and per-loan order (outbox id order) is kept on the wire.
+
+An event Kafka refuses for good (too large for the topic, no authorization: a non-retriable
+Kafka error) is parked (``parked_at``, ``park_reason``) instead of blocking the relay forever:
+the batch that failed is published again one row at a time (rows of other partitions that
+went through in the failed attempt go twice: consumers' inboxes make the copy a no-op), the
+refused rows are parked and counted (``parked_total``), and the later rows of a parked row's
+topic and key are held back (never published past it) until an operator deals with the parked
+row: clearing ``parked_at`` (after e.g. raising the topic's ``max.message.bytes``) has it
+published again, first of its key; setting ``published_at`` gives it up.
 """
 
 import asyncio
@@ -9,6 +18,7 @@ import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -16,11 +26,12 @@ from aiokafka.errors import (
     DuplicateSequenceNumber,
     InvalidProducerEpoch,
     InvalidProducerIdMapping,
+    KafkaError,
     OutOfOrderSequenceNumber,
     ProducerFenced,
 )
 from aiokafka.partitioner import DefaultPartitioner
-from sqlalchemy import BigInteger, any_, bindparam, func, select, update
+from sqlalchemy import BigInteger, Row, Select, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,6 +39,7 @@ from shared.db.bulk import insert_rows
 from shared.db.engine import SessionFactory
 from shared.db.kit_tables import outbox
 from shared.events.envelope import CONTENT_TYPE, Envelope
+from shared.kafka.faults import describe_failure, is_transient
 
 RELAY_LOCK_ID = 0x0B7B0C5
 HEADERS = [("content-type", CONTENT_TYPE.encode())]
@@ -42,6 +54,17 @@ PRODUCER_STATE_LOST = (
     InvalidProducerIdMapping,
     ProducerFenced,
 )
+
+
+def _refused_for_good(error: BaseException) -> bool:
+    """Kafka refused the message itself and will again (too large, not authorized)."""
+    return (
+        isinstance(error, KafkaError)
+        and not is_transient(error)
+        and not isinstance(error, PRODUCER_STATE_LOST)
+    )
+
+
 RenewProducer = Callable[[AIOKafkaProducer], Awaitable[AIOKafkaProducer]]
 
 
@@ -84,6 +107,7 @@ class OutboxRelay:
         self._wakeup = asyncio.Event()
         self._partitioner = DefaultPartitioner()
         self.published_total = 0
+        self.parked_total = 0
         self.last_error: str | None = None
 
     def wake(self) -> None:
@@ -118,6 +142,12 @@ class OutboxRelay:
         self.producers_renewed += 1
         log.warning("outbox relay renewed its producer", renewed=self.producers_renewed)
 
+    async def _renew_after_refusal(self) -> None:
+        """An idempotent producer whose batch the broker refused has a gap in its sequence
+        numbers: its next send to that partition would fail, a new producer's does not."""
+        if self._renew_producer is not None:
+            await self._renew()
+
     async def _idle(self) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wakeup.wait(), self._idle_interval)
@@ -128,25 +158,87 @@ class OutboxRelay:
         async with self._sessions() as session, session.begin():
             if not await session.scalar(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_ID))):
                 return 0
-            rows = (
-                await session.execute(
-                    select(outbox.c.id, outbox.c.topic, outbox.c.message_key, outbox.c.payload)
-                    .where(outbox.c.published_at.is_(None))
-                    .order_by(outbox.c.id)
-                    .limit(self._batch_size)
-                )
-            ).all()
+            rows = (await session.execute(self._pending())).all()
             if not rows:
                 return 0
-            await self.publish([(row.topic, row.message_key.encode(), row.payload) for row in rows])
-            await session.execute(
-                update(outbox)
-                .where(outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
-                .values(published_at=datetime.now(UTC)),
-                {"ids": [row.id for row in rows]},
+            ids, parked, deferred = await self._publish_rows(rows)
+            if ids:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+                    .values(published_at=datetime.now(UTC)),
+                    {"ids": ids},
+                )
+            for row_id, reason in parked:
+                await session.execute(
+                    update(outbox)
+                    .where(outbox.c.id == row_id)
+                    .values(parked_at=datetime.now(UTC), park_reason=reason)
+                )
+        self.published_total += len(ids)
+        self.parked_total += len(parked)
+        if deferred is not None:
+            raise deferred
+        return len(ids) + len(parked)
+
+    def _pending(self) -> Select[Any]:
+        """Unpublished, unparked rows in id order, but none behind a parked row of its key."""
+        parked = outbox.alias("parked")
+        held = (
+            select(parked.c.id)
+            .where(
+                parked.c.parked_at.is_not(None),
+                parked.c.published_at.is_(None),
+                parked.c.topic == outbox.c.topic,
+                parked.c.message_key == outbox.c.message_key,
+                parked.c.id < outbox.c.id,
             )
-        self.published_total += len(rows)
-        return len(rows)
+            .exists()
+        )
+        return (
+            select(outbox.c.id, outbox.c.topic, outbox.c.message_key, outbox.c.payload)
+            .where(outbox.c.published_at.is_(None), outbox.c.parked_at.is_(None), ~held)
+            .order_by(outbox.c.id)
+            .limit(self._batch_size)
+        )
+
+    async def _publish_rows(
+        self, rows: Sequence[Row[Any]]
+    ) -> tuple[list[int], list[tuple[int, str]], Exception | None]:
+        """Publish rows; returns the ids published, the (id, reason) of the rows parked, and
+        an error to raise once those are recorded."""
+        try:
+            await self.publish([(row.topic, row.message_key.encode(), row.payload) for row in rows])
+        except Exception as error:
+            if not _refused_for_good(error):
+                raise
+            log.warning("outbox batch refused; publishing it row by row", error=str(error))
+            await self._renew_after_refusal()
+            return await self._publish_one_by_one(rows)
+        return [row.id for row in rows], [], None
+
+    async def _publish_one_by_one(
+        self, rows: Sequence[Row[Any]]
+    ) -> tuple[list[int], list[tuple[int, str]], Exception | None]:
+        published: list[int] = []
+        parked: list[tuple[int, str]] = []
+        blocked: set[tuple[str, str]] = set()
+        for row in rows:
+            if (row.topic, row.message_key) in blocked:
+                continue  # held behind a row of its key parked just now
+            try:
+                await self.publish([(row.topic, row.message_key.encode(), row.payload)])
+            except Exception as error:
+                if not _refused_for_good(error):
+                    return published, parked, error
+                reason = describe_failure(error)
+                log.error("outbox row parked", id=row.id, topic=row.topic, reason=reason)
+                parked.append((row.id, reason))
+                blocked.add((row.topic, row.message_key))
+                await self._renew_after_refusal()
+            else:
+                published.append(row.id)
+        return published, parked, None
 
     async def publish(self, messages: Sequence[tuple[str, bytes, bytes]]) -> None:
         """Send (topic, key, value) messages and wait until Kafka has them all.

@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import OutOfOrderSequenceNumber
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
@@ -33,6 +33,7 @@ from shared.db.kit_tables import KIT_METADATA, inbox, outbox
 from shared.events.catalog import EventType
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic, dead_letter_topic
+from shared.kafka import dead_letters
 from shared.kafka import outbox as outbox_kit
 from shared.kafka.admin import ensure_topics
 from shared.kafka.consumer import ConsumerRunner
@@ -191,9 +192,23 @@ async def effect_counts(kit: Kit, group: str) -> Counter[UUID]:
 
 
 async def claimed_events(kit: Kit, group: str) -> set[UUID]:
+    """The events ``group`` applied (its inbox rows not marked rejected)."""
     async with kit.engine.connect() as connection:
         rows = await connection.execute(
-            select(inbox.c.event_id).where(inbox.c.consumer_group == group)
+            select(inbox.c.event_id).where(
+                inbox.c.consumer_group == group, inbox.c.rejected_at.is_(None)
+            )
+        )
+        return set(rows.scalars())
+
+
+async def rejected_events(kit: Kit, group: str) -> set[UUID]:
+    """The events ``group`` dead-lettered and recorded as rejected in its inbox."""
+    async with kit.engine.connect() as connection:
+        rows = await connection.execute(
+            select(inbox.c.event_id).where(
+                inbox.c.consumer_group == group, inbox.c.rejected_at.is_not(None)
+            )
         )
         return set(rows.scalars())
 
@@ -349,6 +364,151 @@ async def test_a_redelivered_event_is_a_no_op(kit: Kit) -> None:
         assert_alive(task)
     assert await effect_counts(kit, group) == {event.id: 1}
     assert first.dead_lettered_total == second.dead_lettered_total == 0
+
+
+async def test_a_database_error_is_dead_lettered_with_its_sqlstate_and_no_parameters(
+    kit: Kit,
+) -> None:
+    topic, group = new_names("sqlstate")
+    await create_topics(kit, topic, group, partitions=1)
+    secret = "borrower-7@example.com"
+
+    async def divide_by_zero(session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+        await session.execute(
+            text("SELECT CAST(:contact AS text), 1 / :zero"), {"contact": secret, "zero": 0}
+        )
+
+    handlers = EventHandlers()
+    handlers.on(EFFECT, divide_by_zero)
+    event = envelope("loan-10", 1)
+    await publish_envelopes(kit, topic, [event])
+    runner = new_runner(kit, group, topic, handlers)
+    async with running(runner) as task:
+
+        async def past_it() -> bool:
+            return await committed_offsets(kit, group) == {TopicPartition(topic, 0): 1}
+
+        await eventually(past_it, within=20)
+        assert_alive(task)
+
+    [dead] = await read_topic(kit, dead_letter_topic(topic, group), count=1)
+    headers = dict(dead.headers)
+    assert headers["dlq.sqlstate"] == b"22012"
+    assert headers["dlq.reason"] == b"DBAPIError: DivisionByZeroError: division by zero"
+    assert secret.encode() not in headers["dlq.reason"]
+    assert b"parameters" not in headers["dlq.reason"]
+
+
+async def test_a_redelivered_rejected_event_is_not_dead_lettered_again(kit: Kit) -> None:
+    topic, group = new_names("redelivered-poison")
+    await create_topics(kit, topic, group, partitions=1)
+    tp = TopicPartition(topic, 0)
+    good = envelope("loan-9", 1)
+    poisoned = envelope("loan-9", 2, type_name=POISON.name)  # its handler raises
+    newer_schema = envelope("loan-9", 3, schema_version=2)  # refused before any handler
+    await publish_envelopes(kit, topic, [good, poisoned, newer_schema])
+
+    first = new_runner(kit, group, topic, effect_handlers(group))
+    async with running(first) as task:
+
+        async def past_all() -> bool:
+            return await committed_offsets(kit, group) == {tp: 3}
+
+        await eventually(past_all, within=20)
+        assert_alive(task)
+    assert first.dead_lettered_total == 2
+    assert await rejected_events(kit, group) == {poisoned.id, newer_schema.id}
+
+    await _rewind_group(kit, group, {tp: 0})
+    second = new_runner(kit, group, topic, effect_handlers(group))
+    async with running(second) as task:
+        await eventually(past_all, within=20)
+        assert_alive(task)
+
+    assert second.dead_lettered_total == 0
+    assert await effect_counts(kit, group) == {good.id: 1}
+    dead = await read_topic(kit, dead_letter_topic(topic, group), count=2)
+    assert [record.value for record in dead] == [poisoned.to_bytes(), newer_schema.to_bytes()]
+    assert await claimed_events(kit, group) == {good.id}
+
+
+async def test_a_dead_letter_replayed_after_the_fix_applies_once_however_often_replayed(
+    kit: Kit, capsys: pytest.CaptureFixture[str]
+) -> None:
+    topic, group = new_names("replay")
+    await create_topics(kit, topic, group, partitions=1)
+    tp = TopicPartition(topic, 0)
+    good, broken = envelope("loan-11", 1), envelope("loan-11", 2)
+    await publish_envelopes(kit, topic, [good, broken])
+    fixed = False
+    inner = effects_handler(group)
+
+    async def handler(session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+        if not fixed and any(event.envelope.id == broken.id for event in events):
+            raise ValueError(f"cannot apply event {broken.id} yet")
+        await inner(session, events)
+
+    handlers = EventHandlers()
+    handlers.on(EFFECT, handler)
+    cli = ["--bootstrap", kit.bootstrap, "--topic", topic, "--group", group]
+    runner = new_runner(kit, group, topic, handlers)
+    async with running(runner) as task:
+
+        async def committed(offset: int) -> bool:
+            assert_alive(task)
+            return await committed_offsets(kit, group) == {tp: offset}
+
+        await eventually(lambda: committed(2), within=20)
+        assert await effect_counts(kit, group) == {good.id: 1}
+        assert await rejected_events(kit, group) == {broken.id}
+
+        assert await dead_letters.main([*cli, "list"]) == 0
+        listed = [
+            line
+            for line in capsys.readouterr().out.splitlines()
+            if line.startswith(f"{dead_letter_topic(topic, group)}/")
+        ]
+        assert len(listed) == 1
+        assert listed[0].startswith(f"{dead_letter_topic(topic, group)}/0/0\t{broken.id}\t")
+        assert f"cannot apply event {broken.id} yet" in listed[0]
+        assert await dead_letters.main([*cli, "show", str(broken.id)]) == 0
+        shown = capsys.readouterr().out
+        assert f'"address": "{dead_letter_topic(topic, group)}/0/0"' in shown
+        assert f'"dlq.source": "{topic}/0/1"' in shown
+
+        # Replayed before the fix: dead-lettered again, still rejected.
+        assert await dead_letters.main([*cli, "replay"]) == 0
+        await eventually(lambda: committed(3), within=20)
+        assert runner.dead_lettered_total == 2
+        assert await rejected_events(kit, group) == {broken.id}
+
+        fixed = True  # the fix is deployed
+        assert await dead_letters.main([*cli, "replay", "--event-id", str(broken.id)]) == 0
+        await eventually(lambda: committed(4), within=20)
+        assert await effect_counts(kit, group) == {good.id: 1, broken.id: 1}
+        assert await claimed_events(kit, group) == {good.id, broken.id}
+        assert await rejected_events(kit, group) == set()
+
+        assert await dead_letters.main([*cli, "replay"]) == 0  # again, and every dead letter
+        await eventually(lambda: committed(5), within=20)
+
+    assert await effect_counts(kit, group) == {good.id: 1, broken.id: 1}
+    assert runner.dead_lettered_total == 2
+    dlq = dead_letter_topic(topic, group)
+    assert [r.value for r in await read_topic(kit, dlq, count=2)] == [broken.to_bytes()] * 2
+    replays = (await read_topic(kit, topic, count=5))[2:]
+    # The latest dead letter of the event is replayed, once per replay.
+    assert [dict(record.headers)["dlq.replayed-from"] for record in replays] == [
+        f"{dlq}/0/0".encode(),
+        f"{dlq}/0/1".encode(),
+        f"{dlq}/0/1".encode(),
+    ]
+    for record in replays:
+        assert record.value == broken.to_bytes()
+        assert record.key == b"loan-11"  # the original key
+        assert not any(
+            name.startswith("dlq.") and name != "dlq.replayed-from" for name, _ in record.headers
+        )
 
 
 async def test_a_group_started_before_its_topic_exists_gets_its_partitions(kit: Kit) -> None:
@@ -772,6 +932,89 @@ async def test_a_relay_whose_producer_lost_its_state_renews_it_and_publishes_onc
     assert on_wire == Counter(e.id for e in events), "each event once"
 
 
+@pytest.mark.faults
+async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_key(
+    kit: Kit,
+) -> None:
+    topic, _ = new_names("park")
+    admin = AIOKafkaAdminClient(bootstrap_servers=kit.bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics(
+            [NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "16384"})]
+        )
+    finally:
+        await admin.close()
+    before, after = envelope("loan-p", 1), envelope("loan-p", 3)
+    too_large = envelope("loan-p", "x" * 40_000)
+    other_key = envelope("loan-q", 4)
+    async with kit.sessions() as session, session.begin():
+        await outbox_kit.enqueue(session, topic, [before, too_large, after, other_key])
+    producers = [create_producer(kit.bootstrap, client_id="relay-park")]
+    await producers[0].start()
+
+    async def renew(old: AIOKafkaProducer) -> AIOKafkaProducer:
+        producers.append(create_producer(kit.bootstrap, client_id="relay-park"))
+        await producers[-1].start()
+        return producers[-1]
+
+    relay = OutboxRelay(
+        kit.sessions, producers[0], max_backoff=0.2, idle_interval=0.05, renew_producer=renew
+    )
+    task = asyncio.create_task(relay.run())
+    try:
+
+        async def parked() -> bool:
+            assert not task.done(), "the relay ended"
+            return relay.parked_total == 1
+
+        await eventually(parked, within=20)
+        later = envelope("loan-q", 5)
+        async with kit.sessions() as session, session.begin():
+            await outbox_kit.enqueue(session, topic, [later])
+        records = await read_topic(kit, topic, count=3)
+
+        async def marked() -> bool:  # the relay marks rows once Kafka has them: wait for it
+            async with kit.engine.connect() as connection:
+                published = await connection.scalar(
+                    select(func.count())
+                    .select_from(outbox)
+                    .where(outbox.c.topic == topic, outbox.c.published_at.is_not(None))
+                )
+            return published == 3
+
+        await eventually(marked)
+        assert not task.done(), "the relay ended"
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        for producer in producers:
+            await producer.stop()
+
+    on_wire = [Envelope.model_validate_json(r.value or b"").id for r in records]
+    assert on_wire == [before.id, other_key.id, later.id]
+    assert relay.parked_total == 1
+    async with kit.engine.connect() as connection:
+        rows = {
+            row.event_id: row
+            for row in await connection.execute(
+                select(
+                    outbox.c.event_id,
+                    outbox.c.published_at,
+                    outbox.c.parked_at,
+                    outbox.c.park_reason,
+                ).where(outbox.c.topic == topic)
+            )
+        }
+    assert rows[too_large.id].parked_at is not None
+    assert rows[too_large.id].published_at is None
+    assert "MessageSizeTooLargeError" in rows[too_large.id].park_reason
+    # Held behind the parked event of its key: neither published nor parked.
+    assert rows[after.id].published_at is None
+    assert rows[after.id].parked_at is None
+    assert all(rows[e.id].published_at is not None for e in (before, other_key, later))
+
+
 # 6. Dispatch by event type.
 
 REPORT = EventType(
@@ -871,6 +1114,7 @@ async def test_an_event_whose_data_does_not_fit_goes_to_the_dead_letter_topic(ki
         f"PoisonMessageError: test.effect v1 event {not_a_number.id}: ".encode()
     )
     assert b"seq" in headers_a["dlq.reason"]
+    assert b"two" not in headers_a["dlq.reason"], "the input value is not in the reason"
     assert headers_a["dlq.source"] == f"{topic}/0/1".encode()
     assert value_b == newer_schema.to_bytes()
     assert b"test.effect v2 is not understood here" in headers_b["dlq.reason"]

@@ -1,9 +1,11 @@
 """Which failures the consumer retries and which it dead-letters."""
 
 import aiokafka.errors
+import pydantic
+import pytest
 import sqlalchemy.exc
 
-from shared.kafka.faults import is_transient
+from shared.kafka.faults import describe_failure, is_transient, sqlstate_of
 
 
 class _DriverError(Exception):
@@ -46,3 +48,60 @@ def test_a_message_kafka_refuses_is_not_transient() -> None:
 def test_a_statement_timeout_from_the_driver_is_transient() -> None:
     wrapped = sqlalchemy.exc.DBAPIError("SELECT 1", {}, TimeoutError())
     assert is_transient(wrapped)
+
+
+def test_a_failover_a_lock_timeout_and_a_cancelled_statement_are_transient() -> None:
+    assert is_transient(_dbapi(sqlalchemy.exc.InternalError, "25006"))  # read-only: a failover
+    assert is_transient(_dbapi(sqlalchemy.exc.OperationalError, "55P03"))  # lock not available
+    assert is_transient(_dbapi(sqlalchemy.exc.OperationalError, "57014"))  # statement cancelled
+    assert is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "25006"))
+    assert is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "55P03"))
+    assert is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "57014"))
+
+
+def test_other_states_of_those_classes_are_not_transient() -> None:
+    assert not is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "25001"))  # active transaction
+    assert not is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "55000"))  # not in prereq state
+    assert not is_transient(_dbapi(sqlalchemy.exc.DBAPIError, "57000"))
+
+
+def test_a_database_error_is_described_by_its_class_and_driver_message_without_parameters() -> None:
+    driver_error = _DriverError("23505")
+    driver_error.args = ('duplicate key value violates unique constraint "uq_loans_email"',)
+    error = sqlalchemy.exc.IntegrityError(
+        "INSERT INTO loans (email) VALUES ($1)", {"email": "borrower@example.com"}, driver_error
+    )
+    assert "borrower@example.com" in str(error)  # what SQLAlchemy's own message carries
+
+    reason = describe_failure(error)
+
+    assert "borrower@example.com" not in reason
+    assert "parameters" not in reason
+    assert reason == (
+        "IntegrityError: _DriverError: "
+        'duplicate key value violates unique constraint "uq_loans_email"'
+    )
+    assert sqlstate_of(error) == "23505"
+
+
+def test_other_errors_are_described_by_their_class_and_message() -> None:
+    assert (
+        describe_failure(ValueError("cannot apply event 7")) == "ValueError: cannot apply event 7"
+    )
+
+
+class _Step(pydantic.BaseModel):
+    seq: int
+
+
+def test_a_validation_error_is_described_without_the_input() -> None:
+    with pytest.raises(pydantic.ValidationError) as raised:
+        _Step.model_validate({"seq": "borrower@example.com"})
+
+    reason = describe_failure(raised.value)
+
+    assert "borrower@example.com" not in reason
+    assert reason == (
+        "ValidationError: 1 error: seq: "
+        "Input should be a valid integer, unable to parse string as an integer (int_parsing)"
+    )

@@ -1,8 +1,10 @@
 """How the outbox relay hands messages to the producer: partitions and order, without I/O."""
 
 import asyncio
-from typing import Any
+from typing import Any, NamedTuple, cast
 
+from aiokafka.errors import MessageSizeTooLargeError
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from shared.kafka.outbox import OutboxRelay
@@ -75,3 +77,52 @@ async def test_each_partition_gets_its_messages_in_outbox_order_in_full_batches(
     assert sum(len(sent) for sent in on_wire.values()) == len(messages)
     keys_per_partition = [{key for key, _ in sent} for sent in on_wire.values()]
     assert sum(len(keys) for keys in keys_per_partition) == 2 * 5, "a key on two partitions"
+
+
+class _Row(NamedTuple):
+    id: int
+    topic: str
+    message_key: str
+    payload: bytes
+
+
+class RefusingProducer(RecordingProducer):
+    """Refuses (for good) every batch holding a value longer than ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(partitions=1, batch_capacity=100)
+        self.limit = limit
+
+    async def send_batch(
+        self, batch: RecordingBatch, topic: str, *, partition: int
+    ) -> asyncio.Future[None]:
+        if all(len(value) <= self.limit for _, value in batch.messages):
+            return await super().send_batch(batch, topic, partition=partition)
+        refused: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        refused.set_exception(MessageSizeTooLargeError())
+        return refused
+
+
+async def test_a_refused_row_is_parked_and_the_rest_of_its_key_held_back() -> None:
+    producer = RefusingProducer(limit=10)
+    rows = [
+        _Row(1, "t", "loan-a", b"a1"),
+        _Row(2, "t", "loan-b", b"b1"),
+        _Row(3, "t", "loan-a", b"a2-too-large"),
+        _Row(4, "t", "loan-b", b"b2"),
+        _Row(5, "t", "loan-a", b"a3"),
+        _Row(6, "u", "loan-a", b"a1-other-t"),
+    ]
+    relay = relay_with(producer)
+
+    published, parked, error = await relay._publish_rows(cast("list[Row[Any]]", rows))
+
+    assert error is None
+    assert published == [1, 2, 4, 6]  # 5 waits behind 3 (same topic and key)
+    assert [row_id for row_id, _ in parked] == [3]
+    assert parked[0][1].startswith("MessageSizeTooLargeError")
+    sent = [(topic, value) for topic, _, batch in producer.sent for _, value in batch.messages]
+    assert [value for topic, value in sent if topic == "t"] == [b"a1", b"b1", b"b2"]
+    # Topic u's batch went through in the first, refused, attempt and goes again row by row:
+    # a copy, which consumers' inboxes make a no-op.
+    assert [value for topic, value in sent if topic == "u"] == [b"a1-other-t"] * 2
