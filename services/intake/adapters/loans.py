@@ -7,7 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, Text, any_, bindparam, func, select, update
+from sqlalchemy import RowMapping, Text, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -35,6 +35,10 @@ _LOAN_COLUMNS = (
     loans.c.status,
     loans.c.closure_reason,
 )
+_ADVISORY_LOCKS = text(
+    "SELECT pg_advisory_xact_lock(hashtextextended(CAST(:lender AS text) || '/' || x, 0))"
+    " FROM (SELECT x FROM unnest(CAST(:ids AS text[])) AS x ORDER BY x) AS ordered"
+)
 _HOLD_COLUMNS = (holds.c.hold_id, holds.c.reason, holds.c.placed_at, holds.c.lifted_at)
 
 
@@ -43,8 +47,15 @@ class SqlLoanStore:
         self._session = session
 
     async def lock(self, lender_id: str, loan_ids: Collection[str]) -> dict[str, Loan]:
-        """``loan_id = ANY(array)``: one parameter and one index scan, where a list of (lender,
-        loan) pairs was a thousand parameters and a thousand OR'ed conditions to plan."""
+        """Lock each (lender, loan), known or not, until the transaction ends; return the known.
+
+        A transaction-scoped advisory lock per loan (taken in loan order, one statement) covers
+        loans with no row yet: two first reports of one new loan then run one after the other,
+        so the "new loan" decision and the outbox order are made under the lock. The rows are
+        then locked with ``loan_id = ANY(array)``: one parameter and one index scan."""
+        if not loan_ids:
+            return {}
+        await self._session.execute(_ADVISORY_LOCKS, {"lender": lender_id, "ids": list(loan_ids)})
         rows = await self._session.execute(
             select(*_LOAN_COLUMNS)
             .where(
