@@ -15,6 +15,7 @@ from shared.auth import ApiKeyStore, Authenticator
 from shared.auth.revocations import RevocationListener
 from shared.db.engine import create_engine, create_session_factory, database_is_reachable
 from shared.db.migrations import upgrade_to_head
+from shared.db.retention import RetentionJob, RetentionRule, inbox_rule, outbox_rule
 from shared.events.topics import Topic, dead_letter_topic
 from shared.http.health import ReadinessCheck
 from shared.kafka.admin import broker_is_reachable, ensure_topics
@@ -45,6 +46,15 @@ class ServiceRuntime:
         self.consumers: list[ConsumerRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._producer_started = asyncio.Event()
+        self.retention = RetentionJob(
+            self.engine,
+            [
+                outbox_rule(settings.outbox_retention_hours),
+                inbox_rule(settings.inbox_retention_hours),
+            ],
+            batch_size=settings.retention_batch_size,
+            interval=settings.retention_interval_seconds,
+        )
 
     def topic(self, topic: Topic) -> str:
         return topic.qualified(self.settings.topic_namespace)
@@ -58,6 +68,10 @@ class ServiceRuntime:
                 handlers,
             )
         )
+
+    def retain(self, rule: RetentionRule) -> None:
+        """Have the retention job delete this service's own old rows too."""
+        self.retention.rules.append(rule)
 
     @property
     def producer(self) -> AIOKafkaProducer:
@@ -94,6 +108,7 @@ class ServiceRuntime:
         ]
         self._tasks.append(self._supervise("producer", self._start_producer))
         self._tasks.append(self._supervise("key-revocations", self.revocations.run))
+        self._tasks.append(self._supervise("retention", self.retention.run))
         if relay:
             self._tasks.append(self._supervise("outbox-relay", self._run_relay))
         for runner in self.consumers:

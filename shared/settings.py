@@ -27,6 +27,21 @@ class ServiceSettings(BaseSettings):
         default=True,
         description="Publish the outbox from this process (off: an API-only replica).",
     )
+    outbox_retention_hours: float = Field(
+        default=168.0,
+        gt=0,
+        description="Published outbox rows are deleted this long after publication "
+        "(unpublished and parked rows never are).",
+    )
+    inbox_retention_hours: float = Field(
+        default=168.0, gt=0, description="Inbox rows are deleted this long after receipt."
+    )
+    retention_interval_seconds: float = Field(
+        default=3600.0, gt=0, description="Pause between two retention passes."
+    )
+    retention_batch_size: int = Field(
+        default=1000, ge=1, description="Rows deleted per statement by a retention pass."
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     log_level: str = "INFO"

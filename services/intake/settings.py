@@ -12,6 +12,12 @@ class IntakeSettings(ServiceSettings):
     http_workers: int = Field(
         default=1, ge=1, description="uvicorn worker processes, each with its own app."
     )
+    idempotency_retention_hours: float = Field(
+        default=48.0,
+        ge=24,
+        description="Idempotency-Key replies are kept this long (at least 24 hours), then "
+        "deleted: a retry after that is a new request.",
+    )
     max_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = 4 * 1024 * 1024
     data_keys: SecretStr = Field(

@@ -1,5 +1,6 @@
 """Composition root: builds intake's app from its settings."""
 
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI, Request
@@ -14,6 +15,7 @@ from services.intake.application.sealing import Sealing
 from services.intake.domain.loan import LoanConflictError, LoanNotFoundError
 from services.intake.settings import IntakeSettings
 from shared.crypto import KeyRing, Pseudonymizer
+from shared.db.retention import RetentionRule
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.http.limits import BodySizeLimit
@@ -27,6 +29,14 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
     runtime = ServiceRuntime("intake", settings, MIGRATIONS)
+    runtime.retain(
+        RetentionRule(
+            "idempotency_keys",
+            "idempotency_keys",
+            "created_at < :cutoff",
+            timedelta(hours=settings.idempotency_retention_hours),
+        )
+    )
     sealing = sealing_from(settings)
     unit_of_work = unit_of_work_factory(
         runtime.sessions, runtime.topic(Topic.LOANS), on_commit=lambda: runtime.relay.wake()

@@ -1,0 +1,94 @@
+"""The retention job deletes outbox, inbox and Idempotency-Key rows after their window, and
+never an unpublished or parked outbox row, nor a recent one."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import pytest
+from pydantic import ValidationError
+from sqlalchemy import text
+
+from deploy.devstack.platform import SERVICES, PlatformSecrets, build_app, service_options
+from services.intake.settings import IntakeSettings
+from services.intake.wiring import MIGRATIONS
+from shared.db.migrations import upgrade_to_head
+from shared.runtime import ServiceRuntime
+from tests.infrastructure import TestInfrastructure
+
+NOW = datetime.now(UTC)
+OLD = NOW - timedelta(days=30)
+RECENT = NOW - timedelta(hours=1)
+
+
+async def test_old_rows_go_and_recent_unpublished_and_parked_ones_stay(
+    infrastructure: TestInfrastructure,
+) -> None:
+    database = f"retention_{uuid4().hex[:10]}"
+    await infrastructure.create_database(database)
+    url = infrastructure.postgres_url(database)
+    intake = next(service for service in SERVICES if service.name == "intake")
+    options = service_options(
+        intake, url, infrastructure.kafka_bootstrap, PlatformSecrets.generate()
+    )
+    runtime: ServiceRuntime = build_app(
+        "intake", options | {"retention_batch_size": 2}
+    ).state.runtime
+    await upgrade_to_head(MIGRATIONS, url)
+    try:
+        async with runtime.engine.begin() as connection:
+            for name, published, parked in [
+                ("old-published", OLD, None),
+                ("old-published-2", OLD, None),
+                ("old-published-3", OLD, None),
+                ("recent-published", RECENT, None),
+                ("old-unpublished", None, None),
+                ("old-parked", None, OLD),
+            ]:
+                await connection.execute(
+                    text(
+                        "INSERT INTO outbox (event_id, topic, message_key, payload, created_at,"
+                        " published_at, parked_at) VALUES (:id, 't', :key, '\\x00', :old,"
+                        " :published, :parked)"
+                    ),
+                    {
+                        "id": uuid4(),
+                        "key": name,
+                        "old": OLD,
+                        "published": published,
+                        "parked": parked,
+                    },
+                )
+            for group, received in [("old", OLD), ("recent", RECENT)]:
+                await connection.execute(
+                    text(
+                        "INSERT INTO inbox (consumer_group, event_id, received_at)"
+                        " VALUES (:g, :id, :at)"
+                    ),
+                    {"g": group, "id": uuid4(), "at": received},
+                )
+            for key, created in [("old", OLD), ("recent", RECENT)]:
+                await connection.execute(
+                    text(
+                        "INSERT INTO idempotency_keys (lender_id, key, fingerprint, status_code,"
+                        " response, created_at) VALUES ('lender', :key, '\\x00', 202, '{}', :at)"
+                    ),
+                    {"key": key, "at": created},
+                )
+
+        deleted = await runtime.retention.run_once()
+
+        assert deleted == {"outbox": 3, "inbox": 1, "idempotency_keys": 1}
+        async with runtime.engine.connect() as connection:
+            outbox = (await connection.execute(text("SELECT message_key FROM outbox"))).scalars()
+            inbox = (await connection.execute(text("SELECT consumer_group FROM inbox"))).scalars()
+            keys = (await connection.execute(text("SELECT key FROM idempotency_keys"))).scalars()
+            assert sorted(outbox) == ["old-parked", "old-unpublished", "recent-published"]
+            assert list(inbox) == ["recent"]
+            assert list(keys) == ["recent"]
+    finally:
+        await runtime.engine.dispose()
+
+
+def test_idempotency_keys_are_kept_at_least_a_day() -> None:
+    with pytest.raises(ValidationError):
+        IntakeSettings(idempotency_retention_hours=23)
