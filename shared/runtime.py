@@ -3,8 +3,10 @@ database engine, producer, outbox relay, consumer runners, API-key auth, readine
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import structlog
@@ -17,8 +19,8 @@ from shared.db.engine import create_engine, create_session_factory, database_is_
 from shared.db.migrations import upgrade_to_head
 from shared.db.retention import RetentionJob, RetentionRule, inbox_rule, outbox_rule
 from shared.events.topics import Topic, dead_letter_topic
-from shared.http.health import ReadinessCheck
-from shared.kafka.admin import broker_is_reachable, ensure_topics
+from shared.http.health import ReadinessCheck, TaskReport
+from shared.kafka.admin import ensure_topics
 from shared.kafka.consumer import ConsumerRunner
 from shared.kafka.handlers import EventHandlers
 from shared.kafka.outbox import OutboxRelay
@@ -27,8 +29,45 @@ from shared.settings import ServiceSettings
 
 log = structlog.get_logger(__name__)
 
+CRASH_LOOP_FAILURES = 5  # failures in a row, each soon after its start, make a crash loop
+STABLE_SECONDS = 60.0  # a run this long before failing starts a new count
+
+
+@dataclass(slots=True)
+class TaskState:
+    """What the supervisor knows of one background task."""
+
+    name: str
+    forever: bool = True  # False: a task that is done once it returns (starting the producer)
+    liveness: bool = True  # whether its crash loop makes the process unhealthy
+    running: bool = False
+    returned: bool = False
+    restarts: int = 0
+    failures_in_a_row: int = 0
+    last_error: str | None = None
+
+    @property
+    def crash_looping(self) -> bool:
+        return self.failures_in_a_row >= CRASH_LOOP_FAILURES
+
+    @property
+    def healthy(self) -> bool:
+        """Not crash-looping, and not stopped if it was meant to run for good."""
+        return not self.liveness or not (self.crash_looping or (self.forever and self.returned))
+
+    def report(self) -> TaskReport:
+        return {
+            "running": self.running,
+            "returned": self.returned,
+            "restarts": self.restarts,
+            "crash_looping": self.crash_looping,
+            "last_error": self.last_error,
+        }
+
 
 class ServiceRuntime:
+    restart_backoff = 0.5  # seconds before a failed background task's first restart
+
     def __init__(self, name: str, settings: ServiceSettings, migrations: Path) -> None:
         self.name = name
         self.settings = settings
@@ -45,6 +84,7 @@ class ServiceRuntime:
         )
         self.consumers: list[ConsumerRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
+        self.task_states: dict[str, TaskState] = {}
         self._producer_started = asyncio.Event()
         self.retention = RetentionJob(
             self.engine,
@@ -106,13 +146,16 @@ class ServiceRuntime:
             )
             for group, topics, handlers in self._subscriptions
         ]
-        self._tasks.append(self._supervise("producer", self._start_producer))
-        self._tasks.append(self._supervise("key-revocations", self.revocations.run))
-        self._tasks.append(self._supervise("retention", self.retention.run))
+        # Kafka down is not this service down: the producer's failures never fail liveness.
+        self._tasks.append(
+            self.supervise("producer", self._start_producer, forever=False, liveness=False)
+        )
+        self._tasks.append(self.supervise("key-revocations", self.revocations.run))
+        self._tasks.append(self.supervise("retention", self.retention.run))
         if relay:
-            self._tasks.append(self._supervise("outbox-relay", self._run_relay))
+            self._tasks.append(self.supervise("outbox-relay", self._run_relay))
         for runner in self.consumers:
-            self._tasks.append(self._supervise(runner.group_id, self._runner_loop(runner)))
+            self._tasks.append(self.supervise(runner.group_id, self._runner_loop(runner)))
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -132,16 +175,25 @@ class ServiceRuntime:
             await self.stop()
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        """What the entry points need: the database for all; a consuming service also needs its
+        consumer groups joined. Kafka itself is not checked: the outbox holds what a service
+        publishes while the broker is away, so a broker outage never takes intake out."""
+
         async def database() -> bool:
             return await database_is_reachable(self.engine)
 
-        async def kafka() -> bool:
-            return await broker_is_reachable(self.settings.kafka_bootstrap_servers)
-
         async def consumers() -> bool:
-            return all(runner.is_healthy() for runner in self.consumers)
+            return bool(self.consumers) and all(runner.is_healthy() for runner in self.consumers)
 
-        return {"database": database, "kafka": kafka, "consumers": consumers}
+        checks: dict[str, ReadinessCheck] = {"database": database}
+        if self._subscriptions:
+            checks["consumers"] = consumers
+        return checks
+
+    def liveness(self) -> tuple[bool, Mapping[str, TaskReport]]:
+        """Alive unless a background task is crash-looping or has stopped for good."""
+        states = list(self.task_states.values())
+        return all(state.healthy for state in states), {s.name: s.report() for s in states}
 
     def topic_names(self) -> list[str]:
         """Every platform topic, plus the dead-letter topic of each of this service's groups."""
@@ -186,18 +238,38 @@ class ServiceRuntime:
 
         return loop
 
-    def _supervise(self, what: str, run: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
-        """Run a background part; if it fails, log it and start it again after a pause."""
+    def supervise(
+        self,
+        what: str,
+        run: Callable[[], Awaitable[None]],
+        *,
+        forever: bool = True,
+        liveness: bool = True,
+    ) -> asyncio.Task[None]:
+        """Run a background part; if it fails, log it and start it again after a pause. Its
+        state (running, restarts, last error, crash loop) is kept in ``task_states``."""
+        state = self.task_states[what] = TaskState(what, forever=forever, liveness=liveness)
 
         async def supervised() -> None:
-            backoff = 0.5
+            backoff = self.restart_backoff
             while True:
+                started = time.monotonic()
+                state.running = True
                 try:
                     await run()
+                    state.running, state.returned = False, True
                     return
                 except asyncio.CancelledError:
+                    state.running = False
                     raise
                 except Exception as error:
+                    state.running = False
+                    state.restarts += 1
+                    state.last_error = repr(error)
+                    stable = time.monotonic() - started >= STABLE_SECONDS
+                    state.failures_in_a_row = 1 if stable else state.failures_in_a_row + 1
+                    if stable:
+                        backoff = self.restart_backoff
                     log.error("background task failed; restarting", task=what, error=repr(error))
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 10.0)

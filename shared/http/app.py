@@ -6,7 +6,7 @@ from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
 
-from shared.http.health import ReadinessCheck, health_router
+from shared.http.health import ReadinessCheck, TaskReport, health_router
 from shared.http.problems import install_problem_handlers
 
 
@@ -18,6 +18,8 @@ class Runtime(Protocol):
 
     def readiness_checks(self) -> Mapping[str, ReadinessCheck]: ...
 
+    def liveness(self) -> tuple[bool, Mapping[str, TaskReport]]: ...
+
 
 def service_app(
     runtime: Runtime, *, title: str, description: str, routers: Sequence[APIRouter]
@@ -25,7 +27,7 @@ def service_app(
     app = FastAPI(title=title, version="1.0.0", description=description, lifespan=runtime.lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
-    app.include_router(health_router(runtime.readiness_checks()))
+    app.include_router(health_router(runtime.readiness_checks(), runtime.liveness))
     for router in routers:
         app.include_router(router)
     return app
