@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tests.harness import RunningPlatform
 
-MAX_EXAMPLES = 15
+MAX_EXAMPLES = 25
 SEED = 20260
 CHECKS = (
     "not_a_server_error",
