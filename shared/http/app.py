@@ -7,6 +7,7 @@ from typing import Protocol
 from fastapi import APIRouter, FastAPI
 
 from shared.http.health import ReadinessCheck, TaskReport, health_router
+from shared.http.openapi import declare_problem_responses
 from shared.http.problems import install_problem_handlers
 
 
@@ -30,4 +31,5 @@ def service_app(
     app.include_router(health_router(runtime.readiness_checks(), runtime.liveness))
     for router in routers:
         app.include_router(router)
+    declare_problem_responses(app)
     return app

@@ -8,6 +8,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.kafka.faults import is_transient
@@ -24,6 +25,26 @@ HTTP_TITLES = {
 RETRY_AFTER_SECONDS = 5
 """What a 503 asks the client to wait before it retries (the database away, a deadlock)."""
 log = structlog.get_logger(__name__)
+
+
+class FieldError(BaseModel):
+    """One thing wrong with a request: where, what, and a machine-readable code."""
+
+    field: str = Field(description="Dotted location, e.g. 'borrower.phone' or 'path.loan_id'")
+    message: str
+    code: str | None = Field(default=None, description="e.g. 'missing', 'string_too_long'")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem details body (``application/problem+json``)."""
+
+    type: str = Field(default="about:blank")
+    title: str
+    status: int = Field(ge=400, le=599)
+    detail: str | None = Field(default=None, description="What went wrong, for a person")
+    errors: list[FieldError] | None = Field(
+        default=None, description="Each bad field, when the request was refused for its fields"
+    )
 
 
 class ProblemError(Exception):

@@ -18,3 +18,33 @@ def test_every_api_but_health_requires_a_bearer_key() -> None:
             for method, operation in operations.items():
                 secured = bool(operation.get("security"))
                 assert secured != path.endswith(("/healthz", "/readyz")), (name, method, path)
+
+
+def test_every_error_response_is_a_problem_json_body() -> None:
+    for name, document in generated_documents().items():
+        if not name.startswith("openapi/"):
+            continue
+        assert "Problem" in document["components"]["schemas"], name
+        assert "HTTPValidationError" not in document["components"]["schemas"], name
+        for path, operations in document["paths"].items():
+            for method, operation in operations.items():
+                for status, response in operation["responses"].items():
+                    if int(status) >= 400 and not path.endswith("/readyz"):
+                        assert list(response["content"]) == ["application/problem+json"], (
+                            name,
+                            method,
+                            path,
+                            status,
+                        )
+
+
+def test_the_error_statuses_follow_from_what_an_operation_takes() -> None:
+    paths = generated_documents()["openapi/intake.json"]["paths"]
+
+    def errors(method: str, path: str) -> list[int]:
+        return sorted(int(s) for s in paths[path][method]["responses"] if int(s) >= 400)
+
+    assert errors("get", "/healthz") == []
+    assert errors("get", "/v1/loans/{loan_id}") == [401, 403, 404, 422, 503]
+    # A body: undecodable, too large, not JSON; the Idempotency-Key header: a key reused.
+    assert errors("post", "/v1/overdue-loans/batch") == [400, 401, 403, 409, 413, 415, 422, 503]
