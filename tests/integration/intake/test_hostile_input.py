@@ -148,18 +148,9 @@ async def test_odd_values_after_the_report_are_refused(
     body: dict[str, Any],
     field: str,
 ) -> None:
-    url = (
-        "/v1/borrowers/B-odd/contact-preferences"
-        if path == "preferences"
-        else f"/v1/loans/{reported_loan}/{path}"
+    await _refused_and_nothing_written(
+        intake, lender, lender_id, tables, reported_loan, method, path, body, field
     )
-    response = await send_json(intake, method, url, body, lender)
-    assert_problem(response, 422, field)
-    assert await tables.rows_about(lender_id, reported_loan) == {
-        "loans": 1,
-        "loan_events": 1,
-        "outbox": 1,
-    }
 
 
 @pytest.mark.parametrize("depth", [100, 5_000, 30_000])
@@ -234,18 +225,9 @@ async def test_implausible_dates_after_the_report_are_refused(
     body: dict[str, Any],
     field: str,
 ) -> None:
-    url = (
-        "/v1/borrowers/B-odd/contact-preferences"
-        if path == "preferences"
-        else f"/v1/loans/{reported_loan}/{path}"
+    await _refused_and_nothing_written(
+        intake, lender, lender_id, tables, reported_loan, method, path, body, field
     )
-    response = await send_json(intake, method, url, body, lender)
-    assert_problem(response, 422, field)
-    assert await tables.rows_about(lender_id, reported_loan) == {
-        "loans": 1,
-        "loan_events": 1,
-        "outbox": 1,
-    }
 
 
 async def test_payments_that_would_sum_past_the_largest_amount_conflict(
@@ -334,6 +316,23 @@ async def test_exponents_weekdays_and_controls_after_the_report_are_refused(
     body: dict[str, Any],
     field: str,
 ) -> None:
+    await _refused_and_nothing_written(
+        intake, lender, lender_id, tables, reported_loan, method, path, body, field
+    )
+
+
+async def _refused_and_nothing_written(
+    intake: httpx.AsyncClient,
+    lender: dict[str, str],
+    lender_id: str,
+    tables: IntakeTables,
+    reported_loan: str,
+    method: str,
+    path: str,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    """A change to the reported loan is a 422 naming ``field``, and writes nothing."""
     url = (
         "/v1/borrowers/B-odd/contact-preferences"
         if path == "preferences"
