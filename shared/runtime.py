@@ -207,6 +207,8 @@ class ServiceRuntime:
             self.settings.kafka_bootstrap_servers,
             self.topic_names(),
             self.settings.topic_partitions,
+            replication_factor=self.settings.topic_replication_factor,
+            min_insync_replicas=self.settings.topic_min_insync_replicas,
         )
         await self.producer.start()
         if self._relay_producer is not None:

@@ -1,6 +1,8 @@
 """Settings common to every service; each service subclasses with its own env prefix."""
 
-from pydantic import Field
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -23,6 +25,18 @@ class ServiceSettings(BaseSettings):
         description="Prefix added to every topic name, so several platforms can share one broker.",
     )
     topic_partitions: int = 6
+    topic_replication_factor: int = Field(
+        default=1,
+        ge=1,
+        description="Replicas of each topic this service creates (1 suits a single broker; "
+        "topics that already exist are left as they are).",
+    )
+    topic_min_insync_replicas: int = Field(
+        default=1,
+        ge=1,
+        description="The min.insync.replicas of each topic this service creates: with acks=all, "
+        "a write needs this many replicas in sync. At most the replication factor.",
+    )
     outbox_relay: bool = Field(
         default=True,
         description="Publish the outbox from this process (off: an API-only replica).",
@@ -46,3 +60,9 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     log_level: str = "INFO"
     log_json: bool = True
+
+    @model_validator(mode="after")
+    def _min_insync_fits_the_replicas(self) -> Self:
+        if self.topic_min_insync_replicas > self.topic_replication_factor:
+            raise ValueError("topic_min_insync_replicas exceeds topic_replication_factor")
+        return self

@@ -8,14 +8,25 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 
-async def ensure_topics(bootstrap_servers: str, names: Iterable[str], partitions: int) -> None:
-    """Create the topics that do not exist yet (one replica: this is for a single broker)."""
+async def ensure_topics(
+    bootstrap_servers: str,
+    names: Iterable[str],
+    partitions: int,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
+) -> None:
+    """Create the topics that do not exist yet; existing topics are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
         missing = [
-            NewTopic(name=name, num_partitions=partitions, replication_factor=1)
+            NewTopic(
+                name=name,
+                num_partitions=partitions,
+                replication_factor=replication_factor,
+                topic_configs={"min.insync.replicas": str(min_insync_replicas)},
+            )
             for name in sorted(set(names) - existing)
         ]
         if missing:
