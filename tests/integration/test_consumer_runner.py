@@ -176,6 +176,19 @@ async def _joined_or_dead(runner: ConsumerRunner, task: asyncio.Task[None]) -> b
     return runner.joined
 
 
+async def run_until_committed(
+    kit: Kit, runner: ConsumerRunner, group: str, offsets: dict[TopicPartition, int]
+) -> None:
+    """Run ``runner`` until its group has committed ``offsets``, alive all along."""
+    async with running(runner) as task:
+
+        async def committed() -> bool:
+            return await committed_offsets(kit, group) == offsets
+
+        await eventually(committed, within=20)
+        assert_alive(task)
+
+
 def assert_alive(task: asyncio.Task[None]) -> None:
     if task.done():
         error = None if task.cancelled() else task.exception()
@@ -1046,13 +1059,7 @@ async def test_each_run_of_one_type_reaches_its_handler_in_order_in_one_transact
     handlers.on(REPORT, recorder("report"))
     handlers.on(PAYMENT, recorder("payment"))
     runner = new_runner(kit, group, topic, handlers)
-    async with running(runner) as task:
-
-        async def past_all() -> bool:
-            return await committed_offsets(kit, group) == {TopicPartition(topic, 0): 4}
-
-        await eventually(past_all, within=20)
-        assert_alive(task)
+    await run_until_committed(kit, runner, group, {TopicPartition(topic, 0): 4})
 
     assert [(name, seqs) for name, seqs, _ in calls] == [
         ("report", [1, 2]),
@@ -1072,13 +1079,7 @@ async def test_an_event_type_without_a_handler_is_skipped_and_counted(kit: Kit) 
     await publish_envelopes(kit, topic, [first, others[0], second, others[1]])
     runner = new_runner(kit, group, topic, effect_handlers(group))
 
-    async with running(runner) as task:
-
-        async def past_all() -> bool:
-            return await committed_offsets(kit, group) == {TopicPartition(topic, 0): 4}
-
-        await eventually(past_all, within=20)
-        assert_alive(task)
+    await run_until_committed(kit, runner, group, {TopicPartition(topic, 0): 4})
 
     assert await effect_counts(kit, group) == {first.id: 1, second.id: 1}
     assert runner.skipped_by_type == {"test.unhandled": 2}
@@ -1096,13 +1097,7 @@ async def test_an_event_whose_data_does_not_fit_goes_to_the_dead_letter_topic(ki
     await publish_envelopes(kit, topic, [first, not_a_number, newer_schema, last])
     runner = new_runner(kit, group, topic, effect_handlers(group))
 
-    async with running(runner) as task:
-
-        async def past_all() -> bool:
-            return await committed_offsets(kit, group) == {TopicPartition(topic, 0): 4}
-
-        await eventually(past_all, within=20)
-        assert_alive(task)
+    await run_until_committed(kit, runner, group, {TopicPartition(topic, 0): 4})
 
     assert await effect_counts(kit, group) == {first.id: 1, last.id: 1}
     assert runner.dead_lettered_total == 2

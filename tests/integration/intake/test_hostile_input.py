@@ -192,10 +192,9 @@ async def test_implausible_dates_of_a_report_are_refused(
     field: str,
 ) -> None:
     """An as_of in 2090 would make every genuine report stale; 9999-12-31 overflows consumers."""
-    body = changed(report(loan_id), path, value)
-    response = await send_json(intake, "POST", "/v1/overdue-loans", body, lender)
-    assert_problem(response, 422, field)
-    assert await tables.rows_about(lender_id, loan_id) == NOTHING
+    await _report_refused_and_nothing_written(
+        intake, lender, lender_id, tables, changed(report(loan_id), path, value), field
+    )
 
 
 @pytest.mark.parametrize(
@@ -282,10 +281,9 @@ async def test_exponents_controls_and_bidi_overrides_are_refused(
     value: Any,
     field: str,
 ) -> None:
-    body = changed(report(loan_id), path, value)
-    response = await send_json(intake, "POST", "/v1/overdue-loans", body, lender)
-    assert_problem(response, 422, field)
-    assert await tables.rows_about(lender_id, loan_id) == NOTHING
+    await _report_refused_and_nothing_written(
+        intake, lender, lender_id, tables, changed(report(loan_id), path, value), field
+    )
 
 
 def _window(**changes: Any) -> dict[str, Any]:
@@ -345,3 +343,17 @@ async def _refused_and_nothing_written(
         "loan_events": 1,
         "outbox": 1,
     }
+
+
+async def _report_refused_and_nothing_written(
+    intake: httpx.AsyncClient,
+    lender: dict[str, str],
+    lender_id: str,
+    tables: IntakeTables,
+    body: dict[str, Any],
+    field: str,
+) -> None:
+    """A report is a 422 naming ``field``, and nothing about its loan is written."""
+    response = await send_json(intake, "POST", "/v1/overdue-loans", body, lender)
+    assert_problem(response, 422, field)
+    assert await tables.rows_about(lender_id, body["loan_id"]) == NOTHING
