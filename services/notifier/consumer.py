@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.plans import PlanRepository
-from services.notifier.domain import plan_reminders
+from services.notifier.domain.planning import plan_reminders
 from shared.events.catalog import OVERDUE_REPORTED, latest_reports
 from shared.events.models import OverdueReported
 from shared.kafka.handlers import EventHandlers, Received

@@ -6,7 +6,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.agency_gateway.domain import CaseStatus, PlacementPolicy
-from services.notifier.domain import DEFAULT_CADENCE, SEND_AT, ReminderStatus, plan_reminders
+from services.notifier.domain.planning import (
+    DEFAULT_CADENCE,
+    SEND_AT,
+    ReminderStatus,
+    plan_reminders,
+)
 from shared.vocabulary import Channel
 
 SHANGHAI = timezone(timedelta(hours=8))

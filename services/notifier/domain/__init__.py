@@ -1,0 +1,1 @@
+"""Notifier domain: pure code, no I/O."""
