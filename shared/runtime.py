@@ -78,6 +78,7 @@ class ServiceRuntime:
         self._relay_producer: AIOKafkaProducer | None = None
         self._relay: OutboxRelay | None = None
         self._subscriptions: list[tuple[str, list[str], EventHandlers]] = []
+        self._workers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self.auth = Authenticator(ApiKeyStore(self.sessions))
         self.revocations = RevocationListener(
             settings.database_url, self.auth.forget, self.auth.forget_all
@@ -108,6 +109,11 @@ class ServiceRuntime:
                 handlers,
             )
         )
+
+    def work(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
+        """Run a service's own background loop (a sender, a scheduler), supervised like the
+        relay and the consumers: restarted if it fails, reported by ``/healthz``."""
+        self._workers.append((name, run))
 
     def retain(self, rule: RetentionRule) -> None:
         """Have the retention job delete this service's own old rows too."""
@@ -156,6 +162,8 @@ class ServiceRuntime:
             self._tasks.append(self.supervise("outbox-relay", self._run_relay))
         for runner in self.consumers:
             self._tasks.append(self.supervise(runner.group_id, self._runner_loop(runner)))
+        for name, run in self._workers:
+            self._tasks.append(self.supervise(name, run))
 
     async def stop(self) -> None:
         for task in self._tasks:

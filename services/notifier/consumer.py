@@ -1,59 +1,136 @@
-"""Notifier's consumer: overdue reports become loans with a reminder plan."""
+"""Notifier's consumer: every lifecycle event of a loan, placements and agencies' contacts.
+
+Each run of events is applied to one casebook (the loans it touches, loaded once), in
+consumption order, and written back at once with the events it produces.
+"""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.plans import PlanRepository
-from services.notifier.domain.planning import plan_reminders
-from shared.events.catalog import OVERDUE_REPORTED, latest_reports
-from shared.events.models import OverdueReported
+from services.notifier.adapters.casebook_store import CasebookStore
+from services.notifier.adapters.contacts import ContactVault
+from services.notifier.domain.cadence import Policies
+from services.notifier.domain.files import LoanFile
+from services.notifier.domain.lifecycle import Casebook
+from shared.events.assignments import AgencyActivityRecorded, AssignmentEnded, AssignmentPlaced
+from shared.events.catalog import (
+    AGENCY_ACTIVITY_RECORDED,
+    ASSIGNMENT_EXPIRED,
+    ASSIGNMENT_PLACED,
+    ASSIGNMENT_RECALLED,
+    ASSIGNMENT_RETURNED,
+    CONTACT_PREFERENCES_UPDATED,
+    HOLD_LIFTED,
+    HOLD_PLACED,
+    LOAN_CLOSED,
+    OVERDUE_REPORTED,
+    PAYMENT_RECEIVED,
+    PLACEMENT_RECALLED,
+)
+from shared.events.models import (
+    ContactPreferencesUpdated,
+    HoldLifted,
+    HoldPlaced,
+    LoanClosed,
+    OverdueReported,
+    PaymentReceived,
+    PlacementRecalled,
+)
 from shared.kafka.handlers import EventHandlers, Received
+from shared.kafka.outbox import enqueue
+from shared.vocabulary import Jurisdiction
 
 GROUP = "notifier"
+LOAN_EVENTS = (
+    OVERDUE_REPORTED,
+    PAYMENT_RECEIVED,
+    HOLD_PLACED,
+    HOLD_LIFTED,
+    PLACEMENT_RECALLED,
+    LOAN_CLOSED,
+    ASSIGNMENT_PLACED,
+    ASSIGNMENT_RECALLED,
+    ASSIGNMENT_RETURNED,
+    ASSIGNMENT_EXPIRED,
+    AGENCY_ACTIVITY_RECORDED,
+)
 
 
-def notifier_handlers() -> EventHandlers:
-    handlers = EventHandlers()
-    handlers.on(OVERDUE_REPORTED, handle_reports)
-    return handlers
+@dataclass(frozen=True)
+class LifecycleConsumer:
+    policies: Policies
+    vault: ContactVault
+    notifications_topic: str
 
+    def handlers(self) -> EventHandlers:
+        handlers = EventHandlers()
+        for event_type in LOAN_EVENTS:
+            handlers.on(event_type, self.apply)
+        handlers.on(CONTACT_PREFERENCES_UPDATED, self.apply)
+        return handlers
 
-async def handle_reports(
-    session: AsyncSession, events: Sequence[Received[OverdueReported]]
-) -> None:
-    now = datetime.now(UTC)
-    loan_rows: list[dict[str, Any]] = []
-    reminder_rows: list[dict[str, Any]] = []
-    for event in latest_reports(events):
-        lender_id, report = event.envelope.tenantid, event.data
-        loan_rows.append(
-            {
-                "lender_id": lender_id,
-                "loan_id": report.loan_id,
-                "borrower_ref": report.borrower.ref,
-                "contact_sealed": report.borrower.contact.model_dump(),
-                "locale": report.borrower.locale,
-                "timezone": report.borrower.timezone,
-                "jurisdiction": report.jurisdiction,
-                "days_past_due": report.days_past_due,
-                "as_of": report.as_of,
-                "updated_at": now,
-            }
+    async def apply(self, session: AsyncSession, events: Sequence[Received[Any]]) -> None:
+        loan_keys, borrower_keys = set(), set()
+        for event in events:
+            lender = event.envelope.tenantid
+            if isinstance(event.data, ContactPreferencesUpdated):
+                borrower_keys.add((lender, event.data.borrower_ref))
+            else:
+                loan_keys.add((lender, event.data.loan_id))
+        store = CasebookStore(session)
+        book = await store.load(self.policies, datetime.now(UTC), loan_keys, borrower_keys)
+        for event in events:
+            self._apply_one(book, event.envelope.tenantid, event.data)
+        envelopes = await store.save(book)
+        await enqueue(session, self.notifications_topic, envelopes)
+
+    def _apply_one(self, book: Casebook, lender: str, data: Any) -> None:
+        match data:
+            case OverdueReported():
+                book.report(self._file(lender, data))
+            case PaymentReceived():
+                book.payment(lender, data)
+            case HoldPlaced():
+                book.hold_placed(lender, data)
+            case HoldLifted():
+                book.hold_lifted(lender, data)
+            case PlacementRecalled():
+                book.recalled(lender, data)
+            case LoanClosed():
+                book.closed(lender, data)
+            case AssignmentPlaced():
+                book.placed(lender, data)
+            case AssignmentEnded():
+                book.placement_ended(lender, data)
+            case AgencyActivityRecorded():
+                book.activity(lender, data)
+            case ContactPreferencesUpdated():
+                book.preferences_updated(
+                    lender, data.borrower_ref, data.preferences, data.effective_at
+                )
+
+    def _file(self, lender: str, report: OverdueReported) -> LoanFile:
+        policy = self.policies.select(lender, report.product, report.jurisdiction)
+        contact = self.vault.receive(lender, report.loan_id, report.borrower)
+        return LoanFile(
+            lender_id=lender,
+            loan_id=report.loan_id,
+            borrower_ref=report.borrower.ref,
+            jurisdiction=Jurisdiction(report.jurisdiction),
+            product=report.product,
+            locale=report.borrower.locale,
+            timezone=report.borrower.timezone,
+            due_date=report.due_date,
+            days_past_due=report.days_past_due,
+            as_of=report.as_of,
+            amount_overdue=str(report.amount_overdue.model_dump()["amount"]),
+            currency=report.amount_overdue.currency,
+            contact_sealed=contact.sealed,
+            phone_refs=contact.phone_refs,
+            policy_id=policy.policy_id,
+            policy_version=policy.version,
         )
-        for reminder in plan_reminders(report.due_date, report.as_of, report.borrower.timezone):
-            reminder_rows.append(
-                {
-                    "lender_id": lender_id,
-                    "loan_id": report.loan_id,
-                    "step": reminder.step,
-                    "channel": reminder.channel.value,
-                    "scheduled_for": reminder.scheduled_for,
-                    "status": reminder.status.value,
-                }
-            )
-    repository = PlanRepository(session)
-    await repository.upsert_loans(loan_rows)
-    await repository.add_reminders(reminder_rows)

@@ -1,7 +1,11 @@
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from shared.settings import ServiceSettings
+
+HERE = Path(__file__).parent
 
 
 class NotifierSettings(ServiceSettings):
@@ -12,4 +16,29 @@ class NotifierSettings(ServiceSettings):
     transit_keys: SecretStr = Field(
         default=SecretStr(""),
         description="Key ring that opens the contact details sealed inside events.",
+    )
+    data_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Notifier's own key ring (kid:base64,...; the first seals): contact details "
+        "at rest, and the keyed hashes of phone numbers that STOP replies are matched by.",
+    )
+    policies_dir: Path = Field(
+        default=HERE / "policies", description="Folder of cadence policy files (TOML)."
+    )
+    templates_dir: Path = Field(
+        default=HERE / "templates", description="Folder of message templates (Jinja2)."
+    )
+    lender_names: dict[str, str] = Field(
+        default_factory=lambda: {"demo-lender": "Demo Consumer Finance"},
+        description="The name each lender signs its messages with (JSON object), by lender id.",
+    )
+    sender: bool = Field(
+        default=True, description="Send due reminders from this process (off: an API replica)."
+    )
+    sender_batch_size: int = Field(default=200, ge=1, le=5000)
+    sender_lease_seconds: float = Field(
+        default=60.0,
+        gt=0,
+        description="How long a claimed reminder is held by its sender. A sender that dies "
+        "leaves it claimable again after this; providers' reports that arrive first settle it.",
     )

@@ -1,25 +1,70 @@
-"""Composition root: builds notifier's app from its settings."""
+"""Composition root: builds notifier's app from its settings.
 
+Policies and templates are loaded and checked here, before anything starts: a bad policy or a
+template with a banned phrase stops the service at once, naming the file and the key.
+"""
+
+from datetime import timedelta
 from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notifier.api import notifications_router
-from services.notifier.consumer import GROUP, notifier_handlers
+from services.notifier.adapters.contacts import ContactVault
+from services.notifier.adapters.providers.callbacks import callback_parsers
+from services.notifier.adapters.providers.dispatch import build_dispatchers
+from services.notifier.api import notifications, receipts
+from services.notifier.consumer import GROUP, LifecycleConsumer
+from services.notifier.domain.policy import PolicyBook
+from services.notifier.domain.templates import TemplateCatalog
+from services.notifier.messages import Messages
+from services.notifier.receipts import Receipts
+from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
+from shared.contact_rules import load_pack
+from shared.crypto import KeyRing
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
+from shared.vocabulary import Jurisdiction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
-    runtime = ServiceRuntime("notifier", settings or NotifierSettings(), MIGRATIONS)
-    runtime.consume(GROUP, [Topic.LOANS], notifier_handlers())
-    return service_app(
+    settings = settings or NotifierSettings()
+    packs = {jurisdiction: load_pack(jurisdiction) for jurisdiction in Jurisdiction}
+    templates = TemplateCatalog.load(settings.templates_dir, packs)
+    policies = PolicyBook.load(settings.policies_dir, templates)
+    vault = ContactVault(
+        transit=KeyRing.from_secret(settings.transit_keys),
+        storage=KeyRing.from_secret(settings.data_keys),
+    )
+    runtime = ServiceRuntime("notifier", settings, MIGRATIONS)
+    topic = runtime.topic(Topic.NOTIFICATIONS)
+    consumer = LifecycleConsumer(policies, vault, topic)
+    runtime.consume(
+        GROUP, [Topic.LOANS, Topic.ASSIGNMENTS, Topic.AGENCY_ACTIVITIES], consumer.handlers()
+    )
+    if settings.sender:
+        sender = Sender(
+            sessions=runtime.sessions,
+            policies=policies,
+            packs=packs,
+            messages=Messages(vault, templates, settings.lender_names),
+            dispatchers=build_dispatchers(settings),
+            notifications_topic=topic,
+            batch_size=settings.sender_batch_size,
+            lease=timedelta(seconds=settings.sender_lease_seconds),
+        )
+        runtime.work("sender", sender.run)
+    app = service_app(
         runtime,
         title="Collections notifier",
         description="Reminders to borrowers under the contact rules, and their outcomes.",
-        routers=[notifications_router(runtime)],
+        routers=[notifications.router, receipts.router],
     )
+    app.state.authenticator = runtime.auth
+    app.state.policies = policies
+    app.state.receipts = Receipts(policies, vault)
+    app.state.callback_parsers = callback_parsers(settings)
+    return app

@@ -19,7 +19,7 @@ def asyncapi_document() -> dict[str, Any]:
     }
     operations: dict[str, Any] = {}
     for event in EVENT_TYPES.values():
-        key = event.name.rsplit(".", 1)[-1]
+        key = event.name.removeprefix("collections.")
         schema = event.model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))
         schemas[event.model.__name__] = schema
@@ -41,7 +41,7 @@ def asyncapi_document() -> dict[str, Any]:
                     },
                 ]
             },
-            "bindings": {"kafka": {"key": {"type": "string", "description": "loan_id"}}},
+            "bindings": {"kafka": {"key": {"type": "string", "description": "<tenant>/<subject>"}}},
         }
         channel = event.topic.name.lower()
         channels[channel]["messages"][key] = {"$ref": f"#/components/messages/{key}"}

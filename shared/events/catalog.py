@@ -11,6 +11,7 @@ from uuid import UUID
 from pydantic import BaseModel
 from typing_extensions import TypeVar
 
+from shared.events.assignments import AgencyActivityRecorded, AssignmentEnded, AssignmentPlaced
 from shared.events.envelope import Envelope, new_envelope
 from shared.events.models import (
     ContactPreferencesUpdated,
@@ -21,6 +22,7 @@ from shared.events.models import (
     PaymentReceived,
     PlacementRecalled,
 )
+from shared.events.notifications import NotificationChanged, NotificationStatus, OptOutRecorded
 from shared.events.topics import Topic
 
 # Covariant, so an ``EventType[PaymentReceived]`` is an ``EventType[BaseModel]``; the default
@@ -118,6 +120,68 @@ CONTACT_PREFERENCES_UPDATED = EventType(
     "changed. Keyed and subjected by the borrower's pseudonym, not a loan id.",
 )
 
+ASSIGNMENT_PLACED = EventType(
+    name="collections.assignment.placed",
+    version=1,
+    topic=Topic.ASSIGNMENTS,
+    model=AssignmentPlaced,
+    summary="A loan was entrusted to an agency (the borrower is to be told first, CN-09).",
+)
+ASSIGNMENT_RECALLED = EventType(
+    name="collections.assignment.recalled",
+    version=1,
+    topic=Topic.ASSIGNMENTS,
+    model=AssignmentEnded,
+    summary="The placement ended because the lender or a lifecycle event took the loan back.",
+)
+ASSIGNMENT_RETURNED = EventType(
+    name="collections.assignment.returned",
+    version=1,
+    topic=Topic.ASSIGNMENTS,
+    model=AssignmentEnded,
+    summary="The agency handed the loan back.",
+)
+ASSIGNMENT_EXPIRED = EventType(
+    name="collections.assignment.expired",
+    version=1,
+    topic=Topic.ASSIGNMENTS,
+    model=AssignmentEnded,
+    summary="The placement term ran out.",
+)
+AGENCY_ACTIVITY_RECORDED = EventType(
+    name="collections.agency.activity-recorded",
+    version=1,
+    topic=Topic.AGENCY_ACTIVITIES,
+    model=AgencyActivityRecorded,
+    summary="An agency reported a contact attempt or a note on an assignment.",
+)
+
+NOTIFICATION_EVENTS: dict[NotificationStatus, EventType[NotificationChanged]] = {
+    status: EventType(
+        name=f"collections.notification.{status.value}",
+        version=1,
+        topic=Topic.NOTIFICATIONS,
+        model=NotificationChanged,
+        summary=f"A reminder or notice became {status.value}.",
+    )
+    for status in NotificationStatus
+}
+AGENCY_NOTICE_SENT = EventType(
+    name="collections.notification.agency-notice-sent",
+    version=1,
+    topic=Topic.NOTIFICATIONS,
+    model=NotificationChanged,
+    summary="The borrower was sent the notice that an agency now holds the account (CN-09).",
+)
+OPT_OUT_RECORDED = EventType(
+    name="collections.borrower.opt-out-recorded",
+    version=1,
+    topic=Topic.NOTIFICATIONS,
+    model=OptOutRecorded,
+    summary="A borrower opted out of a channel (a STOP reply, or the lender's report). Keyed "
+    "and subjected by the borrower's pseudonym.",
+)
+
 EVENT_TYPES: dict[str, EventType] = {
     event.name: event
     for event in (
@@ -128,6 +192,14 @@ EVENT_TYPES: dict[str, EventType] = {
         PLACEMENT_RECALLED,
         LOAN_CLOSED,
         CONTACT_PREFERENCES_UPDATED,
+        ASSIGNMENT_PLACED,
+        ASSIGNMENT_RECALLED,
+        ASSIGNMENT_RETURNED,
+        ASSIGNMENT_EXPIRED,
+        AGENCY_ACTIVITY_RECORDED,
+        *NOTIFICATION_EVENTS.values(),
+        AGENCY_NOTICE_SENT,
+        OPT_OUT_RECORDED,
     )
 }
 

@@ -1,0 +1,75 @@
+"""Borrowers' contact details: opened from events, stored under notifier's own data key.
+
+Contacts arrive sealed under the transit key; the notifier re-seals them under its own data
+key, bound to the lender and loan (a sealed value moved to another row does not open), and
+keeps keyed hashes of the phone number so a STOP reply finds the borrower without a plaintext
+column. The hash key is derived from each data key, so every key id in the ring still finds
+numbers stored before a rotation.
+"""
+
+import hashlib
+import hmac
+from dataclasses import dataclass
+from functools import cached_property
+
+import phonenumbers
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from shared.crypto import KeyRing, SealedValue
+from shared.events.models import BorrowerContact, BorrowerProfile
+
+
+@dataclass(frozen=True)
+class ContactVault:
+    transit: KeyRing
+    storage: KeyRing
+
+    def receive(self, lender_id: str, loan_id: str, borrower: BorrowerProfile) -> "StoredContact":
+        """Open an event's contact and seal it for this service's own table."""
+        plaintext = self.transit.open(borrower.contact, associated_data=borrower.ref.encode())
+        contact = BorrowerContact.model_validate_json(plaintext)
+        sealed = self.storage.seal(plaintext, associated_data=_row(lender_id, loan_id))
+        refs = [self.phone_ref(contact.phone)] if contact.phone else []
+        return StoredContact(sealed.model_dump(), refs)
+
+    def open(self, lender_id: str, loan_id: str, sealed: dict[str, str]) -> BorrowerContact:
+        plaintext = self.storage.open(
+            SealedValue.model_validate(sealed), associated_data=_row(lender_id, loan_id)
+        )
+        return BorrowerContact.model_validate_json(plaintext)
+
+    def phone_ref(self, phone: str, kid: str | None = None) -> str:
+        """The keyed hash of a number in E.164, under the current key or ``kid``'s."""
+        kid = kid or self.storage.primary
+        digest = hmac.new(self._lookup_keys[kid], _e164(phone).encode(), hashlib.sha256)
+        return f"{kid}:{digest.hexdigest()[:40]}"
+
+    def phone_refs(self, phone: str) -> list[str]:
+        """The number's hash under every key in the ring (to find it whatever its age)."""
+        return [self.phone_ref(phone, kid) for kid in self.storage.keys]
+
+    @cached_property
+    def _lookup_keys(self) -> dict[str, bytes]:
+        return {
+            kid: HKDF(hashes.SHA256(), 32, salt=None, info=b"notifier phone lookup").derive(key)
+            for kid, key in self.storage.keys.items()
+        }
+
+
+@dataclass(frozen=True)
+class StoredContact:
+    sealed: dict[str, str]
+    phone_refs: list[str]
+
+
+def _row(lender_id: str, loan_id: str) -> bytes:
+    return f"{lender_id}\x1f{loan_id}".encode()
+
+
+def _e164(phone: str) -> str:
+    try:
+        parsed = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return phone.strip()
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

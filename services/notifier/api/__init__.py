@@ -1,0 +1,1 @@
+"""Notifier's HTTP entry points."""

@@ -1,0 +1,397 @@
+"""How each lifecycle event changes a loan's file and its notifications, free of I/O.
+
+A ``Casebook`` holds the loans a batch of events touches, with their pending notifications and
+their borrowers' preferences; its methods apply one event each, in consumption order, and
+collect what to write: new notifications, transitions (history and events), ledger contacts,
+opt-outs. The consumer loads a casebook, applies the batch and writes the result at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from uuid import uuid4
+from zoneinfo import ZoneInfo
+
+from services.notifier.domain.cadence import Cadence, CadenceStep, Policies
+from services.notifier.domain.files import (
+    HoldOnFile,
+    LoanFile,
+    LoanState,
+    Notification,
+    PlacementOnFile,
+    Preferences,
+    Transition,
+)
+from shared.contact_rules import Contact, Direction, Outcome, Party
+from shared.contact_rules.ledger import POSSIBLE_OUTCOMES
+from shared.events.assignments import (
+    ActivityOutcome,
+    AgencyActivityRecorded,
+    AssignmentEnded,
+    AssignmentPlaced,
+)
+from shared.events.models import (
+    ContactPreferences,
+    HoldLifted,
+    HoldPlaced,
+    LoanClosed,
+    PaymentReceived,
+    PlacementRecalled,
+)
+from shared.events.notifications import NotificationKind, NotificationStatus, OptOutSource
+from shared.vocabulary import Channel
+
+LoanKey = tuple[str, str]
+CATCH_UP_LIMIT = timedelta(days=3)  # a step missed by more than this is not caught up on
+
+_ACTIVITY_OUTCOMES = {
+    ActivityOutcome.NO_ANSWER: Outcome.ATTEMPTED,
+    ActivityOutcome.FAILED: Outcome.ATTEMPTED,
+    ActivityOutcome.REFUSED: Outcome.ATTEMPTED,
+    ActivityOutcome.DELIVERED: Outcome.DELIVERED,
+    ActivityOutcome.ANSWERED: Outcome.ANSWERED,
+    ActivityOutcome.CONVERSATION: Outcome.CONVERSATION,
+}
+
+
+@dataclass(frozen=True)
+class OptOut:
+    lender_id: str
+    borrower_ref: str
+    channel: Channel
+    source: OptOutSource
+    at: datetime
+    loan_ids: tuple[str, ...]
+
+
+@dataclass
+class Casebook:
+    policies: Policies
+    now: datetime
+    loans: dict[LoanKey, LoanFile] = field(default_factory=dict)
+    pending: dict[LoanKey, list[Notification]] = field(default_factory=dict)
+    preferences: dict[tuple[str, str], Preferences] = field(default_factory=dict)
+    created: list[Notification] = field(default_factory=list)
+    changed: dict[str, Notification] = field(default_factory=dict)
+    transitions: list[Transition] = field(default_factory=list)
+    contacts: list[Contact] = field(default_factory=list)
+    contact_keys: dict[str, LoanKey] = field(default_factory=dict)
+    opt_outs: list[OptOut] = field(default_factory=list)
+    touched_loans: set[LoanKey] = field(default_factory=set)
+    touched_borrowers: set[tuple[str, str]] = field(default_factory=set)
+
+    # -- loans ------------------------------------------------------------------------------
+
+    def report(self, file: LoanFile) -> None:
+        """An overdue report: a new loan gets its cadence; a newer one updates the file."""
+        known = self.loans.get(file.key)
+        if known is None:
+            self.loans[file.key] = file
+            self.touched_loans.add(file.key)
+            self._plan(file, self.now)
+            return
+        if file.as_of <= known.as_of:
+            return
+        moved = file.due_date != known.due_date
+        for name in ("borrower_ref", "locale", "timezone", "due_date", "days_past_due", "as_of"):
+            setattr(known, name, getattr(file, name))
+        known.amount_overdue, known.currency = file.amount_overdue, file.currency
+        known.contact_sealed, known.phone_refs = file.contact_sealed, file.phone_refs
+        self.touched_loans.add(known.key)
+        if moved:
+            self._move_due_dates(known)
+
+    def payment(self, lender_id: str, data: PaymentReceived) -> None:
+        file = self._file(lender_id, data.loan_id)
+        if file is None:
+            return
+        if data.cured:
+            self._end(file, LoanState.CURED, "paid", data.paid_at)
+            return
+        pause = self._policy(file).partial_payment_pause
+        if pause:
+            for notification in self._pending_reminders(file):
+                notification.due_at += pause
+                self._note(notification, NotificationStatus.SCHEDULED, reason="partial_payment")
+
+    def hold_placed(self, lender_id: str, data: HoldPlaced) -> None:
+        file = self._file(lender_id, data.loan_id)
+        if file is None:
+            return
+        file.holds[data.hold_id] = HoldOnFile(data.hold_id, data.reason.value, data.placed_at)
+        self.touched_loans.add(file.key)
+        self._cancel(self._pending_of(file), f"hold:{data.reason.value}")
+
+    def hold_lifted(self, lender_id: str, data: HoldLifted) -> None:
+        file = self._file(lender_id, data.loan_id)
+        if file is None or file.holds.pop(data.hold_id, None) is None:
+            return
+        self.touched_loans.add(file.key)
+        if not file.holds and file.state is LoanState.ACTIVE:
+            file.cycle += 1
+            self._plan(file, max(self.now, data.lifted_at))
+
+    def recalled(self, lender_id: str, data: PlacementRecalled) -> None:
+        file = self._file(lender_id, data.loan_id)
+        if file is not None:
+            self._end(file, LoanState.RECALLED, "recalled", data.recalled_at)
+
+    def closed(self, lender_id: str, data: LoanClosed) -> None:
+        file = self._file(lender_id, data.loan_id)
+        if file is not None:
+            self._end(file, LoanState.CLOSED, f"closed:{data.reason.value}", data.closed_at)
+
+    # -- agencies ---------------------------------------------------------------------------
+
+    def placed(self, lender_id: str, data: AssignmentPlaced) -> None:
+        """The borrower is told at once who holds the account now (CN-09)."""
+        file = self._file(lender_id, data.loan_id)
+        if file is None or any(p.assignment_id == data.assignment_id for p in file.placements):
+            return
+        file.placements.append(
+            PlacementOnFile(
+                data.assignment_id,
+                data.agency_id,
+                data.agency_name,
+                data.agency_phone,
+                data.placed_at,
+            )
+        )
+        self.touched_loans.add(file.key)
+        policy = self._policy(file)
+        if policy.stop_on_placement:
+            self._cancel(self._pending_reminders(file), "placed_with_agency")
+        for step in policy.notice_steps:
+            notice = self._new(
+                file,
+                NotificationKind.AGENCY_NOTICE,
+                step,
+                self.now,
+                f"notice:{data.assignment_id}:{step.channel.value}",
+            )
+            notice.agency_id, notice.assignment_id = data.agency_id, data.assignment_id
+
+    def placement_ended(self, lender_id: str, data: AssignmentEnded) -> None:
+        file = self._file(lender_id, data.loan_id)
+        if file is None:
+            return
+        for placement in file.placements:
+            if placement.assignment_id == data.assignment_id and placement.ended_at is None:
+                placement.ended_at = data.ended_at
+                self.touched_loans.add(file.key)
+        for notification in self._pending_of(file):
+            if notification.assignment_id == data.assignment_id:
+                self._cancel([notification], "placement_ended")
+
+    def activity(self, lender_id: str, data: AgencyActivityRecorded) -> None:
+        """An agency's contact counts toward every party's caps (the ledger is shared)."""
+        channel = data.type.channel
+        if channel is None:
+            return
+        outcome = _ACTIVITY_OUTCOMES[data.outcome]
+        if outcome not in POSSIBLE_OUTCOMES[channel]:
+            outcome = Outcome.ATTEMPTED
+        contact = Contact(
+            id=f"agency:{data.agency_id}:{data.activity_id}",
+            debt_id=debt_id(lender_id, data.loan_id),
+            person_ref=data.borrower_ref,
+            party=Party.agency(data.agency_id),
+            channel=channel,
+            at=data.at,
+            direction=Direction(data.direction.value),
+            outcome=outcome,
+            recording_id=data.recording_id,
+            staff_count=data.staff_count,
+        )
+        self.contacts.append(contact)
+        self.contact_keys[contact.id] = (lender_id, data.loan_id)
+
+    # -- borrowers --------------------------------------------------------------------------
+
+    def preferences_updated(
+        self, lender_id: str, borrower_ref: str, reported: ContactPreferences, at: datetime
+    ) -> None:
+        prefs = self._preferences(lender_id, borrower_ref)
+        if prefs.reported_at is not None and at <= prefs.reported_at:
+            return
+        newly_out = set(reported.opted_out_channels) - set(prefs.reported.opted_out_channels)
+        prefs.reported, prefs.reported_at = reported, at
+        self.touched_borrowers.add((lender_id, borrower_ref))
+        files = self._files_of(lender_id, borrower_ref)
+        for channel in sorted(newly_out):
+            self._opt_out(prefs, files, channel, OptOutSource.PREFERENCES, at)
+        if reported.cease_communication:
+            self._cancel([n for f in files for n in self._pending_of(f)], "cease_requested")
+        elif reported.attorney_represented:
+            self._cancel([n for f in files for n in self._pending_of(f)], "attorney_represented")
+
+    def replied_stop(
+        self, lender_id: str, borrower_ref: str, channel: Channel, at: datetime
+    ) -> None:
+        """A STOP / 退订 reply: no more messages on that channel, from anyone."""
+        prefs = self._preferences(lender_id, borrower_ref)
+        if channel in prefs.reply_opt_outs:
+            return
+        prefs.reply_opt_outs[channel] = at
+        self.touched_borrowers.add((lender_id, borrower_ref))
+        self._opt_out(
+            prefs, self._files_of(lender_id, borrower_ref), channel, OptOutSource.REPLY, at
+        )
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _opt_out(
+        self,
+        prefs: Preferences,
+        files: list[LoanFile],
+        channel: Channel,
+        source: OptOutSource,
+        at: datetime,
+    ) -> None:
+        pending = [n for f in files for n in self._pending_of(f) if n.channel is channel]
+        self._cancel(pending, f"opted_out:{channel.value}")
+        loan_ids = tuple(sorted(f.loan_id for f in files))
+        self.opt_outs.append(
+            OptOut(prefs.lender_id, prefs.borrower_ref, channel, source, at, loan_ids)
+        )
+
+    def _plan(self, file: LoanFile, start: datetime) -> None:
+        """Lay out the cadence from ``start``: each step at the policy's send time on its day;
+        a step already past is caught up on once, at the next send time, unless the next
+        step comes first."""
+        policy = self._policy(file)
+        zone = ZoneInfo(file.timezone)
+        missed: tuple[int, CadenceStep] | None = None
+        upcoming: list[tuple[int, CadenceStep, datetime]] = []
+        for number, step in enumerate(policy.reminder_steps, start=1):
+            at = _step_time(policy, file, step, zone)
+            if at is None:
+                continue
+            if at > start:
+                upcoming.append((number, step, at))
+            elif start - at <= CATCH_UP_LIMIT:
+                missed = (number, step)
+        if missed is not None:
+            catch_up = _next_send_time(policy, start, zone)
+            if catch_up is not None and (not upcoming or catch_up < upcoming[0][2]):
+                upcoming.insert(0, (missed[0], missed[1], catch_up))
+        for number, step, at in upcoming:
+            notification = self._new(
+                file, NotificationKind.REMINDER, step, at, f"reminder:{file.cycle}:{number}"
+            )
+            notification.step = number
+
+    def _move_due_dates(self, file: LoanFile) -> None:
+        policy, zone = self._policy(file), ZoneInfo(file.timezone)
+        steps = policy.reminder_steps
+        for notification in self._pending_reminders(file):
+            if notification.step is None or notification.step > len(steps):
+                continue
+            at = _step_time(policy, file, steps[notification.step - 1], zone)
+            if at is not None and at != notification.due_at:
+                notification.due_at = at
+                self._note(notification, NotificationStatus.SCHEDULED, reason="due_date_changed")
+
+    def _new(
+        self,
+        file: LoanFile,
+        kind: NotificationKind,
+        step: CadenceStep,
+        due_at: datetime,
+        dedupe_key: str,
+    ) -> Notification:
+        policy = self._policy(file)
+        notification = Notification(
+            id=uuid4(),
+            lender_id=file.lender_id,
+            loan_id=file.loan_id,
+            borrower_ref=file.borrower_ref,
+            kind=kind,
+            step=None,
+            channel=step.channel,
+            template=step.template,
+            locale=file.locale,
+            policy_id=policy.policy_id,
+            policy_version=policy.version,
+            due_at=due_at,
+            dedupe_key=dedupe_key,
+        )
+        self.created.append(notification)
+        self.pending.setdefault(file.key, []).append(notification)
+        self.transitions.append(notification.move(NotificationStatus.SCHEDULED, self.now))
+        return notification
+
+    def _end(self, file: LoanFile, state: LoanState, reason: str, at: datetime) -> None:
+        if file.state is not LoanState.ACTIVE:
+            return
+        file.state, file.state_reason = state, reason
+        self.touched_loans.add(file.key)
+        self._cancel(self._pending_of(file), reason)
+
+    def _cancel(self, notifications: Iterable[Notification], reason: str) -> None:
+        for notification in list(notifications):
+            if notification.pending:
+                notification.reason = reason
+                self._note(notification, NotificationStatus.CANCELLED, reason=reason)
+
+    def _note(
+        self, notification: Notification, status: NotificationStatus, **detail: object
+    ) -> None:
+        self.transitions.append(notification.move(status, self.now, **detail))
+        self.changed[str(notification.id)] = notification
+
+    def _file(self, lender_id: str, loan_id: str) -> LoanFile | None:
+        return self.loans.get((lender_id, loan_id))
+
+    def _files_of(self, lender_id: str, borrower_ref: str) -> list[LoanFile]:
+        return [
+            f
+            for f in self.loans.values()
+            if (f.lender_id, f.borrower_ref) == (lender_id, borrower_ref)
+        ]
+
+    def _preferences(self, lender_id: str, borrower_ref: str) -> Preferences:
+        key = (lender_id, borrower_ref)
+        if key not in self.preferences:
+            self.preferences[key] = Preferences(lender_id, borrower_ref)
+        return self.preferences[key]
+
+    def _pending_of(self, file: LoanFile) -> list[Notification]:
+        return [n for n in self.pending.get(file.key, []) if n.pending]
+
+    def _pending_reminders(self, file: LoanFile) -> list[Notification]:
+        return [n for n in self._pending_of(file) if n.kind is NotificationKind.REMINDER]
+
+    def _policy(self, file: LoanFile) -> Cadence:
+        policy = self.policies.by_id(file.policy_id)
+        return policy or self.policies.select(file.lender_id, file.product, file.jurisdiction)
+
+
+def debt_id(lender_id: str, loan_id: str) -> str:
+    """Loan ids are per lender: the ledger keys a debt by both."""
+    return f"{lender_id}/{loan_id}"
+
+
+def _step_time(
+    policy: Cadence, file: LoanFile, step: CadenceStep, zone: ZoneInfo
+) -> datetime | None:
+    try:
+        day = file.due_date + timedelta(days=step.days_past_due)
+    except OverflowError:
+        return None
+    return policy.send_time(day, zone)
+
+
+def _next_send_time(policy: Cadence, after: datetime, zone: ZoneInfo) -> datetime | None:
+    try:
+        local_day = after.astimezone(zone).date()
+        candidates = (local_day, local_day + timedelta(days=1))
+    except OverflowError:
+        return None
+    for day in candidates:
+        at = policy.send_time(day, zone)
+        if at is not None and at > after:
+            return at
+    return None

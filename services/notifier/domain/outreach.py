@@ -1,0 +1,108 @@
+"""Whether a due notification goes out now: the loan's state, then the contact rules.
+
+The consumer cancels what an event stops, but a notification may be claimed for sending just
+before that event is applied; so the sender asks again here, with the file it just read.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from services.notifier.domain.files import LoanFile, LoanState, Notification, Preferences
+from services.notifier.domain.lifecycle import debt_id
+from shared.contact_rules import (
+    Contact,
+    DebtFacts,
+    Decision,
+    Hold,
+    OptOut,
+    Party,
+    Placement,
+    RulePack,
+    check,
+)
+from shared.events.models import HoldReason
+from shared.events.notifications import NotificationKind
+from shared.vocabulary import Channel
+
+
+def stop_reason(
+    notification: Notification, file: LoanFile, prefs: Preferences | None
+) -> str | None:
+    """Why this notification must not go out at all any more, or None."""
+    if file.state is not LoanState.ACTIVE:
+        return file.state_reason or file.state.value
+    if file.holds:
+        return f"hold:{next(iter(file.holds.values())).reason}"
+    if prefs is not None:
+        if prefs.opted_out(notification.channel):
+            return f"opted_out:{notification.channel.value}"
+        if prefs.reported.cease_communication:
+            return "cease_requested"
+        if prefs.reported.attorney_represented:
+            return "attorney_represented"
+    if notification.kind is NotificationKind.AGENCY_NOTICE:
+        current = file.placement
+        if current is None or current.assignment_id != notification.assignment_id:
+            return "placement_ended"
+    return None
+
+
+def facts_of(file: LoanFile, prefs: Preferences | None) -> DebtFacts:
+    """The contact-rules view of one loan and its borrower's preferences."""
+    opt_outs: list[OptOut] = []
+    consents = ()
+    inconvenient = ()
+    cease_at = attorney_at = None
+    if prefs is not None:
+        opt_outs = [OptOut(channel, at) for channel, at in prefs.reply_opt_outs.items()]
+        since = prefs.reported_at
+        if since is not None:
+            opt_outs += [OptOut(c, since) for c in prefs.reported.opted_out_channels]
+            cease_at = since if prefs.reported.cease_communication else None
+            attorney_at = since if prefs.reported.attorney_represented else None
+        consents = tuple(prefs.reported.consents)
+        inconvenient = tuple(prefs.reported.inconvenient_times)
+    return DebtFacts(
+        debt_id=debt_id(file.lender_id, file.loan_id),
+        person_ref=file.borrower_ref,
+        jurisdiction=file.jurisdiction,
+        borrower_zone=file.timezone,
+        holds=tuple(Hold(HoldReason(h.reason), h.placed_at) for h in file.holds.values()),
+        opt_outs=tuple(opt_outs),
+        consents=consents,
+        inconvenient_times=inconvenient,
+        cease_requested_at=cease_at,
+        attorney_represented_since=attorney_at,
+        placements=tuple(
+            Placement(p.agency_id, p.placed_at, p.notice_sent_at, p.ended_at)
+            for p in file.placements
+        ),
+    )
+
+
+def intended_contact(notification: Notification, file: LoanFile, at: datetime) -> Contact:
+    """The lender's message as the ledger will hold it once sent."""
+    notice = notification.kind is NotificationKind.AGENCY_NOTICE
+    return Contact(
+        id=f"notifier:{notification.id}",
+        debt_id=debt_id(file.lender_id, file.loan_id),
+        person_ref=file.borrower_ref,
+        party=Party.lender(),
+        channel=notification.channel,
+        at=at,
+        to_mobile=notification.channel is Channel.SMS,
+        opt_out_notice=True,
+        agency_named=True if notice else None,
+    )
+
+
+def rules_decision(
+    notification: Notification,
+    file: LoanFile,
+    prefs: Preferences | None,
+    ledger: Sequence[Contact],
+    pack: RulePack,
+    at: datetime,
+) -> Decision:
+    """The shared engine's answer for this message now, over every party's contacts."""
+    return check(intended_contact(notification, file, at), ledger, facts_of(file, prefs), pack)

@@ -1,0 +1,95 @@
+"""Data of the agency gateway's events: placements with agencies and what agencies do.
+
+The notifier reacts to them (the CN-09 notice, caps that count every party) and compliance
+records them; the gateway is their only publisher.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import AwareDatetime, Field
+
+from shared.events.models import Frozen
+from shared.vocabulary import Channel
+
+
+class AssignmentPlaced(Frozen):
+    """A loan was entrusted to an agency; the borrower must be told before it contacts them."""
+
+    assignment_id: str
+    loan_id: str
+    borrower_ref: str
+    agency_id: str
+    agency_name: str = Field(description="The agency's trading name, as the borrower is told.")
+    agency_phone: str | None = Field(
+        default=None, description="The agency's public service number (business data)."
+    )
+    placed_at: AwareDatetime
+    expires_at: AwareDatetime | None = None
+    policy_version: str
+    reason: str
+
+
+class AssignmentEnded(Frozen):
+    """The agency no longer holds the loan (recalled, returned or expired)."""
+
+    assignment_id: str
+    loan_id: str
+    borrower_ref: str
+    agency_id: str
+    ended_at: AwareDatetime
+    reason: str
+
+
+class ActivityType(StrEnum):
+    CALL = "call"
+    SMS = "sms"
+    EMAIL = "email"
+    LETTER = "letter"
+    VISIT = "visit"
+    NOTE = "note"
+
+    @property
+    def channel(self) -> Channel | None:
+        """The contact channel this activity counts on; a note is not a contact."""
+        return _CHANNELS.get(self)
+
+
+_CHANNELS = {
+    ActivityType.CALL: Channel.PHONE_CALL,
+    ActivityType.SMS: Channel.SMS,
+    ActivityType.EMAIL: Channel.EMAIL,
+    ActivityType.LETTER: Channel.LETTER,
+    ActivityType.VISIT: Channel.FIELD_VISIT,
+}
+
+
+class ActivityDirection(StrEnum):
+    OUTBOUND = "outbound"
+    INBOUND = "inbound"
+
+
+class ActivityOutcome(StrEnum):
+    NO_ANSWER = "no_answer"
+    ANSWERED = "answered"
+    CONVERSATION = "conversation"
+    DELIVERED = "delivered"
+    FAILED = "failed"
+    REFUSED = "refused"
+
+
+class AgencyActivityRecorded(Frozen):
+    """One contact attempt or note an agency reported on an assignment."""
+
+    activity_id: str
+    assignment_id: str
+    loan_id: str
+    borrower_ref: str
+    agency_id: str
+    type: ActivityType
+    direction: ActivityDirection
+    outcome: ActivityOutcome
+    at: datetime
+    recording_id: str | None = None
+    staff_count: int | None = None
+    text: str | None = Field(default=None, description="A note's text (screened by the gateway).")
