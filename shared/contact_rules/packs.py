@@ -22,8 +22,8 @@ from shared.contact_rules.params import PARAMS, Params
 from shared.vocabulary import Jurisdiction
 
 REQUIRED: dict[Jurisdiction, tuple[str, ...]] = {
-    Jurisdiction.CN: ("POL-01", "POL-02", *(f"CN-{n:02d}" for n in range(1, 12))),
-    Jurisdiction.US: ("POL-01", *(f"US-{n:02d}" for n in range(1, 13))),
+    Jurisdiction.CN: ("POL-01", "POL-02", "POL-03", *(f"CN-{n:02d}" for n in range(1, 12))),
+    Jurisdiction.US: ("POL-01", "POL-03", *(f"US-{n:02d}" for n in range(1, 13))),
 }
 """Every rule of the reference, per pack: a pack that leaves one out does not load."""
 

@@ -131,6 +131,14 @@ class DailyCapParams(Params):
     consent_lifts: Annotated[bool, Stricter.FALSE] = False
 
 
+class MessageCapParams(Params):
+    """POL-03: written messages per borrower per local day, across the lender and agencies."""
+
+    max_per_day: Annotated[Count, Stricter.LOWER]
+    channels: Annotated[list[Channel], Stricter.MORE]
+    scope: Annotated[Scope, Stricter.ALL_PARTIES] = "all_parties"
+
+
 class ThirdPartyParams(Params):
     failed_attempts_for_unreachable: Annotated[Count, Stricter.HIGHER]
 
@@ -186,6 +194,7 @@ class AutodialParams(Params):
 PARAMS: dict[str, type[Params]] = {
     "POL-01": HoldParams,
     "POL-02": NoParams,
+    "POL-03": MessageCapParams,
     "CN-01": QuietWindowParams,
     "CN-02": DailyCapParams,
     "CN-03": DailyCapParams,

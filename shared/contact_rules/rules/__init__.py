@@ -14,6 +14,7 @@ Builder = Callable[[Rule, RulePack], Evaluate]
 BUILDERS: dict[str, Builder] = {
     "POL-01": status.build_hold,
     "POL-02": status.build_preferences,
+    "POL-03": frequency.build_message_cap,
     "CN-01": quiet_hours.build,
     "CN-02": frequency.build_connected_cap,
     "CN-03": frequency.build_unanswered_cap,

@@ -15,7 +15,12 @@ from typing import cast
 from shared.contact_rules import clock
 from shared.contact_rules.ledger import CONNECTED, Contact, Outcome, Recipient
 from shared.contact_rules.packs import Rule, RulePack
-from shared.contact_rules.params import CallCountingParams, CallFrequencyParams, DailyCapParams
+from shared.contact_rules.params import (
+    CallCountingParams,
+    CallFrequencyParams,
+    DailyCapParams,
+    MessageCapParams,
+)
 from shared.contact_rules.rules.base import Evaluate, Finding, Situation, merge
 from shared.events.models import ConsentKind
 from shared.vocabulary import Channel
@@ -59,6 +64,38 @@ def _daily_cap(rule: Rule, outcomes: frozenset[Outcome], what: str) -> Evaluate:
         text = (
             f"{len(counted)} {what} already on {s.day} (borrower's day, {who}); "
             f"at most {cap} per day"
+        )
+        return Finding(rule.id, text, counted, s.day_start(1))
+
+    return evaluate
+
+
+def build_message_cap(rule: Rule, pack: RulePack) -> Evaluate:
+    """POL-03: a borrower gets at most ``max_per_day`` texts and e-mails a day, whoever sends
+    them: the lender's reminders and every agency's messages count together."""
+    params = cast(MessageCapParams, rule.params)
+    channels, every_party = frozenset(params.channels), params.scope == "all_parties"
+
+    def counts(entry: Contact, contact: Contact) -> bool:
+        return (
+            entry.channel in channels
+            and entry.outbound
+            and entry.recipient is Recipient.DEBTOR
+            and (every_party or entry.party == contact.party)
+        )
+
+    def evaluate(s: Situation) -> Finding | None:
+        contact = s.contact
+        if not counts(contact, contact):
+            return None
+        start = s.day_start()
+        counted = tuple(e.id for e in s.history if e.at >= start and counts(e, contact))
+        if len(counted) < params.max_per_day:
+            return None
+        who = "all parties together" if every_party else str(contact.party)
+        text = (
+            f"{len(counted)} messages already on {s.day} (borrower's day, {who}); "
+            f"at most {params.max_per_day} per day"
         )
         return Finding(rule.id, text, counted, s.day_start(1))
 

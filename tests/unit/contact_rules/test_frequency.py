@@ -1,4 +1,4 @@
-"""CN-02, CN-03, US-02 and US-03: counted per person per debt, across parties where the rule
+"""CN-02, CN-03, US-02, US-03 and POL-03 (messages): counted per person per debt, across parties where the rule
 says so, in the borrower's calendar days."""
 
 from typing import Any
@@ -172,3 +172,25 @@ def test_us02_window_is_seven_local_days() -> None:
     assert decision.refused_by == ("US-02",)
     assert decision.next_allowed_at == at("2026-05-11 00:00", NEW_YORK)
     assert check(_call("2026-05-11 00:00"), ledger, facts, US).allowed
+
+
+def _text(when: str, party: Party = LENDER, channel: Channel = Channel.SMS) -> Contact:
+    return contact(at(when, SHANGHAI), party=party, channel=channel)
+
+
+def test_pol03_caps_messages_a_day_across_the_lender_and_every_agency() -> None:
+    ledger = [_text("2026-05-05 09:00", AGENCY), _text("2026-05-05 10:00", LENDER, Channel.EMAIL)]
+    third = _text("2026-05-05 15:00", LENDER)
+    decision = check(third, ledger, cn_facts(), CN)
+    assert decision.refused_by == ("POL-03",)
+    assert decision.findings[0].evidence == tuple(c.id for c in ledger)
+    assert decision.next_allowed_at == at("2026-05-06 08:00", SHANGHAI)  # next day, after CN-01
+    assert check(_text("2026-05-06 09:00", LENDER), ledger, cn_facts(), CN).allowed
+
+
+def test_pol03_counts_written_messages_only_and_may_be_tightened() -> None:
+    calls = [contact(at(f"2026-05-05 {h:02d}:00", SHANGHAI)) for h in (9, 10)]
+    assert check(_text("2026-05-05 15:00"), calls, cn_facts(), CN).allowed
+    one_a_day = tighten(CN, {"POL-03": {"params": {"max_per_day": 1}}}, label="lender-x")
+    ledger = [_text("2026-05-05 09:00", AGENCY)]
+    assert check(_text("2026-05-05 15:00"), ledger, cn_facts(), one_a_day).refused_by == ("POL-03",)
