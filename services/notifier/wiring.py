@@ -14,6 +14,7 @@ from services.notifier.adapters.providers.callbacks import callback_parsers
 from services.notifier.adapters.providers.dispatch import build_dispatchers
 from services.notifier.api import notifications, receipts
 from services.notifier.consumer import GROUP, LifecycleConsumer
+from services.notifier.domain.outreach import notifier_pack
 from services.notifier.domain.policy import PolicyBook
 from services.notifier.domain.templates import TemplateCatalog
 from services.notifier.messages import Messages
@@ -32,7 +33,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
-    packs = {jurisdiction: load_pack(jurisdiction) for jurisdiction in Jurisdiction}
+    packs = {j: notifier_pack(load_pack(j)) for j in Jurisdiction}
     templates = TemplateCatalog.load(settings.templates_dir, packs)
     policies = PolicyBook.load(settings.policies_dir, templates)
     vault = ContactVault(

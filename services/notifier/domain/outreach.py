@@ -19,10 +19,11 @@ from shared.contact_rules import (
     Placement,
     RulePack,
     check,
+    tighten,
 )
 from shared.events.models import HoldReason
 from shared.events.notifications import NotificationKind
-from shared.vocabulary import Channel
+from shared.vocabulary import Channel, Jurisdiction
 
 
 def stop_reason(
@@ -106,3 +107,19 @@ def rules_decision(
 ) -> Decision:
     """The shared engine's answer for this message now, over every party's contacts."""
     return check(intended_contact(notification, file, at), ledger, facts_of(file, prefs), pack)
+
+
+FIRST_PARTY = {
+    Jurisdiction.US: {
+        "US-01": {"applies_to": ["lender", "agency"]},
+        "US-06": {"applies_to": ["lender", "agency"]},
+    }
+}
+"""Regulation F binds debt collectors, not the creditor itself; the platform holds the lender's
+own reminders to the same hours and opt-out notices (state laws often do too)."""
+
+
+def notifier_pack(pack: RulePack) -> RulePack:
+    """The pack the notifier judges its own messages by: the jurisdiction's, tightened."""
+    overrides = FIRST_PARTY.get(pack.jurisdiction)
+    return tighten(pack, overrides, label="first-party") if overrides else pack
