@@ -84,7 +84,8 @@ class JournalHandler:
         mail = message_from_bytes(data, policy=policy.default)
         assert isinstance(mail, EmailMessage)
         part = mail.get_body(preferencelist=("plain", "html"))
-        body = part.get_content() if isinstance(part, EmailMessage) else ""
+        text = part.get_content() if isinstance(part, EmailMessage) else ""
+        body = text.replace("\r\n", "\n")  # the wire has CRLF line ends
         for recipient in envelope.rcpt_tos:
             self._journal.record(
                 channel="email",
