@@ -37,6 +37,7 @@ def create_app(
     app.include_router(aliyun_api.aliyun_router(config, journal, faults, callbacks))
 
     @app.get("/healthz")
+    @app.get("/readyz")
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 

@@ -24,6 +24,9 @@ class Journal:
         self._path = path
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
+            if path.exists():  # what earlier runs received stays readable
+                lines = path.read_text(encoding="utf-8").splitlines()
+                self._messages = [ReceivedMessage(**json.loads(line)) for line in lines if line]
 
     def record(
         self,
