@@ -58,6 +58,7 @@ def aliyun_router(
     router = APIRouter()
     used_nonces: set[str] = set()
 
+    @router.api_route("/aliyun", methods=["GET", "POST"])
     @router.api_route("/aliyun/", methods=["GET", "POST"])
     async def rpc(request: Request) -> Response:
         params = dict(request.query_params)
