@@ -60,7 +60,8 @@ def twilio_router(
     async def create_message(account_sid: str, request: Request) -> JSONResponse:
         fault = faults.take("twilio")
         if fault is not None:
-            return twilio_error(fault.status, int(fault.code or 20500), "Service unavailable")
+            code = int(fault.code) if fault.code and fault.code.isdigit() else 20500
+            return twilio_error(fault.status, code, "Service unavailable")
         if not _authenticated(request.headers.get("authorization"), config):
             return twilio_error(401, 20003, "Authenticate")
         if account_sid != config.twilio_account_sid:
@@ -85,19 +86,9 @@ def twilio_router(
         sender = form.get("From") or config.twilio_numbers[0]
         callback = form.get("StatusCallback")
         if callback:
-            callbacks.later(
-                *(
-                    (
-                        callback,
-                        signed_webhook(
-                            config.twilio_auth_token,
-                            callback,
-                            _status(config, sid, sender, form["To"], status),
-                        ),
-                    )
-                    for status in ("sent", "delivered")
-                )
-            )
+            token = config.twilio_auth_token
+            updates = [_status(config, sid, sender, form["To"], s) for s in ("sent", "delivered")]
+            callbacks.later(*((callback, signed_webhook(token, callback, u)) for u in updates))
         return JSONResponse(_resource(config, sid, sender, form), status_code=201)
 
     return router
