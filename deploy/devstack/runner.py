@@ -17,6 +17,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from . import local_providers
 from .errors import DevstackError
 from .infrastructure import LocalInfrastructure
 from .paths import REPO_ROOT
@@ -107,6 +108,8 @@ async def _run(
             if loading is not None:
                 prepare = await loading
             planned = await prepare(infra, infra.root) if prepare is not None else []
+            if loading is not None:  # the platform's own processes: the emulators beside them
+                planned = local_providers.with_local_providers(infra.root, planned)
             return await _serve(infra, planned, started, services_too=services)
     finally:
         if loading is not None and not loading.done():
@@ -192,6 +195,8 @@ def _print_banner(
         lines.append(f"  {service.name:<{width}}{base}   docs: {base}/docs")
     if services_too and not services:
         lines.append("  (no services started: deploy/devstack/platform.py lists none)")
+    if any(s.name == local_providers.NAME for s in services):
+        lines += local_providers.banner_lines(width)
     databases = ", ".join(SERVICE_DATABASES)
     lines += [
         f"  {'Kafka':<{width}}{infra.kafka_bootstrap}",

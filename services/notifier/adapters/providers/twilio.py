@@ -1,0 +1,96 @@
+"""SMS through Twilio's Programmable Messaging API (Messages resource, API version 2010-04-01).
+
+POST {base}/2010-04-01/Accounts/{AccountSid}/Messages.json, form-encoded To, From (or
+MessagingServiceSid), Body, StatusCallback; HTTP Basic auth AccountSid:AuthToken; the answer's
+``sid`` names the message in status callbacks.
+
+Idempotency: Twilio documents ``I-Twilio-Idempotency-Token`` as the header it puts on the
+webhooks it sends (so a receiver can drop a retried callback); its Messages API documents no
+idempotency key. The reminder's key is sent in that header anyway (an unknown header is
+ignored); what makes a resend recognisable is the notifier's own record of the key.
+"""
+
+import base64
+from datetime import UTC, datetime
+
+import httpx
+
+from shared.vocabulary import Channel
+
+from .base import OutgoingMessage, ProviderError, SendReceipt
+from .http_errors import post_form, status_error
+
+API_VERSION = "2010-04-01"
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
+NON_RETRIABLE_CODES = frozenset({21211, 21408, 21610, 21614})  # bad number, region, opted out
+
+
+class TwilioSms:
+    name = "twilio"
+    channel = Channel.SMS
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        account_sid: str,
+        auth_token: str,
+        from_number: str = "",
+        messaging_service_sid: str = "",
+        status_callback_url: str = "",
+        client: httpx.AsyncClient | None = None,
+        timeout_seconds: float = 10.0,
+    ) -> None:
+        if not (from_number or messaging_service_sid):
+            raise ValueError("Twilio needs a From number or a Messaging Service SID")
+        self._url = f"{base_url.rstrip('/')}/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+        credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
+        self._authorization = f"Basic {credentials}"
+        self._from_number = from_number
+        self._messaging_service_sid = messaging_service_sid
+        self._status_callback_url = status_callback_url
+        self._client = client or httpx.AsyncClient(timeout=timeout_seconds)
+
+    def form(self, message: OutgoingMessage) -> dict[str, str]:
+        form = {"To": message.to, "Body": message.body}
+        if self._messaging_service_sid:
+            form["MessagingServiceSid"] = self._messaging_service_sid
+        else:
+            form["From"] = self._from_number
+        if self._status_callback_url:
+            form["StatusCallback"] = self._status_callback_url
+        return form
+
+    async def send(self, message: OutgoingMessage) -> SendReceipt:
+        response = await post_form(
+            self._client,
+            self.name,
+            self._url,
+            self.form(message),
+            headers={
+                "Authorization": self._authorization,
+                "Accept": "application/json",
+                IDEMPOTENCY_HEADER: message.idempotency_key,
+            },
+        )
+        answer = _json(response)
+        if response.status_code not in (200, 201):
+            code = answer.get("code")
+            if code in NON_RETRIABLE_CODES:
+                raise ProviderError(f"code {code}", retriable=False, provider=self.name)
+            raise status_error(self.name, response, code)
+        sid = answer.get("sid")
+        if not isinstance(sid, str) or not sid:
+            raise ProviderError("answer without a sid", retriable=True, provider=self.name)
+        return SendReceipt(self.name, sid, datetime.now(UTC))
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+
+def _json(response: httpx.Response) -> dict[str, object]:
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
