@@ -22,7 +22,8 @@ from services.notifier.adapters.casebook_store import (
     update_notifications,
 )
 from services.notifier.adapters.contacts import ContactVault
-from services.notifier.adapters.providers.callbacks import DeliveryReport, InboundReply, is_opt_out
+from services.notifier.adapters.providers.callbacks import DeliveryReport, InboundReply
+from services.notifier.adapters.providers.opt_out import is_opt_out
 from services.notifier.adapters.sending_store import files_of, mark_delivered
 from services.notifier.adapters.tables import loans, notifications
 from services.notifier.domain.cadence import Policies

@@ -3,12 +3,13 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.notifier.adapters.providers.settings import ProviderSettings
 from shared.settings import ServiceSettings
 
 HERE = Path(__file__).parent
 
 
-class NotifierSettings(ServiceSettings):
+class NotifierSettings(ServiceSettings, ProviderSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/notifier"

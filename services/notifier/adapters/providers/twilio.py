@@ -7,7 +7,9 @@ MessagingServiceSid), Body, StatusCallback; HTTP Basic auth AccountSid:AuthToken
 Idempotency: Twilio documents ``I-Twilio-Idempotency-Token`` as the header it puts on the
 webhooks it sends (so a receiver can drop a retried callback); its Messages API documents no
 idempotency key. The reminder's key is sent in that header anyway (an unknown header is
-ignored); what makes a resend recognisable is the notifier's own record of the key.
+ignored); what makes a resend recognisable is the notifier's own record of the key, and the
+key in the status callback URL (``?notification=``): a report about a message whose sender died
+before recording it still names the reminder it settles.
 """
 
 import base64
@@ -58,7 +60,10 @@ class TwilioSms:
         else:
             form["From"] = self._from_number
         if self._status_callback_url:
-            form["StatusCallback"] = self._status_callback_url
+            callback = httpx.URL(self._status_callback_url)
+            form["StatusCallback"] = str(
+                callback.copy_merge_params({"notification": message.idempotency_key})
+            )
         return form
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
