@@ -79,6 +79,7 @@ class ServiceRuntime:
         self._relay: OutboxRelay | None = None
         self._subscriptions: list[tuple[str, list[str], EventHandlers]] = []
         self._workers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
+        self._closers: list[Callable[[], Awaitable[None]]] = []
         self.auth = Authenticator(ApiKeyStore(self.sessions))
         self.revocations = RevocationListener(
             settings.database_url, self.auth.forget, self.auth.forget_all
@@ -114,6 +115,10 @@ class ServiceRuntime:
         """Run a service's own background loop (a sender, a scheduler), supervised like the
         relay and the consumers: restarted if it fails, reported by ``/healthz``."""
         self._workers.append((name, run))
+
+    def close_on_stop(self, close: Callable[[], Awaitable[None]]) -> None:
+        """Release a service's own client (an HTTP pool, an SMTP connection) when it stops."""
+        self._closers.append(close)
 
     def retain(self, rule: RetentionRule) -> None:
         """Have the retention job delete this service's own old rows too."""
@@ -169,6 +174,9 @@ class ServiceRuntime:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        for close in self._closers:
+            with contextlib.suppress(Exception):  # stopping anyway; a failed close loses nothing
+                await close()
         for producer in (self._producer, self._relay_producer):
             if producer is not None:
                 await producer.stop()

@@ -79,9 +79,8 @@ class Receipts:
         sent_contacts = []
         delivered: list[str] = []
         for report in reports:
-            n = found.get(report.provider_message_id) or (
-                found.get(str(notification_id)) if notification_id else None
-            )
+            named = report.idempotency_key or (str(notification_id) if notification_id else None)
+            n = found.get(report.provider_message_id) or (found.get(named) if named else None)
             status = _REPORTED.get(report.status)
             if n is None or status is None or _RANK.get(n.status, 3) >= _RANK[status]:
                 continue
@@ -154,8 +153,10 @@ async def _notifications(
             [(provider, r.provider_message_id) for r in reports]
         )
     ]
-    if notification_id is not None:
-        conditions.append(notifications.c.id == notification_id)
+    named = {notification_id} if notification_id else set()
+    named |= {key for r in reports if (key := _uuid(r.idempotency_key)) is not None}
+    if named:
+        conditions.append(notifications.c.id.in_(named))
     rows = await session.execute(select(notifications).where(or_(*conditions)).with_for_update())
     found: dict[str, Notification] = {}
     for row in rows.mappings():
@@ -164,3 +165,10 @@ async def _notifications(
         if n.provider_message_id:
             found[n.provider_message_id] = n
     return found
+
+
+def _uuid(value: str | None) -> UUID | None:
+    try:
+        return UUID(value) if value else None
+    except ValueError:
+        return None

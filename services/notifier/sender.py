@@ -13,18 +13,26 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
+from uuid import UUID
 
 import structlog
 
 from services.notifier.adapters.casebook_store import CasebookStore, notification_event
 from services.notifier.adapters.providers.base import OutgoingMessage, ProviderError, SendReceipt
-from services.notifier.adapters.sending_store import claim_due, files_of, ledger_of, record
+from services.notifier.adapters.sending_store import (
+    claim_due,
+    files_of,
+    ledger_of,
+    record,
+    reported_meanwhile,
+)
 from services.notifier.domain.cadence import Policies
 from services.notifier.domain.files import LoanFile, Notification, Preferences, Transition
 from services.notifier.domain.outreach import intended_contact, rules_decision, stop_reason
 from services.notifier.messages import Messages
 from shared.contact_rules import Contact, RulePack
 from shared.db.engine import SessionFactory, transaction
+from shared.events.envelope import Envelope
 from shared.events.notifications import NotificationKind, NotificationStatus
 from shared.kafka.outbox import enqueue
 from shared.vocabulary import Channel, Jurisdiction
@@ -51,6 +59,21 @@ class _Batch:
 
     def move(self, n: Notification, status: NotificationStatus, **detail: object) -> None:
         self.transitions.append(n.move(status, self.now, **detail))
+
+    def drop(self, ids: set[UUID]) -> None:
+        """Leave out what was settled elsewhere meanwhile."""
+        if ids:
+            self.settled = [n for n in self.settled if n.id not in ids]
+            self.transitions = [t for t in self.transitions if t.notification_id not in ids]
+            own = {f"notifier:{i}" for i in ids}
+            self.sent = [(c, key) for c, key in self.sent if c.id not in own]
+
+    def events(self) -> list[Envelope]:
+        settled = {n.id: n for n in self.settled}
+        return [
+            notification_event(settled[t.notification_id], t.status, t.at, t.detail)
+            for t in self.transitions
+        ]
 
 
 @dataclass
@@ -93,16 +116,12 @@ class Sender:
                 for key, items in by_loan
             )
         )
-        settled = {n.id: n for n in batch.settled}
-        events = [
-            notification_event(settled[t.notification_id], t.status, t.at, t.detail)
-            for t in batch.transitions
-        ]
         async with transaction(self.sessions) as session:
+            batch.drop(await reported_meanwhile(session, [n.id for n in batch.settled]))
             await record(
                 session, batch.settled, batch.transitions, batch.sent, list(batch.files.values())
             )
-            await enqueue(session, self.notifications_topic, events)
+            await enqueue(session, self.notifications_topic, batch.events())
         return len(claimed)
 
     async def _loan(

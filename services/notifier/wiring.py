@@ -47,12 +47,15 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         GROUP, [Topic.LOANS, Topic.ASSIGNMENTS, Topic.AGENCY_ACTIVITIES], consumer.handlers()
     )
     if settings.sender:
+        dispatchers = build_dispatchers(settings)
+        for dispatcher in dispatchers.values():
+            runtime.close_on_stop(dispatcher.aclose)
         sender = Sender(
             sessions=runtime.sessions,
             policies=policies,
             packs=packs,
             messages=Messages(vault, templates, settings.lender_names),
-            dispatchers=build_dispatchers(settings),
+            dispatchers=dispatchers,
             notifications_topic=topic,
             batch_size=settings.sender_batch_size,
             lease=timedelta(seconds=settings.sender_lease_seconds),

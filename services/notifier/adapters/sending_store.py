@@ -9,6 +9,7 @@ A sender that dies mid-batch leaves leases that expire: the notifications are cl
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -103,6 +104,21 @@ def contact_of(row: Any) -> Contact:
         recording_id=row["recording_id"],
         staff_count=row["staff_count"],
     )
+
+
+async def reported_meanwhile(session: AsyncSession, ids: Sequence[UUID]) -> set[UUID]:
+    """Lock a batch's notifications; those a provider's report settled while the batch was
+    being sent (its callback can beat the sender's own record) are left as the report put them.
+    A notification cancelled meanwhile is not among them: if it went out, ``sent`` is the truth.
+    """
+    rows = await session.execute(
+        select(notifications.c.id, notifications.c.status)
+        .where(notifications.c.id.in_(ids))
+        .order_by(notifications.c.id)
+        .with_for_update()
+    )
+    reported = {"sent", "delivered", "failed"}
+    return {row.id for row in rows if row.status in reported}
 
 
 async def record(
