@@ -7,10 +7,10 @@ clients talk to them through ASGI, the same code path as under uvicorn.
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 from uuid import uuid4
 
 import httpx
@@ -59,8 +59,11 @@ class RunningPlatform:
 
 @asynccontextmanager
 async def running_platform(
-    infrastructure: Infrastructure, services: tuple[str, ...] = tuple(s.name for s in SERVICES)
+    infrastructure: Infrastructure,
+    services: tuple[str, ...] = tuple(s.name for s in SERVICES),
+    settings: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> AsyncIterator[RunningPlatform]:
+    """The named services, each with its settings plus ``settings[service]`` if given."""
     run = uuid4().hex[:10]
     keys = PlatformSecrets.generate()
     credentials = DemoCredentials.generate()
@@ -75,6 +78,7 @@ async def running_platform(
             options = service_options(
                 service, url, infrastructure.kafka_bootstrap, keys, platform.namespace
             )
+            options.update((settings or {}).get(service.name, {}))
             app = build_app(service.name, options)
             await stack.enter_async_context(
                 LifespanManager(app, startup_timeout=120, shutdown_timeout=60)
