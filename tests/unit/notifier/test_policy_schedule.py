@@ -26,7 +26,8 @@ def test_a_send_time_is_local_wall_clock_on_both_sides_of_a_change() -> None:
     cn = policy()
     before = cn.send_time(date(2026, 3, 28), LONDON)
     after = cn.send_time(date(2026, 3, 30), LONDON)
-    assert before is not None and after is not None
+    assert before is not None
+    assert after is not None
     assert (before.astimezone(UTC).hour, after.astimezone(UTC).hour) == (10, 9)
     assert (before.hour, after.hour) == (10, 10)
 
