@@ -7,6 +7,9 @@ from enum import StrEnum
 from shared.events.money import Money
 from shared.vocabulary import Channel, Jurisdiction
 
+SENDABLE_CHANNELS = (Channel.SMS, Channel.EMAIL)
+"""The channels the notifier sends on; calls, letters and visits are the agencies'."""
+
 
 class TemplateKind(StrEnum):
     REMINDER = "reminder"

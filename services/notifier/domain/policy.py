@@ -30,10 +30,10 @@ from pydantic import (
     model_validator,
 )
 
+from services.notifier.domain.messages import SENDABLE_CHANNELS
 from shared.vocabulary import Channel, Jurisdiction
 
 WILDCARD = "*"
-SENDABLE_CHANNELS = (Channel.SMS, Channel.EMAIL)
 MAX_DAYS_PAST_DUE = 36_500  # a hundred years: every step date of a 1970..9999 loan stays exact
 
 Days = Annotated[int, Field(strict=True, ge=0, le=MAX_DAYS_PAST_DUE)]

@@ -12,7 +12,7 @@ from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import date
 from typing import Protocol
 
-from jinja2 import TemplateSyntaxError, meta
+from jinja2 import meta
 
 from services.notifier.domain.messages import (
     VARIABLES,
@@ -131,11 +131,7 @@ def _unknown_variables(spec: TemplateSpec) -> Iterator[str]:
         for part, source in (("subject", text.subject), ("body", text.body)):
             if source is None:
                 continue
-            try:
-                used = meta.find_undeclared_variables(parse_text(source))
-            except TemplateSyntaxError as error:  # compiled already; kept for completeness
-                yield f"{spec.name}.toml: {locale}.{part}: {error}"
-                continue
+            used = meta.find_undeclared_variables(parse_text(source))
             for name in sorted(used - allowed):
                 yield (
                     f"{spec.name}.toml: {locale}.{part}: unknown variable {name!r} "

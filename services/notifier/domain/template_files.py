@@ -15,18 +15,17 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from jinja2 import StrictUndefined
+from jinja2 import StrictUndefined, nodes
 from jinja2 import Template as JinjaTemplate
 from jinja2 import TemplateError as JinjaError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.notifier.domain.locales import babel_locale
-from services.notifier.domain.messages import TemplateKind
+from services.notifier.domain.messages import SENDABLE_CHANNELS, TemplateKind
 from shared.vocabulary import Channel, Jurisdiction
 
 REQUIRED_LOCALES = ("zh-CN", "en")
-SENDABLE_CHANNELS = (Channel.SMS, Channel.EMAIL)
 NOTICES_FILE = "notices.toml"
 
 
@@ -38,7 +37,7 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class _LocaleText(_Strict):
+class LocaleText(_Strict):
     subject: str | None = Field(default=None, min_length=1)
     body: str = Field(min_length=1)
 
@@ -47,8 +46,8 @@ class _TemplateFile(_Strict):
     kind: TemplateKind
     channel: Channel
     description: str = ""
-    jurisdictions: tuple[Jurisdiction, ...] = tuple(Jurisdiction)
-    locales: dict[str, _LocaleText]
+    jurisdictions: tuple[Jurisdiction, ...] = Field(default=tuple(Jurisdiction), min_length=1)
+    locales: dict[str, LocaleText]
 
 
 class _JurisdictionNotices(_Strict):
@@ -65,7 +64,7 @@ class JurisdictionNotices:
 
 
 @dataclass(frozen=True, slots=True)
-class _Compiled:
+class CompiledText:
     subject: JinjaTemplate | None
     body: JinjaTemplate
 
@@ -78,8 +77,8 @@ class TemplateSpec:
     jurisdictions: frozenset[Jurisdiction]
     locales: tuple[str, ...]
     description: str
-    source: Mapping[str, _LocaleText]
-    compiled: Mapping[str, _Compiled]
+    source: Mapping[str, LocaleText]
+    compiled: Mapping[str, CompiledText]
 
 
 _ENVIRONMENT = ImmutableSandboxedEnvironment(
@@ -95,7 +94,7 @@ def compile_text(source: str) -> JinjaTemplate:
     return _ENVIRONMENT.from_string(source)
 
 
-def parse_text(source: str) -> Any:
+def parse_text(source: str) -> nodes.Template:
     """The template's syntax tree (raises ``jinja2.TemplateSyntaxError``)."""
     return _ENVIRONMENT.parse(source)
 
@@ -122,7 +121,7 @@ def load_template(path: Path) -> TemplateSpec:
         try:
             babel_locale(locale)
             subject = compile_text(text.subject) if text.subject is not None else None
-            compiled[locale] = _Compiled(subject, compile_text(text.body))
+            compiled[locale] = CompiledText(subject, compile_text(text.body))
         except (JinjaError, ValueError) as error:
             line = getattr(error, "lineno", None)
             at = f" (line {line})" if line else ""
