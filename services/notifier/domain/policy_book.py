@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,9 @@ from pydantic import ValidationError
 from services.notifier.domain.messages import TemplateKind
 from services.notifier.domain.policy import WILDCARD, CadencePolicy
 from services.notifier.domain.templates import TemplateCatalog
+from shared.contact_rules import PartyKind, RulePack
+from shared.contact_rules.clock import in_window
+from shared.contact_rules.params import QuietWindowParams
 from shared.vocabulary import Channel, Jurisdiction
 
 
@@ -36,7 +39,14 @@ class PolicyBook:
     policies: tuple[CadencePolicy, ...]  # in file-name order, for ``GET /v1/policies``
 
     @classmethod
-    def load(cls, directory: Path, templates: TemplateCatalog) -> PolicyBook:
+    def load(
+        cls,
+        directory: Path,
+        templates: TemplateCatalog,
+        packs: Mapping[Jurisdiction, RulePack] | None = None,
+    ) -> PolicyBook:
+        """Every policy of ``directory``, checked against the templates and, when given, the
+        rule packs (a ``send_at`` inside a quiet window binding the lender is refused)."""
         problems: list[str] = []
         loaded: dict[str, CadencePolicy] = {}
         for path in sorted(directory.glob("*.toml")):
@@ -46,6 +56,7 @@ class PolicyBook:
                 problems.append(str(error))
                 continue
             problems += [f"{path.name}: {p}" for p in _template_problems(policy, templates)]
+            problems += [f"{path.name}: {p}" for p in _quiet_hours_problems(policy, packs or {})]
             loaded[path.name] = policy
         problems += _duplicates(loaded)
         if not loaded and not problems:
@@ -89,11 +100,7 @@ def _template_problems(policy: CadencePolicy, templates: TemplateCatalog) -> Ite
         (f"agency_notice.{n}", notice.template, notice.channel, TemplateKind.AGENCY_NOTICE)
         for n, notice in enumerate(policy.agency_notice, start=1)
     ]
-    served = (
-        set(Jurisdiction)
-        if policy.match.jurisdiction == WILDCARD
-        else {Jurisdiction(policy.match.jurisdiction)}
-    )
+    served = _served(policy)
     for where, name, channel, kind in uses:
         yield from _template_problem(f"{where}.template", name, channel, kind, served, templates)
 
@@ -120,6 +127,35 @@ def _template_problem(
     absent = [locale for locale in templates.locales if locale not in spec.locales]
     if absent:
         yield f"{where}: {name!r} lacks locale {', '.join(absent)}"
+
+
+def _quiet_hours_problems(
+    policy: CadencePolicy, packs: Mapping[Jurisdiction, RulePack]
+) -> Iterator[str]:
+    channels = {step.channel for step in policy.steps}
+    channels |= {notice.channel for notice in policy.agency_notice}
+    for jurisdiction in sorted(_served(policy)):
+        pack = packs.get(jurisdiction)
+        if pack is None:
+            continue
+        for rule in pack.rules.values():
+            window = rule.params
+            if (
+                isinstance(window, QuietWindowParams)
+                and PartyKind.LENDER in rule.applies_to
+                and channels & set(window.channels)
+                and in_window(policy.send_at, window.start, window.end)
+            ):
+                yield (
+                    f"send_at: {policy.send_at:%H:%M} is inside {rule.id}'s quiet window "
+                    f"{window.start:%H:%M}-{window.end:%H:%M} ({pack.version})"
+                )
+
+
+def _served(policy: CadencePolicy) -> set[Jurisdiction]:
+    if policy.match.jurisdiction == WILDCARD:
+        return set(Jurisdiction)
+    return {Jurisdiction(policy.match.jurisdiction)}
 
 
 def _duplicates(loaded: dict[str, CadencePolicy]) -> Iterator[str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 from services.notifier.domain.policy_book import PolicyBook
 from services.notifier.domain.template_checks import banned_phrases
 from services.notifier.domain.templates import TemplateCatalog
-from shared.contact_rules import load_pack
+from shared.contact_rules import RulePack, load_pack
 from shared.vocabulary import Jurisdiction
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -20,7 +20,12 @@ EXAMPLE_POLICY = Path(__file__).parent / "data" / "acme-cash-loan-cn.toml"
 
 @cache
 def banned() -> dict[Jurisdiction, tuple[str, ...]]:
-    return {jurisdiction: banned_phrases(load_pack(jurisdiction)) for jurisdiction in Jurisdiction}
+    return {jurisdiction: banned_phrases(pack) for jurisdiction, pack in packs().items()}
+
+
+@cache
+def packs() -> dict[Jurisdiction, RulePack]:
+    return {jurisdiction: load_pack(jurisdiction) for jurisdiction in Jurisdiction}
 
 
 @cache
@@ -31,7 +36,7 @@ def catalog() -> TemplateCatalog:
 @cache
 def book() -> PolicyBook:
     """The shipped policies."""
-    return PolicyBook.load(POLICIES, catalog())
+    return PolicyBook.load(POLICIES, catalog(), packs())
 
 
 def copy_of(source: Path, into: Path) -> Path:

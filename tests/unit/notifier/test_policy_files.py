@@ -15,6 +15,7 @@ from tests.unit.notifier.support import (
     catalog,
     copy_of,
     edit,
+    packs,
 )
 
 
@@ -195,3 +196,16 @@ def test_the_example_lender_policy_loads_beside_the_defaults(tmp_path: Path) -> 
     copy_of(EXAMPLE_POLICY.parent, directory)
     loaded = PolicyBook.load(directory, catalog())
     assert [p.id for p in loaded.policies] == ["acme-cash-loan-cn", "cn-default", "us-default"]
+
+
+def test_a_send_time_inside_a_quiet_window_binding_the_lender_is_refused(tmp_path: Path) -> None:
+    directory = copy_of(POLICIES, tmp_path / "policies")
+    edit(directory / "cn-default.toml", 'send_at = "10:00"', 'send_at = "22:30"')
+    edit(directory / "us-default.toml", 'send_at = "10:00"', 'send_at = "21:30"')
+    assert len(PolicyBook.load(directory, catalog()).policies) == 2  # without packs: not checked
+    with pytest.raises(PolicyError) as refused:
+        PolicyBook.load(directory, catalog(), packs())
+    # US-01 binds agencies only, so the lender's 21:30 passes; CN-01 binds the lender too.
+    assert str(refused.value) == (
+        "cn-default.toml: send_at: 22:30 is inside CN-01's quiet window 22:00-08:00 (CN-2026.1)"
+    )
