@@ -120,8 +120,9 @@ class TemplateCatalog:
         try:
             subject = compiled.subject.render(variables).strip() if compiled.subject else None
             body = compiled.body.render(variables).strip()
-        except JinjaError as error:
-            raise TemplateError(f"{name}.toml: {chosen}: {error}") from None
+        except Exception as error:  # an expression may raise anything: {{ 1 / 0 }}, {{ "a" + 1 }}
+            reason = str(error) if isinstance(error, JinjaError) else repr(error)
+            raise TemplateError(f"{name}.toml: {chosen}: {reason}") from None
         return RenderedMessage(name, chosen, spec.channel, subject, body)
 
     def _variables(

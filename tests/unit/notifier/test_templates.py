@@ -218,6 +218,12 @@ GENTLE_EN = "If you have paid, please ignore this."
         (
             "reminder_gentle_sms.toml",
             GENTLE_EN,
+            "{{ days_past_due // 0 }}",
+            "reminder_gentle_sms.toml: en: ZeroDivisionError('integer division or modulo by zero')",
+        ),
+        (
+            "reminder_gentle_sms.toml",
+            GENTLE_EN,
             "{{ amount_overdue ",
             "reminder_gentle_sms.toml: en (line 1): expected token 'end of print statement'",
         ),
