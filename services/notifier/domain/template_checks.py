@@ -84,33 +84,43 @@ def check_catalog(
     problems = list(_banned_in_notices(catalog.notices, banned))
     lengths: dict[tuple[str, Jurisdiction, str], SmsLength] = {}
     for spec in catalog.specs.values():
-        problems += _unknown_variables(spec)
-        for locale, text in spec.source.items():
-            source = f"{text.subject or ''}\n{text.body}"
-            problems += banned.screen(f"{spec.name}.toml: {locale}: the source", source)
-        if problems:
-            continue
-        for jurisdiction in sorted(spec.jurisdictions):
-            for locale in catalog.locales:
-                render = _probe(catalog.render, spec, jurisdiction, locale)
-                if isinstance(render, str):
-                    problems.append(render)
-                    continue
-                rendered = f"{render.subject or ''}\n{render.body}"
-                where = f"rendered for {jurisdiction}"
-                problems += banned.screen(f"{spec.name}.toml: {locale}: {where}", rendered)
-                problems += _required_content(spec, locale, jurisdiction, render, catalog.notices)
-                if spec.channel is Channel.SMS:
-                    length = sms_length(render.body)
-                    lengths[(spec.name, jurisdiction, locale)] = length
-                    if length.segments > MAX_SMS_SEGMENTS:
-                        problems.append(
-                            f"{spec.name}.toml: {locale}: SMS {where} is {length}; "
-                            f"at most {MAX_SMS_SEGMENTS} segments"
-                        )
+        problems += _check_template(catalog, spec, banned, lengths)
     if problems:
         raise TemplateError("\n".join(problems))
     return lengths
+
+
+def _check_template(
+    catalog: _Catalog,
+    spec: TemplateSpec,
+    banned: _Banned,
+    lengths: dict[tuple[str, Jurisdiction, str], SmsLength],
+) -> list[str]:
+    problems = list(_unknown_variables(spec))
+    for locale, text in spec.source.items():
+        source = f"{text.subject or ''}\n{text.body}"
+        problems += banned.screen(f"{spec.name}.toml: {locale}: the source", source)
+    if problems:
+        return problems  # rendering would only repeat them
+    for jurisdiction in sorted(spec.jurisdictions):
+        for locale in catalog.locales:
+            render = _probe(catalog.render, spec, jurisdiction, locale)
+            if isinstance(render, str):
+                problems.append(render)
+                continue
+            where = f"rendered for {jurisdiction}"
+            rendered = f"{render.subject or ''}\n{render.body}"
+            problems += banned.screen(f"{spec.name}.toml: {locale}: {where}", rendered)
+            problems += _required_content(spec, locale, jurisdiction, render, catalog.notices)
+            if spec.channel is Channel.SMS:
+                length = sms_length(render.body)
+                lengths[(spec.name, jurisdiction, locale)] = length
+                if length.segments > MAX_SMS_SEGMENTS:
+                    problems.append(
+                        f"{spec.name}.toml: {locale}: SMS {where} is {length}; "
+                        f"at most {MAX_SMS_SEGMENTS} segments"
+                    )
+    return problems
 
 
 def _probe(
@@ -135,7 +145,7 @@ def _unknown_variables(spec: TemplateSpec) -> Iterator[str]:
             for name in sorted(used - allowed):
                 yield (
                     f"{spec.name}.toml: {locale}.{part}: unknown variable {name!r} "
-                    f"(a {spec.kind} template may use {', '.join(sorted(allowed))})"
+                    f"({spec.kind} templates may use {', '.join(sorted(allowed))})"
                 )
 
 

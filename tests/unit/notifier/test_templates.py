@@ -205,8 +205,8 @@ GENTLE_EN = "If you have paid, please ignore this."
             "reminder_gentle_sms.toml",
             GENTLE_EN,
             "{{ agency_name }}",
-            "reminder_gentle_sms.toml: en.body: unknown variable 'agency_name' (a reminder "
-            "template may use amount_overdue, borrower_name, days_past_due, due_date, "
+            "reminder_gentle_sms.toml: en.body: unknown variable 'agency_name' (reminder "
+            "templates may use amount_overdue, borrower_name, days_past_due, due_date, "
             "lender_name, loan_ref, opt_out_notice)",
         ),
         (
@@ -280,3 +280,18 @@ def test_a_template_without_the_required_chinese_locale_is_refused(tmp_path: Pat
             path.write_text(text[: text.index("[zh-CN]")] + text[text.index("[en]") :], "utf-8")
     with pytest.raises(TemplateError, match=r"missing locale zh-CN"):
         TemplateCatalog.load(directory, banned())
+
+
+def test_every_bad_template_is_reported_at_once(tmp_path: Path) -> None:
+    directory = copy_of(TEMPLATES, tmp_path / "templates")
+    edit(directory / "agency_notice_sms.toml", "{{ agency_phone }}", "{{ agency_fax }}")
+    edit(directory / "reminder_final_sms.toml", "{{ lender_name }}: {{ borrower_name }}", "Hi")
+    with pytest.raises(TemplateError) as refused:
+        TemplateCatalog.load(directory, banned())
+    lines = str(refused.value).splitlines()
+    assert lines[0].startswith("agency_notice_sms.toml: zh-CN.body: unknown variable 'agency_fax'")
+    assert lines[1:] == [
+        f"reminder_final_sms.toml: en: rendered for {j}: the body must name the lender "
+        "(lender_name): who is contacting"
+        for j in ("CN", "US")
+    ]
