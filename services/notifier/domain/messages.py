@@ -1,0 +1,76 @@
+"""What a message is rendered from and what comes out: plain data for templates and callers."""
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+from shared.events.money import Money
+from shared.vocabulary import Channel, Jurisdiction
+
+SENDABLE_CHANNELS = (Channel.SMS, Channel.EMAIL)
+"""The channels the notifier sends on; calls, letters and visits are the agencies'."""
+
+
+class TemplateKind(StrEnum):
+    REMINDER = "reminder"
+    AGENCY_NOTICE = "agency_notice"  # CN-09: the account was entrusted to a named agency
+    OPT_OUT_CONFIRMATION = "opt_out_confirmation"
+
+
+@dataclass(frozen=True, slots=True)
+class AgencyContact:
+    name: str
+    phone: str
+
+
+@dataclass(frozen=True, slots=True)
+class MessageContext:
+    """The facts a message may show; formatted for the locale when rendered."""
+
+    jurisdiction: Jurisdiction
+    borrower_name: str
+    lender_name: str
+    loan_id: str  # only its last four characters are shown
+    amount_overdue: Money
+    due_date: date
+    days_past_due: int
+    agency: AgencyContact | None = None  # required by agency notices
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedMessage:
+    template: str
+    locale: str  # the template locale used, after resolving the borrower's
+    channel: Channel
+    subject: str | None  # e-mail only
+    body: str
+
+
+VARIABLES: dict[TemplateKind, frozenset[str]] = {
+    TemplateKind.REMINDER: frozenset(
+        {
+            "borrower_name",
+            "lender_name",
+            "amount_overdue",
+            "due_date",
+            "days_past_due",
+            "loan_ref",
+            "opt_out_notice",
+        }
+    ),
+    TemplateKind.AGENCY_NOTICE: frozenset(
+        {
+            "borrower_name",
+            "lender_name",
+            "amount_overdue",
+            "due_date",
+            "days_past_due",
+            "loan_ref",
+            "opt_out_notice",
+            "agency_name",
+            "agency_phone",
+        }
+    ),
+    TemplateKind.OPT_OUT_CONFIRMATION: frozenset({"borrower_name", "lender_name", "loan_ref"}),
+}
+"""The variables each kind of template may use; any other name fails loading."""
