@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.casebook_store import CasebookStore
 from services.notifier.adapters.contacts import ContactVault
-from services.notifier.domain.cadence import Policies
 from services.notifier.domain.files import LoanFile
 from services.notifier.domain.lifecycle import Casebook
+from services.notifier.domain.policy_book import PolicyBook
 from shared.events.assignments import AgencyActivityRecorded, AssignmentEnded, AssignmentPlaced
 from shared.events.catalog import (
     AGENCY_ACTIVITY_RECORDED,
@@ -62,7 +62,7 @@ LOAN_EVENTS = (
 
 @dataclass(frozen=True)
 class LifecycleConsumer:
-    policies: Policies
+    policies: PolicyBook
     vault: ContactVault
     notifications_topic: str
 
@@ -131,6 +131,6 @@ class LifecycleConsumer:
             currency=report.amount_overdue.currency,
             contact_sealed=contact.sealed,
             phone_refs=contact.phone_refs,
-            policy_id=policy.policy_id,
+            policy_id=policy.id,
             policy_version=policy.version,
         )

@@ -26,9 +26,9 @@ from services.notifier.adapters.providers.callbacks import DeliveryReport, Inbou
 from services.notifier.adapters.providers.opt_out import is_opt_out
 from services.notifier.adapters.sending_store import files_of, mark_delivered
 from services.notifier.adapters.tables import loans, notifications
-from services.notifier.domain.cadence import Policies
 from services.notifier.domain.files import Notification, Transition
 from services.notifier.domain.outreach import intended_contact
+from services.notifier.domain.policy_book import PolicyBook
 from shared.events.envelope import Envelope
 from shared.events.notifications import NotificationStatus
 from shared.vocabulary import Channel
@@ -48,7 +48,7 @@ _RANK = {
 
 @dataclass(frozen=True)
 class Receipts:
-    policies: Policies
+    policies: PolicyBook
     vault: ContactVault
 
     async def apply(

@@ -26,10 +26,11 @@ from services.notifier.adapters.sending_store import (
     record,
     reported_meanwhile,
 )
-from services.notifier.domain.cadence import Policies
+from services.notifier.composer import MessageComposer
 from services.notifier.domain.files import LoanFile, Notification, Preferences, Transition
 from services.notifier.domain.outreach import intended_contact, rules_decision, stop_reason
-from services.notifier.messages import Messages
+from services.notifier.domain.policy import SendFailure
+from services.notifier.domain.policy_book import PolicyBook
 from shared.contact_rules import Contact, RulePack
 from shared.db.engine import SessionFactory, transaction
 from shared.events.envelope import Envelope
@@ -79,9 +80,9 @@ class _Batch:
 @dataclass
 class Sender:
     sessions: SessionFactory
-    policies: Policies
+    policies: PolicyBook
     packs: Mapping[Jurisdiction, RulePack]
-    messages: Messages
+    messages: MessageComposer
     dispatchers: Mapping[Channel, Dispatcher]
     notifications_topic: str
     batch_size: int = 200
@@ -208,12 +209,12 @@ class Sender:
     def _retry_or_fail(
         self, batch: _Batch, n: Notification, file: LoanFile, error: ProviderError
     ) -> None:
-        policy = self.policies.by_id(n.policy_id) or self.policies.select(
-            file.lender_id, file.product, file.jurisdiction
-        )
+        policy = self.policies.select(file.lender_id, file.product, file.jurisdiction.value)
         n.reason = error.reason
-        if error.retriable and n.attempts < policy.max_attempts:
-            n.due_at = batch.now + policy.retry_delay(n.attempts)
+        failure = SendFailure.PROVIDER_UNAVAILABLE if error.retriable else SendFailure.REJECTED
+        delay = policy.retry_delay(n.attempts, failure)
+        if delay is not None:
+            n.due_at = batch.now + delay
             batch.move(n, NotificationStatus.SCHEDULED, reason=f"retry after: {error.reason}")
             return
         batch.move(n, NotificationStatus.FAILED, reason=error.reason)

@@ -13,11 +13,12 @@ from services.notifier.adapters.contacts import ContactVault
 from services.notifier.adapters.providers.callbacks import callback_parsers
 from services.notifier.adapters.providers.dispatch import build_dispatchers
 from services.notifier.api import notifications, receipts
+from services.notifier.composer import MessageComposer
 from services.notifier.consumer import GROUP, LifecycleConsumer
 from services.notifier.domain.outreach import notifier_pack
-from services.notifier.domain.policy import PolicyBook
+from services.notifier.domain.policy_book import PolicyBook
+from services.notifier.domain.template_checks import banned_phrases
 from services.notifier.domain.templates import TemplateCatalog
-from services.notifier.messages import Messages
 from services.notifier.receipts import Receipts
 from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
@@ -34,8 +35,9 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     packs = {j: notifier_pack(load_pack(j)) for j in Jurisdiction}
-    templates = TemplateCatalog.load(settings.templates_dir, packs)
-    policies = PolicyBook.load(settings.policies_dir, templates)
+    banned = {jurisdiction: banned_phrases(pack) for jurisdiction, pack in packs.items()}
+    templates = TemplateCatalog.load(settings.templates_dir, banned)
+    policies = PolicyBook.load(settings.policies_dir, templates, packs)
     vault = ContactVault(
         transit=KeyRing.from_secret(settings.transit_keys),
         storage=KeyRing.from_secret(settings.data_keys),
@@ -54,7 +56,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             sessions=runtime.sessions,
             policies=policies,
             packs=packs,
-            messages=Messages(vault, templates, settings.lender_names),
+            messages=MessageComposer(vault, templates, settings.lender_names),
             dispatchers=dispatchers,
             notifications_topic=topic,
             batch_size=settings.sender_batch_size,

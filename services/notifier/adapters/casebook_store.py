@@ -19,7 +19,6 @@ from services.notifier.adapters.tables import (
     notification_history,
     notifications,
 )
-from services.notifier.domain.cadence import Policies
 from services.notifier.domain.files import (
     HoldOnFile,
     LoanFile,
@@ -29,6 +28,7 @@ from services.notifier.domain.files import (
     Preferences,
 )
 from services.notifier.domain.lifecycle import Casebook
+from services.notifier.domain.policy_book import PolicyBook
 from shared.contact_rules import Contact
 from shared.events.catalog import AGENCY_NOTICE_SENT, NOTIFICATION_EVENTS, OPT_OUT_RECORDED
 from shared.events.envelope import Envelope
@@ -51,7 +51,7 @@ class CasebookStore:
 
     async def load(
         self,
-        policies: Policies,
+        policies: PolicyBook,
         now: datetime,
         loan_keys: Iterable[LoanKey],
         borrower_keys: Iterable[tuple[str, str]] = (),

@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 
 from services.notifier.adapters.tables import loans, notification_history, notifications
-from services.notifier.domain.policy import PolicyBook
+from services.notifier.domain.policy import CadencePolicy
+from services.notifier.domain.policy_book import PolicyBook
 from shared.auth import Principal, Role, role_required
 from shared.db.engine import transaction
 from shared.events.notifications import NotificationKind, NotificationStatus
@@ -124,43 +125,14 @@ async def _history(session: Any, ids: Sequence[UUID]) -> dict[UUID, list[StateCh
     return found
 
 
-class StepView(BaseModel):
-    days_past_due: int
-    channel: Channel
-    template: str
-
-
-class PolicyView(BaseModel):
-    policy_id: str
-    version: str
-    lender_id: str
-    product: str
-    jurisdiction: str
-    steps: list[StepView]
-    agency_notice: list[StepView]
-
-
 class Policies(BaseModel):
-    policies: list[PolicyView]
+    policies: list[CadencePolicy] = Field(
+        description="Every policy in force, as its file says; the most specific match applies."
+    )
 
 
 @router.get("/policies", summary="The cadence policies in force, with their versions")
 async def active_policies(
     _lender: Lender, book: Annotated[PolicyBook, Depends(_policies)]
 ) -> Policies:
-    return Policies(
-        policies=[
-            PolicyView(
-                policy_id=p.policy_id,
-                version=p.version,
-                lender_id=p.lender_id,
-                product=p.product,
-                jurisdiction=p.jurisdiction,
-                steps=[StepView.model_validate(s, from_attributes=True) for s in p.reminder_steps],
-                agency_notice=[
-                    StepView.model_validate(s, from_attributes=True) for s in p.notice_steps
-                ],
-            )
-            for p in book.policies
-        ]
-    )
+    return Policies(policies=list(book.policies))

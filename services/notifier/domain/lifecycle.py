@@ -10,11 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
-from services.notifier.domain.cadence import Cadence, CadenceStep, Policies
 from services.notifier.domain.files import (
     HoldOnFile,
     LoanFile,
@@ -24,6 +23,14 @@ from services.notifier.domain.files import (
     Preferences,
     Transition,
 )
+from services.notifier.domain.policy import (
+    AfterHold,
+    AgencyNotice,
+    CadencePolicy,
+    CadenceStep,
+    PartialPayment,
+)
+from services.notifier.domain.policy_book import PolicyBook
 from shared.contact_rules import Contact, Direction, Outcome, Party
 from shared.contact_rules.ledger import POSSIBLE_OUTCOMES
 from shared.events.assignments import (
@@ -68,7 +75,7 @@ class OptOut:
 
 @dataclass
 class Casebook:
-    policies: Policies
+    policies: PolicyBook
     now: datetime
     loans: dict[LoanKey, LoanFile] = field(default_factory=dict)
     pending: dict[LoanKey, list[Notification]] = field(default_factory=dict)
@@ -110,10 +117,19 @@ class Casebook:
         if data.cured:
             self._end(file, LoanState.CURED, "paid", data.paid_at)
             return
-        pause = self._policy(file).partial_payment_pause
-        if pause:
-            for notification in self._pending_reminders(file):
-                notification.due_at += pause
+        policy, zone = self._policy(file), ZoneInfo(file.timezone)
+        paid_on = data.paid_at.astimezone(zone).date()
+        if policy.payments.on_partial is PartialPayment.RESTART:
+            self._cancel(self._pending_reminders(file), "partial_payment_restart")
+            file.cycle += 1
+            self.touched_loans.add(file.key)
+            self._plan(file, self.now, anchor=paid_on, catch_up=False)
+            return
+        resume_on = policy.paused_until(paid_on)
+        resume_at = policy.send_time(resume_on, zone) if resume_on else None
+        for notification in self._pending_reminders(file):
+            if resume_at is not None and notification.due_at < resume_at:
+                notification.due_at = resume_at
                 self._note(notification, NotificationStatus.SCHEDULED, reason="partial_payment")
 
     def hold_placed(self, lender_id: str, data: HoldPlaced) -> None:
@@ -131,12 +147,20 @@ class Casebook:
         self.touched_loans.add(file.key)
         if not file.holds and file.state is LoanState.ACTIVE:
             file.cycle += 1
-            self._plan(file, max(self.now, data.lifted_at))
+            catch_up = self._policy(file).holds.on_lift is AfterHold.CATCH_UP
+            self._plan(file, max(self.now, data.lifted_at), catch_up=catch_up)
 
     def recalled(self, lender_id: str, data: PlacementRecalled) -> None:
         file = self._file(lender_id, data.loan_id)
-        if file is not None:
+        if file is None or file.state is not LoanState.ACTIVE:
+            return
+        if not self._policy(file).stop.resume_after_recall:
             self._end(file, LoanState.RECALLED, "recalled", data.recalled_at)
+            return
+        self._cancel(self._pending_of(file), "recalled")
+        file.cycle += 1
+        self.touched_loans.add(file.key)
+        self._plan(file, max(self.now, data.recalled_at), catch_up=False)
 
     def closed(self, lender_id: str, data: LoanClosed) -> None:
         file = self._file(lender_id, data.loan_id)
@@ -161,9 +185,9 @@ class Casebook:
         )
         self.touched_loans.add(file.key)
         policy = self._policy(file)
-        if policy.stop_on_placement:
+        if policy.stop.on_placement:
             self._cancel(self._pending_reminders(file), "placed_with_agency")
-        for step in policy.notice_steps:
+        for step in policy.agency_notice:
             notice = self._new(
                 file,
                 NotificationKind.AGENCY_NOTICE,
@@ -257,26 +281,35 @@ class Casebook:
             OptOut(prefs.lender_id, prefs.borrower_ref, channel, source, at, loan_ids)
         )
 
-    def _plan(self, file: LoanFile, start: datetime) -> None:
-        """Lay out the cadence from ``start``: each step at the policy's send time on its day;
-        a step already past is caught up on once, at the next send time, unless the next
-        step comes first."""
+    def _plan(
+        self,
+        file: LoanFile,
+        start: datetime,
+        *,
+        anchor: date | None = None,
+        catch_up: bool = True,
+    ) -> None:
+        """Lay out the cadence from ``start``: each step at the policy's send time on its day
+        (counted from ``anchor``, the due date unless a partial payment restarted it), up to
+        the policy's last day. With ``catch_up``, the latest step already past goes out once,
+        at the next send time, unless the next step comes first."""
         policy = self._policy(file)
         zone = ZoneInfo(file.timezone)
         missed: tuple[int, CadenceStep] | None = None
         upcoming: list[tuple[int, CadenceStep, datetime]] = []
-        for number, step in enumerate(policy.reminder_steps, start=1):
-            at = _step_time(policy, file, step, zone)
-            if at is None:
+        for number, step in policy.numbered_steps():
+            day = policy.step_date(anchor or file.due_date, step)
+            at = policy.send_time(day, zone) if day else None
+            if at is None or policy.stops_at(step.days_past_due):
                 continue
             if at > start:
                 upcoming.append((number, step, at))
             elif start - at <= CATCH_UP_LIMIT:
                 missed = (number, step)
-        if missed is not None:
-            catch_up = _next_send_time(policy, start, zone)
-            if catch_up is not None and (not upcoming or catch_up < upcoming[0][2]):
-                upcoming.insert(0, (missed[0], missed[1], catch_up))
+        if catch_up and missed is not None:
+            again = policy.next_send_time(start, zone)
+            if again is not None and (not upcoming or again < upcoming[0][2]):
+                upcoming.insert(0, (missed[0], missed[1], again))
         for number, step, at in upcoming:
             notification = self._new(
                 file, NotificationKind.REMINDER, step, at, f"reminder:{file.cycle}:{number}"
@@ -285,11 +318,12 @@ class Casebook:
 
     def _move_due_dates(self, file: LoanFile) -> None:
         policy, zone = self._policy(file), ZoneInfo(file.timezone)
-        steps = policy.reminder_steps
+        steps = policy.steps
         for notification in self._pending_reminders(file):
             if notification.step is None or notification.step > len(steps):
                 continue
-            at = _step_time(policy, file, steps[notification.step - 1], zone)
+            day = policy.step_date(file.due_date, steps[notification.step - 1])
+            at = policy.send_time(day, zone) if day else None
             if at is not None and at != notification.due_at:
                 notification.due_at = at
                 self._note(notification, NotificationStatus.SCHEDULED, reason="due_date_changed")
@@ -298,7 +332,7 @@ class Casebook:
         self,
         file: LoanFile,
         kind: NotificationKind,
-        step: CadenceStep,
+        step: CadenceStep | AgencyNotice,
         due_at: datetime,
         dedupe_key: str,
     ) -> Notification:
@@ -313,7 +347,7 @@ class Casebook:
             channel=step.channel,
             template=step.template,
             locale=file.locale,
-            policy_id=policy.policy_id,
+            policy_id=policy.id,
             policy_version=policy.version,
             due_at=due_at,
             dedupe_key=dedupe_key,
@@ -364,34 +398,10 @@ class Casebook:
     def _pending_reminders(self, file: LoanFile) -> list[Notification]:
         return [n for n in self._pending_of(file) if n.kind is NotificationKind.REMINDER]
 
-    def _policy(self, file: LoanFile) -> Cadence:
-        policy = self.policies.by_id(file.policy_id)
-        return policy or self.policies.select(file.lender_id, file.product, file.jurisdiction)
+    def _policy(self, file: LoanFile) -> CadencePolicy:
+        return self.policies.select(file.lender_id, file.product, file.jurisdiction.value)
 
 
 def debt_id(lender_id: str, loan_id: str) -> str:
     """Loan ids are per lender: the ledger keys a debt by both."""
     return f"{lender_id}/{loan_id}"
-
-
-def _step_time(
-    policy: Cadence, file: LoanFile, step: CadenceStep, zone: ZoneInfo
-) -> datetime | None:
-    try:
-        day = file.due_date + timedelta(days=step.days_past_due)
-    except OverflowError:
-        return None
-    return policy.send_time(day, zone)
-
-
-def _next_send_time(policy: Cadence, after: datetime, zone: ZoneInfo) -> datetime | None:
-    try:
-        local_day = after.astimezone(zone).date()
-        candidates = (local_day, local_day + timedelta(days=1))
-    except OverflowError:
-        return None
-    for day in candidates:
-        at = policy.send_time(day, zone)
-        if at is not None and at > after:
-            return at
-    return None

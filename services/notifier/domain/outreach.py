@@ -21,7 +21,7 @@ from shared.contact_rules import (
     check,
     tighten,
 )
-from shared.events.models import HoldReason
+from shared.events.models import ConsentRecord, HoldReason, InconvenientTime
 from shared.events.notifications import NotificationKind
 from shared.vocabulary import Channel, Jurisdiction
 
@@ -51,8 +51,8 @@ def stop_reason(
 def facts_of(file: LoanFile, prefs: Preferences | None) -> DebtFacts:
     """The contact-rules view of one loan and its borrower's preferences."""
     opt_outs: list[OptOut] = []
-    consents = ()
-    inconvenient = ()
+    consents: tuple[ConsentRecord, ...] = ()
+    inconvenient: tuple[InconvenientTime, ...] = ()
     cease_at = attorney_at = None
     if prefs is not None:
         opt_outs = [OptOut(channel, at) for channel, at in prefs.reply_opt_outs.items()]

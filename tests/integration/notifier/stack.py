@@ -147,7 +147,7 @@ class Stack:
 
     async def ledger_size(self, loan_id: str, at_least: int) -> bool:
         count = await self._scalar("SELECT count(*) FROM contacts WHERE loan_id = :loan", loan_id)
-        return int(count or 0) >= at_least
+        return isinstance(count, int) and count >= at_least
 
     async def _scalar(self, query: str, loan_id: str) -> object:
         runtime = self.platform.runtime("notifier")
@@ -175,6 +175,8 @@ async def notifier_stack(infrastructure: Infrastructure, **settings: Any) -> Asy
     receipts = f"http://127.0.0.1:{port}/v1/receipts"
     async with running_providers(emulator_config(receipts)) as providers:
         options = {"notifier": notifier_settings(providers, receipts, **settings)}
-        async with running_platform(infrastructure, ("intake", "notifier"), options) as platform:
-            async with serving(platform.apps["notifier"], port=port):
-                yield Stack(platform, providers)
+        async with (
+            running_platform(infrastructure, ("intake", "notifier"), options) as platform,
+            serving(platform.apps["notifier"], port=port),
+        ):
+            yield Stack(platform, providers)

@@ -16,8 +16,8 @@ from shared.events.assignments import (
 )
 from shared.events.catalog import AGENCY_ACTIVITY_RECORDED, ASSIGNMENT_PLACED
 from tests.harness import eventually
-from tests.integration.notifier.stack import Stack, notifier_stack
 from tests.infrastructure import TestInfrastructure
+from tests.integration.notifier.stack import Stack, notifier_stack
 from tests.support.factories import payment
 
 
@@ -46,10 +46,12 @@ async def test_a_due_reminder_reaches_the_borrower_and_its_delivery_comes_back(
     await eventually(delivered, within=30)
     (first,) = [n for n in await stack.notifications(loan_id) if n["step"] == 1]
     assert [h["status"] for h in first["history"]] == ["scheduled", "sent", "delivered"]
-    assert first["provider"] == "twilio" and first["provider_message_id"].startswith("SM")
+    assert first["provider"] == "twilio"
+    assert first["provider_message_id"].startswith("SM")
     assert first["pack_version"].startswith("CN-")
     (text,) = stack.providers.journal.messages(phone)
-    assert text.channel == "sms" and "Demo Consumer Finance" in text.body
+    assert text.channel == "sms"
+    assert "Demo Consumer Finance" in text.body
     assert "退订" in text.body  # zh-CN, with the opt-out notice
 
 
@@ -173,9 +175,11 @@ async def test_a_placement_sends_the_agency_notice_at_once_in_the_borrowers_loca
         return None
 
     notice = await eventually(notice_delivered, within=30)
-    assert notice["agency_id"] == "agency-acme" and notice["locale"] == "en-US"
+    assert notice["agency_id"] == "agency-acme"
+    assert notice["locale"] == "en-US"
     (text,) = stack.providers.journal.messages(phone)
-    assert "Acme Recoveries" in text.body and "Demo Consumer Finance" in text.body
+    assert "Acme Recoveries" in text.body
+    assert "Demo Consumer Finance" in text.body
     assert any(n["status"] == "scheduled" for n in notifications)
     reminders = [n for n in await stack.notifications(loan_id) if n["kind"] == "reminder"]
     assert {n["reason"] for n in reminders} == {"placed_with_agency"}

@@ -1,5 +1,5 @@
-"""CN-02, CN-03, US-02, US-03 and POL-03 (messages): counted per person per debt, across parties where the rule
-says so, in the borrower's calendar days."""
+"""CN-02, CN-03, US-02, US-03 and POL-03 (messages): counted per person per debt, across
+parties where the rule says so, in the borrower's calendar days."""
 
 from typing import Any
 

@@ -27,7 +27,7 @@ from shared.events.models import (
 from shared.events.money import Money
 from shared.events.notifications import NotificationKind, NotificationStatus, OptOutSource
 from shared.vocabulary import Channel, Jurisdiction
-from tests.unit.notifier.cadences import OnePolicy
+from tests.unit.notifier.support import book as shipped_policies
 
 LENDER = "lender-1"
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
@@ -51,13 +51,13 @@ def loan(
         currency="CNY",
         contact_sealed={},
         phone_refs=[],
-        policy_id="test",
+        policy_id="cn-default",
         policy_version="2026-12-01.1",
     )
 
 
 def book(now: datetime = NOW) -> Casebook:
-    return Casebook(OnePolicy(), now)
+    return Casebook(shipped_policies(), now)
 
 
 def pending(b: Casebook) -> list[tuple[int | None, Channel, datetime]]:
@@ -76,10 +76,11 @@ def cancelled_reasons(b: Casebook) -> set[str | None]:
 def test_a_new_loan_gets_its_cadence_at_send_time_in_the_borrowers_zone() -> None:
     b = book()
     b.report(loan())
-    assert pending(b) == [
+    assert pending(b) == [  # cn-default: SMS on days 1 and 3, e-mail on 5, SMS on 10
         (1, Channel.SMS, datetime(2026, 3, 2, 2, 0, tzinfo=UTC)),  # 10:00 Shanghai
-        (2, Channel.EMAIL, datetime(2026, 3, 4, 2, 0, tzinfo=UTC)),
-        (3, Channel.SMS, datetime(2026, 3, 8, 2, 0, tzinfo=UTC)),
+        (2, Channel.SMS, datetime(2026, 3, 4, 2, 0, tzinfo=UTC)),
+        (3, Channel.EMAIL, datetime(2026, 3, 6, 2, 0, tzinfo=UTC)),
+        (4, Channel.SMS, datetime(2026, 3, 11, 2, 0, tzinfo=UTC)),
     ]
     assert {t.status for t in b.transitions} == {NotificationStatus.SCHEDULED}
     assert all(n.policy_version == "2026-12-01.1" for n in b.created)
@@ -90,7 +91,7 @@ def test_send_times_follow_the_wall_clock_across_a_dst_change() -> None:
     b.report(loan(due=date(2026, 3, 5), zone="America/New_York"))
     times = [at for _, _, at in pending(b)]
     assert times[0] == datetime(2026, 3, 6, 15, 0, tzinfo=UTC)  # 10:00 EST, before the change
-    assert times[2] == datetime(2026, 3, 12, 14, 0, tzinfo=UTC)  # 10:00 EDT, after it
+    assert times[1] == datetime(2026, 3, 8, 14, 0, tzinfo=UTC)  # 10:00 EDT, the change's day
 
 
 def test_a_step_already_missed_is_caught_up_once_unless_the_next_comes_first() -> None:
@@ -98,7 +99,7 @@ def test_a_step_already_missed_is_caught_up_once_unless_the_next_comes_first() -
     b.report(loan())
     steps = [(step, at) for step, _, at in pending(b)]
     assert steps[0] == (1, datetime(2026, 3, 3, 2, 0, tzinfo=UTC))  # next morning
-    assert [s for s, _ in steps] == [1, 2, 3]
+    assert [s for s, _ in steps] == [1, 2, 3, 4]
 
 
 def test_full_payment_cancels_everything_pending_and_partial_follows_the_policy() -> None:
@@ -112,8 +113,9 @@ def test_full_payment_cancels_everything_pending_and_partial_follows_the_policy(
         outstanding=Money(amount=Decimal("1150.00"), currency="CNY"),
         cured=False,
     )
-    b.payment(LENDER, partial)
-    assert len(pending(b)) == 3
+    b.payment(LENDER, partial)  # cn-default pauses 3 days: the first two steps wait
+    resumed = datetime(2026, 3, 5, 2, 0, tzinfo=UTC)
+    assert [at for _, _, at in pending(b)][:2] == [resumed, resumed]
     b.payment(LENDER, partial.model_copy(update={"cured": True, "payment_id": "P2"}))
     assert pending(b) == []
     assert cancelled_reasons(b) == {"paid"}
@@ -170,7 +172,7 @@ def test_an_opt_out_stops_that_channel_only_and_cease_stops_all() -> None:
     b.preferences_updated(
         LENDER, "bref_1", ContactPreferences(opted_out_channels=[Channel.SMS]), NOW
     )
-    assert [channel for _, channel, _ in pending(b)] == [Channel.EMAIL]
+    assert {channel for _, channel, _ in pending(b)} == {Channel.EMAIL}
     assert [o.source for o in b.opt_outs] == [OptOutSource.PREFERENCES]
     b.preferences_updated(
         LENDER, "bref_1", ContactPreferences(cease_communication=True), NOW + timedelta(minutes=1)
@@ -204,7 +206,10 @@ def test_a_placement_sends_the_agency_notice_now_and_stops_reminders() -> None:
     b.placed(LENDER, placed)
     b.placed(LENDER, placed)  # redelivered: nothing more
     notices = [n for n in b.created if n.kind is NotificationKind.AGENCY_NOTICE]
-    assert [(n.channel, n.due_at, n.agency_id) for n in notices] == [(Channel.SMS, NOW, "agency-1")]
+    assert [(n.channel, n.due_at, n.agency_id) for n in notices] == [
+        (Channel.SMS, NOW, "agency-1"),
+        (Channel.EMAIL, NOW, "agency-1"),
+    ]
     assert cancelled_reasons(b) == {"placed_with_agency"}
 
 

@@ -6,6 +6,7 @@ from uuid import uuid4
 
 from services.notifier.domain.files import (
     HoldOnFile,
+    LoanFile,
     LoanState,
     Notification,
     PlacementOnFile,
@@ -41,7 +42,7 @@ def reminder(
     )
 
 
-def us_loan():  # type: ignore[no-untyped-def]
+def us_loan() -> LoanFile:
     return replace(loan(zone="America/New_York"), jurisdiction=Jurisdiction.US)
 
 

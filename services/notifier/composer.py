@@ -1,4 +1,6 @@
-"""A notification made into the message a borrower receives: address, text, language."""
+"""A notification made into the message a borrower receives: address, text, language.
+
+The only place contact details are opened, just before they go to a provider."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,13 +11,14 @@ from zoneinfo import ZoneInfo
 from services.notifier.adapters.contacts import ContactVault
 from services.notifier.adapters.providers.base import OutgoingMessage
 from services.notifier.domain.files import LoanFile, Notification
-from services.notifier.domain.templates import MessageContext, TemplateCatalog
+from services.notifier.domain.messages import AgencyContact, MessageContext
+from services.notifier.domain.templates import TemplateCatalog
 from shared.events.money import Money
 from shared.vocabulary import Channel
 
 
 @dataclass(frozen=True)
-class Messages:
+class MessageComposer:
     vault: ContactVault
     templates: TemplateCatalog
     lender_names: Mapping[str, str]
@@ -37,8 +40,9 @@ class Messages:
             days_past_due=max((today - file.due_date).days, 0),
             loan_id=file.loan_id,
             jurisdiction=file.jurisdiction,
-            agency_name=placement.agency_name if placement else None,
-            agency_phone=placement.agency_phone if placement else None,
+            agency=AgencyContact(placement.agency_name, placement.agency_phone or "")
+            if placement
+            else None,
         )
         rendered = self.templates.render(n.template, n.locale, context)
         return OutgoingMessage(
