@@ -3,11 +3,15 @@
 from typing import Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from shared.db.settings import DatabaseTlsSettings
+from shared.kafka.settings import KafkaSettings
 
 
-class ServiceSettings(BaseSettings):
-    """What every service needs to run: its database, Kafka and HTTP.
+class ServiceSettings(DatabaseTlsSettings, KafkaSettings):
+    """What every service needs to run: its database, Kafka and HTTP (TLS and SASL settings
+    in :class:`DatabaseTlsSettings` and :class:`KafkaSettings`).
 
     Privacy keys are in the settings of the services that hold them, and nowhere else.
 
@@ -19,7 +23,6 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/postgres"
     database_pool_size: int = 10
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_namespace: str = Field(
         default="",
         description="Prefix added to every topic name, so several platforms can share one broker.",
