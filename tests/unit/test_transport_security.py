@@ -20,8 +20,13 @@ def authority(tmp_path_factory: pytest.TempPathFactory) -> TestAuthority:
 
 
 def ca_names(context: ssl.SSLContext) -> list[str]:
+    """The common names of the CA certificates the context trusts."""
     return [
-        str(dict(pair[0] for pair in c["subject"])["commonName"]) for c in context.get_ca_certs()
+        str(value)
+        for certificate in context.get_ca_certs()
+        for rdn in certificate["subject"]
+        for name, value in rdn
+        if name == "commonName"
     ]
 
 
