@@ -14,6 +14,4 @@ if __name__ == "__main__":
     keys = contact_keys(settings)
     engine = create_engine(settings.database_url, pool_size=1, tls=settings.postgres_tls())
     program = "python -m services.agency_gateway.reseal"
-    sys.exit(
-        asyncio.run(run_command(program, engine, keys.storage, [keys.reseal_job()], sys.argv[1:]))
-    )
+    sys.exit(asyncio.run(run_command(program, engine, [keys.reseal_job()], sys.argv[1:])))

@@ -23,7 +23,7 @@ from sqlalchemy import Column, ColumnElement, Select, Table, and_, bindparam, fu
 from sqlalchemy import tuple_ as row_of
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from shared.crypto import KeyRing, SealedValue
+from shared.crypto import DecryptionError, KeyRing, SealedValue
 
 DEFAULT_BATCH_SIZE = 500
 
@@ -69,9 +69,11 @@ were sealed otherwise (e.g. under the transit key, as received) passes its own."
 
 @dataclass(frozen=True)
 class ResealJob:
-    """A column to re-seal, with how its stale values open (see :data:`Opener`)."""
+    """A column to re-seal under the first key of ``ring``, with how its stale values open
+    (see :data:`Opener`; by default with ``ring``) and the other columns the opener reads."""
 
     column: SealedColumn
+    ring: KeyRing
     opener: Opener | None = None
     reads: tuple[str, ...] = ()
 
@@ -121,20 +123,23 @@ def _batch_query(
     return query.order_by(*key).limit(size).with_for_update(skip_locked=True)
 
 
+class ResealError(Exception):
+    """A stored value does not open (its key left the ring too early, or it was tampered
+    with); the batch it was in is rolled back, the batches before it are kept."""
+
+
 async def reseal(
     engine: AsyncEngine,
-    column: SealedColumn,
-    ring: KeyRing,
+    job: ResealJob,
     *,
     batch_size: int = DEFAULT_BATCH_SIZE,
-    opener: Opener | None = None,
-    reads: Sequence[str] = (),
     progress: Callable[[BatchDone], None] | None = None,
 ) -> ResealReport:
-    """Re-seal every value of ``column`` not under ``ring``'s current key, ``batch_size`` rows
-    per transaction. ``reads``: other columns ``opener`` needs."""
+    """Re-seal every value of the job's column not under its ring's current key,
+    ``batch_size`` rows per transaction."""
     if batch_size < 1:
         raise ValueError("batch_size must be at least 1")
+    column, ring = job.column, job.ring
     key = column.primary_key
     update = (
         column.table.update()
@@ -145,13 +150,17 @@ async def reseal(
     total = batches = 0
     while True:
         async with engine.begin() as connection:
-            query = _batch_query(column, ring.primary, after, batch_size, reads)
+            query = _batch_query(column, ring.primary, after, batch_size, job.reads)
             rows = [dict(row._mapping) for row in await connection.execute(query)]
             if not rows:
                 break
             changes = []
             for row in rows:
-                value = resealed_value(column, ring, row, opener)
+                try:
+                    value = resealed_value(column, ring, row, job.opener)
+                except DecryptionError as error:
+                    where = ", ".join(f"{c.name}={row[c.name]}" for c in key)
+                    raise ResealError(f"{column.qualified_name} ({where}): {error}") from error
                 if value is not None:
                     changes.append(
                         {**{f"key_{c.name}": row[c.name] for c in key}, "resealed": value}

@@ -38,7 +38,7 @@ class ContactKeys:
     def reseal_job(self) -> ResealJob:
         """Re-sealing the stored contacts; cases stored before the gateway had data keys hold
         them as received (under a transit key, bound to the pseudonym) and are re-sealed too."""
-        return ResealJob(CONTACT, opener=self._opener(), reads=("borrower_ref",))
+        return ResealJob(CONTACT, self.storage, opener=self._opener(), reads=("borrower_ref",))
 
     def _opener(self) -> Opener:
         def open_stored(column: SealedColumn, row: Mapping[str, Any]) -> bytes:

@@ -7,6 +7,7 @@ import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
+import pytest
 from sqlalchemy import select, text
 
 from services.agency_gateway.adapters.contacts import CONTACT, ContactKeys
@@ -17,6 +18,7 @@ from shared.crypto import DecryptionError, KeyRing, SealedValue
 from shared.db.engine import create_engine
 from shared.db.migrations import upgrade_to_head
 from shared.db.reseal import BatchDone, kid_counts, reseal
+from shared.db.reseal_command import run_command
 from tests.harness import RunningPlatform, eventually
 from tests.infrastructure import TestInfrastructure
 from tests.support.factories import VALID_REPORT
@@ -63,7 +65,7 @@ async def test_a_consumed_contact_is_stored_under_the_gateways_data_key(
 
 
 async def test_reseal_moves_every_contact_to_the_new_key_in_batches(
-    infrastructure: TestInfrastructure,
+    infrastructure: TestInfrastructure, capsys: pytest.CaptureFixture[str]
 ) -> None:
     database = f"reseal_{uuid4().hex[:10]}"
     await infrastructure.create_database(database)
@@ -109,15 +111,7 @@ async def test_reseal_moves_every_contact_to_the_new_key_in_batches(
         )
         batches: list[BatchDone] = []
         job = rotated.reseal_job()
-        first = await reseal(
-            engine,
-            CONTACT,
-            rotated.storage,
-            batch_size=5,
-            opener=job.opener,
-            reads=job.reads,
-            progress=batches.append,
-        )
+        first = await reseal(engine, job, batch_size=5, progress=batches.append)
         await transaction.rollback()
         await held.close()
         assert (first.resealed, first.left) == (22, 1)
@@ -128,9 +122,9 @@ async def test_reseal_moves_every_contact_to_the_new_key_in_batches(
         by_loan = {row["loan_id"]: row for row in rows}
         assert CONTACT.open(rotated.storage, by_loan["L-010"]) == b"c"  # k1 still opens
 
-        second = await reseal(engine, CONTACT, rotated.storage, batch_size=5, opener=job.opener)
+        second = await reseal(engine, job, batch_size=5)
         assert (second.resealed, second.left) == (1, 0)
-        again = await reseal(engine, CONTACT, rotated.storage, batch_size=5, opener=job.opener)
+        again = await reseal(engine, job, batch_size=5)
         assert (again.resealed, again.batches, again.left) == (0, 0, 0)
 
         only_new = KeyRing.parse(K2)  # k1 can leave the ring now
@@ -138,5 +132,16 @@ async def test_reseal_moves_every_contact_to_the_new_key_in_batches(
             rows = [dict(r._mapping) for r in await connection.execute(select(collection_cases))]
         opened = sorted(CONTACT.open(only_new, row) for row in rows)
         assert opened == [b"c"] * 21 + [b"legacy"] * 2
+
+        program = "python -m services.agency_gateway.reseal"
+        status = await run_command(program, create_engine(url, pool_size=1), [job], ["--status"])
+        assert status == 0
+        assert capsys.readouterr().out == "collection_cases.contact_sealed: k2: 23\n"
+        too_early = ContactKeys(TRANSIT, KeyRing.parse(KeyRing.generate_spec("k3")))  # k2 gone
+        jobs = [too_early.reseal_job()]
+        stopped = await run_command(program, create_engine(url, pool_size=1), jobs, [])
+        assert stopped == 2
+        assert "(lender_id=lender-a, loan_id=L-000): unknown key id 'k2'" in capsys.readouterr().err
+        assert await kid_counts(engine, CONTACT) == {"k2": 23}  # the failed batch rolled back
     finally:
         await engine.dispose()
