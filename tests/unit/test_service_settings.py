@@ -1,6 +1,10 @@
 """Every setting the dev stack hands a service is one its settings class reads (Compose and
 Kubernetes: tests/unit/test_deploy_files.py)."""
 
+import json
+from dataclasses import asdict
+from pathlib import Path
+
 import pytest
 
 from deploy.devstack.platform import SERVICES, PlatformSecrets, Service, service_options
@@ -33,3 +37,16 @@ def test_each_data_key_ring_is_the_services_own() -> None:
     rings = [keys.storage_keys[s.name] for s in SERVICES if s.holds("data_keys")]
     assert len(set(rings)) == len(rings) == 2
     assert keys.transit_keys not in rings
+
+
+def test_an_older_dev_stack_keeps_its_keys_and_gets_the_new_data_key_rings(tmp_path: Path) -> None:
+    older = PlatformSecrets.generate()
+    path = tmp_path / "secrets.json"
+    path.write_text(
+        json.dumps(asdict(older) | {"storage_keys": {"intake": older.storage_keys["intake"]}})
+    )
+    loaded = PlatformSecrets.load_or_create(path)
+    assert loaded.storage_keys["intake"] == older.storage_keys["intake"]
+    assert (loaded.transit_keys, loaded.pseudonym_key) == (older.transit_keys, older.pseudonym_key)
+    assert set(loaded.storage_keys) == {"intake", "agency_gateway"}
+    assert PlatformSecrets.load_or_create(path) == loaded  # written back, kept from now on
