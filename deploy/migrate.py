@@ -19,7 +19,8 @@ BY_NAME = {service.name: service for service in SERVICES}
 
 async def migrate(services: Sequence[Service]) -> None:
     for service in services:
-        await upgrade_to_head(service.migrations, service.settings().database_url)
+        settings = service.settings()
+        await upgrade_to_head(service.migrations, settings.database_url, settings.postgres_tls())
         print(f"{service.name}: migrated to head")
 
 

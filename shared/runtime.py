@@ -72,7 +72,11 @@ class ServiceRuntime:
         self.name = name
         self.settings = settings
         self._migrations = migrations
-        self.engine = create_engine(settings.database_url, settings.database_pool_size)
+        self.kafka = settings.kafka_connection()
+        self.database_tls = settings.postgres_tls()
+        self.engine = create_engine(
+            settings.database_url, settings.database_pool_size, tls=self.database_tls
+        )
         self.sessions = create_session_factory(self.engine)
         self._producer: AIOKafkaProducer | None = None
         self._relay_producer: AIOKafkaProducer | None = None
@@ -82,7 +86,7 @@ class ServiceRuntime:
         self._closers: list[Callable[[], Awaitable[None]]] = []
         self.auth = Authenticator(ApiKeyStore(self.sessions))
         self.revocations = RevocationListener(
-            settings.database_url, self.auth.forget, self.auth.forget_all
+            settings.database_url, self.auth.forget, self.auth.forget_all, tls=self.database_tls
         )
         self.consumers: list[ConsumerRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -139,10 +143,11 @@ class ServiceRuntime:
     async def start(self, *, migrate: bool = True, relay: bool = True) -> None:
         """Migrate, then start Kafka clients (aiokafka wants them made inside the loop)."""
         if migrate:
-            await upgrade_to_head(self._migrations, self.settings.database_url)
-        bootstrap = self.settings.kafka_bootstrap_servers
-        self._producer = create_producer(bootstrap, client_id=self.name)
-        self._relay_producer = create_producer(bootstrap, client_id=f"{self.name}-outbox")
+            await upgrade_to_head(
+                self._migrations, self.settings.database_url, tls=self.database_tls
+            )
+        self._producer = create_producer(self.kafka, client_id=self.name)
+        self._relay_producer = create_producer(self.kafka, client_id=f"{self.name}-outbox")
         self._relay = OutboxRelay(
             self.sessions, self._relay_producer, renew_producer=self._renew_relay_producer
         )
@@ -150,7 +155,7 @@ class ServiceRuntime:
             ConsumerRunner(
                 group_id=group,
                 topics=topics,
-                bootstrap_servers=bootstrap,
+                kafka=self.kafka,
                 sessions=self.sessions,
                 handlers=handlers,
                 dead_letters=self._producer,
@@ -220,7 +225,7 @@ class ServiceRuntime:
 
     async def _start_producer(self) -> None:
         await ensure_topics(
-            self.settings.kafka_bootstrap_servers,
+            self.kafka,
             self.topic_names(),
             self.settings.topic_partitions,
             replication_factor=self.settings.topic_replication_factor,
@@ -233,9 +238,7 @@ class ServiceRuntime:
 
     async def _renew_relay_producer(self, old: AIOKafkaProducer) -> AIOKafkaProducer:
         """The relay's own producer (dead letters keep theirs), made anew with a new id."""
-        self._relay_producer = create_producer(
-            self.settings.kafka_bootstrap_servers, client_id=f"{self.name}-outbox"
-        )
+        self._relay_producer = create_producer(self.kafka, client_id=f"{self.name}-outbox")
         await self._relay_producer.start()
         with contextlib.suppress(Exception):  # it is broken; closing it is a courtesy
             await old.stop()

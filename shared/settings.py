@@ -2,12 +2,17 @@
 
 from typing import Self
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.crypto import KeyRing
+from shared.db.settings import DatabaseTlsSettings
+from shared.kafka.settings import KafkaSettings
 
-class ServiceSettings(BaseSettings):
-    """What every service needs to run: its database, Kafka and HTTP.
+
+class ServiceSettings(DatabaseTlsSettings, KafkaSettings):
+    """What every service needs to run: its database, Kafka and HTTP (TLS and SASL settings
+    in :class:`DatabaseTlsSettings` and :class:`KafkaSettings`).
 
     Privacy keys are in the settings of the services that hold them, and nowhere else.
 
@@ -19,7 +24,6 @@ class ServiceSettings(BaseSettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/postgres"
     database_pool_size: int = 10
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
     topic_namespace: str = Field(
         default="",
         description="Prefix added to every topic name, so several platforms can share one broker.",
@@ -66,3 +70,27 @@ class ServiceSettings(BaseSettings):
         if self.topic_min_insync_replicas > self.topic_replication_factor:
             raise ValueError("topic_min_insync_replicas exceeds topic_replication_factor")
         return self
+
+
+class DataKeySettings(BaseSettings):
+    """The data key ring of a service that stores personal data: ``<SERVICE>_DATA_KEYS``.
+
+    A service holding one adds this class to its settings' bases; the ring is its own, never
+    shared. Rotation: put the new key first, then run the service's reseal command (see
+    :mod:`shared.db.reseal`).
+    """
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    data_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key ring sealing personal data at rest 'kid:base64key,...': the first one "
+        "seals, all of them open (old key ids stay readable until re-sealed).",
+    )
+
+    def data_key_ring(self) -> KeyRing:
+        """The ring (raises ValueError naming the setting when it is unset or malformed)."""
+        try:
+            return KeyRing.from_secret(self.data_keys)
+        except ValueError as error:
+            raise ValueError(f"data_keys: {error}") from error

@@ -104,8 +104,15 @@ class PlatformSecrets:
     @classmethod
     def load_or_create(cls, path: Path) -> PlatformSecrets:
         if path.exists():
-            return cls(**json.loads(path.read_text()))
-        made = cls.generate()
+            kept = cls(**json.loads(path.read_text()))
+            fresh = cls.generate()  # a service that now seals data at rest gets its key ring
+            if set(fresh.storage_keys) <= set(kept.storage_keys):
+                return kept
+            made = cls(
+                {**fresh.storage_keys, **kept.storage_keys}, kept.transit_keys, kept.pseudonym_key
+            )
+        else:
+            made = cls.generate()
         _write_private(path, json.dumps(asdict(made), indent=2))
         return made
 

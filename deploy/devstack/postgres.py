@@ -147,8 +147,11 @@ async def wait_for_postgres(
 class PostgresServer:
     """The local server: ``home/data`` is its data folder, initialised on first start."""
 
-    def __init__(self, home: Path, port: int, logs_dir: Path, run_dir: Path) -> None:
+    def __init__(
+        self, home: Path, port: int, logs_dir: Path, run_dir: Path, bin_dir: Path | None = None
+    ) -> None:
         self.home = home
+        self._bin_dir = bin_dir  # None: the wheel's (tests of TLS use a build that has it)
         self.data_dir = home / "data"
         self.port = port
         self.log_path = logs_dir / "postgres.log"
@@ -159,6 +162,9 @@ class PostgresServer:
     @property
     def admin_url(self) -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
+
+    def _bin(self, name: str) -> str:
+        return str(self._bin_dir / name) if self._bin_dir else _bin(name)
 
     async def stop_leftover(self) -> None:
         """Stop a server that a killed earlier run left behind on this data folder."""
@@ -181,7 +187,7 @@ class PostgresServer:
             os.chown(self.data_dir, self._run_as.uid, self._run_as.gid)
         await run_command(
             [
-                _bin("initdb"),
+                self._bin("initdb"),
                 "-D",
                 str(self.data_dir),
                 "-U",
@@ -200,7 +206,7 @@ class PostgresServer:
         self._process = ManagedProcess(
             "postgres",
             [
-                _bin("postgres"),
+                self._bin("postgres"),
                 "-D",
                 str(self.data_dir),
                 "-h",

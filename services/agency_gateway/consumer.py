@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.cases import CaseRepository
+from services.agency_gateway.adapters.contacts import ContactKeys
 from services.agency_gateway.domain import PlacementPolicy
 from shared.events.catalog import OVERDUE_REPORTED, latest_reports
 from shared.events.models import OverdueReported
@@ -14,7 +15,10 @@ from shared.kafka.handlers import EventHandlers, Received
 GROUP = "agency-gateway"
 
 
-def gateway_handlers(policy: PlacementPolicy) -> EventHandlers:
+def gateway_handlers(policy: PlacementPolicy, contacts: ContactKeys) -> EventHandlers:
+    """A report whose contact does not open with the transit keys is dead-lettered (after a
+    transit key rotation, replay it once the gateway holds the new key)."""
+
     async def handle_reports(
         session: AsyncSession, events: Sequence[Received[OverdueReported]]
     ) -> None:
@@ -22,12 +26,15 @@ def gateway_handlers(policy: PlacementPolicy) -> EventHandlers:
         rows = []
         for event in latest_reports(events):
             report = event.data
+            case = {
+                "lender_id": event.envelope.tenantid,
+                "loan_id": report.loan_id,
+                "borrower_ref": report.borrower.ref,
+            }
             rows.append(
                 {
-                    "lender_id": event.envelope.tenantid,
-                    "loan_id": report.loan_id,
-                    "borrower_ref": report.borrower.ref,
-                    "contact_sealed": report.borrower.contact.model_dump(),
+                    **case,
+                    "contact_sealed": contacts.stored(report.borrower.contact, case),
                     "jurisdiction": report.jurisdiction,
                     "amount_overdue": report.amount_overdue.amount,
                     "currency": report.amount_overdue.currency,

@@ -1,10 +1,12 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import DataKeySettings, ServiceSettings
 
 
-class AgencyGatewaySettings(ServiceSettings):
+class AgencyGatewaySettings(ServiceSettings, DataKeySettings):
+    """``AGENCY_GATEWAY_DATA_KEYS`` seals the contacts it stores (see ``DataKeySettings``)."""
+
     model_config = SettingsConfigDict(env_prefix="AGENCY_GATEWAY_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/agency_gateway"

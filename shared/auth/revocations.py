@@ -14,6 +14,8 @@ import structlog
 from sqlalchemy import make_url
 
 from shared.auth.keys import REVOCATIONS_CHANNEL
+from shared.db.engine import connect_ssl
+from shared.db.tls import PostgresTls
 
 APPLICATION_NAME = "api-key-revocations"  # names the listening connection in pg_stat_activity
 log = structlog.get_logger(__name__)
@@ -26,11 +28,13 @@ class RevocationListener:
         forget: Callable[[str], None],
         forget_all: Callable[[], None],
         check_every: float = 10.0,
+        tls: PostgresTls | None = None,
     ) -> None:
         self._dsn = make_url(database_url).set(drivername="postgresql")
         self._forget = forget
         self._forget_all = forget_all
         self._check_every = check_every
+        self._tls = tls
         self.listening = asyncio.Event()
 
     async def run(self) -> None:
@@ -39,6 +43,7 @@ class RevocationListener:
             self._dsn.render_as_string(hide_password=False),
             timeout=10,
             server_settings={"application_name": APPLICATION_NAME},
+            **connect_ssl(self._tls),
         )
         try:
             lost = asyncio.Event()

@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from shared.db.tls import PostgresTls
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -20,9 +22,10 @@ CONNECT_TIMEOUT_SECONDS = 10
 COMMAND_TIMEOUT_SECONDS = 60
 
 
-def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
+def create_engine(url: str, pool_size: int = 10, tls: PostgresTls | None = None) -> AsyncEngine:
     """Pooled engine whose statements time out, so a database host that vanishes without a
-    reset surfaces as a (transient) error instead of a hang."""
+    reset surfaces as a (transient) error instead of a hang. ``tls``: the service's TLS
+    settings (None: asyncpg's defaults, as the URL and ``PGSSLMODE`` say)."""
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -35,8 +38,14 @@ def create_engine(url: str, pool_size: int = 10) -> AsyncEngine:
         connect_args={
             "timeout": CONNECT_TIMEOUT_SECONDS,
             "command_timeout": COMMAND_TIMEOUT_SECONDS,
+            **connect_ssl(tls),
         },
     )
+
+
+def connect_ssl(tls: PostgresTls | None) -> dict[str, Any]:
+    """asyncpg's ``ssl`` keyword argument for these settings (none for None)."""
+    return {} if tls is None else {"ssl": tls.connect_ssl()}
 
 
 def _json_text(value: Any) -> str:

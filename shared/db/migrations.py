@@ -12,7 +12,9 @@ from alembic.config import Config
 from sqlalchemy import Connection, MetaData, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from shared.db.engine import connect_ssl
 from shared.db.kit_tables import KIT_METADATA
+from shared.db.tls import PostgresTls
 
 
 def alembic_config(script_location: Path, database_url: str) -> Config:
@@ -22,11 +24,13 @@ def alembic_config(script_location: Path, database_url: str) -> Config:
     return config
 
 
-async def upgrade_to_head(script_location: Path, database_url: str) -> None:
+async def upgrade_to_head(
+    script_location: Path, database_url: str, tls: PostgresTls | None = None
+) -> None:
     """Bring the database to the newest revision; replicas starting together wait their turn."""
     config = alembic_config(script_location, database_url)
     lock_id = zlib.crc32(str(script_location.name).encode())
-    engine = create_async_engine(database_url)
+    engine = create_async_engine(database_url, connect_args=connect_ssl(tls))
     try:
         async with engine.begin() as connection:
             await connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})

@@ -7,16 +7,18 @@ from collections.abc import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from shared.kafka.connection import KafkaTarget, client_options
+
 
 async def ensure_topics(
-    bootstrap_servers: str,
+    kafka: KafkaTarget,
     names: Iterable[str],
     partitions: int,
     replication_factor: int = 1,
     min_insync_replicas: int = 1,
 ) -> None:
     """Create the topics that do not exist yet; existing topics are left as they are."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-admin")
+    admin = AIOKafkaAdminClient(**client_options(kafka), client_id="topic-admin")
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -36,9 +38,9 @@ async def ensure_topics(
         await admin.close()
 
 
-async def broker_is_reachable(bootstrap_servers: str, within: float = 3.0) -> bool:
+async def broker_is_reachable(kafka: KafkaTarget, within: float = 3.0) -> bool:
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="readiness", request_timeout_ms=3000
+        **client_options(kafka), client_id="readiness", request_timeout_ms=3000
     )
     try:
         async with asyncio.timeout(within):

@@ -40,6 +40,7 @@ from shared.db.engine import SessionFactory
 from shared.db.kit_tables import inbox
 from shared.events.envelope import Envelope
 from shared.events.topics import dead_letter_topic
+from shared.kafka.connection import KafkaTarget, client_options
 from shared.kafka.faults import (
     describe_failure,
     describe_validation,
@@ -76,7 +77,7 @@ class ConsumerRunner:
         *,
         group_id: str,
         topics: Sequence[str],
-        bootstrap_servers: str,
+        kafka: KafkaTarget,
         sessions: SessionFactory,
         handlers: EventHandlers,
         dead_letters: AIOKafkaProducer,
@@ -99,14 +100,14 @@ class ConsumerRunner:
         self.applied_total = 0
         self.dead_lettered_total = 0
         self.skipped_by_type: Counter[str] = Counter()
-        self._bootstrap_servers = bootstrap_servers
+        self._kafka = kafka
         self._consumer: AIOKafkaConsumer | None = None
 
     async def start(self) -> None:
         """Join the group with a fresh client (a stopped aiokafka consumer cannot restart)."""
         self.joined = False
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap_servers,
+            **client_options(self._kafka),
             group_id=self.group_id,
             client_id=self.group_id,
             enable_auto_commit=False,

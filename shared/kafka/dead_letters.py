@@ -5,7 +5,9 @@ Usage::
     python -m shared.kafka.dead_letters [--bootstrap HOST:PORT] --topic SOURCE --group GROUP
         list | show EVENT_ID | replay [--event-id ID ...]
 
-``--bootstrap`` defaults to ``$COLLECTIONS_KAFKA_BOOTSTRAP`` or ``127.0.0.1:9092``. ``--topic``
+``--bootstrap`` defaults to ``$COLLECTIONS_KAFKA_BOOTSTRAP`` or ``127.0.0.1:9092``; TLS and SASL
+come from the ``COLLECTIONS_KAFKA_*`` variables named as a service's settings (e.g.
+``COLLECTIONS_KAFKA_SECURITY_PROTOCOL``, see :mod:`shared.kafka.settings`). ``--topic``
 is the source topic; the dead letters are read from its group's dead-letter topic (see
 :func:`shared.events.topics.dead_letter_topic`), which is never changed.
 
@@ -23,16 +25,19 @@ import json
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
+from pydantic_settings import SettingsConfigDict
 
 from shared.events.envelope import Envelope
 from shared.events.topics import dead_letter_topic
+from shared.kafka.connection import KafkaTarget, client_options
 from shared.kafka.consumer import REPLAYED_FROM_HEADER
 from shared.kafka.producer import create_producer
+from shared.kafka.settings import KafkaSettings
 
 DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 ASSIGNMENT_WAIT_SECONDS = 10.0
@@ -64,12 +69,12 @@ class DeadLetter:
         return [*kept, (REPLAYED_FROM_HEADER, self.address.encode())]
 
 
-async def read_dead_letters(bootstrap: str, topic: str, group: str) -> list[DeadLetter]:
+async def read_dead_letters(kafka: KafkaTarget, topic: str, group: str) -> list[DeadLetter]:
     """Every record the dead-letter topic of ``group`` on ``topic`` holds now, in order per
     partition."""
     name = dead_letter_topic(topic, group)
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_options(kafka),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         isolation_level="read_committed",
@@ -132,16 +137,16 @@ def latest_per_event(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
 
 
 async def replay(
-    bootstrap: str, topic: str, group: str, event_ids: Sequence[UUID] = ()
+    kafka: KafkaTarget, topic: str, group: str, event_ids: Sequence[UUID] = ()
 ) -> list[DeadLetter]:
     """Republish dead letters (those of ``event_ids``, or all) onto ``topic``; returns them."""
-    chosen = latest_per_event(await read_dead_letters(bootstrap, topic, group))
+    chosen = latest_per_event(await read_dead_letters(kafka, topic, group))
     if event_ids:
         missing = set(event_ids) - {letter.event_id for letter in chosen}
         if missing:
             raise LookupError(f"no dead letter for {sorted(map(str, missing))}")
         chosen = [letter for letter in chosen if letter.event_id in set(event_ids)]
-    producer = create_producer(bootstrap, client_id=f"{group}-dlq-replay")
+    producer = create_producer(kafka, client_id=f"{group}-dlq-replay")
     await producer.start()
     try:
         deliveries = [
@@ -208,17 +213,24 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+class CommandSettings(KafkaSettings):
+    """The command's Kafka security settings, from ``COLLECTIONS_KAFKA_*``."""
+
+    model_config = SettingsConfigDict(env_prefix="COLLECTIONS_", extra="ignore")
+
+
 async def main(argv: Sequence[str]) -> int:
     """Run the command; returns the exit status."""
     args = parser().parse_args(argv)
+    kafka = replace(CommandSettings().kafka_connection(), bootstrap_servers=args.bootstrap)
     try:
         if args.command == "replay":
-            replayed = await replay(args.bootstrap, args.topic, args.group, args.event_ids)
+            replayed = await replay(kafka, args.topic, args.group, args.event_ids)
             for letter in replayed:
                 print(f"replayed {_summary(letter)}")
             print(f"{len(replayed)} replayed onto {args.topic}")
             return 0
-        letters = await read_dead_letters(args.bootstrap, args.topic, args.group)
+        letters = await read_dead_letters(kafka, args.topic, args.group)
         if args.command == "list":
             for letter in letters:
                 print(_summary(letter))

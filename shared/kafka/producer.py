@@ -2,12 +2,14 @@
 
 from aiokafka import AIOKafkaProducer
 
+from shared.kafka.connection import KafkaTarget, client_options
+
 REQUEST_TIMEOUT_MS = 15_000
 
 
-def create_producer(bootstrap_servers: str, client_id: str) -> AIOKafkaProducer:
+def create_producer(kafka: KafkaTarget, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        **client_options(kafka),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",

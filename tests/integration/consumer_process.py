@@ -152,7 +152,7 @@ async def main(argv: Sequence[str]) -> None:
         pause_before_offset_commit=args.pause_before_offset_commit,
         group_id=args.group,
         topics=[args.topic],
-        bootstrap_servers=args.bootstrap,
+        kafka=args.bootstrap,
         sessions=create_session_factory(engine),
         handlers=effect_handlers(args.group),
         dead_letters=dead_letters,

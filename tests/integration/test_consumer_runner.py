@@ -144,7 +144,7 @@ def new_runner(
     return ConsumerRunner(
         group_id=group,
         topics=[topic],
-        bootstrap_servers=kit.bootstrap,
+        kafka=kit.bootstrap,
         sessions=sessions or kit.sessions,
         handlers=handlers,
         dead_letters=kit.producer,
@@ -671,7 +671,7 @@ async def test_a_broker_outage_while_dead_lettering_pauses_instead_of_crashing(
     runner = ConsumerRunner(
         group_id=group,
         topics=[topic],
-        bootstrap_servers=kit.bootstrap,
+        kafka=kit.bootstrap,
         sessions=kit.sessions,
         handlers=handlers,
         dead_letters=dead_letters,

@@ -20,7 +20,12 @@ collection_cases = Table(
     Column("lender_id", Text, nullable=False),
     Column("loan_id", Text, nullable=False),
     Column("borrower_ref", Text, nullable=False),
-    Column("contact_sealed", JSONB, nullable=False, comment="as received: AES-GCM sealed"),
+    Column(
+        "contact_sealed",
+        JSONB,
+        nullable=False,
+        comment="AES-GCM sealed under the gateway's data key, bound to lender_id and loan_id",
+    ),
     Column("jurisdiction", Text, nullable=False),
     Column("amount_overdue", Numeric(20, 4), nullable=False),
     Column("currency", Text, nullable=False),
