@@ -4,12 +4,12 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.notifier.adapters.providers.settings import ProviderSettings
-from shared.settings import ServiceSettings
+from shared.settings import DataKeySettings, ServiceSettings
 
 HERE = Path(__file__).parent
 
 
-class NotifierSettings(ServiceSettings, ProviderSettings):
+class NotifierSettings(ServiceSettings, DataKeySettings, ProviderSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/notifier"
@@ -17,11 +17,6 @@ class NotifierSettings(ServiceSettings, ProviderSettings):
     transit_keys: SecretStr = Field(
         default=SecretStr(""),
         description="Key ring that opens the contact details sealed inside events.",
-    )
-    data_keys: SecretStr = Field(
-        default=SecretStr(""),
-        description="Notifier's own key ring (kid:base64,...; the first seals): contact details "
-        "at rest, and the keyed hashes of phone numbers that STOP replies are matched by.",
     )
     policies_dir: Path = Field(
         default=HERE / "policies", description="Folder of cadence policy files (TOML)."

@@ -40,7 +40,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     policies = PolicyBook.load(settings.policies_dir, templates, packs)
     vault = ContactVault(
         transit=KeyRing.from_secret(settings.transit_keys),
-        storage=KeyRing.from_secret(settings.data_keys),
+        storage=settings.data_key_ring(),
     )
     runtime = ServiceRuntime("notifier", settings, MIGRATIONS)
     topic = runtime.topic(Topic.NOTIFICATIONS)

@@ -26,7 +26,7 @@ def test_each_service_holds_only_the_keys_it_uses() -> None:
         for key in ("data_keys", "transit_keys", "pseudonym_key")
     }
     assert holders == {
-        "data_keys": ["intake", "agency_gateway"],
+        "data_keys": ["intake", "notifier", "agency_gateway"],
         "transit_keys": ["intake", "notifier", "agency_gateway"],
         "pseudonym_key": ["intake"],
     }
@@ -35,7 +35,7 @@ def test_each_service_holds_only_the_keys_it_uses() -> None:
 def test_each_data_key_ring_is_the_services_own() -> None:
     keys = PlatformSecrets.generate()
     rings = [keys.storage_keys[s.name] for s in SERVICES if s.holds("data_keys")]
-    assert len(set(rings)) == len(rings) == 2
+    assert len(set(rings)) == len(rings) == 3
     assert keys.transit_keys not in rings
 
 
@@ -48,5 +48,5 @@ def test_an_older_dev_stack_keeps_its_keys_and_gets_the_new_data_key_rings(tmp_p
     loaded = PlatformSecrets.load_or_create(path)
     assert loaded.storage_keys["intake"] == older.storage_keys["intake"]
     assert (loaded.transit_keys, loaded.pseudonym_key) == (older.transit_keys, older.pseudonym_key)
-    assert set(loaded.storage_keys) == {"intake", "agency_gateway"}
+    assert set(loaded.storage_keys) == {"intake", "notifier", "agency_gateway"}
     assert PlatformSecrets.load_or_create(path) == loaded  # written back, kept from now on

@@ -4,7 +4,8 @@ Contacts arrive sealed under the transit key; the notifier re-seals them under i
 key, bound to the lender and loan (a sealed value moved to another row does not open), and
 keeps keyed hashes of the phone number so a STOP reply finds the borrower without a plaintext
 column. The hash key is derived from each data key, so every key id in the ring still finds
-numbers stored before a rotation.
+numbers stored before a rotation; a loan's hashes are renewed with its next report, so an old
+key leaves the ring only once re-sealing is done and the loans have been reported again.
 """
 
 import hashlib
@@ -16,8 +17,12 @@ import phonenumbers
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from shared.crypto import KeyRing, SealedValue
+from services.notifier.adapters.tables import loans
+from shared.crypto import KeyRing
+from shared.db.reseal import SealedColumn
 from shared.events.models import BorrowerContact, BorrowerProfile
+
+CONTACT = SealedColumn(loans, "contact_sealed", bound_to=("lender_id", "loan_id"))
 
 
 @dataclass(frozen=True)
@@ -29,15 +34,14 @@ class ContactVault:
         """Open an event's contact and seal it for this service's own table."""
         plaintext = self.transit.open(borrower.contact, associated_data=borrower.ref.encode())
         contact = BorrowerContact.model_validate_json(plaintext)
-        sealed = self.storage.seal(plaintext, associated_data=_row(lender_id, loan_id))
+        row = {"lender_id": lender_id, "loan_id": loan_id}
         refs = [self.phone_ref(contact.phone)] if contact.phone else []
-        return StoredContact(sealed.model_dump(), refs)
+        return StoredContact(CONTACT.seal(self.storage, plaintext, row), refs)
 
     def open(self, lender_id: str, loan_id: str, sealed: dict[str, str]) -> BorrowerContact:
-        plaintext = self.storage.open(
-            SealedValue.model_validate(sealed), associated_data=_row(lender_id, loan_id)
-        )
-        return BorrowerContact.model_validate_json(plaintext)
+        row = {"lender_id": lender_id, "loan_id": loan_id, CONTACT.name: sealed}
+        return BorrowerContact.model_validate_json(CONTACT.open(self.storage, row))
+
 
     def phone_ref(self, phone: str, kid: str | None = None) -> str:
         """The keyed hash of a number in E.164, under the current key or ``kid``'s."""
@@ -61,10 +65,6 @@ class ContactVault:
 class StoredContact:
     sealed: dict[str, str]
     phone_refs: list[str]
-
-
-def _row(lender_id: str, loan_id: str) -> bytes:
-    return f"{lender_id}\x1f{loan_id}".encode()
 
 
 def _e164(phone: str) -> str:
