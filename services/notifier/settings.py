@@ -25,7 +25,7 @@ class NotifierSettings(ServiceSettings, DataKeySettings, ProviderSettings):
         default=HERE / "templates", description="Folder of message templates (Jinja2)."
     )
     lender_names: dict[str, str] = Field(
-        default_factory=lambda: {"demo-lender": "Demo Consumer Finance"},
+        default_factory=lambda: {"lender-demo": "Demo Consumer Finance"},
         description="The name each lender signs its messages with (JSON object), by lender id.",
     )
     sender: bool = Field(

@@ -75,15 +75,16 @@ class Stack:
         return self.platform.clients["notifier"]
 
     async def report_loan(self, **borrower: Any) -> tuple[str, str]:
-        """A new loan, two days overdue in the borrower's daytime; its id and phone."""
+        """A new loan, a day overdue in the borrower's afternoon; its id and phone (its first
+        reminder, already past, is caught up on at the next send time)."""
         loan_id = f"L-{uuid4().hex[:12]}"
         phone = f"+86139{uuid4().int % 10**8:08d}"
         zone = daytime_zone()
         local_now = datetime.now(UTC).astimezone(ZoneInfo(zone))
         body = report(
             loan_id,
-            due_date=(local_now.date() - timedelta(days=2)).isoformat(),
-            days_past_due=2,
+            due_date=(local_now.date() - timedelta(days=1)).isoformat(),
+            days_past_due=1,
             as_of=local_now.isoformat(),
         )
         self.borrower_ids[loan_id] = f"B-{uuid4().hex[:10]}"
