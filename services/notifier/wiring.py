@@ -7,15 +7,17 @@ from fastapi import FastAPI
 from services.notifier.api import notifications_router
 from services.notifier.consumer import GROUP, notifier_handlers
 from services.notifier.settings import NotifierSettings
+from shared.auth import Role
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+ROLES = (Role.LENDER,)  # the roles whose keys the notifier serves
 
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
-    runtime = ServiceRuntime("notifier", settings or NotifierSettings(), MIGRATIONS)
+    runtime = ServiceRuntime("notifier", settings or NotifierSettings(), MIGRATIONS, ROLES)
     runtime.consume(GROUP, [Topic.LOANS], notifier_handlers())
     return service_app(
         runtime,
