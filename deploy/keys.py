@@ -25,8 +25,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from deploy.devstack.platform import SERVICES
 from shared.auth import Role
-from shared.auth.registry import CredentialIssuer, CredentialRecord, ensure_credentials_topic
-from shared.events.topics import Topic
+from shared.auth.registry import (
+    CredentialIssuer,
+    CredentialRecord,
+    credentials_topic,
+    ensure_credentials_topic,
+)
 
 
 class KeysSettings(BaseSettings):
@@ -81,7 +85,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 async def run(args: argparse.Namespace, settings: KeysSettings) -> int:
-    topic = Topic.CREDENTIALS.qualified(settings.topic_namespace)
+    topic = credentials_topic(settings.topic_namespace)
     await ensure_credentials_topic(
         settings.kafka_bootstrap_servers,
         topic,

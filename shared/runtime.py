@@ -16,7 +16,7 @@ from fastapi import FastAPI
 
 from shared.auth import ApiKeyStore, Authenticator, Role
 from shared.auth.feed import CredentialFeed
-from shared.auth.registry import ensure_credentials_topic
+from shared.auth.registry import credentials_topic, ensure_credentials_topic
 from shared.db.engine import create_engine, create_session_factory, database_is_reachable
 from shared.db.migrations import upgrade_to_head
 from shared.db.retention import RetentionJob, RetentionRule, inbox_rule, outbox_rule
@@ -87,7 +87,7 @@ class ServiceRuntime:
         self.auth = Authenticator(keys, roles)
         self.credentials = CredentialFeed(
             settings.kafka_bootstrap_servers,
-            self.topic(Topic.CREDENTIALS),
+            credentials_topic(settings.topic_namespace),
             keys,
             self.auth.forget,
             client_id=f"{name}-credentials",
@@ -217,7 +217,7 @@ class ServiceRuntime:
 
     def topic_names(self) -> list[str]:
         """Every platform topic, plus the dead-letter topic of each of this service's groups."""
-        names = [self.topic(topic) for topic in Topic if topic is not Topic.CREDENTIALS]
+        names = [self.topic(topic) for topic in Topic]
         for runner in self.consumers:
             names += [dead_letter_topic(topic, runner.group_id) for topic in runner.topics]
         return names
@@ -225,7 +225,7 @@ class ServiceRuntime:
     async def _start_producer(self) -> None:
         await ensure_credentials_topic(
             self.settings.kafka_bootstrap_servers,
-            self.topic(Topic.CREDENTIALS),
+            credentials_topic(self.settings.topic_namespace),
             replication_factor=self.settings.topic_replication_factor,
             min_insync_replicas=self.settings.topic_min_insync_replicas,
         )

@@ -26,10 +26,9 @@ from services.notifier import wiring as notifier
 from services.notifier.settings import NotifierSettings
 from shared.auth import ALL_LENDERS, Role
 from shared.auth.keys import new_api_key, split_api_key
-from shared.auth.registry import CredentialIssuer, ensure_credentials_topic
+from shared.auth.registry import CredentialIssuer, credentials_topic, ensure_credentials_topic
 from shared.crypto import KeyRing
 from shared.db.migrations import upgrade_to_head
-from shared.events.topics import Topic
 from shared.settings import ServiceSettings
 
 from .infrastructure import LocalInfrastructure
@@ -218,7 +217,7 @@ async def issue_demo_keys(
     kafka_bootstrap: str, credentials: DemoCredentials, topic_namespace: str = ""
 ) -> CredentialIssuer:
     """Issue the demo keys the registry does not hold yet (one revoked by hand stays revoked)."""
-    topic = Topic.CREDENTIALS.qualified(topic_namespace)
+    topic = credentials_topic(topic_namespace)
     await ensure_credentials_topic(kafka_bootstrap, topic)
     issuer = CredentialIssuer(kafka_bootstrap, topic)
     registry = await issuer.list()

@@ -17,6 +17,7 @@ from shared.auth.keys import IssuedKey, MirroredKey, Role, hash_secret, new_api_
 from shared.kafka.admin import ensure_topics
 from shared.kafka.producer import create_producer
 
+TOPIC = "collections.credentials.v1"  # not an event stream: kept out of ``Topic`` on purpose
 TOPIC_WAIT_SECONDS = 30.0
 TOPIC_CONFIGS = {
     "cleanup.policy": "compact",
@@ -70,6 +71,11 @@ async def ensure_credentials_topic(
     )
 
 
+def credentials_topic(namespace: str = "") -> str:
+    """The name on the broker, under a topic namespace as the services' topics are."""
+    return f"{namespace}{TOPIC}"
+
+
 def credentials_consumer(bootstrap_servers: str, client_id: str) -> AIOKafkaConsumer:
     """A consumer outside any group: it reads every partition from where it is told."""
     return AIOKafkaConsumer(
@@ -87,9 +93,11 @@ async def assign_whole_topic(consumer: AIOKafkaConsumer, topic: str) -> dict[Top
     """Read every partition from its beginning (outside a group, a subscription assigns them
     all); returns the end offsets seen now. A topic created a moment ago may take a little
     while to appear in the brokers' metadata."""
-    consumer.subscribe([topic])
     async with asyncio.timeout(TOPIC_WAIT_SECONDS):
-        while not consumer.assignment():
+        while topic not in await consumer.topics():  # asks the brokers afresh each time
+            await asyncio.sleep(0.1)
+        consumer.subscribe([topic])
+        while not consumer.assignment():  # noqa: ASYNC110 - aiokafka offers nothing to await
             await asyncio.sleep(0.05)
     partitions = sorted(consumer.assignment())
     await consumer.seek_to_beginning(*partitions)

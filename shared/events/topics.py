@@ -1,4 +1,4 @@
-"""Topic names. Every event topic is keyed by lender and loan, so one loan's events stay in order.
+"""Topic names. Every topic is keyed by lender and loan, so one loan's events stay in order.
 
 Everything intake says about a loan goes to ``LOANS``, one ordered stream per loan: no consumer
 can see a payment before the report it pays.
@@ -13,8 +13,6 @@ class Topic(StrEnum):
     ASSIGNMENTS = "collections.assignments.v1"
     AGENCY_ACTIVITIES = "collections.agency-activities.v1"
     COMPLIANCE = "collections.compliance.v1"
-    # Not an event stream: the compacted credential registry, keyed by key id (shared.auth).
-    CREDENTIALS = "collections.credentials.v1"
 
     def qualified(self, namespace: str = "") -> str:
         """The name on the broker: the namespace (e.g. one per test run) plus the topic."""

@@ -48,7 +48,7 @@ async def test_every_running_service_is_ready_and_alive(platform: RunningPlatfor
     for name, client in platform.clients.items():
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        expected = {"database"} if name == "intake" else {"database", "consumers"}
+        expected = {"database", "credentials"} | ({"consumers"} if name != "intake" else set())
         assert set(ready.json()["checks"]) == expected, name
         alive = await client.get("/healthz")
         assert alive.status_code == 200, alive.text
