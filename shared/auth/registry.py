@@ -94,7 +94,7 @@ async def assign_whole_topic(consumer: AIOKafkaConsumer, topic: str) -> dict[Top
     all); returns the end offsets seen now. A topic created a moment ago may take a little
     while to appear in the brokers' metadata."""
     async with asyncio.timeout(TOPIC_WAIT_SECONDS):
-        while topic not in await consumer.topics():  # asks the brokers afresh each time
+        while topic not in await consumer.topics():  # noqa: ASYNC110 - asks the brokers each time
             await asyncio.sleep(0.1)
         consumer.subscribe([topic])
         while not consumer.assignment():  # noqa: ASYNC110 - aiokafka offers nothing to await
