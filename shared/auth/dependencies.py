@@ -6,12 +6,12 @@ key of a role this service does not serve, or that the endpoint does not admit, 
 
 import time
 from collections.abc import Iterable
-from typing import Annotated, TypeVar
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.auth.keys import ApiKeyStore, Principal, Role, hash_secret, split_api_key
+from shared.auth.keys import Principal, Role, hash_secret, split_api_key
 from shared.http.problems import ProblemError
 
 CACHE_SECONDS = 30.0
@@ -20,6 +20,12 @@ CACHE_ENTRIES = 10_000
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
 V = TypeVar("V")
 _CHALLENGE = {"WWW-Authenticate": 'Bearer realm="collections"'}
+
+
+class KeyVerifier(Protocol):
+    """What the authenticator asks (``ApiKeyStore``: the service's mirror of the registry)."""
+
+    async def verify(self, api_key: str) -> Principal | None: ...
 
 
 class Authenticator:
@@ -35,7 +41,7 @@ class Authenticator:
 
     def __init__(
         self,
-        store: ApiKeyStore,
+        store: KeyVerifier,
         served: Iterable[Role],
         cache_seconds: float = CACHE_SECONDS,
         negative_cache_seconds: float = NEGATIVE_CACHE_SECONDS,
