@@ -42,7 +42,7 @@ def audit_router(runtime: ServiceRuntime) -> APIRouter:
     ) -> Timeline:
         async with transaction(runtime.sessions) as session:
             rows = await AuditLog(session).timeline(loan_id)
-
+        rows = [row for row in rows if auditor.sees_lender(row["tenant_id"])]  # its scope
         if not rows:
             raise ProblemError(404, "Loan not found", f"No audit entry names loan {loan_id!r}.")
         return Timeline(
