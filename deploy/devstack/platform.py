@@ -36,6 +36,7 @@ from .infrastructure import LocalInfrastructure
 DEMO_LENDER = "lender-demo"
 DEMO_AGENCIES = ("agency-north", "agency-south")
 DEMO_AUDITOR = ALL_LENDERS  # the demo auditor sees every lender's loans
+OLD_DEMO_AUDITOR = "auditor-demo"  # its id in credentials.json files written before
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,11 @@ class DemoCredentials:
     @classmethod
     def load_or_create(cls, path: Path) -> DemoCredentials:
         if path.exists():
-            return cls(**json.loads(path.read_text()))
+            loaded = cls(**json.loads(path.read_text()))
+            if loaded.auditor["id"] == OLD_DEMO_AUDITOR:  # from before the registry
+                loaded.auditor["id"] = DEMO_AUDITOR
+                _write_private(path, json.dumps(asdict(loaded), indent=2))
+            return loaded
         made = cls.generate()
         _write_private(path, json.dumps(asdict(made), indent=2))
         return made
