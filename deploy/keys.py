@@ -94,7 +94,11 @@ async def run(args: argparse.Namespace, settings: KeysSettings) -> int:
     )
     issuer = CredentialIssuer(settings.kafka_bootstrap_servers, topic)
     if args.command == "issue":
-        issued = await issuer.issue(Role(args.role), args.tenant, args.label)
+        try:
+            issued = await issuer.issue(Role(args.role), args.tenant, args.label)
+        except ValueError as refused:
+            print(refused, file=sys.stderr)
+            return 2
         print(
             json.dumps(
                 {

@@ -13,7 +13,15 @@ from datetime import UTC, datetime
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.auth.keys import IssuedKey, MirroredKey, Role, hash_secret, new_api_key, split_api_key
+from shared.auth.keys import (
+    ALL_LENDERS,
+    IssuedKey,
+    MirroredKey,
+    Role,
+    hash_secret,
+    new_api_key,
+    split_api_key,
+)
 from shared.kafka.admin import ensure_topics
 from shared.kafka.producer import create_producer
 
@@ -136,7 +144,7 @@ async def read_registry(bootstrap_servers: str, topic: str) -> dict[str, Credent
                 for message in messages:
                     record = decode(message.value)
                     if record is not None:
-                        registry[record.key_id] = _merged(registry.get(record.key_id), record)
+                        registry[record.key_id] = merged(registry.get(record.key_id), record)
         return registry
     finally:
         await consumer.stop()
@@ -153,7 +161,8 @@ async def end_offsets(bootstrap_servers: str, topic: str) -> dict[int, int]:
         await consumer.stop()
 
 
-def _merged(earlier: CredentialRecord | None, later: CredentialRecord) -> CredentialRecord:
+def merged(earlier: CredentialRecord | None, later: CredentialRecord) -> CredentialRecord:
+    """The state of a key after ``later``: a revocation is final, whatever comes after it."""
     if earlier is not None and earlier.revoked_at is not None:
         return later.model_copy(update={"revoked_at": earlier.revoked_at})
     return later
@@ -182,6 +191,8 @@ class CredentialIssuer:
     ) -> IssuedKey:
         """A new key (or a given one, e.g. the dev stack's demo keys), valid at every service
         that serves ``role``. The key is returned once; the registry holds only its hash."""
+        if tenant == ALL_LENDERS and role is not Role.AUDITOR:
+            raise ValueError(f"'{ALL_LENDERS}' (every lender) is a tenant of auditors only")
         if api_key is None:
             key_id, api_key = new_api_key()
         else:

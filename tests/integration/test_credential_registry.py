@@ -226,3 +226,6 @@ async def test_the_operator_command_issues_lists_and_revokes_keys_of_every_role(
     code, _, err = await keys_command(platform, "revoke", "no-such-key")
     assert code == 1
     assert "no active key" in err
+    code, _, err = await keys_command(platform, "issue", "--role", "lender", "--tenant", "*")
+    assert code == 2
+    assert "auditors only" in err
