@@ -14,6 +14,7 @@ from pathlib import Path
 from uuid import uuid4
 
 import httpx
+import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
@@ -229,3 +230,27 @@ async def test_the_operator_command_issues_lists_and_revokes_keys_of_every_role(
     code, _, err = await keys_command(platform, "issue", "--role", "lender", "--tenant", "*")
     assert code == 2
     assert "auditors only" in err
+
+
+@pytest.mark.faults
+async def test_keys_work_while_kafka_is_down_and_revocations_arrive_once_it_is_back(
+    platform: RunningPlatform, infrastructure: TestInfrastructure
+) -> None:
+    if not infrastructure.can_restart_kafka:
+        pytest.skip("stopping Kafka needs the local stack: run without COLLECTIONS_TEST_* set")
+    kept = await platform.issue(Role.LENDER, f"lender-{uuid4().hex[:6]}")
+    revoked = await platform.issue(Role.LENDER, f"lender-{uuid4().hex[:6]}")
+    _, never_issued = new_api_key()
+    await infrastructure.stop_kafka()
+    try:
+        for service in ("intake", "notifier", "agency_gateway"):
+            client = platform.clients[service]
+            assert await status_at(client, service, kept.api_key) == 404
+            assert await status_at(client, service, never_issued) == 401
+    finally:
+        await infrastructure.start_kafka()
+
+    assert await platform.revoke(revoked.key_id)
+    await eventually(partial(refused_everywhere, platform, revoked.api_key), within=90)
+    for service in ("intake", "notifier", "agency_gateway"):
+        assert await status_at(platform.clients[service], service, kept.api_key) == 404
