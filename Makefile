@@ -7,7 +7,7 @@ PYTHON ?= python3
 # uv from PATH, else the one pip installed into $(PYTHON) (its bin folder may not be on PATH).
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
 
-.PHONY: help install run test bench bench-rules docs lint clean
+.PHONY: help install run keys test bench bench-rules docs lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) \
@@ -21,6 +21,9 @@ install: ## Install uv (if missing), the locked Python dependencies and the Kafk
 
 run: install ## Run Kafka, PostgreSQL and the four services on this machine (Ctrl-C stops)
 	$(UV) run --frozen python -m deploy.devstack run
+
+keys: ## API keys of the running stack: make keys ARGS='issue --role lender --tenant L-1' (list, revoke ID)
+	$(UV) run --frozen python -m deploy.keys $(or $(ARGS),list)
 
 test: install ## Run the tests (Kafka and PostgreSQL from the env, Docker, or the local stack)
 	$(UV) run --frozen pytest -q

@@ -51,7 +51,7 @@ from deploy.devstack.platform import (
     SERVICES,
     DemoCredentials,
     PlatformSecrets,
-    seed_credentials,
+    issue_demo_keys,
     service_environment,
 )
 from services.intake.adapters.unit_of_work import SqlUnitOfWork
@@ -539,7 +539,7 @@ async def bench_stack(args: argparse.Namespace) -> AsyncIterator[Bench]:
         bench.logs.mkdir(parents=True, exist_ok=True)
         try:
             await upgrade_to_head(MIGRATIONS, bench.database_url)
-            await seed_credentials(bench.database_url, bench.credentials.grants("intake"))
+            await issue_demo_keys(infra.kafka_bootstrap, bench.credentials, bench.namespace)
             yield bench
         finally:
             await engine.dispose()

@@ -1,10 +1,11 @@
 """The running parts every service has, started and stopped together in the app's lifespan:
-database engine, producer, outbox relay, consumer runners, API-key auth, readiness checks."""
+database engine, producer, outbox relay, consumer runners, API-key auth fed by the credential
+registry, readiness checks."""
 
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,8 +14,9 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from shared.auth import ApiKeyStore, Authenticator
-from shared.auth.revocations import RevocationListener
+from shared.auth import ApiKeyStore, Authenticator, Role
+from shared.auth.feed import CredentialFeed
+from shared.auth.registry import credentials_topic, ensure_credentials_topic
 from shared.db.engine import create_engine, create_session_factory, database_is_reachable
 from shared.db.migrations import upgrade_to_head
 from shared.db.retention import RetentionJob, RetentionRule, inbox_rule, outbox_rule
@@ -68,7 +70,10 @@ class TaskState:
 class ServiceRuntime:
     restart_backoff = 0.5  # seconds before a failed background task's first restart
 
-    def __init__(self, name: str, settings: ServiceSettings, migrations: Path) -> None:
+    def __init__(
+        self, name: str, settings: ServiceSettings, migrations: Path, roles: Iterable[Role]
+    ) -> None:
+        """``roles``: the roles whose keys this service serves (any other role's key is 403)."""
         self.name = name
         self.settings = settings
         self._migrations = migrations
@@ -84,9 +89,14 @@ class ServiceRuntime:
         self._subscriptions: list[tuple[str, list[str], EventHandlers]] = []
         self._workers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
-        self.auth = Authenticator(ApiKeyStore(self.sessions))
-        self.revocations = RevocationListener(
-            settings.database_url, self.auth.forget, self.auth.forget_all, tls=self.database_tls
+        keys = ApiKeyStore(self.sessions)
+        self.auth = Authenticator(keys, roles)
+        self.credentials = CredentialFeed(
+            self.kafka,
+            credentials_topic(settings.topic_namespace),
+            keys,
+            self.auth.forget,
+            client_id=f"{name}-credentials",
         )
         self.consumers: list[ConsumerRunner] = []
         self._tasks: list[asyncio.Task[None]] = []
@@ -166,7 +176,7 @@ class ServiceRuntime:
         self._tasks.append(
             self.supervise("producer", self._start_producer, forever=False, liveness=False)
         )
-        self._tasks.append(self.supervise("key-revocations", self.revocations.run))
+        self._tasks.append(self.supervise("credentials", self._run_credentials))
         self._tasks.append(self.supervise("retention", self.retention.run))
         if relay:
             self._tasks.append(self.supervise("outbox-relay", self._run_relay))
@@ -196,20 +206,30 @@ class ServiceRuntime:
             await self.stop()
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
-        """What the entry points need: the database for all; a consuming service also needs its
-        consumer groups joined. Kafka itself is not checked: the outbox holds what a service
-        publishes while the broker is away, so a broker outage never takes intake out."""
+        """What the entry points need: the database; the credential registry read to its end
+        once since this process started (a replica must not serve a key revoked while it was
+        down), unless Kafka has been unreachable since start, when keys are verified from the
+        ``api_keys`` mirror; a consuming service also needs its consumer groups joined. Kafka
+        itself is not checked: the outbox holds what a service publishes while the broker is
+        away, so a broker outage never takes intake out."""
 
         async def database() -> bool:
             return await database_is_reachable(self.engine)
 
+        async def credentials() -> bool:
+            return self.credentials.caught_up.is_set() or self._broker_unreachable_since_start()
+
         async def consumers() -> bool:
             return bool(self.consumers) and all(runner.is_healthy() for runner in self.consumers)
 
-        checks: dict[str, ReadinessCheck] = {"database": database}
+        checks: dict[str, ReadinessCheck] = {"database": database, "credentials": credentials}
         if self._subscriptions:
             checks["consumers"] = consumers
         return checks
+
+    def _broker_unreachable_since_start(self) -> bool:
+        producer = self.task_states.get("producer")
+        return not self._producer_started.is_set() and bool(producer and producer.restarts)
 
     def liveness(self) -> tuple[bool, Mapping[str, TaskReport]]:
         """Alive unless a background task is crash-looping or has stopped for good."""
@@ -224,6 +244,12 @@ class ServiceRuntime:
         return names
 
     async def _start_producer(self) -> None:
+        await ensure_credentials_topic(
+            self.kafka,
+            credentials_topic(self.settings.topic_namespace),
+            replication_factor=self.settings.topic_replication_factor,
+            min_insync_replicas=self.settings.topic_min_insync_replicas,
+        )
         await ensure_topics(
             self.kafka,
             self.topic_names(),
@@ -243,6 +269,10 @@ class ServiceRuntime:
         with contextlib.suppress(Exception):  # it is broken; closing it is a courtesy
             await old.stop()
         return self._relay_producer
+
+    async def _run_credentials(self) -> None:
+        await self._producer_started.wait()  # the credentials topic exists
+        await self.credentials.run()
 
     async def _run_relay(self) -> None:
         await self._producer_started.wait()

@@ -22,9 +22,11 @@ from deploy.devstack.platform import (
     DemoCredentials,
     PlatformSecrets,
     build_app,
-    seed_credentials,
+    issue_demo_keys,
     service_options,
 )
+from shared.auth import IssuedKey, Role
+from shared.auth.registry import CredentialIssuer, end_offsets
 from shared.runtime import ServiceRuntime
 
 T = TypeVar("T")
@@ -45,6 +47,7 @@ class RunningPlatform:
     clients: dict[str, httpx.AsyncClient]
     apps: dict[str, FastAPI]
     database_urls: dict[str, str]
+    keys: CredentialIssuer  # the platform's credential registry
 
     def runtime(self, service: str) -> ServiceRuntime:
         runtime: ServiceRuntime = self.apps[service].state.runtime
@@ -55,6 +58,29 @@ class RunningPlatform:
 
     def as_auditor(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.credentials.auditor['api_key']}"}
+
+    async def issue(self, role: Role, tenant: str, label: str = "") -> IssuedKey:
+        """A key from the registry, once every running service has it (the operator's
+        ``issue`` returns before the services have read the record; tests wait here)."""
+        issued = await self.keys.issue(role, tenant, label)
+        await self.registry_read_by_all()
+        return issued
+
+    async def revoke(self, key_id: str) -> bool:
+        return await self.keys.revoke(key_id)
+
+    async def registry_read_by_all(self) -> None:
+        """Wait until every service's feed has read the registry up to its end now."""
+        ends = await end_offsets(self.keys.kafka, self.keys.topic)
+
+        async def read_by_all() -> bool:
+            return all(
+                self.runtime(name).credentials.positions.get(partition, 0) >= end
+                for name in self.apps
+                for partition, end in ends.items()
+            )
+
+        await eventually(read_by_all, within=30)
 
 
 @asynccontextmanager
@@ -67,7 +93,9 @@ async def running_platform(
     run = uuid4().hex[:10]
     keys = PlatformSecrets.generate()
     credentials = DemoCredentials.generate()
-    platform = RunningPlatform(f"t{run}.", credentials, {}, {}, {})
+    namespace = f"t{run}."
+    issuer = await issue_demo_keys(infrastructure.kafka_bootstrap, credentials, namespace)
+    platform = RunningPlatform(namespace, credentials, {}, {}, {}, issuer)
     async with AsyncExitStack() as stack:
         for service in SERVICES:
             if service.name not in services:
@@ -83,7 +111,6 @@ async def running_platform(
             await stack.enter_async_context(
                 LifespanManager(app, startup_timeout=120, shutdown_timeout=60)
             )
-            await seed_credentials(url, credentials.grants(service.name))
             platform.apps[service.name] = app
             platform.database_urls[service.name] = url
             platform.clients[service.name] = await stack.enter_async_context(
@@ -92,6 +119,7 @@ async def running_platform(
                 )
             )
         await eventually(lambda: all_consumers_joined(platform), within=60)
+        await eventually(lambda: registries_read(platform), within=60)
         yield platform
 
 
@@ -99,6 +127,10 @@ async def all_consumers_joined(platform: RunningPlatform) -> bool:
     return all(
         runner.joined for app in platform.apps.values() for runner in app.state.runtime.consumers
     )
+
+
+async def registries_read(platform: RunningPlatform) -> bool:
+    return all(app.state.runtime.credentials.caught_up.is_set() for app in platform.apps.values())
 
 
 async def eventually(

@@ -24,10 +24,10 @@ from services.intake import wiring as intake
 from services.intake.settings import IntakeSettings
 from services.notifier import wiring as notifier
 from services.notifier.settings import NotifierSettings
-from shared.auth import ApiKeyStore, Role
-from shared.auth.keys import new_api_key
+from shared.auth import ALL_LENDERS, Role
+from shared.auth.keys import new_api_key, split_api_key
+from shared.auth.registry import CredentialIssuer, credentials_topic, ensure_credentials_topic
 from shared.crypto import KeyRing
-from shared.db.engine import create_engine, create_session_factory
 from shared.db.migrations import upgrade_to_head
 from shared.settings import ServiceSettings
 
@@ -35,7 +35,8 @@ from .infrastructure import LocalInfrastructure
 
 DEMO_LENDER = "lender-demo"
 DEMO_AGENCIES = ("agency-north", "agency-south")
-DEMO_AUDITOR = "auditor-demo"
+DEMO_AUDITOR = ALL_LENDERS  # the demo auditor sees every lender's loans
+OLD_DEMO_AUDITOR = "auditor-demo"  # its id in credentials.json files written before
 
 
 @dataclass(frozen=True)
@@ -55,18 +56,31 @@ class Service:
     env_prefix: str
     migrations: Path
     settings: type[ServiceSettings]  # its fields say which keys the service holds
+    roles: tuple[Role, ...]  # whose API keys it serves
 
     def holds(self, setting: str) -> bool:
         return setting in self.settings.model_fields
 
 
 SERVICES = (
-    Service("intake", 8001, "INTAKE_", intake.MIGRATIONS, IntakeSettings),
-    Service("notifier", 8002, "NOTIFIER_", notifier.MIGRATIONS, NotifierSettings),
+    Service("intake", 8001, "INTAKE_", intake.MIGRATIONS, IntakeSettings, intake.ROLES),
+    Service("notifier", 8002, "NOTIFIER_", notifier.MIGRATIONS, NotifierSettings, notifier.ROLES),
     Service(
-        "agency_gateway", 8003, "AGENCY_GATEWAY_", agency_gateway.MIGRATIONS, AgencyGatewaySettings
+        "agency_gateway",
+        8003,
+        "AGENCY_GATEWAY_",
+        agency_gateway.MIGRATIONS,
+        AgencyGatewaySettings,
+        agency_gateway.ROLES,
     ),
-    Service("compliance", 8004, "COMPLIANCE_", compliance.MIGRATIONS, ComplianceSettings),
+    Service(
+        "compliance",
+        8004,
+        "COMPLIANCE_",
+        compliance.MIGRATIONS,
+        ComplianceSettings,
+        compliance.ROLES,
+    ),
 )
 
 
@@ -134,20 +148,22 @@ class DemoCredentials:
     @classmethod
     def load_or_create(cls, path: Path) -> DemoCredentials:
         if path.exists():
-            return cls(**json.loads(path.read_text()))
+            loaded = cls(**json.loads(path.read_text()))
+            if loaded.auditor["id"] == OLD_DEMO_AUDITOR:  # from before the registry
+                loaded.auditor["id"] = DEMO_AUDITOR
+                _write_private(path, json.dumps(asdict(loaded), indent=2))
+            return loaded
         made = cls.generate()
         _write_private(path, json.dumps(asdict(made), indent=2))
         return made
 
-    def grants(self, service: str) -> list[tuple[Role, dict[str, str]]]:
-        """Which demo keys each service accepts."""
-        lender = [(Role.LENDER, self.lender)]
-        return {
-            "intake": lender,
-            "notifier": lender,
-            "agency_gateway": lender + [(Role.AGENCY, agency) for agency in self.agencies],
-            "compliance": [(Role.AUDITOR, self.auditor)],
-        }[service]
+    def grants(self) -> list[tuple[Role, dict[str, str]]]:
+        """Each demo key with its role (its ``id`` is its tenant)."""
+        return [
+            (Role.LENDER, self.lender),
+            *((Role.AGENCY, agency) for agency in self.agencies),
+            (Role.AUDITOR, self.auditor),
+        ]
 
 
 def service_options(
@@ -187,18 +203,17 @@ def service_environment(
 
 
 async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess]:
-    """Run migrations, seed demo credentials; return the processes to start.
-
-    Topics are created by the services themselves when they start.
+    """Run migrations, issue the demo keys into the credential registry; return the processes
+    to start. Other topics are created by the services themselves when they start.
     """
     keys = PlatformSecrets.load_or_create(root / "secrets.json")
     credentials = DemoCredentials.load_or_create(root / "credentials.json")
+    await issue_demo_keys(infra.kafka_bootstrap, credentials)
     processes = []
     for service in SERVICES:
         await infra.create_database(service.name)
         url = infra.postgres_url(service.name)
         await upgrade_to_head(service.migrations, url)
-        await seed_credentials(url, credentials.grants(service.name))
         processes.append(
             ServiceProcess(
                 name=service.name,
@@ -210,14 +225,19 @@ async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess
     return processes
 
 
-async def seed_credentials(database_url: str, grants: list[tuple[Role, dict[str, str]]]) -> None:
-    engine = create_engine(database_url, pool_size=1)
-    try:
-        store = ApiKeyStore(create_session_factory(engine))
-        for role, credential in grants:
-            await store.issue(role, credential["id"], "demo", api_key=credential["api_key"])
-    finally:
-        await engine.dispose()
+async def issue_demo_keys(
+    kafka_bootstrap: str, credentials: DemoCredentials, topic_namespace: str = ""
+) -> CredentialIssuer:
+    """Issue the demo keys the registry does not hold yet (one revoked by hand stays revoked)."""
+    topic = credentials_topic(topic_namespace)
+    await ensure_credentials_topic(kafka_bootstrap, topic)
+    issuer = CredentialIssuer(kafka_bootstrap, topic)
+    registry = await issuer.list()
+    for role, credential in credentials.grants():
+        parts = split_api_key(credential["api_key"])
+        if parts is not None and parts[0] not in registry:
+            await issuer.issue(role, credential["id"], "demo", api_key=credential["api_key"])
+    return issuer
 
 
 def _credential(principal_id: str) -> dict[str, str]:

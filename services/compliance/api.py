@@ -38,10 +38,11 @@ def audit_router(runtime: ServiceRuntime) -> APIRouter:
 
     @router.get("/loans/{loan_id}/timeline", summary="Every audited event of a loan, in order")
     async def loan_timeline(
-        loan_id: LoanId, _auditor: Annotated[Principal, Depends(require_auditor)]
+        loan_id: LoanId, auditor: Annotated[Principal, Depends(require_auditor)]
     ) -> Timeline:
         async with transaction(runtime.sessions) as session:
             rows = await AuditLog(session).timeline(loan_id)
+        rows = [row for row in rows if auditor.sees_lender(row["tenant_id"])]  # its scope
         if not rows:
             raise ProblemError(404, "Loan not found", f"No audit entry names loan {loan_id!r}.")
         return Timeline(

@@ -14,6 +14,7 @@ from services.intake.application.handlers import IntakeHandlers
 from services.intake.application.sealing import Sealing
 from services.intake.domain.loan import LoanConflictError, LoanNotFoundError
 from services.intake.settings import IntakeSettings
+from shared.auth import Role
 from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.retention import RetentionRule
 from shared.events.topics import Topic
@@ -24,11 +25,12 @@ from shared.logging import configure_logging
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+ROLES = (Role.LENDER,)  # the roles whose keys intake serves
 
 
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    runtime = ServiceRuntime("intake", settings, MIGRATIONS)
+    runtime = ServiceRuntime("intake", settings, MIGRATIONS, ROLES)
     runtime.retain(
         RetentionRule(
             "idempotency_keys",

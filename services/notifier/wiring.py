@@ -22,6 +22,7 @@ from services.notifier.domain.templates import TemplateCatalog
 from services.notifier.receipts import Receipts
 from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
+from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.crypto import KeyRing
 from shared.events.topics import Topic
@@ -30,6 +31,7 @@ from shared.runtime import ServiceRuntime
 from shared.vocabulary import Jurisdiction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+ROLES = (Role.LENDER,)  # the roles whose keys the notifier serves
 
 
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
@@ -42,7 +44,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         transit=KeyRing.from_secret(settings.transit_keys),
         storage=settings.data_key_ring(),
     )
-    runtime = ServiceRuntime("notifier", settings, MIGRATIONS)
+    runtime = ServiceRuntime("notifier", settings, MIGRATIONS, ROLES)
     topic = runtime.topic(Topic.NOTIFICATIONS)
     consumer = LifecycleConsumer(policies, vault, topic)
     runtime.consume(

@@ -1,65 +1,90 @@
-"""FastAPI side of auth: a bearer-key dependency with a short verification cache."""
+"""FastAPI side of auth: a bearer-key dependency per set of roles, with verification caches.
+
+Refusals: no key, an unknown or a revoked key is 401 with ``WWW-Authenticate: Bearer``; a valid
+key of a role this service does not serve, or that the endpoint does not admit, is 403.
+"""
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import Annotated
+from collections.abc import Iterable
+from typing import Annotated, Protocol, TypeVar
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from shared.auth.keys import ApiKeyStore, Principal, Role, hash_secret
+from shared.auth.keys import Principal, Role, hash_secret, split_api_key
 from shared.http.problems import ProblemError
 
 CACHE_SECONDS = 30.0
+NEGATIVE_CACHE_SECONDS = 2.0
+CACHE_ENTRIES = 10_000
 _bearer = HTTPBearer(auto_error=False, description="Authorization: Bearer <API key>")
+V = TypeVar("V")
+_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="collections"'}
+
+
+class KeyVerifier(Protocol):
+    """What the authenticator asks (``ApiKeyStore``: the service's mirror of the registry)."""
+
+    async def verify(self, api_key: str) -> Principal | None: ...
 
 
 class Authenticator:
-    """Verifies bearer keys against the service's key table.
+    """Verifies bearer keys against the service's mirror of the credential registry.
 
-    Verified keys are cached for ``CACHE_SECONDS`` (by their hash, never the key itself), so a
-    busy endpoint does not query per request. A revocation drops the key from the cache at
-    once (see ``revocations``); the expiry is the bound when that notice cannot arrive.
-    Failures are not cached: a key issued a moment ago works at once.
+    Verified keys are cached for ``CACHE_SECONDS`` and refused ones for
+    ``NEGATIVE_CACHE_SECONDS`` (by their hash, never the key itself), so neither a busy client
+    nor one trying made-up keys costs a query per request. Any registry record about a key
+    (issued, revoked) drops it from both caches at once (``forget``), so a revocation is felt,
+    and a just-issued key works, as soon as the record arrives; the expiries only bound how long
+    a missed record could matter. Each cache holds at most ``CACHE_ENTRIES`` keys.
     """
 
-    def __init__(self, store: ApiKeyStore, cache_seconds: float = CACHE_SECONDS) -> None:
+    def __init__(
+        self,
+        store: KeyVerifier,
+        served: Iterable[Role],
+        cache_seconds: float = CACHE_SECONDS,
+        negative_cache_seconds: float = NEGATIVE_CACHE_SECONDS,
+    ) -> None:
         self._store = store
+        self.served = frozenset(served)
         self._cache_seconds = cache_seconds
-        self._cache: dict[bytes, tuple[float, Principal]] = {}
+        self._negative_seconds = negative_cache_seconds
+        self._known: dict[bytes, tuple[float, Principal]] = {}
+        self._refused: dict[bytes, tuple[float, str]] = {}  # hash -> (when, key id)
 
     async def authenticate(self, api_key: str) -> Principal | None:
         now = time.monotonic()
         cache_key = hash_secret(api_key)
-        cached = self._cache.get(cache_key)
-        if cached is not None and now - cached[0] < self._cache_seconds:
-            return cached[1]
+        known = self._known.get(cache_key)
+        if known is not None and now - known[0] < self._cache_seconds:
+            return known[1]
+        refused = self._refused.get(cache_key)
+        if refused is not None and now - refused[0] < self._negative_seconds:
+            return None
         principal = await self._store.verify(api_key)
-        if principal is not None:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[cache_key] = (now, principal)
+        if principal is None:
+            parts = split_api_key(api_key)
+            _bounded(self._refused)[cache_key] = (now, parts[0] if parts else "")
+        else:
+            self._refused.pop(cache_key, None)
+            _bounded(self._known)[cache_key] = (now, principal)
         return principal
 
     def forget(self, key_id: str) -> None:
-        """Drop a key from the cache (it was revoked): its next use is verified again."""
-        for cache_key, (_, principal) in list(self._cache.items()):
+        """Drop a key from both caches (a registry record about it arrived)."""
+        for cache_key, (_, principal) in list(self._known.items()):
             if principal.key_id == key_id:
-                del self._cache[cache_key]
+                del self._known[cache_key]
+        for cache_key, (_, refused_id) in list(self._refused.items()):
+            if refused_id == key_id:
+                del self._refused[cache_key]
 
-    def forget_all(self) -> None:
-        self._cache.clear()
-
-    def require(self, *roles: Role) -> Callable[..., Awaitable[Principal]]:
+    def require(self, *roles: Role) -> "RoleGate":
         """A dependency that admits only callers with one of ``roles``."""
-
-        async def dependency(
-            request: Request,
-            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-        ) -> Principal:
-            return await self.admit(request, credentials, roles)
-
-        return dependency
+        if not set(roles) <= self.served:
+            raise ValueError(f"this service does not serve the roles {set(roles) - self.served}")
+        return RoleGate(roles, self)
 
     async def admit(
         self,
@@ -69,11 +94,20 @@ class Authenticator:
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise ProblemError(
-                401, "Authentication required", "Send 'Authorization: Bearer <API key>'."
+                401,
+                "Authentication required",
+                "Send 'Authorization: Bearer <API key>'.",
+                headers=_CHALLENGE,
             )
         principal = await self.authenticate(credentials.credentials)
         if principal is None:
-            raise ProblemError(401, "Invalid API key", "The key is unknown or revoked.")
+            raise ProblemError(
+                401, "Invalid API key", "The key is unknown or revoked.", headers=_CHALLENGE
+            )
+        if principal.role not in self.served:
+            raise ProblemError(
+                403, "Forbidden", f"This service does not serve {principal.role.value} keys."
+            )
         if principal.role not in roles:
             raise ProblemError(
                 403,
@@ -84,15 +118,31 @@ class Authenticator:
         return principal
 
 
-def role_required(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency for routes declared at module level: the app's authenticator
-    (``app.state.authenticator``) admits only callers with one of ``roles``."""
+class RoleGate:
+    """The dependency admitting callers with one of ``roles``. ``authenticator`` None: the
+    app's (``app.state.authenticator``), for routes declared at module level. The roles stay
+    readable on the route (the auth matrix test enumerates them)."""
 
-    async def dependency(
+    def __init__(self, roles: tuple[Role, ...], authenticator: Authenticator | None) -> None:
+        self.roles = roles
+        self._authenticator = authenticator
+
+    async def __call__(
+        self,
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
-        authenticator: Authenticator = request.app.state.authenticator
-        return await authenticator.admit(request, credentials, roles)
+        authenticator: Authenticator = self._authenticator or request.app.state.authenticator
+        return await authenticator.admit(request, credentials, self.roles)
 
-    return dependency
+
+def role_required(*roles: Role) -> RoleGate:
+    """A dependency for routes declared at module level (see :class:`RoleGate`)."""
+    return RoleGate(roles, None)
+
+
+def _bounded(cache: dict[bytes, V]) -> dict[bytes, V]:
+    """The cache, emptied first if it is full (a flood of distinct keys cannot grow it)."""
+    if len(cache) >= CACHE_ENTRIES:
+        cache.clear()
+    return cache

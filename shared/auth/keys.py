@@ -1,25 +1,26 @@
-"""Issuing, verifying and revoking API keys.
+"""API keys: their format, their hash, and each service's mirror of the credential registry.
 
-A key reads ``dc_<key id>_<secret>``. Only a SHA-256 of the secret is stored: the secret is 32
-random bytes, so a slow password hash would add latency and no safety.
+A key reads ``dc_<key id>_<secret>``. Only a SHA-256 of the whole key is stored anywhere (the
+registry topic, each service's ``api_keys`` table): the secret is 32 random bytes, so a slow
+password hash would add latency and no safety.
 """
 
 import hashlib
 import hmac
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from shared.db.engine import SessionFactory, transaction
 from shared.db.kit_tables import api_keys
 
-REVOCATIONS_CHANNEL = "api_key_revoked"  # NOTIFY payload: the key id
-
 PREFIX = "dc"
+ALL_LENDERS = "*"  # the tenant of an auditor who may see every lender's loans
 
 
 class Role(StrEnum):
@@ -31,11 +32,16 @@ class Role(StrEnum):
 
 @dataclass(frozen=True)
 class Principal:
-    """Who is calling: a role and the id of the lender, agency, auditor or operator."""
+    """Who is calling: a role and its tenant (the lender id, the agency id, the lender an
+    auditor may see or ``*`` for all, the operator's name)."""
 
     role: Role
     subject: str
     key_id: str
+
+    def sees_lender(self, lender_id: str) -> bool:
+        """Whether an auditor's scope covers this lender's loans."""
+        return self.subject in (ALL_LENDERS, lender_id)
 
 
 @dataclass(frozen=True)
@@ -43,16 +49,19 @@ class IssuedKey:
     key_id: str
     api_key: str
     role: Role
-    principal_id: str
+    tenant: str
 
 
 @dataclass(frozen=True)
-class KeyListing:
+class MirroredKey:
+    """One registry entry as a service's ``api_keys`` table holds it."""
+
     key_id: str
+    secret_hash: bytes
     role: Role
-    principal_id: str
+    tenant: str
     label: str
-    created_at: datetime
+    issued_at: datetime
     revoked_at: datetime | None
 
 
@@ -75,35 +84,46 @@ def hash_secret(api_key: str) -> bytes:
 
 
 class ApiKeyStore:
-    """The ``api_keys`` table of one service's database."""
+    """A service's ``api_keys`` table: its copy of the credential registry, kept current by
+    :class:`shared.auth.feed.CredentialFeed`, so keys verify while Kafka is away."""
 
     def __init__(self, sessions: SessionFactory) -> None:
         self._sessions = sessions
 
-    async def issue(
-        self, role: Role, principal_id: str, label: str = "", api_key: str | None = None
-    ) -> IssuedKey:
-        """Store a new key (or a given one, to provision the same key in several services)."""
-        if api_key is None:
-            key_id, api_key = new_api_key()
-        else:
-            parts = split_api_key(api_key)
-            if parts is None:
-                raise ValueError("not an API key of this platform")
-            key_id = parts[0]
+    async def mirror(self, keys: Sequence[MirroredKey]) -> None:
+        """Upsert registry entries. A revocation is final: a key revoked here stays revoked
+        whatever record comes after; role, tenant and hash never change for a key id."""
+        latest: dict[str, MirroredKey] = {}
+        for key in keys:  # one row per key id in a statement; a revocation is never undone
+            earlier = latest.get(key.key_id)
+            if earlier is not None and earlier.revoked_at is not None:
+                key = replace(key, revoked_at=earlier.revoked_at)
+            latest[key.key_id] = key
+        if not latest:
+            return
+        statement = pg_insert(api_keys).values(
+            [
+                {
+                    "key_id": key.key_id,
+                    "secret_hash": key.secret_hash,
+                    "role": key.role.value,
+                    "tenant": key.tenant,
+                    "label": key.label,
+                    "issued_at": key.issued_at,
+                    "revoked_at": key.revoked_at,
+                }
+                for key in latest.values()
+            ]
+        )
+        statement = statement.on_conflict_do_update(
+            index_elements=[api_keys.c.key_id],
+            set_={
+                "label": statement.excluded.label,
+                "revoked_at": func.coalesce(api_keys.c.revoked_at, statement.excluded.revoked_at),
+            },
+        )
         async with transaction(self._sessions) as session:
-            await session.execute(
-                pg_insert(api_keys)
-                .values(
-                    key_id=key_id,
-                    secret_hash=hash_secret(api_key),
-                    role=role.value,
-                    principal_id=principal_id,
-                    label=label,
-                )
-                .on_conflict_do_nothing()
-            )
-        return IssuedKey(key_id=key_id, api_key=api_key, role=role, principal_id=principal_id)
+            await session.execute(statement)
 
     async def verify(self, api_key: str) -> Principal | None:
         parts = split_api_key(api_key)
@@ -112,41 +132,11 @@ class ApiKeyStore:
         async with self._sessions() as session:
             row = (
                 await session.execute(
-                    select(api_keys.c.secret_hash, api_keys.c.role, api_keys.c.principal_id).where(
+                    select(api_keys.c.secret_hash, api_keys.c.role, api_keys.c.tenant).where(
                         api_keys.c.key_id == parts[0], api_keys.c.revoked_at.is_(None)
                     )
                 )
             ).first()
         if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(api_key)):
             return None
-        return Principal(role=Role(row.role), subject=row.principal_id, key_id=parts[0])
-
-    async def revoke(self, key_id: str) -> bool:
-        async with transaction(self._sessions) as session:
-            result = await session.execute(
-                update(api_keys)
-                .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
-                .values(revoked_at=datetime.now(UTC))
-            )
-            revoked = bool(result.rowcount)  # type: ignore[attr-defined]
-            if revoked:
-                await session.execute(select(func.pg_notify(REVOCATIONS_CHANNEL, key_id)))
-        return revoked
-
-    async def list(self, role: Role | None = None) -> list[KeyListing]:
-        query = select(api_keys).order_by(api_keys.c.created_at)
-        if role is not None:
-            query = query.where(api_keys.c.role == role.value)
-        async with self._sessions() as session:
-            rows = (await session.execute(query)).all()
-        return [
-            KeyListing(
-                key_id=row.key_id,
-                role=Role(row.role),
-                principal_id=row.principal_id,
-                label=row.label,
-                created_at=row.created_at,
-                revoked_at=row.revoked_at,
-            )
-            for row in rows
-        ]
+        return Principal(role=Role(row.role), subject=row.tenant, key_id=parts[0])

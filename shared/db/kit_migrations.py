@@ -75,3 +75,19 @@ def drop_outbox_parking_v3() -> None:
     op.drop_index("ix_outbox_parked", table_name="outbox")
     op.drop_column("outbox", "park_reason")
     op.drop_column("outbox", "parked_at")
+
+
+def api_keys_become_registry_mirror_v4() -> None:
+    """``api_keys`` becomes this service's copy of the credential registry (the compacted
+    credentials topic): keys seeded into this table alone are dropped, since the registry could
+    neither list nor revoke them; they are issued again with ``python -m deploy.keys``."""
+    op.execute("DELETE FROM api_keys")
+    op.alter_column("api_keys", "principal_id", new_column_name="tenant")
+    op.alter_column("api_keys", "created_at", new_column_name="issued_at", server_default=None)
+
+
+def api_keys_stop_mirroring_v4() -> None:
+    op.alter_column(
+        "api_keys", "issued_at", new_column_name="created_at", server_default=sa.func.now()
+    )
+    op.alter_column("api_keys", "tenant", new_column_name="principal_id")

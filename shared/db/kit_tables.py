@@ -1,4 +1,5 @@
-"""Tables every service database has: the outbox, the inbox of processed events, API keys.
+"""Tables every service database has: the outbox, the inbox of processed events, and the
+service's copy of the credential registry (``api_keys``, see ``shared.auth``).
 
 They live in their own ``MetaData`` so a service can list them next to its own tables
 (Alembic accepts several) without defining them again.
@@ -62,8 +63,8 @@ api_keys = Table(
     Column("key_id", Text, primary_key=True),
     Column("secret_hash", LargeBinary, nullable=False),
     Column("role", Text, nullable=False),
-    Column("principal_id", Text, nullable=False),
+    Column("tenant", Text, nullable=False),
     Column("label", Text, nullable=False, server_default=""),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
     Column("revoked_at", DateTime(timezone=True)),
 )

@@ -20,7 +20,7 @@ HEALTH_TAG = "health"
 DESCRIPTIONS = {
     400: "The body cannot be decoded (e.g. not UTF-8)",
     401: "No API key, or a key that is unknown or revoked",
-    403: "The key's role may not call this operation",
+    403: "The key's role is not served by this service, or may not call this operation",
     404: "No such resource for this caller",
     409: "The request conflicts with the state on record, or reuses an Idempotency-Key",
     413: "The body is larger than this operation accepts",
@@ -62,6 +62,13 @@ def problem_response_object(status: int, existing: dict[str, Any] | None) -> dic
         "description": (existing or {}).get("description") or DESCRIPTIONS[status],
         "content": {PROBLEM_JSON: {"schema": {"$ref": PROBLEM_REF}}},
     }
+    if status == 401:
+        response["headers"] = {
+            "WWW-Authenticate": {
+                "description": 'The scheme to authenticate with: `Bearer realm="collections"`',
+                "schema": {"type": "string"},
+            }
+        }
     if status == 503:
         response["headers"] = {
             "Retry-After": {

@@ -2,7 +2,7 @@
 
 import asyncio
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
@@ -16,8 +16,10 @@ async def ensure_topics(
     partitions: int,
     replication_factor: int = 1,
     min_insync_replicas: int = 1,
+    configs: Mapping[str, str] | None = None,
 ) -> None:
-    """Create the topics that do not exist yet; existing topics are left as they are."""
+    """Create the topics that do not exist yet, with ``configs`` beside min.insync.replicas;
+    existing topics are left as they are."""
     admin = AIOKafkaAdminClient(**client_options(kafka), client_id="topic-admin")
     await admin.start()
     try:
@@ -27,7 +29,7 @@ async def ensure_topics(
                 name=name,
                 num_partitions=partitions,
                 replication_factor=replication_factor,
-                topic_configs={"min.insync.replicas": str(min_insync_replicas)},
+                topic_configs={"min.insync.replicas": str(min_insync_replicas), **(configs or {})},
             )
             for name in sorted(set(names) - existing)
         ]

@@ -78,12 +78,12 @@ async def test_endpoints_require_a_key_with_the_right_role(platform: RunningPlat
     lender_at_compliance = await platform.clients["compliance"].get(
         "/v1/loans/L-E2E-1/timeline", headers=platform.as_lender()
     )
-    assert lender_at_compliance.status_code == 401
+    assert lender_at_compliance.status_code == 403  # one registry: a known key, a wrong role
     auditor_key = platform.as_auditor()
     auditor_at_intake = await intake.post(
         "/v1/overdue-loans", json=report("L-E2E-3"), headers=auditor_key
     )
-    assert auditor_at_intake.status_code == 401
+    assert auditor_at_intake.status_code == 403
 
 
 async def test_bad_input_names_the_field(platform: RunningPlatform) -> None:

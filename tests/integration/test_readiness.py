@@ -1,5 +1,6 @@
-"""Intake's readiness is its database: with no broker it stays in the load balancer and
-alive, and reports the producer it cannot start."""
+"""Intake's readiness is its database (and its credential registry, read from the ``api_keys``
+mirror when Kafka is away): with no broker it stays in the load balancer and alive, and reports
+the producer it cannot start."""
 
 from uuid import uuid4
 
@@ -36,7 +37,7 @@ async def test_intake_with_no_broker_is_ready_and_alive(
         await eventually(producer_failed, within=30)
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        assert ready.json()["checks"] == {"database": "ok"}
+        assert ready.json()["checks"] == {"database": "ok", "credentials": "ok"}
         alive = await client.get("/healthz")
         assert alive.status_code == 200, alive.text
         assert alive.json()["tasks"]["producer"]["running"] is False
@@ -47,7 +48,7 @@ async def test_every_running_service_is_ready_and_alive(platform: RunningPlatfor
     for name, client in platform.clients.items():
         ready = await client.get("/readyz")
         assert ready.status_code == 200, ready.text
-        expected = {"database"} if name == "intake" else {"database", "consumers"}
+        expected = {"database", "credentials"} | ({"consumers"} if name != "intake" else set())
         assert set(ready.json()["checks"]) == expected, name
         alive = await client.get("/healthz")
         assert alive.status_code == 200, alive.text

@@ -15,7 +15,6 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from services.agency_gateway.wiring import MIGRATIONS
-from shared.auth.revocations import RevocationListener
 from shared.db.engine import create_engine
 from shared.db.migrations import upgrade_to_head
 from shared.kafka.admin import broker_is_reachable, ensure_topics
@@ -31,10 +30,6 @@ USER = SaslUser("collections", f"pw-{uuid4().hex}")
 @pytest.fixture
 def authority(tmp_path: Path) -> TestAuthority:
     return TestAuthority.create(tmp_path / "ca")
-
-
-def _nothing(*_: object) -> None:
-    """A revocation callback with nothing to forget."""
 
 
 async def test_postgres_over_verified_tls(tmp_path: Path, authority: TestAuthority) -> None:
@@ -59,14 +54,6 @@ async def test_postgres_over_verified_tls(tmp_path: Path, authority: TestAuthori
                 assert await connection.scalar(text("SELECT count(*) FROM collection_cases")) == 0
         finally:
             await engine.dispose()
-
-        listener = RevocationListener(database_url, _nothing, _nothing, tls=tls)
-        listening = asyncio.create_task(listener.run())
-        try:
-            await asyncio.wait_for(listener.listening.wait(), 10)
-        finally:
-            listening.cancel()
-            await asyncio.gather(listening, return_exceptions=True)
 
         refused = create_engine(
             database_url,

@@ -19,6 +19,7 @@ import yaml
 from kubernetes_validate.utils import all_versions
 
 from deploy.devstack.platform import SERVICES, Service
+from deploy.keys import KeysSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -26,6 +27,10 @@ K8S = DEPLOY / "k8s"
 KUBERNETES_VERSION = "1.33"
 SOURCE_PACKAGES = ("shared", "services", "deploy")
 BY_NAME = {service.name: service for service in SERVICES}
+KEYS_COMMAND = ["python", "-m", "deploy.keys"]
+# Where the operator runs ``python -m deploy.keys``: the Compose tool service, and (by
+# ``kubectl exec``) the intake container, which therefore also holds the command's settings.
+KEYS_RUN_IN = {"compose.yaml: keys", "intake: intake"}
 
 
 def _load(path: Path) -> Any:
@@ -75,7 +80,8 @@ def compose_containers() -> Iterator[Container]:
     for name, spec in _load(DEPLOY / "compose.yaml")["services"].items():
         if "build" in spec:
             env = {key: str(value) for key, value in spec.get("environment", {}).items()}
-            yield Container(f"compose.yaml: {name}", spec["command"], dict(env), [])
+            command = spec.get("entrypoint", []) + spec["command"]
+            yield Container(f"compose.yaml: {name}", command, dict(env), [])
 
 
 def k8s_containers() -> Iterator[Container]:
@@ -104,13 +110,15 @@ CONTAINERS = [*compose_containers(), *k8s_containers()]
 
 
 def services_run_by(command: list[str]) -> list[Service]:
-    """``python -m services.<name>[.keys]`` runs one service; ``python -m deploy.migrate a b``
-    migrates the services named."""
+    """``python -m services.<name>`` runs one service; ``python -m deploy.migrate a b``
+    migrates the services named; ``python -m deploy.keys`` runs none."""
     assert command[:2] == ["python", "-m"], command
     module, arguments = command[2], command[3:]
+    if module == "deploy.keys":
+        return []
     if module == "deploy.migrate":
         return [BY_NAME[name] for name in arguments]
-    match = re.fullmatch(r"services\.(\w+)(\.keys)?", module)
+    match = re.fullmatch(r"services\.(\w+)", module)
     assert match is not None, f"{module} is not a service"
     return [BY_NAME[match.group(1)]]
 
@@ -164,14 +172,38 @@ def test_a_container_is_given_only_settings_its_services_read(container: Contain
         for service in services
         for field in service.settings.model_fields
     }
-    assert set(container.env) <= set(readable), set(container.env) - set(readable)
+    keys_settings = {
+        f"KEYS_{field.upper()}": field
+        for field in KeysSettings.model_fields
+        if container.where in KEYS_RUN_IN
+    }
+    assert set(container.env) <= set(readable) | set(keys_settings), (
+        set(container.env) - set(readable) - set(keys_settings)
+    )
     for service in services:  # the literal values parse, too
         options = {
             readable[name][1]: value
             for name, value in container.env.items()
-            if value is not None and readable[name][0] is service
+            if value is not None and name in readable and readable[name][0] is service
         }
         service.settings.model_validate(options)
+    KeysSettings.model_validate(
+        {
+            field: container.env[name]
+            for name, field in keys_settings.items()
+            if container.env.get(name) is not None
+        }
+    )
+
+
+def test_the_operator_key_command_is_offered_by_compose_and_kubernetes() -> None:
+    offered = {c.where for c in CONTAINERS if c.command[:3] == KEYS_COMMAND}
+    assert "compose.yaml: keys" in offered
+    kustomization = (K8S / "kustomization.yaml").read_text()
+    assert "kubectl exec deploy/intake -- python -m deploy.keys issue" in kustomization
+    for where in KEYS_RUN_IN:
+        (container,) = [c for c in CONTAINERS if c.where == where]
+        assert "KEYS_KAFKA_BOOTSTRAP_SERVERS" in container.env, where
 
 
 def test_the_config_map_holds_every_key_the_containers_read() -> None:

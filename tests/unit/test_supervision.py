@@ -7,6 +7,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from shared.auth import Role
 from shared.events.topics import Topic
 from shared.http.health import health_router
 from shared.kafka.handlers import EventHandlers
@@ -15,7 +16,7 @@ from shared.settings import ServiceSettings
 
 
 def _runtime() -> ServiceRuntime:
-    runtime = ServiceRuntime("svc", ServiceSettings(), Path("."))
+    runtime = ServiceRuntime("svc", ServiceSettings(), Path("."), [Role.LENDER])
     runtime.restart_backoff = 0.001
     return runtime
 
@@ -116,9 +117,9 @@ async def test_a_crash_loop_outside_liveness_is_reported_but_keeps_the_process_a
     assert response.json()["tasks"]["producer"]["crash_looping"] is True
 
 
-def test_readiness_checks_the_database_and_only_a_consumer_its_groups() -> None:
+def test_readiness_checks_the_database_the_credentials_and_only_a_consumer_its_groups() -> None:
     api_only = _runtime()
-    assert set(api_only.readiness_checks()) == {"database"}
+    assert set(api_only.readiness_checks()) == {"database", "credentials"}
     consuming = _runtime()
     consuming.consume("group", [Topic.LOANS], EventHandlers())
-    assert set(consuming.readiness_checks()) == {"database", "consumers"}
+    assert set(consuming.readiness_checks()) == {"database", "credentials", "consumers"}

@@ -42,7 +42,6 @@ class ContactVault:
         row = {"lender_id": lender_id, "loan_id": loan_id, CONTACT.name: sealed}
         return BorrowerContact.model_validate_json(CONTACT.open(self.storage, row))
 
-
     def phone_ref(self, phone: str, kid: str | None = None) -> str:
         """The keyed hash of a number in E.164, under the current key or ``kid``'s."""
         kid = kid or self.storage.primary

@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from shared.auth import ApiKeyStore, IssuedKey, Role
-from shared.db.engine import create_engine, create_session_factory
+from shared.auth import IssuedKey, Role
+from shared.db.engine import create_engine
 from shared.events.topics import Topic
 from tests.harness import RunningPlatform
 from tests.integration.intake.support import (
@@ -51,14 +51,8 @@ async def tables(platform: RunningPlatform) -> AsyncIterator[IntakeTables]:
 
 
 @pytest.fixture(scope="session")
-async def key_store(tables: IntakeTables) -> ApiKeyStore:
-    """Intake's API keys, through the same store the app uses (no cache in front of it)."""
-    return ApiKeyStore(create_session_factory(tables.engine))
-
-
-@pytest.fixture(scope="session")
-async def lender_two(key_store: ApiKeyStore) -> IssuedKey:
-    return await key_store.issue(Role.LENDER, "lender-two", "intake acceptance tests")
+async def lender_two(platform: RunningPlatform) -> IssuedKey:
+    return await platform.issue(Role.LENDER, "lender-two", "intake acceptance tests")
 
 
 @pytest.fixture

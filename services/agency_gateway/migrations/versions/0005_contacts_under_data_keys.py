@@ -3,15 +3,15 @@
 Values stored before this revision stay under the transit key until
 ``python -m services.agency_gateway.reseal`` re-seals them (a migration holds no keys).
 
-Revision ID: 0004
-Revises: 0003
+Revision ID: 0005
+Revises: 0004
 """
 
 from alembic import op
 from sqlalchemy.dialects.postgresql import JSONB
 
-revision = "0004"
-down_revision = "0003"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 
