@@ -26,6 +26,8 @@ from pydantic import (
     Field,
     StrictBool,
     StrictStr,
+    WithJsonSchema,
+    field_serializer,
     field_validator,
     model_validator,
 )
@@ -171,7 +173,9 @@ class CadencePolicy(_Model):
     version: StrictStr = Field(pattern=r"^\d{4}-\d{2}-\d{2}\.\d+$")
     description: StrictStr = ""
     match: PolicyMatch
-    send_at: time  # the borrower's local wall-clock time for every send
+    send_at: Annotated[  # the borrower's local wall-clock time for every send
+        time, WithJsonSchema({"type": "string", "pattern": r"^\d{2}:\d{2}$", "examples": ["10:00"]})
+    ]
     steps: tuple[CadenceStep, ...] = Field(min_length=1)
     retry: RetryRules
     payments: PaymentRules
@@ -189,6 +193,11 @@ class CadencePolicy(_Model):
         if isinstance(value, time) and value.tzinfo is not None:
             raise ValueError("must be a local wall-clock time, without offset")
         return value
+
+    @field_serializer("send_at")
+    def _as_written(self, value: time) -> str:
+        """As the file writes it (HH:MM): a wall-clock time, with no offset to misread."""
+        return value.strftime("%H:%M")
 
     @field_validator("version")
     @classmethod
