@@ -48,6 +48,7 @@ class RunningPlatform:
     apps: dict[str, FastAPI]
     database_urls: dict[str, str]
     keys: CredentialIssuer  # the platform's credential registry
+    secrets: PlatformSecrets  # the data, transit and pseudonym keys the services were given
 
     def runtime(self, service: str) -> ServiceRuntime:
         runtime: ServiceRuntime = self.apps[service].state.runtime
@@ -95,7 +96,7 @@ async def running_platform(
     credentials = DemoCredentials.generate()
     namespace = f"t{run}."
     issuer = await issue_demo_keys(infrastructure.kafka_bootstrap, credentials, namespace)
-    platform = RunningPlatform(namespace, credentials, {}, {}, {}, issuer)
+    platform = RunningPlatform(namespace, credentials, {}, {}, {}, issuer, keys)
     async with AsyncExitStack() as stack:
         for service in SERVICES:
             if service.name not in services:
