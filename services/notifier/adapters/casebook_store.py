@@ -5,6 +5,7 @@ partition cannot interleave), one write per table after: never a statement per e
 """
 
 from collections.abc import Iterable, Sequence
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
@@ -357,60 +358,26 @@ def preferences_row(prefs: Preferences) -> dict[str, Any]:
     }
 
 
+_NOTIFICATION_FIELDS = tuple(f.name for f in fields(Notification))
+
+
 def notification_row(n: Notification) -> dict[str, Any]:
-    return {
-        "id": n.id,
-        "lender_id": n.lender_id,
-        "loan_id": n.loan_id,
-        "borrower_ref": n.borrower_ref,
-        "kind": n.kind.value,
-        "step": n.step,
-        "channel": n.channel.value,
-        "template": n.template,
-        "locale": n.locale,
-        "policy_id": n.policy_id,
-        "policy_version": n.policy_version,
-        "pack_version": n.pack_version,
-        "dedupe_key": n.dedupe_key,
-        "status": n.status.value,
-        "due_at": n.due_at,
-        "attempts": n.attempts,
-        "rule_ids": list(n.rule_ids),
-        "next_allowed_at": n.next_allowed_at,
-        "reason": n.reason,
-        "provider": n.provider,
-        "provider_message_id": n.provider_message_id,
-        "agency_id": n.agency_id,
-        "assignment_id": n.assignment_id,
-    }
+    """The row of a notification: its fields, enums as their values, rule ids as a list."""
+    row = {name: getattr(n, name) for name in _NOTIFICATION_FIELDS}
+    row.update(kind=n.kind.value, channel=n.channel.value, status=n.status.value)
+    row["rule_ids"] = list(n.rule_ids)
+    return row
 
 
 def notification_of(row: Any) -> Notification:
-    return Notification(
-        id=row["id"],
-        lender_id=row["lender_id"],
-        loan_id=row["loan_id"],
-        borrower_ref=row["borrower_ref"],
+    values = {name: row[name] for name in _NOTIFICATION_FIELDS}
+    values.update(
         kind=NotificationKind(row["kind"]),
-        step=row["step"],
         channel=Channel(row["channel"]),
-        template=row["template"],
-        locale=row["locale"],
-        policy_id=row["policy_id"],
-        policy_version=row["policy_version"],
-        due_at=row["due_at"],
-        dedupe_key=row["dedupe_key"],
         status=NotificationStatus(row["status"]),
-        attempts=row["attempts"],
-        pack_version=row["pack_version"],
         rule_ids=tuple(row["rule_ids"]),
-        next_allowed_at=row["next_allowed_at"],
-        reason=row["reason"],
-        provider=row["provider"],
-        provider_message_id=row["provider_message_id"],
-        agency_id=row["agency_id"],
-        assignment_id=row["assignment_id"],
     )
+    return Notification(**values)
 
 
 def _instant(value: str | None) -> datetime | None:
