@@ -71,7 +71,8 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             batch_size=settings.sender_batch_size,
             lease=timedelta(seconds=settings.sender_lease_seconds),
         )
-        runtime.work("sender", sender.run)
+        for loop in range(1, settings.sender_loops + 1):
+            runtime.work(f"sender-{loop}", sender.run)
     app = service_app(
         runtime,
         title="Collections notifier",
