@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from shared.auth import Role
 from shared.events.topics import Topic
-from shared.http.health import health_router
+from shared.http.health import LivenessReport, ReadinessReport, health_router
 from shared.kafka.handlers import EventHandlers
 from shared.runtime import CRASH_LOOP_FAILURES, ServiceRuntime
 from shared.settings import ServiceSettings
@@ -54,6 +54,7 @@ async def test_a_crash_looping_task_fails_liveness_with_its_restarts_and_last_er
     finally:
         task.cancel()
     assert response.status_code == 503, response.text
+    LivenessReport.model_validate(response.json())  # the body the document declares for 503
     report = response.json()["tasks"]["relay"]
     assert report["crash_looping"] is True
     assert report["restarts"] >= CRASH_LOOP_FAILURES
@@ -168,3 +169,22 @@ def test_readiness_checks_the_database_the_credentials_and_only_a_consumer_its_g
     consuming = _runtime()
     consuming.consume("group", [Topic.LOANS], EventHandlers())
     assert set(consuming.readiness_checks()) == {"database", "credentials", "consumers"}
+
+
+async def test_not_ready_is_503_with_the_report_the_document_declares() -> None:
+    async def up() -> bool:
+        return True
+
+    async def down() -> bool:
+        return False
+
+    app = FastAPI()
+    app.include_router(health_router({"database": up, "consumers": down}, _runtime().liveness))
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://svc"
+    ) as client:
+        response = await client.get("/readyz")
+    assert response.status_code == 503, response.text
+    report = ReadinessReport.model_validate(response.json())
+    assert report.status == "not ready"
+    assert report.checks == {"database": "ok", "consumers": "failing"}
