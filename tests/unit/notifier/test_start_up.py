@@ -13,9 +13,8 @@ from tests.unit.notifier.support import POLICIES, TEMPLATES, copy_of, edit
 
 
 def settings(**changes: Path) -> NotifierSettings:
-    return NotifierSettings(
-        transit_keys=KeyRing.generate_spec("t1"), data_keys=KeyRing.generate_spec("n1"), **changes
-    )
+    keys = {"transit_keys": KeyRing.generate_spec("t1"), "data_keys": KeyRing.generate_spec("n1")}
+    return NotifierSettings.model_validate({**keys, **changes})
 
 
 def test_the_shipped_policies_and_templates_start() -> None:
