@@ -1,4 +1,5 @@
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     DateTime,
@@ -64,4 +65,22 @@ checkpoints = Table(
     Column("signed_at", DateTime(timezone=True), nullable=False),
     Column("key_id", Text, nullable=False),
     Column("note", Text, nullable=False, comment="the C2SP signed checkpoint"),
+)
+
+violations = Table(
+    "violations",
+    metadata,
+    Column("violation_id", Text, primary_key=True),
+    Column("leaf_index", BigInteger, nullable=False, comment="the violation's own log entry"),
+    Column("lender_id", Text, nullable=False),
+    Column("loan_id", Text, nullable=False),
+    Column("rule_id", Text, nullable=False),
+    Column("pack_version", Text, nullable=False),
+    Column("party", Text, nullable=False),
+    Column("agency_id", Text, nullable=True),
+    Column("contact_id", Text, nullable=False),
+    Column("contact_at", DateTime(timezone=True), nullable=False),
+    Column("leaf_indexes", ARRAY(BigInteger), nullable=False),
+    Column("explanation", Text, nullable=False),
+    Index("ix_violations_lender", "lender_id", "leaf_index"),
 )

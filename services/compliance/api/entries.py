@@ -101,7 +101,7 @@ def lender_in_scope(
     return lender_id
 
 
-def _cursor(cursor: str | None) -> int:
+def cursor_value(cursor: str | None) -> int:
     if cursor is None:
         return -1
     if not cursor.isdigit():
@@ -137,7 +137,7 @@ async def list_entries(
         event_type=event_type,
         time_from=time_from,
         time_to=time_to,
-        after_index=_cursor(cursor),
+        after_index=cursor_value(cursor),
     )
     async with transaction(runtime.sessions) as session:
         rows = await AuditLog(session).entries(where, limit)

@@ -34,14 +34,16 @@ async def publish(
     )
 
 
-def placed(loan_id: str, borrower_ref: str, agency_id: str) -> AssignmentPlaced:
+def placed(
+    loan_id: str, borrower_ref: str, agency_id: str, at: datetime | None = None
+) -> AssignmentPlaced:
     return AssignmentPlaced(
         assignment_id=f"A-{loan_id}-{agency_id}",
         loan_id=loan_id,
         borrower_ref=borrower_ref,
         agency_id=agency_id,
         agency_name=f"{agency_id} Recoveries",
-        placed_at=datetime.now(UTC),
+        placed_at=at or datetime(2026, 11, 1, tzinfo=UTC),
         policy_version="test",
         reason="unpaid past the threshold",
     )
