@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select, tuple_, update
+from sqlalchemy import and_, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.tables import audit_entries, log_state, merkle_nodes
@@ -27,6 +27,10 @@ ENTRY_COLUMNS = (
     audit_entries.c.entry,
     audit_entries.c.leaf_hash,
 )
+
+
+class MissingNodesError(LookupError):
+    """Nodes of a tree larger than the log (or removed from the database)."""
 
 
 @dataclass(frozen=True)
@@ -94,7 +98,7 @@ class AuditLog:
         )
         found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
         if len(found) != len(wanted):
-            raise RuntimeError(f"{len(wanted) - len(found)} Merkle nodes are missing")
+            raise MissingNodesError(f"{len(wanted) - len(found)} Merkle nodes are not stored")
         return found
 
     async def entries(self, where: EntryFilter, limit: int) -> list[dict[str, Any]]:
@@ -127,15 +131,11 @@ class AuditLog:
             .where(c.tenant_id == lender_id, c.loan_id == loan_id, c.borrower_ref.is_not(None))
             .distinct()
         )
-        rows = await self._session.execute(
-            select(*ENTRY_COLUMNS)
-            .where(
-                c.tenant_id == lender_id,
-                or_(
-                    c.loan_id == loan_id,
-                    and_(c.loan_id.is_(None), c.borrower_ref.in_(borrowers)),
-                ),
-            )
-            .order_by(c.leaf_index)
+        own = select(*ENTRY_COLUMNS).where(c.tenant_id == lender_id, c.loan_id == loan_id)
+        of_borrower = select(*ENTRY_COLUMNS).where(
+            c.tenant_id == lender_id, c.loan_id.is_(None), c.borrower_ref.in_(borrowers)
         )
+        # Two index scans (by loan, by borrower), not one OR over the lender's every entry.
+        both = union_all(own, of_borrower).subquery()
+        rows = await self._session.execute(select(both).order_by(both.c.leaf_index))
         return [dict(row._mapping) for row in rows]

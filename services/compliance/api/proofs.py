@@ -6,11 +6,11 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from services.compliance.adapters.audit_log import AuditLog
+from services.compliance.adapters.audit_log import AuditLog, MissingNodesError
 from services.compliance.api import Auditor, Runtime, Writer
 from shared.db.engine import transaction
 from shared.http.problems import ProblemError
-from shared.tlog.tree import consistency_ranges, inclusion_ranges, nodes_of, range_hash
+from shared.tlog.tree import NodeKey, consistency_ranges, inclusion_ranges, nodes_of, range_hash
 
 router = APIRouter(prefix="/v1/audit", tags=["audit log"])
 
@@ -51,6 +51,20 @@ def _bad(field: str, message: str) -> ProblemError:
     )
 
 
+async def _nodes(
+    runtime: Runtime, keys: set[NodeKey], field: str, size: int
+) -> dict[NodeKey, bytes]:
+    """The proof's nodes in one read; missing ones mean a tree larger than the log."""
+    async with transaction(runtime.sessions) as session:
+        log = AuditLog(session)
+        try:
+            return await log.nodes(keys)
+        except MissingNodesError:
+            if size > (await log.head()).size:
+                raise _bad(field, f"the log has fewer than {size} entries") from None
+            raise
+
+
 @router.get("/checkpoint", summary="The log's latest signed checkpoint")
 async def checkpoint(_auditor: Auditor, runtime: Runtime, writer: Writer) -> CheckpointView:
     async with transaction(runtime.sessions) as session:
@@ -85,11 +99,7 @@ async def inclusion_proof(
     if leaf_index >= tree_size:
         raise _bad("leaf_index", f"leaf {leaf_index} is not in a tree of {tree_size}")
     ranges = inclusion_ranges(leaf_index, tree_size)
-    async with transaction(runtime.sessions) as session:
-        log = AuditLog(session)
-        if tree_size > (await log.head()).size:
-            raise _bad("tree_size", f"the log has fewer than {tree_size} entries")
-        nodes = await log.nodes(nodes_of(ranges))
+    nodes = await _nodes(runtime, nodes_of(ranges), "tree_size", tree_size)
     return InclusionProof(
         leaf_index=leaf_index,
         tree_size=tree_size,
@@ -107,11 +117,7 @@ async def consistency_proof(
     if first > second:
         raise _bad("first", f"first ({first}) is larger than second ({second})")
     ranges = consistency_ranges(0, first, second)
-    async with transaction(runtime.sessions) as session:
-        log = AuditLog(session)
-        if second > (await log.head()).size:
-            raise _bad("second", f"the log has fewer than {second} entries")
-        nodes = await log.nodes(nodes_of(ranges))
+    nodes = await _nodes(runtime, nodes_of(ranges), "second", second)
     return ConsistencyProof(
         first=first,
         second=second,

@@ -12,6 +12,7 @@ next to the parsed ``entry``, so a verifier hashes bytes and never re-serialises
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 from uuid import UUID
 
@@ -51,7 +52,7 @@ class NewEntry:
     borrower_ref: str | None
     canonical: bytes
 
-    @property
+    @cached_property
     def leaf_hash(self) -> bytes:
         return leaf_hash(self.canonical)
 
