@@ -43,6 +43,35 @@ ACTIVITY_OUTCOMES = {
 }
 
 
+FACT_OF_TYPE = {
+    "collections.loan.overdue-reported": "report",
+    "hold-placed": "hold",
+    "hold-lifted": "hold",
+    "collections.assignment.placed": "placement",
+    "collections.assignment.recalled": "placement",
+    "collections.assignment.returned": "placement",
+    "collections.assignment.expired": "placement",
+    "agency-notice-sent": "placement",
+    "opt-out-recorded": "preferences",
+    "contact-preferences-updated": "preferences",
+}
+RULE_FACTS = {
+    "POL-01": ("hold",),
+    "POL-02": ("preferences",),
+    "CN-01": ("preferences",),
+    "CN-03": ("preferences",),
+    "CN-09": ("placement",),
+    "CN-10": ("placement",),
+    "US-01": ("preferences",),
+    "US-04": ("placement",),
+    "US-06": ("preferences",),
+    "US-08": ("preferences",),
+    "US-12": ("preferences",),
+}
+"""The facts a rule's finding rests on, besides the loan's report (the jurisdiction and the
+borrower's zone every judgement rests on): their entries join the proof."""
+
+
 @dataclass(frozen=True)
 class LoggedEvent:
     """One log entry as the judge reads it."""
@@ -54,7 +83,8 @@ class LoggedEvent:
 
 @dataclass(frozen=True)
 class Judged:
-    """A violation of one loan, with the leaf indexes of its proof (the contact first)."""
+    """A violation of one loan, with the leaf indexes of its proof: the contact, then the
+    earlier contacts it counts with and the fact entries it rests on, in log order."""
 
     violation_id: str
     rule_id: str
@@ -85,9 +115,16 @@ class _Case:
     placements: dict[str, Placement] = field(default_factory=dict)
     contacts: list[Contact] = field(default_factory=list)
     leaf_of: dict[str, int] = field(default_factory=dict)  # contact id -> leaf index
+    fact_leaves: dict[str, list[int]] = field(default_factory=dict)  # fact kind -> leaves
+
+    def _fact(self, kind: str, event: LoggedEvent) -> None:
+        self.fact_leaves.setdefault(kind, []).append(event.leaf_index)
 
     def apply(self, event: LoggedEvent) -> None:
         d, kind = event.data, event.type.rsplit(".", 1)[-1]
+        fact = FACT_OF_TYPE.get(event.type) or FACT_OF_TYPE.get(kind)
+        if fact is not None:
+            self._fact(fact, event)
         if event.type == "collections.loan.overdue-reported":
             self.jurisdiction = Jurisdiction(d["jurisdiction"])
             self.zone = d["borrower"]["timezone"]
@@ -206,8 +243,11 @@ def judge_loan(
     judged = []
     for violation in judge_ledger(case.contacts, facts, packs[facts.jurisdiction]):
         contact = violation.contact
-        evidence = [case.leaf_of[i] for i in violation.evidence if i in case.leaf_of]
-        leaves = (case.leaf_of[contact.id], *sorted(set(evidence) - {case.leaf_of[contact.id]}))
+        evidence = {case.leaf_of[i] for i in violation.evidence if i in case.leaf_of}
+        for kind in ("report", *RULE_FACTS.get(violation.rule_id, ())):
+            evidence.update(leaf for leaf in case.fact_leaves.get(kind, ()) if leaf >= 0)
+        own = case.leaf_of[contact.id]
+        leaves = (own, *sorted(evidence - {own}))
         key = f"{lender_id}/{loan_id}/{contact.id}/{violation.rule_id}"
         judged.append(
             Judged(

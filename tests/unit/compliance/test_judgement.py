@@ -13,6 +13,7 @@ from shared.vocabulary import Jurisdiction
 PACKS = {jurisdiction: load_pack(jurisdiction) for jurisdiction in Jurisdiction}
 # 2026-11-03 (a Tuesday) 10:00 in Shanghai; 21:00 in New York the day before.
 NOON_CN = datetime(2026, 11, 3, 2, tzinfo=UTC)
+REPORT = 0  # the overdue report: the jurisdiction and the borrower's zone, in every proof
 
 
 def at(hours: float) -> str:
@@ -79,47 +80,51 @@ def test_quiet_window_in_the_borrowers_zone() -> None:
     log = Log()
     log.placed()
     late = log.activity(13)  # 23:00 in Shanghai (15:00 UTC: daytime on a server in Europe)
-    assert log.rules() == [("CN-01", "agency:ag", (late,))]
+    assert log.rules() == [("CN-01", "agency:ag", (late, REPORT))]
 
 
 def test_an_agency_calling_before_the_borrower_was_told_cn09() -> None:
     log = Log()
-    log.placed(notified=None)
+    log.placed(notified=None)  # leaf 1
     call = log.activity(0)
-    assert log.rules() == [("CN-09", "agency:ag", (call,))]
+    assert log.rules() == [("CN-09", "agency:ag", (call, REPORT, 1))]
     told_later = Log()
     told_later.placed(notified=1)
     early = told_later.activity(0)
     told_later.activity(2)
-    assert told_later.rules() == [("CN-09", "agency:ag", (early,))]
+    assert told_later.rules() == [("CN-09", "agency:ag", (early, REPORT, 1, 2))]
 
 
 def test_contact_under_a_hold_by_the_lender_and_after_it_is_lifted() -> None:
     log = Log()
-    log.add("collections.loan.hold-placed", hold_id="h1", reason="dispute", placed_at=at(0))
+    placed = log.add(
+        "collections.loan.hold-placed", hold_id="h1", reason="dispute", placed_at=at(0)
+    )
     during = log.sent(1)
-    log.add("collections.loan.hold-lifted", hold_id="h1", lifted_at=at(2))
+    lifted = log.add("collections.loan.hold-lifted", hold_id="h1", lifted_at=at(2))
     log.sent(3)
-    assert log.rules() == [("POL-01", "lender", (during,))]
+    assert log.rules() == [("POL-01", "lender", (during, REPORT, placed, lifted))]
 
 
 def test_contact_after_an_opt_out_and_after_a_cease_request() -> None:
     log = Log()
     log.placed()
-    log.add("collections.borrower.opt-out-recorded", channel="sms", at=at(1), borrower_ref="bref_1")
+    stop = log.add(
+        "collections.borrower.opt-out-recorded", channel="sms", at=at(1), borrower_ref="bref_1"
+    )
     after_stop = log.sent(2)
     log.sent(3, channel="email")  # another channel: allowed
-    assert log.rules() == [("POL-02", "lender", (after_stop,))]
+    assert log.rules() == [("POL-02", "lender", (after_stop, REPORT, stop))]
     ceased = Log()
     ceased.placed()
-    ceased.add(
+    ceasing = ceased.add(
         "collections.borrower.contact-preferences-updated",
         borrower_ref="bref_1",
         preferences={"cease_communication": True},
         effective_at=at(0),
     )
     call = ceased.activity(1)
-    assert ceased.rules() == [("POL-02", "agency:ag", (call,))]
+    assert ceased.rules() == [("POL-02", "agency:ag", (call, REPORT, ceasing))]
 
 
 def test_daily_caps_count_the_lender_and_every_agency_together() -> None:
@@ -130,8 +135,8 @@ def test_daily_caps_count_the_lender_and_every_agency_together() -> None:
     third = log.activity(1, kind="sms", outcome="delivered", agency="ag")
     fourth = log.activity(1.5, kind="sms", outcome="delivered", agency="bg")
     assert log.rules() == [
-        ("POL-03", "agency:ag", (third, *written)),
-        ("POL-03", "agency:bg", (fourth, *written, third)),
+        ("POL-03", "agency:ag", (third, REPORT, *written)),
+        ("POL-03", "agency:bg", (fourth, REPORT, *written, third)),
     ]
 
 
@@ -140,7 +145,7 @@ def test_field_visit_without_a_recording_or_with_one_collector() -> None:
     log.placed()
     visit = log.activity(0, kind="visit", outcome="conversation", staff_count=1)
     log.activity(1, kind="visit", outcome="conversation", staff_count=2, recording_id="rec-1")
-    assert log.rules() == [("CN-07", "agency:ag", (visit,))]
+    assert log.rules() == [("CN-07", "agency:ag", (visit, REPORT))]
 
 
 def test_banned_wording_in_an_agencys_message() -> None:
@@ -148,7 +153,7 @@ def test_banned_wording_in_an_agencys_message() -> None:
     log.placed()
     words = PACKS[Jurisdiction.CN].rules["CN-06"].params.banned_phrases[0]  # type: ignore[attr-defined]
     text = log.activity(0, kind="sms", outcome="delivered", text=f"请注意 {words}")
-    assert [(rule, leaves) for rule, _, leaves in log.rules()] == [("CN-06", (text,))]
+    assert [(rule, leaves) for rule, _, leaves in log.rules()] == [("CN-06", (text, REPORT))]
 
 
 def test_us_calls_within_a_week_of_a_conversation() -> None:
@@ -157,7 +162,7 @@ def test_us_calls_within_a_week_of_a_conversation() -> None:
     talk = log.activity(16, outcome="conversation")  # 13:00 in New York
     again = log.activity(16 + 48)
     found = log.rules()
-    assert ("US-02", "agency:ag", (again, talk)) in found
+    assert ("US-02", "agency:ag", (again, REPORT, talk)) in found
 
 
 def test_a_contact_before_the_report_is_judged_once_the_loan_is_known() -> None:
