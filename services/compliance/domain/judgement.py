@@ -24,7 +24,9 @@ from shared.contact_rules import (
     RulePack,
     judge_ledger,
 )
-from shared.contact_rules.ledger import POSSIBLE_OUTCOMES
+from shared.contact_rules.ledger import POSSIBLE_OUTCOMES, PartyKind
+from shared.contact_rules.packs import RuleStatus
+from shared.contact_rules.params import BannedPhraseParams
 from shared.events.assignments import ActivityType
 from shared.events.models import ConsentRecord, HoldReason, InconvenientTime
 from shared.vocabulary import Channel, Jurisdiction
@@ -116,6 +118,7 @@ class _Case:
     contacts: list[Contact] = field(default_factory=list)
     leaf_of: dict[str, int] = field(default_factory=dict)  # contact id -> leaf index
     fact_leaves: dict[str, list[int]] = field(default_factory=dict)  # fact kind -> leaves
+    notes: list[LoggedEvent] = field(default_factory=list)  # agencies' notes with text
 
     def _fact(self, kind: str, event: LoggedEvent) -> None:
         self.fact_leaves.setdefault(kind, []).append(event.leaf_index)
@@ -182,8 +185,10 @@ class _Case:
             )
         else:
             channel = ActivityType(d["type"]).channel
-            if channel is None:
-                return  # a note is not a contact
+            if channel is None:  # a note is not a contact; its words are judged apart
+                if d.get("text"):
+                    self.notes.append(event)
+                return
             outcome = ACTIVITY_OUTCOMES[d["outcome"]]
             if outcome not in POSSIBLE_OUTCOMES[channel]:
                 outcome = Outcome.ATTEMPTED
@@ -238,34 +243,86 @@ def judge_loan(
         if event.type in CONTACT_TYPES:
             case.apply(event)
     facts = case.facts()
-    if facts is None or not case.contacts:
+    if facts is None:
         return []
-    judged = []
-    for violation in judge_ledger(case.contacts, facts, packs[facts.jurisdiction]):
+    pack = packs[facts.jurisdiction]
+    judged = [_judged(lender_id, loan_id, v) for v in _notes_with_banned_words(case, pack)]
+    for violation in judge_ledger(case.contacts, facts, pack):
         contact = violation.contact
         evidence = {case.leaf_of[i] for i in violation.evidence if i in case.leaf_of}
         for kind in ("report", *RULE_FACTS.get(violation.rule_id, ())):
             evidence.update(leaf for leaf in case.fact_leaves.get(kind, ()) if leaf >= 0)
         own = case.leaf_of[contact.id]
         leaves = (own, *sorted(evidence - {own}))
-        key = f"{lender_id}/{loan_id}/{contact.id}/{violation.rule_id}"
-        judged.append(
-            Judged(
-                violation_id="v_" + hashlib.sha256(key.encode()).hexdigest()[:24],
-                rule_id=violation.rule_id,
-                pack_version=violation.pack_version,
-                loan_id=loan_id,
-                party="lender"
-                if contact.party.agency_id is None
-                else f"agency:{contact.party.agency_id}",
-                agency_id=contact.party.agency_id,
-                contact_id=contact.id,
-                contact_at=contact.at,
-                leaf_indexes=leaves,
-                explanation=violation.explanation,
-            )
+        found = _Found(
+            violation.rule_id,
+            violation.pack_version,
+            contact.party.agency_id,
+            contact.id,
+            contact.at,
+            leaves,
+            violation.explanation,
         )
+        judged.append(_judged(lender_id, loan_id, found))
     return judged
+
+
+@dataclass(frozen=True)
+class _Found:
+    rule_id: str
+    pack_version: str
+    agency_id: str | None
+    contact_id: str
+    contact_at: datetime
+    leaf_indexes: tuple[int, ...]
+    explanation: str
+
+
+def _judged(lender_id: str, loan_id: str, found: _Found) -> Judged:
+    key = f"{lender_id}/{loan_id}/{found.contact_id}/{found.rule_id}"
+    return Judged(
+        violation_id="v_" + hashlib.sha256(key.encode()).hexdigest()[:24],
+        rule_id=found.rule_id,
+        pack_version=found.pack_version,
+        loan_id=loan_id,
+        party="lender" if found.agency_id is None else f"agency:{found.agency_id}",
+        agency_id=found.agency_id,
+        contact_id=found.contact_id,
+        contact_at=found.contact_at,
+        leaf_indexes=found.leaf_indexes,
+        explanation=found.explanation,
+    )
+
+
+def _notes_with_banned_words(case: _Case, pack: RulePack) -> list[_Found]:
+    """An agency's note is no contact, but its words are the agency's: the pack's banned
+    phrases (CN-06) apply to them as to a message."""
+    rules = [
+        (rule.id, rule.params.banned_phrases)
+        for rule in pack.rules.values()
+        if isinstance(rule.params, BannedPhraseParams)
+        and rule.status is not RuleStatus.OUT_OF_SCOPE
+        and PartyKind.AGENCY in rule.applies_to
+    ]
+    found = []
+    for note in case.notes:
+        d = note.data
+        folded = str(d["text"]).casefold()
+        for rule_id, phrases in rules:
+            words = [p for p in phrases if p.casefold() in folded]
+            if words:
+                found.append(
+                    _Found(
+                        rule_id,
+                        pack.version,
+                        d["agency_id"],
+                        f"agency:{d['agency_id']}:{d['activity_id']}",
+                        _at(d["at"]),
+                        (note.leaf_index,),
+                        "the agency's note contains banned wording: " + ", ".join(words),
+                    )
+                )
+    return found
 
 
 def _at(value: str) -> datetime:

@@ -183,3 +183,19 @@ def test_violation_ids_are_stable(zone: str) -> None:
     assert [v.violation_id for v in first] == [
         v.violation_id for v in judge_loan("lender-1", "L-1", log.events, PACKS)
     ]
+
+
+def test_banned_wording_in_an_agencys_note() -> None:
+    log = Log()
+    log.placed()
+    note = log.activity(0, kind="note", outcome="delivered", text="told them about the JAIL")
+    log.activity(1, kind="note", outcome="delivered", text="promised to pay on Friday")
+    found = judge_loan("lender-1", "L-1", log.events, PACKS)
+    assert [(v.rule_id, v.party, v.leaf_indexes) for v in found] == [
+        ("CN-06", "agency:ag", (note,))
+    ]
+    assert "jail" in found[0].explanation
+    us = Log("US", "America/New_York")
+    us.placed()
+    us.activity(0, kind="note", outcome="delivered", text="jail")
+    assert us.rules() == []  # the US pack bans no phrase
