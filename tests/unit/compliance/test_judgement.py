@@ -199,3 +199,69 @@ def test_banned_wording_in_an_agencys_note() -> None:
     us.placed()
     us.activity(0, kind="note", outcome="delivered", text="jail")
     assert us.rules() == []  # the US pack bans no phrase
+
+
+def test_answered_calls_cap_counts_every_agency() -> None:
+    log = Log()
+    log.placed("ag")
+    log.placed("bg")
+    answered = [log.activity(h, outcome="answered", agency=a) for h, a in ((0, "ag"), (1, "bg"))]
+    answered.append(log.activity(2, outcome="answered", agency="ag"))
+    fourth = log.activity(3, outcome="answered", agency="bg")
+    assert [(r, p) for r, p, _ in log.rules()] == [("CN-02", "agency:bg")]
+    assert log.rules()[0][2] == (fourth, REPORT, *answered)
+
+
+def test_unanswered_attempts_cap_unless_the_borrower_agreed() -> None:
+    log = Log()
+    log.placed()
+    for hour in range(7):
+        log.activity(hour * 0.5)
+    assert [rule for rule, _, _ in log.rules()] == ["CN-03"]
+    agreed = Log()
+    agreed.placed()
+    agreed.add(
+        "collections.borrower.contact-preferences-updated",
+        borrower_ref="bref_1",
+        preferences={
+            "consents": [{"kind": "calls_beyond_daily_cap", "granted": True, "recorded_at": at(-1)}]
+        },
+        effective_at=at(-1),
+    )
+    for hour in range(7):
+        agreed.activity(hour * 0.5)
+    assert agreed.rules() == []
+
+
+def test_an_agency_contact_after_its_placement_ended() -> None:
+    log = Log()
+    log.placed()
+    log.activity(0)
+    ended = log.add("collections.assignment.returned", agency_id="ag", ended_at=at(1))
+    after = log.activity(2)
+    assert log.rules() == [("CN-10", "agency:ag", (after, REPORT, 1, 2, ended))]
+
+
+def test_us_inconvenient_time_named_by_the_borrower_and_an_attorney() -> None:
+    log = Log("US", "America/New_York")
+    log.placed()
+    log.add(
+        "collections.borrower.contact-preferences-updated",
+        borrower_ref="bref_1",
+        preferences={"inconvenient_times": [{"start": "12:00", "end": "14:00"}]},
+        effective_at=at(-10),
+    )
+    lunch = log.activity(15)  # 12:00 in New York, a named inconvenient time
+    log.activity(17)  # 14:00: allowed again
+    assert [(r, leaves[0]) for r, _, leaves in log.rules()] == [("US-01", lunch)]
+    represented = Log("US", "America/New_York")
+    represented.placed()
+    represented.add(
+        "collections.borrower.contact-preferences-updated",
+        borrower_ref="bref_1",
+        preferences={"attorney_represented": True},
+        effective_at=at(15),
+    )
+    represented.activity(14)  # 09:00 in New York, before the attorney was known: allowed
+    direct = represented.activity(16)
+    assert [(r, leaves[0]) for r, _, leaves in represented.rules()] == [("US-08", direct)]
