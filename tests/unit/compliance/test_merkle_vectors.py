@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from services.compliance.verify import main as verify_cli
 from shared.tlog.vectors import KINDS, Outcome, run_vectors
 
 VECTORS = Path(__file__).resolve().parents[2] / "data" / "merkle"
@@ -24,3 +25,8 @@ def test_vector(outcome: Outcome) -> None:
         assert outcome.error is not None, "a wantErr case was accepted"
     else:
         assert outcome.error is None, outcome.error
+
+
+def test_the_operator_cli_passes_every_vector(capsys: pytest.CaptureFixture[str]) -> None:
+    assert verify_cli(["vectors", str(VECTORS)]) == 0
+    assert capsys.readouterr().out.strip() == f"{len(OUTCOMES)}/{len(OUTCOMES)} vectors pass"
