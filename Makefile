@@ -11,7 +11,7 @@ UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) \
-		| awk 'BEGIN {FS = ":.*## "} {printf "  make %-8s %s\n", $$1, $$2}'
+		| awk 'BEGIN {FS = ":.*## "} {printf "  make %-15s %s\n", $$1, $$2}'
 
 install: ## Install uv (if missing), the locked Python dependencies and the Kafka jars
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m uv --version >/dev/null 2>&1 \
@@ -30,6 +30,9 @@ test: install ## Run the tests (Kafka and PostgreSQL from the env, Docker, or th
 
 bench: install ## Measure intake throughput on the local stack (minutes; prints a median table)
 	$(UV) run --frozen python -m benchmarks.intake
+
+bench-notifier: install ## Measure reminders sent per second against a bare httpx loop (minutes)
+	$(UV) run --frozen python -m benchmarks.notifier
 
 bench-rules: ## Measure contact-rules checks per second against a bare loop (seconds)
 	$(UV) run --frozen python -m benchmarks.contact_rules

@@ -24,6 +24,7 @@ from shared.events.topics import Topic, dead_letter_topic
 from shared.http.health import ReadinessCheck, TaskReport
 from shared.kafka.admin import ensure_topics
 from shared.kafka.consumer import ConsumerRunner
+from shared.kafka.faults import is_broker_unavailable
 from shared.kafka.handlers import EventHandlers
 from shared.kafka.outbox import OutboxRelay
 from shared.kafka.producer import create_producer
@@ -42,20 +43,37 @@ class TaskState:
     name: str
     forever: bool = True  # False: a task that is done once it returns (starting the producer)
     liveness: bool = True  # whether its crash loop makes the process unhealthy
+    crash_loop_failures: int = CRASH_LOOP_FAILURES
     running: bool = False
     returned: bool = False
     restarts: int = 0
-    failures_in_a_row: int = 0
+    failures_in_a_row: int = 0  # not counting those of the broker being unreachable
+    broker_failures_in_a_row: int = 0  # the last failures, while Kafka could not be reached
     last_error: str | None = None
 
     @property
     def crash_looping(self) -> bool:
-        return self.failures_in_a_row >= CRASH_LOOP_FAILURES
+        return self.failures_in_a_row >= self.crash_loop_failures
 
     @property
     def healthy(self) -> bool:
         """Not crash-looping, and not stopped if it was meant to run for good."""
         return not self.liveness or not (self.crash_looping or (self.forever and self.returned))
+
+    def record_failure(self, error: Exception, *, after_a_stable_run: bool) -> None:
+        """Count a failure. A run that lasted starts a new count; a failure because Kafka
+        cannot be reached is counted apart, never toward a crash loop: Kafka away is not this
+        task broken, and it is retried for as long as the outage lasts (readiness says so)."""
+        self.running = False
+        self.restarts += 1
+        self.last_error = repr(error)
+        if after_a_stable_run:
+            self.failures_in_a_row = self.broker_failures_in_a_row = 0
+        if is_broker_unavailable(error):
+            self.broker_failures_in_a_row += 1
+        else:
+            self.broker_failures_in_a_row = 0
+            self.failures_in_a_row += 1
 
     def report(self) -> TaskReport:
         return {
@@ -63,12 +81,18 @@ class TaskState:
             "returned": self.returned,
             "restarts": self.restarts,
             "crash_looping": self.crash_looping,
+            "broker_failures_in_a_row": self.broker_failures_in_a_row,
             "last_error": self.last_error,
         }
 
 
 class ServiceRuntime:
+    # How a failed background task is restarted and when its failures make a crash loop
+    # (instance attributes a test may shorten).
     restart_backoff = 0.5  # seconds before a failed background task's first restart
+    max_restart_backoff = 10.0  # the pause doubles after each failure up to this
+    crash_loop_failures = CRASH_LOOP_FAILURES
+    stable_seconds = STABLE_SECONDS
 
     def __init__(
         self, name: str, settings: ServiceSettings, migrations: Path, roles: Iterable[Role]
@@ -299,7 +323,12 @@ class ServiceRuntime:
     ) -> asyncio.Task[None]:
         """Run a background part; if it fails, log it and start it again after a pause. Its
         state (running, restarts, last error, crash loop) is kept in ``task_states``."""
-        state = self.task_states[what] = TaskState(what, forever=forever, liveness=liveness)
+        state = self.task_states[what] = TaskState(
+            what,
+            forever=forever,
+            liveness=liveness,
+            crash_loop_failures=self.crash_loop_failures,
+        )
 
         async def supervised() -> None:
             backoff = self.restart_backoff
@@ -314,15 +343,17 @@ class ServiceRuntime:
                     state.running = False
                     raise
                 except Exception as error:
-                    state.running = False
-                    state.restarts += 1
-                    state.last_error = repr(error)
-                    stable = time.monotonic() - started >= STABLE_SECONDS
-                    state.failures_in_a_row = 1 if stable else state.failures_in_a_row + 1
+                    stable = time.monotonic() - started >= self.stable_seconds
                     if stable:
                         backoff = self.restart_backoff
-                    log.error("background task failed; restarting", task=what, error=repr(error))
+                    state.record_failure(error, after_a_stable_run=stable)
+                    if state.broker_failures_in_a_row:
+                        log.warning("Kafka unreachable; retrying", task=what, error=repr(error))
+                    else:
+                        log.error(
+                            "background task failed; restarting", task=what, error=repr(error)
+                        )
                     await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 10.0)
+                    backoff = min(backoff * 2, self.max_restart_backoff)
 
         return asyncio.create_task(supervised(), name=f"{self.name}:{what}")

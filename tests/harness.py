@@ -25,6 +25,8 @@ from deploy.devstack.platform import (
     issue_demo_keys,
     service_options,
 )
+from deploy.local_providers.config import EmulatorConfig
+from deploy.local_providers.server import running_providers
 from shared.auth import IssuedKey, Role
 from shared.auth.registry import CredentialIssuer, end_offsets
 from shared.runtime import ServiceRuntime
@@ -48,6 +50,7 @@ class RunningPlatform:
     apps: dict[str, FastAPI]
     database_urls: dict[str, str]
     keys: CredentialIssuer  # the platform's credential registry
+    secrets: PlatformSecrets  # the data, transit and pseudonym keys the services were given
 
     def runtime(self, service: str) -> ServiceRuntime:
         runtime: ServiceRuntime = self.apps[service].state.runtime
@@ -95,8 +98,11 @@ async def running_platform(
     credentials = DemoCredentials.generate()
     namespace = f"t{run}."
     issuer = await issue_demo_keys(infrastructure.kafka_bootstrap, credentials, namespace)
-    platform = RunningPlatform(namespace, credentials, {}, {}, {}, issuer)
+    platform = RunningPlatform(namespace, credentials, {}, {}, {}, issuer, keys)
     async with AsyncExitStack() as stack:
+        given = {name: dict(values) for name, values in (settings or {}).items()}
+        if "notifier" in services and "notifier" not in given:
+            given["notifier"] = await _own_providers(stack)
         for service in SERVICES:
             if service.name not in services:
                 continue
@@ -106,7 +112,7 @@ async def running_platform(
             options = service_options(
                 service, url, infrastructure.kafka_bootstrap, keys, platform.namespace
             )
-            options.update((settings or {}).get(service.name, {}))
+            options.update(given.get(service.name, {}))
             app = build_app(service.name, options)
             await stack.enter_async_context(
                 LifespanManager(app, startup_timeout=120, shutdown_timeout=60)
@@ -121,6 +127,21 @@ async def running_platform(
         await eventually(lambda: all_consumers_joined(platform), within=60)
         await eventually(lambda: registries_read(platform), within=60)
         yield platform
+
+
+async def _own_providers(stack: AsyncExitStack) -> dict[str, Any]:
+    """Local providers of the test's own, on free ports, so what a test's notifier sends
+    never reaches a ``make run`` on the same machine (its defaults are that stack's ports)."""
+    providers = await stack.enter_async_context(
+        running_providers(EmulatorConfig(http_port=0, smtp_port=0, callback_attempts=1))
+    )
+    return {
+        "twilio_base_url": f"{providers.http_url}/twilio",
+        "twilio_status_callback_url": "",
+        "aliyun_endpoint": f"{providers.http_url}/aliyun/",
+        "smtp_port": providers.smtp_port,
+        "smtp_ca_file": str(providers.smtp_certificate),
+    }
 
 
 async def all_consumers_joined(platform: RunningPlatform) -> bool:

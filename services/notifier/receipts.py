@@ -13,19 +13,14 @@ from uuid import UUID
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.casebook_store import (
-    CasebookStore,
-    add_contacts,
-    add_history,
-    notification_event,
-    notification_of,
-    update_notifications,
-)
+from services.notifier.adapters.casebook_store import CasebookStore, notification_event
 from services.notifier.adapters.contacts import ContactVault
 from services.notifier.adapters.providers.callbacks import DeliveryReport, InboundReply
 from services.notifier.adapters.providers.opt_out import is_opt_out
+from services.notifier.adapters.rows import notification_of
 from services.notifier.adapters.sending_store import files_of, mark_delivered
 from services.notifier.adapters.tables import loans, notifications
+from services.notifier.adapters.writes import add_contacts, add_history, update_notifications
 from services.notifier.domain.files import Notification, Transition
 from services.notifier.domain.outreach import intended_contact
 from services.notifier.domain.policy_book import PolicyBook

@@ -32,6 +32,13 @@ class NotifierSettings(ServiceSettings, DataKeySettings, ProviderSettings):
         default=True, description="Send due reminders from this process (off: an API replica)."
     )
     sender_batch_size: int = Field(default=200, ge=1, le=5000)
+    sender_loops: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Batches in flight at once in this process: while one batch is recorded, "
+        "the next is being sent (claims never overlap: SKIP LOCKED).",
+    )
     sender_lease_seconds: float = Field(
         default=60.0,
         gt=0,

@@ -23,7 +23,7 @@ from services.notifier.receipts import Receipts
 from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
 from shared.auth import Role
-from shared.contact_rules import load_pack
+from shared.contact_rules import RulePack, load_pack
 from shared.crypto import KeyRing
 from shared.events.topics import Topic
 from shared.http.app import service_app
@@ -34,12 +34,19 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 ROLES = (Role.LENDER,)  # the roles whose keys the notifier serves
 
 
-def create_app(settings: NotifierSettings | None = None) -> FastAPI:
-    settings = settings or NotifierSettings()
+def load_rules(
+    settings: NotifierSettings,
+) -> tuple[dict[Jurisdiction, RulePack], TemplateCatalog, PolicyBook]:
+    """The rule packs, templates and policies, each checked (a bad one raises, naming it)."""
     packs = {j: notifier_pack(load_pack(j)) for j in Jurisdiction}
     banned = {jurisdiction: banned_phrases(pack) for jurisdiction, pack in packs.items()}
     templates = TemplateCatalog.load(settings.templates_dir, banned)
-    policies = PolicyBook.load(settings.policies_dir, templates, packs)
+    return packs, templates, PolicyBook.load(settings.policies_dir, templates, packs)
+
+
+def create_app(settings: NotifierSettings | None = None) -> FastAPI:
+    settings = settings or NotifierSettings()
+    packs, templates, policies = load_rules(settings)
     vault = ContactVault(
         transit=KeyRing.from_secret(settings.transit_keys),
         storage=settings.data_key_ring(),
@@ -64,7 +71,8 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             batch_size=settings.sender_batch_size,
             lease=timedelta(seconds=settings.sender_lease_seconds),
         )
-        runtime.work("sender", sender.run)
+        for loop in range(1, settings.sender_loops + 1):
+            runtime.work(f"sender-{loop}", sender.run)
     app = service_app(
         runtime,
         title="Collections notifier",

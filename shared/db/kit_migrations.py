@@ -91,3 +91,21 @@ def api_keys_stop_mirroring_v4() -> None:
         "api_keys", "issued_at", new_column_name="created_at", server_default=sa.func.now()
     )
     op.alter_column("api_keys", "tenant", new_column_name="principal_id")
+
+
+def add_retention_indexes_v5() -> None:
+    """Indexes the retention job's deletes walk (``shared.db.retention``): published outbox
+    rows by ``published_at`` and inbox rows by ``received_at``, so a pass reads only the rows
+    it deletes instead of scanning tables that grow with every event."""
+    op.create_index(
+        "ix_outbox_published_at",
+        "outbox",
+        ["published_at"],
+        postgresql_where="published_at IS NOT NULL AND parked_at IS NULL",
+    )
+    op.create_index("ix_inbox_received_at", "inbox", ["received_at"])
+
+
+def drop_retention_indexes_v5() -> None:
+    op.drop_index("ix_inbox_received_at", table_name="inbox")
+    op.drop_index("ix_outbox_published_at", table_name="outbox")

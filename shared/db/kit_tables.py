@@ -44,6 +44,12 @@ outbox = Table(
         "message_key",
         postgresql_where="parked_at IS NOT NULL AND published_at IS NULL",
     ),
+    # What the retention job deletes (shared.db.retention.outbox_rule).
+    Index(
+        "ix_outbox_published_at",
+        "published_at",
+        postgresql_where="published_at IS NOT NULL AND parked_at IS NULL",
+    ),
 )
 
 inbox = Table(
@@ -55,6 +61,7 @@ inbox = Table(
     # Set when the group dead-lettered the event instead of applying it (a replay clears it).
     Column("rejected_at", DateTime(timezone=True)),
     PrimaryKeyConstraint("consumer_group", "event_id"),
+    Index("ix_inbox_received_at", "received_at"),  # what the retention job deletes
 )
 
 api_keys = Table(

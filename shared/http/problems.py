@@ -118,6 +118,20 @@ def _declares_json(content_type: str | None) -> bool:
     return kind == "application" and (subtype == "json" or subtype.endswith("+json"))
 
 
+def _unparsable_body(error: StarletteHTTPException) -> dict[str, str] | None:
+    """The field error of a JSON body the parser gave up on (FastAPI answers such a body with
+    a bare 400 raised from the parser's error): nested too deeply, or a number too long."""
+    cause = error.__cause__
+    if error.status_code != 400 or not isinstance(cause, RecursionError | ValueError):
+        return None
+    reason = (
+        "nested too deeply"
+        if isinstance(cause, RecursionError)
+        else "cannot be decoded as JSON (e.g. a number with thousands of digits)"
+    )
+    return {"field": "body", "message": reason, "code": "json_invalid"}
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ProblemError)
@@ -155,6 +169,9 @@ def install_problem_handlers(app: FastAPI) -> None:
         assert isinstance(error, StarletteHTTPException)
         title = HTTP_TITLES.get(error.status_code, "Error")
         detail = error.detail if isinstance(error.detail, str) else ""
+        unparsable = _unparsable_body(error)
+        if unparsable is not None:
+            return problem_response(400, title, f"body: {unparsable['message']}", [unparsable])
         return problem_response(error.status_code, title, detail, headers=error.headers)
 
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:

@@ -135,10 +135,25 @@ class ConsumerRunner:
             await asyncio.sleep(0.2)
 
     async def stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-            self._consumer = None
+        """Close the client; a second call meanwhile (the run loop ending because of the first)
+        finds nothing left to close.
+
+        aiokafka's ``stop`` awaits fetches it has just cancelled and lets their
+        ``CancelledError`` out (its issue 647), which happens when the broker is away. Taken
+        for a cancellation of this task, it would end the supervised loop for good; so unless
+        this task is being cancelled, the client is closed and the runner can start again."""
+        consumer, self._consumer = self._consumer, None
         self.joined = False
+        if consumer is None:
+            return
+        try:
+            await consumer.stop()
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None and task.cancelling():
+                raise
+            log.warning("consumer stopped with a fetch cancelled under it", group=self.group_id)
+            await consumer._client.close()  # what aiokafka's stop did not reach
 
     @property
     def consumer(self) -> AIOKafkaConsumer:

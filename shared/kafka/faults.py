@@ -38,6 +38,16 @@ def is_transient(error: BaseException) -> bool:
     return cause is not None and cause is not error and is_transient(cause)
 
 
+def is_broker_unavailable(error: BaseException) -> bool:
+    """True when ``error`` says the Kafka broker cannot be reached or has not answered (no
+    connection, no broker, a request timed out, the coordinator away): waiting for Kafka, not a
+    fault of the task that raised it. A database error never is, even a transient one."""
+    if isinstance(error, KafkaError):
+        return bool(error.retriable) or isinstance(error, KafkaTimeoutError | KafkaUnavailableError)
+    cause = error.__cause__
+    return cause is not None and cause is not error and is_broker_unavailable(cause)
+
+
 def _driver_error_is_transient(original: BaseException | None) -> bool:
     for candidate in (original, getattr(original, "__cause__", None)):
         if isinstance(candidate, OSError | TimeoutError | ConnectionError):

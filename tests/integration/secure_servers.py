@@ -44,11 +44,12 @@ def _free(port: int) -> bool:
 
 def _postgres_with_tls() -> Path:
     """The folder of a PostgreSQL build with TLS (the wheel's has none): the system's."""
-    postgres = shutil.which("postgres")
-    if postgres is not None:
-        folder = Path(postgres).resolve().parent
-        if (folder / "initdb").exists():
-            return folder
+    found = shutil.which("postgres")
+    candidates = [Path(found).resolve()] if found else []
+    candidates += sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"), reverse=True)
+    for postgres in candidates:
+        if (postgres.parent / "initdb").exists():
+            return postgres.parent
     pytest.skip("no PostgreSQL with TLS on this machine (apt-get install postgresql)")
 
 

@@ -1,17 +1,29 @@
 """The retention job deletes outbox, inbox and Idempotency-Key rows after their window, and
-never an unpublished or parked outbox row, nor a recent one."""
+never an unpublished or parked outbox row, nor a recent one; in every service, each of its
+deletes finds its rows through an index."""
 
+import importlib
+import json
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from uuid import uuid4
 
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import text
 
-from deploy.devstack.platform import SERVICES, PlatformSecrets, build_app, service_options
+from deploy.devstack.platform import (
+    SERVICES,
+    PlatformSecrets,
+    Service,
+    build_app,
+    service_options,
+)
 from services.intake.settings import IntakeSettings
 from services.intake.wiring import MIGRATIONS
 from shared.db.migrations import upgrade_to_head
+from shared.db.retention import candidates
 from shared.runtime import ServiceRuntime
 from tests.infrastructure import TestInfrastructure
 
@@ -92,3 +104,51 @@ async def test_old_rows_go_and_recent_unpublished_and_parked_ones_stay(
 def test_idempotency_keys_are_kept_at_least_a_day() -> None:
     with pytest.raises(ValidationError):
         IntakeSettings(idempotency_retention_hours=23)
+
+
+@pytest.mark.parametrize("service", SERVICES, ids=lambda service: service.name)
+async def test_every_retention_delete_walks_an_index(
+    infrastructure: TestInfrastructure, service: Service
+) -> None:
+    """With sequential scans priced out, a rule whose column has no index still plans one (or a
+    full index scan filtering every row): the plan must bound its condition by an index."""
+    database = f"retention_plan_{uuid4().hex[:10]}"
+    await infrastructure.create_database(database)
+    url = infrastructure.postgres_url(database)
+    options = service_options(
+        service, url, infrastructure.kafka_bootstrap, PlatformSecrets.generate()
+    )
+    runtime: ServiceRuntime = build_app(service.name, options).state.runtime
+    wiring = importlib.import_module(f"services.{service.name}.wiring")
+    await upgrade_to_head(wiring.MIGRATIONS, url)
+    try:
+        async with runtime.engine.begin() as connection:
+            await connection.execute(text("SET LOCAL enable_seqscan = off"))
+            for rule in runtime.retention.rules:
+                indexes = set(
+                    (
+                        await connection.execute(
+                            text("SELECT indexname FROM pg_indexes WHERE tablename = :table"),
+                            {"table": rule.table},
+                        )
+                    ).scalars()
+                )
+                plan = await connection.scalar(
+                    text(f"EXPLAIN (FORMAT JSON) {candidates(rule)}"),
+                    {"cutoff": NOW, "batch": 1000},
+                )
+                plan_text = plan if isinstance(plan, str) else json.dumps(plan)
+                bounded = [
+                    node
+                    for node in _nodes(json.loads(plan_text)[0]["Plan"])
+                    if "Index Cond" in node and node.get("Index Name") in indexes
+                ]
+                assert bounded, f"{service.name}: {rule.name} scans {rule.table}: {plan_text}"
+    finally:
+        await runtime.engine.dispose()
+
+
+def _nodes(plan: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    yield plan
+    for child in plan.get("Plans", []):
+        yield from _nodes(child)

@@ -34,7 +34,7 @@ def test_every_error_response_is_a_problem_json_body() -> None:
         for path, operations in document["paths"].items():
             for method, operation in operations.items():
                 for status, response in operation["responses"].items():
-                    if int(status) >= 400 and not path.endswith("/readyz"):
+                    if int(status) >= 400 and not path.endswith(HEALTH_PATHS):
                         assert list(response["content"]) == ["application/problem+json"], (
                             name,
                             method,
@@ -43,13 +43,33 @@ def test_every_error_response_is_a_problem_json_body() -> None:
                         )
 
 
+HEALTH_PATHS = ("/healthz", "/readyz")
+"""Probes: 200 or 503, both with the same report (application/json, not a problem)."""
+
+
+def test_every_health_probe_declares_its_report_for_200_and_503() -> None:
+    reports = {"/healthz": "LivenessReport", "/readyz": "ReadinessReport"}
+    for name, document in generated_documents().items():
+        if not name.startswith("openapi/"):
+            continue
+        for path, report in reports.items():
+            responses = document["paths"][path]["get"]["responses"]
+            assert sorted(responses) == ["200", "503"], (name, path)
+            for status, response in responses.items():
+                schema = response["content"]["application/json"]["schema"]
+                assert schema == {"$ref": f"#/components/schemas/{report}"}, (name, path, status)
+            assert {"status", "checks" if path == "/readyz" else "tasks"} <= set(
+                document["components"]["schemas"][report]["properties"]
+            ), (name, report)
+
+
 def test_the_error_statuses_follow_from_what_an_operation_takes() -> None:
     paths = generated_documents()["openapi/intake.json"]["paths"]
 
     def errors(method: str, path: str) -> list[int]:
         return sorted(int(s) for s in paths[path][method]["responses"] if int(s) >= 400)
 
-    assert errors("get", "/healthz") == []
+    assert errors("get", "/healthz") == [503]  # the liveness report, not a problem
     assert errors("get", "/v1/loans/{loan_id}") == [401, 403, 404, 422, 503]
     # A body: undecodable, too large, not JSON; the Idempotency-Key header: a key reused.
     assert errors("post", "/v1/overdue-loans/batch") == [400, 401, 403, 409, 413, 415, 422, 503]

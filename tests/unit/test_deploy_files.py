@@ -111,10 +111,11 @@ CONTAINERS = [*compose_containers(), *k8s_containers()]
 
 def services_run_by(command: list[str]) -> list[Service]:
     """``python -m services.<name>`` runs one service; ``python -m deploy.migrate a b``
-    migrates the services named; ``python -m deploy.keys`` runs none."""
+    migrates the services named; ``python -m deploy.keys`` and the local providers (a
+    development tool, configured by its arguments) run none."""
     assert command[:2] == ["python", "-m"], command
     module, arguments = command[2], command[3:]
-    if module == "deploy.keys":
+    if module in ("deploy.keys", "deploy.local_providers"):
         return []
     if module == "deploy.migrate":
         return [BY_NAME[name] for name in arguments]

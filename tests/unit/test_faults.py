@@ -5,7 +5,12 @@ import pydantic
 import pytest
 import sqlalchemy.exc
 
-from shared.kafka.faults import describe_failure, is_transient, sqlstate_of
+from shared.kafka.faults import (
+    describe_failure,
+    is_broker_unavailable,
+    is_transient,
+    sqlstate_of,
+)
 
 
 class _DriverError(Exception):
@@ -105,3 +110,18 @@ def test_a_validation_error_is_described_without_the_input() -> None:
         "ValidationError: 1 error: seq: "
         "Input should be a valid integer, unable to parse string as an integer (int_parsing)"
     )
+
+
+def test_the_broker_unreachable_is_told_apart_from_every_other_failure() -> None:
+    assert is_broker_unavailable(aiokafka.errors.KafkaConnectionError("Unable to bootstrap"))
+    assert is_broker_unavailable(aiokafka.errors.NodeNotReadyError())
+    assert is_broker_unavailable(aiokafka.errors.KafkaTimeoutError())
+    assert is_broker_unavailable(aiokafka.errors.GroupCoordinatorNotAvailableError())
+    wrapped = RuntimeError("start failed")
+    wrapped.__cause__ = aiokafka.errors.KafkaConnectionError()
+    assert is_broker_unavailable(wrapped)
+    # The database away, or a fault of the task itself, is not the broker.
+    assert not is_broker_unavailable(_dbapi(sqlalchemy.exc.OperationalError, "08006"))
+    assert not is_broker_unavailable(ConnectionRefusedError())
+    assert not is_broker_unavailable(ValueError("bug"))
+    assert not is_broker_unavailable(aiokafka.errors.CommitFailedError())

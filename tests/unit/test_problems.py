@@ -63,3 +63,32 @@ async def test_other_failures_stay_a_500(error: Exception) -> None:
     assert response.status_code == 500
     assert response.headers["content-type"] == PROBLEM_JSON
     assert "retry-after" not in response.headers
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"[" * 30_000 + b"]" * 30_000, "nested too deeply"),
+        (b'{"days": ' + b"9" * 5_000 + b"}", "cannot be decoded as JSON"),
+    ],
+)
+async def test_a_body_the_parser_gives_up_on_is_a_400_naming_the_body(
+    body: bytes, message: str
+) -> None:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.post("/reports")
+    async def reports(report: dict[str, int]) -> dict[str, int]:
+        return report
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+        response = await client.post(
+            "/reports", content=body, headers={"Content-Type": "application/json"}
+        )
+    assert response.status_code == 400, response.text
+    assert response.headers["content-type"] == PROBLEM_JSON
+    (error,) = response.json()["errors"]
+    assert error["field"] == "body"
+    assert message in error["message"]

@@ -105,4 +105,5 @@ idempotency_keys = Table(
     Column("response", JSONB, nullable=False),
     _timestamp("created_at", default=True),
     PrimaryKeyConstraint("lender_id", "key"),
+    Index("ix_idempotency_keys_created_at", "created_at"),  # what the retention job deletes
 )

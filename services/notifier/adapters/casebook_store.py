@@ -4,32 +4,38 @@ One read per table for the whole batch (rows locked, so two consumers of a rebal
 partition cannot interleave), one write per table after: never a statement per event.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, or_, select, tuple_, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notifier.adapters.rows import (
+    loan_file,
+    loan_row,
+    notification_of,
+    notification_row,
+    preferences_row,
+)
 from services.notifier.adapters.tables import (
     borrowers,
-    contacts,
     loans,
-    notification_history,
     notifications,
 )
+from services.notifier.adapters.writes import (
+    add_contacts,
+    add_history,
+    insert_rows,
+    update_notifications,
+    upsert,
+)
 from services.notifier.domain.files import (
-    HoldOnFile,
-    LoanFile,
-    LoanState,
     Notification,
-    PlacementOnFile,
     Preferences,
 )
 from services.notifier.domain.lifecycle import Casebook
 from services.notifier.domain.policy_book import PolicyBook
-from shared.contact_rules import Contact
 from shared.events.catalog import AGENCY_NOTICE_SENT, NOTIFICATION_EVENTS, OPT_OUT_RECORDED
 from shared.events.envelope import Envelope
 from shared.events.models import ContactPreferences
@@ -39,7 +45,7 @@ from shared.events.notifications import (
     NotificationStatus,
     OptOutRecorded,
 )
-from shared.vocabulary import Channel, Jurisdiction
+from shared.vocabulary import Channel
 
 SOURCE = "notifier"
 LoanKey = tuple[str, str]
@@ -115,19 +121,19 @@ class CasebookStore:
 
     async def save(self, book: Casebook) -> list[Envelope]:
         """Write what the casebook changed; return the events to publish with it."""
-        await _upsert(
+        await upsert(
             self._session,
             loans,
             [loan_row(book.loans[k]) for k in sorted(book.touched_loans)],
             ("lender_id", "loan_id"),
         )
-        await _upsert(
+        await upsert(
             self._session,
             borrowers,
             [preferences_row(book.preferences[k]) for k in sorted(book.touched_borrowers)],
             ("lender_id", "borrower_ref"),
         )
-        await _insert(self._session, notifications, [notification_row(n) for n in book.created])
+        await insert_rows(self._session, notifications, [notification_row(n) for n in book.created])
         created = {n.id for n in book.created}
         await update_notifications(
             self._session, [n for n in book.changed.values() if n.id not in created]
@@ -153,84 +159,6 @@ class CasebookStore:
                 )
             )
         return events
-
-
-async def update_notifications(session: AsyncSession, changed: Sequence[Notification]) -> None:
-    if not changed:
-        return
-    await session.execute(
-        update(notifications)
-        .where(notifications.c.id == _bind("b_id"))
-        .values(
-            status=_bind("b_status"),
-            due_at=_bind("b_due_at"),
-            attempts=_bind("b_attempts"),
-            lease_until=None,
-            pack_version=_bind("b_pack_version"),
-            rule_ids=_bind("b_rule_ids"),
-            next_allowed_at=_bind("b_next_allowed_at"),
-            reason=_bind("b_reason"),
-            provider=_bind("b_provider"),
-            provider_message_id=_bind("b_provider_message_id"),
-            updated_at=_bind("b_now"),
-        )
-        .execution_options(synchronize_session=False),
-        [
-            {
-                "b_id": n.id,
-                "b_status": n.status.value,
-                "b_due_at": n.due_at,
-                "b_attempts": n.attempts,
-                "b_pack_version": n.pack_version,
-                "b_rule_ids": list(n.rule_ids),
-                "b_next_allowed_at": n.next_allowed_at,
-                "b_reason": n.reason,
-                "b_provider": n.provider,
-                "b_provider_message_id": n.provider_message_id,
-                "b_now": datetime.now().astimezone(),
-            }
-            for n in changed
-        ],
-    )
-
-
-async def add_history(session: AsyncSession, transitions: Sequence[Any]) -> None:
-    await _insert(
-        session,
-        notification_history,
-        [
-            {
-                "notification_id": t.notification_id,
-                "status": t.status.value,
-                "at": t.at,
-                "detail": t.detail,
-            }
-            for t in transitions
-        ],
-    )
-
-
-async def add_contacts(
-    session: AsyncSession, ledger: Sequence[Contact], keys: dict[str, LoanKey]
-) -> None:
-    rows = [
-        {
-            "id": c.id,
-            "lender_id": keys[c.id][0],
-            "loan_id": keys[c.id][1],
-            "borrower_ref": c.person_ref,
-            "agency_id": c.party.agency_id,
-            "channel": c.channel.value,
-            "direction": c.direction.value,
-            "outcome": c.outcome.value,
-            "at": c.at,
-            "recording_id": c.recording_id,
-            "staff_count": c.staff_count,
-        }
-        for c in ledger
-    ]
-    if rows:
-        await session.execute(insert(contacts).on_conflict_do_nothing(), rows)
 
 
 def notification_event(
@@ -261,178 +189,3 @@ def notification_event(
     notice_sent = n.kind is NotificationKind.AGENCY_NOTICE and status is NotificationStatus.SENT
     event_type = AGENCY_NOTICE_SENT if notice_sent else NOTIFICATION_EVENTS[status]
     return event_type.envelope(source=SOURCE, subject=n.loan_id, tenant=n.lender_id, data=data)
-
-
-# -- rows <-> values -------------------------------------------------------------------------
-
-
-def loan_file(row: Any) -> LoanFile:
-    return LoanFile(
-        lender_id=row["lender_id"],
-        loan_id=row["loan_id"],
-        borrower_ref=row["borrower_ref"],
-        jurisdiction=Jurisdiction(row["jurisdiction"]),
-        product=row["product"],
-        locale=row["locale"],
-        timezone=row["timezone"],
-        due_date=row["due_date"],
-        days_past_due=row["days_past_due"],
-        as_of=row["as_of"],
-        amount_overdue=row["amount_overdue"],
-        currency=row["currency"],
-        contact_sealed=row["contact_sealed"],
-        phone_refs=list(row["phone_refs"]),
-        policy_id=row["policy_id"],
-        policy_version=row["policy_version"],
-        state=LoanState(row["state"]),
-        state_reason=row["state_reason"],
-        cycle=row["cycle"],
-        holds={
-            hold_id: HoldOnFile(hold_id, h["reason"], datetime.fromisoformat(h["placed_at"]))
-            for hold_id, h in row["holds"].items()
-        },
-        placements=[
-            PlacementOnFile(
-                p["assignment_id"],
-                p["agency_id"],
-                p["agency_name"],
-                p.get("agency_phone"),
-                datetime.fromisoformat(p["placed_at"]),
-                _instant(p.get("notice_sent_at")),
-                _instant(p.get("ended_at")),
-            )
-            for p in row["placements"]
-        ],
-    )
-
-
-def loan_row(file: LoanFile) -> dict[str, Any]:
-    return {
-        "lender_id": file.lender_id,
-        "loan_id": file.loan_id,
-        "borrower_ref": file.borrower_ref,
-        "contact_sealed": file.contact_sealed,
-        "phone_refs": file.phone_refs,
-        "locale": file.locale,
-        "timezone": file.timezone,
-        "jurisdiction": file.jurisdiction.value,
-        "product": file.product,
-        "due_date": file.due_date,
-        "days_past_due": file.days_past_due,
-        "amount_overdue": file.amount_overdue,
-        "currency": file.currency,
-        "as_of": file.as_of,
-        "policy_id": file.policy_id,
-        "policy_version": file.policy_version,
-        "state": file.state.value,
-        "state_reason": file.state_reason,
-        "cycle": file.cycle,
-        "holds": {
-            h.hold_id: {"reason": h.reason, "placed_at": h.placed_at.isoformat()}
-            for h in file.holds.values()
-        },
-        "placements": [
-            {
-                "assignment_id": p.assignment_id,
-                "agency_id": p.agency_id,
-                "agency_name": p.agency_name,
-                "agency_phone": p.agency_phone,
-                "placed_at": p.placed_at.isoformat(),
-                "notice_sent_at": p.notice_sent_at and p.notice_sent_at.isoformat(),
-                "ended_at": p.ended_at and p.ended_at.isoformat(),
-            }
-            for p in file.placements
-        ],
-        "updated_at": datetime.now().astimezone(),
-    }
-
-
-def preferences_row(prefs: Preferences) -> dict[str, Any]:
-    return {
-        "lender_id": prefs.lender_id,
-        "borrower_ref": prefs.borrower_ref,
-        "preferences": prefs.reported.model_dump(mode="json"),
-        "reported_at": prefs.reported_at,
-        "reply_opt_outs": {c.value: at.isoformat() for c, at in prefs.reply_opt_outs.items()},
-    }
-
-
-def notification_row(n: Notification) -> dict[str, Any]:
-    return {
-        "id": n.id,
-        "lender_id": n.lender_id,
-        "loan_id": n.loan_id,
-        "borrower_ref": n.borrower_ref,
-        "kind": n.kind.value,
-        "step": n.step,
-        "channel": n.channel.value,
-        "template": n.template,
-        "locale": n.locale,
-        "policy_id": n.policy_id,
-        "policy_version": n.policy_version,
-        "pack_version": n.pack_version,
-        "dedupe_key": n.dedupe_key,
-        "status": n.status.value,
-        "due_at": n.due_at,
-        "attempts": n.attempts,
-        "rule_ids": list(n.rule_ids),
-        "next_allowed_at": n.next_allowed_at,
-        "reason": n.reason,
-        "provider": n.provider,
-        "provider_message_id": n.provider_message_id,
-        "agency_id": n.agency_id,
-        "assignment_id": n.assignment_id,
-    }
-
-
-def notification_of(row: Any) -> Notification:
-    return Notification(
-        id=row["id"],
-        lender_id=row["lender_id"],
-        loan_id=row["loan_id"],
-        borrower_ref=row["borrower_ref"],
-        kind=NotificationKind(row["kind"]),
-        step=row["step"],
-        channel=Channel(row["channel"]),
-        template=row["template"],
-        locale=row["locale"],
-        policy_id=row["policy_id"],
-        policy_version=row["policy_version"],
-        due_at=row["due_at"],
-        dedupe_key=row["dedupe_key"],
-        status=NotificationStatus(row["status"]),
-        attempts=row["attempts"],
-        pack_version=row["pack_version"],
-        rule_ids=tuple(row["rule_ids"]),
-        next_allowed_at=row["next_allowed_at"],
-        reason=row["reason"],
-        provider=row["provider"],
-        provider_message_id=row["provider_message_id"],
-        agency_id=row["agency_id"],
-        assignment_id=row["assignment_id"],
-    )
-
-
-def _instant(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _bind(name: str) -> Any:
-    return bindparam(name)
-
-
-async def _insert(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(table).on_conflict_do_nothing(), list(rows))
-
-
-async def _upsert(
-    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], key: tuple[str, ...]
-) -> None:
-    if not rows:
-        return
-    statement = insert(table)
-    columns = {name: statement.excluded[name] for name in rows[0] if name not in key}
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=list(key), set_=columns), list(rows)
-    )

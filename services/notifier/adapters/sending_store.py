@@ -14,16 +14,14 @@ from uuid import UUID
 from sqlalchemy import func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.casebook_store import (
-    _upsert,
+from services.notifier.adapters.rows import loan_file, loan_row, notification_of
+from services.notifier.adapters.tables import contacts, loans, notifications
+from services.notifier.adapters.writes import (
     add_contacts,
     add_history,
-    loan_file,
-    loan_row,
-    notification_of,
     update_notifications,
+    upsert,
 )
-from services.notifier.adapters.tables import contacts, loans, notifications
 from services.notifier.domain.files import LoanFile, Notification, Transition
 from services.notifier.domain.lifecycle import debt_id
 from shared.contact_rules import Contact, Direction, Outcome, Party
@@ -132,7 +130,7 @@ async def record(
     await update_notifications(session, settled)
     await add_history(session, transitions)
     await add_contacts(session, [c for c, _ in sent], {c.id: key for c, key in sent})
-    await _upsert(session, loans, [loan_row(f) for f in files], ("lender_id", "loan_id"))
+    await upsert(session, loans, [loan_row(f) for f in files], ("lender_id", "loan_id"))
 
 
 async def mark_delivered(session: AsyncSession, contact_ids: Sequence[str]) -> None:

@@ -135,7 +135,7 @@ class TemplateCatalog:
             "amount_overdue": format_money(context.amount_overdue, place),
             "due_date": format_day(context.due_date, place),
             "days_past_due": context.days_past_due,
-            "loan_ref": context.loan_id[-4:],
+            "loan_ref": loan_reference(context.loan_id),
             "opt_out_notice": self.notices[context.jurisdiction].opt_out_notice[
                 (spec.channel, locale)
             ],
@@ -147,3 +147,9 @@ class TemplateCatalog:
             values["agency_phone"] = context.agency.phone
         allowed = VARIABLES[spec.kind]
         return {key: value for key, value in values.items() if key in allowed}
+
+
+def loan_reference(loan_id: str) -> str:
+    """The last four letters or digits of the loan id (never the whole id in a message):
+    "L-2026-000123" reads "0123", "ln_ab-1" reads "ab1"."""
+    return "".join(c for c in loan_id if c.isalnum())[-4:]

@@ -9,6 +9,7 @@ says what counts: calls only, a conversation whoever started it, and not calls m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import cast
 
@@ -29,32 +30,59 @@ UNANSWERED = frozenset({Outcome.ATTEMPTED})
 
 
 def build_connected_cap(rule: Rule, pack: RulePack) -> Evaluate:
-    return _daily_cap(rule, CONNECTED, "connected calls")
+    return _call_cap(rule, CONNECTED, "connected calls")
 
 
 def build_unanswered_cap(rule: Rule, pack: RulePack) -> Evaluate:
-    return _daily_cap(rule, UNANSWERED, "unanswered call attempts")
+    return _call_cap(rule, UNANSWERED, "unanswered call attempts")
 
 
-def _daily_cap(rule: Rule, outcomes: frozenset[Outcome], what: str) -> Evaluate:
+def build_message_cap(rule: Rule, pack: RulePack) -> Evaluate:
+    """POL-03: a borrower gets at most ``max_per_day`` texts and e-mails a day, whoever sends
+    them: the lender's reminders and every agency's messages count together."""
+    params = cast(MessageCapParams, rule.params)
+    channels = frozenset(params.channels)
+    return _per_day(
+        rule, params.max_per_day, params.scope, "messages", lambda e: e.channel in channels
+    )
+
+
+def _call_cap(rule: Rule, outcomes: frozenset[Outcome], what: str) -> Evaluate:
     params = cast(DailyCapParams, rule.params)
-    cap, every_party = params.max_per_day, params.scope == "all_parties"
+
+    def kind(entry: Contact) -> bool:
+        return entry.channel is Channel.PHONE_CALL and entry.outcome in outcomes
+
+    def lifted(s: Situation) -> bool:
+        consent = ConsentKind.CALLS_BEYOND_DAILY_CAP
+        return params.consent_lifts and s.facts.consents_at(consent, s.contact.at)
+
+    return _per_day(rule, params.max_per_day, params.scope, what, kind, lifted)
+
+
+def _per_day(
+    rule: Rule,
+    cap: int,
+    scope: str,
+    what: str,
+    kind: Callable[[Contact], bool],
+    lifted: Callable[[Situation], bool] = lambda _s: False,
+) -> Evaluate:
+    """At most ``cap`` outbound contacts of ``kind`` to the debtor per borrower's day, counted
+    across every party or the contact's own party, unless ``lifted`` (a consent)."""
+    every_party = scope == "all_parties"
 
     def counts(entry: Contact, contact: Contact) -> bool:
         return (
-            entry.channel is Channel.PHONE_CALL
+            kind(entry)
             and entry.outbound
             and entry.recipient is Recipient.DEBTOR
-            and entry.outcome in outcomes
             and (every_party or entry.party == contact.party)
         )
 
     def evaluate(s: Situation) -> Finding | None:
         contact = s.contact
-        if not (counts(contact, contact)) or (
-            params.consent_lifts
-            and s.facts.consents_at(ConsentKind.CALLS_BEYOND_DAILY_CAP, contact.at)
-        ):
+        if not counts(contact, contact) or lifted(s):
             return None
         start = s.day_start()
         counted = tuple(e.id for e in s.history if e.at >= start and counts(e, contact))
@@ -64,38 +92,6 @@ def _daily_cap(rule: Rule, outcomes: frozenset[Outcome], what: str) -> Evaluate:
         text = (
             f"{len(counted)} {what} already on {s.day} (borrower's day, {who}); "
             f"at most {cap} per day"
-        )
-        return Finding(rule.id, text, counted, s.day_start(1))
-
-    return evaluate
-
-
-def build_message_cap(rule: Rule, pack: RulePack) -> Evaluate:
-    """POL-03: a borrower gets at most ``max_per_day`` texts and e-mails a day, whoever sends
-    them: the lender's reminders and every agency's messages count together."""
-    params = cast(MessageCapParams, rule.params)
-    channels, every_party = frozenset(params.channels), params.scope == "all_parties"
-
-    def counts(entry: Contact, contact: Contact) -> bool:
-        return (
-            entry.channel in channels
-            and entry.outbound
-            and entry.recipient is Recipient.DEBTOR
-            and (every_party or entry.party == contact.party)
-        )
-
-    def evaluate(s: Situation) -> Finding | None:
-        contact = s.contact
-        if not counts(contact, contact):
-            return None
-        start = s.day_start()
-        counted = tuple(e.id for e in s.history if e.at >= start and counts(e, contact))
-        if len(counted) < params.max_per_day:
-            return None
-        who = "all parties together" if every_party else str(contact.party)
-        text = (
-            f"{len(counted)} messages already on {s.day} (borrower's day, {who}); "
-            f"at most {params.max_per_day} per day"
         )
         return Finding(rule.id, text, counted, s.day_start(1))
 

@@ -1,4 +1,4 @@
-"""Migration 0005 turns a log of entries (before the tree) into a Merkle tree: every node
+"""Migration 0006 turns a log of entries (before the tree) into a Merkle tree: every node
 stored, the head's root the entries' RFC 9162 root, the filter columns filled from the entries."""
 
 from typing import Any
@@ -34,14 +34,14 @@ async def test_the_tree_is_built_for_the_entries_logged_before_it(
     engine = create_async_engine(url)
     config = alembic_config(MIGRATIONS, url)
 
-    def upgrade_to_0004(connection: Connection) -> None:
+    def upgrade_before_the_tree(connection: Connection) -> None:
         config.attributes["connection"] = connection
-        command.upgrade(config, "0004")
+        command.upgrade(config, "0005")
 
     bodies = [entry(n) for n in range(ENTRIES)]
     try:
         async with engine.begin() as connection:
-            await connection.run_sync(upgrade_to_0004)
+            await connection.run_sync(upgrade_before_the_tree)
             for n, body in enumerate(bodies):
                 await connection.execute(
                     text(

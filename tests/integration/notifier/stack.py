@@ -12,11 +12,13 @@ from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import httpx
+from aiokafka import AIOKafkaConsumer
 from sqlalchemy import text
 
 from deploy.local_providers.config import EmulatorConfig
 from deploy.local_providers.server import RunningProviders, running_providers, serving
 from shared.events.catalog import EventType
+from shared.events.envelope import Envelope
 from shared.events.topics import Topic
 from tests.harness import Infrastructure, RunningPlatform, eventually, running_platform
 from tests.support.factories import report
@@ -65,6 +67,7 @@ class Stack:
     platform: RunningPlatform
     providers: RunningProviders
     borrower_ids: dict[str, str] = field(default_factory=dict)  # by loan id
+    borrower_emails: dict[str, str] = field(default_factory=dict)  # by loan id
 
     @property
     def intake(self) -> httpx.AsyncClient:
@@ -88,11 +91,12 @@ class Stack:
             as_of=local_now.isoformat(),
         )
         self.borrower_ids[loan_id] = f"B-{uuid4().hex[:10]}"
+        self.borrower_emails[loan_id] = f"{uuid4().hex[:8]}@example.com"
         body["borrower"] = {
             **body["borrower"],
             "id": self.borrower_ids[loan_id],
             "phone": phone,
-            "email": f"{uuid4().hex[:8]}@example.com",
+            "email": self.borrower_emails[loan_id],
             "timezone": zone,
             **borrower,
         }
@@ -154,6 +158,33 @@ class Stack:
         runtime = self.platform.runtime("notifier")
         async with runtime.sessions() as session:
             return await session.scalar(text(query), {"loan": loan_id})
+
+    async def published_types(self, loan_id: str) -> list[str]:
+        """The types of the notifier's events about a loan on its topic, in order."""
+        runtime = self.platform.runtime("notifier")
+        consumer = AIOKafkaConsumer(
+            runtime.topic(Topic.NOTIFICATIONS),
+            bootstrap_servers=runtime.settings.kafka_bootstrap_servers,
+            group_id=None,
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            key = f"{self.platform.credentials.lender['id']}/{loan_id}".encode()
+            found: list[str] = []
+            batches = await consumer.getmany(timeout_ms=1000)
+            while batches:
+                for records in batches.values():
+                    found += [
+                        Envelope.model_validate_json(r.value or b"").type
+                        for r in records
+                        if r.key == key
+                    ]
+                batches = await consumer.getmany(timeout_ms=200)
+            return found
+        finally:
+            await consumer.stop()
 
     async def status_of(self, loan_id: str, step: int) -> str | None:
         for item in await self.notifications(loan_id):

@@ -54,6 +54,31 @@ async def test_a_due_reminder_reaches_the_borrower_and_its_delivery_comes_back(
     assert "Demo Consumer Finance" in text.body
     assert "退订" in text.body  # zh-CN, with the opt-out notice
 
+    async def published() -> list[str] | None:
+        types = await stack.published_types(loan_id)
+        return types if "collections.notification.delivered" in types else None
+
+    types = await eventually(published, within=30)
+    sent = [t for t in types if t != "collections.notification.scheduled"]
+    assert sent == ["collections.notification.sent", "collections.notification.delivered"]
+    assert types.count("collections.notification.scheduled") == len(planned)
+
+
+async def test_an_e_mail_reminder_goes_out_over_smtp_with_its_subject(stack: Stack) -> None:
+    loan_id, _ = await stack.report_loan()
+    (email,) = [n for n in await stack.notifications(loan_id) if n["channel"] == "email"]
+    await stack.make_due(loan_id, step=email["step"])
+
+    async def sent() -> bool:
+        return await stack.status_of(loan_id, email["step"]) == "sent"
+
+    await eventually(sent, within=30)
+    address = stack.borrower_emails[loan_id]
+    (message,) = stack.providers.journal.messages(address)
+    assert message.provider == "smtp"
+    assert message.subject
+    assert "Demo Consumer Finance" in message.body
+
 
 async def _pay_in_full(stack: Stack, loan_id: str) -> None:
     answer = await stack.intake.post(

@@ -1,8 +1,8 @@
 """The audit log becomes a Merkle tree: stored nodes, its root, signed checkpoints; entries get
 the loan, agency and borrower pseudonym their filters read (backfilled from the entries).
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 import sqlalchemy as sa
@@ -11,8 +11,8 @@ from alembic import op
 from shared.tlog.merkle import EMPTY_ROOT
 from shared.tlog.tree import append_leaves, range_nodes
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,25 @@
+"""Indexes for the retention job's deletes: published outbox rows by ``published_at``, inbox
+rows by ``received_at``, Idempotency-Key replies by ``created_at``.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from alembic import op
+
+from shared.db.kit_migrations import add_retention_indexes_v5, drop_retention_indexes_v5
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    add_retention_indexes_v5()
+    op.create_index("ix_idempotency_keys_created_at", "idempotency_keys", ["created_at"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_idempotency_keys_created_at", table_name="idempotency_keys")
+    drop_retention_indexes_v5()
