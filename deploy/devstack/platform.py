@@ -30,11 +30,13 @@ from shared.auth.registry import CredentialIssuer, credentials_topic, ensure_cre
 from shared.crypto import KeyRing
 from shared.db.migrations import upgrade_to_head
 from shared.settings import ServiceSettings
+from shared.tlog.note import Signer
 
 from .infrastructure import LocalInfrastructure
 
 DEMO_LENDER = "lender-demo"
 DEMO_AGENCIES = ("agency-north", "agency-south")
+AUDIT_LOG_ORIGIN = "collections.localhost/audit"  # the dev stack's log: checkpoint origin
 DEMO_AUDITOR = ALL_LENDERS  # the demo auditor sees every lender's loans
 OLD_DEMO_AUDITOR = "auditor-demo"  # its id in credentials.json files written before
 
@@ -104,6 +106,7 @@ class PlatformSecrets:
     storage_keys: dict[str, str]  # per service that seals data at rest: its own key ring
     transit_keys: str
     pseudonym_key: str
+    log_signing_key: str = ""  # compliance's checkpoint signer (absent from older stacks)
 
     @classmethod
     def generate(cls) -> PlatformSecrets:
@@ -113,6 +116,7 @@ class PlatformSecrets:
             },
             transit_keys=KeyRing.generate_spec("t1"),
             pseudonym_key=secrets.token_urlsafe(32),
+            log_signing_key=str(Signer.generate(AUDIT_LOG_ORIGIN)),
         )
 
     @classmethod
@@ -120,10 +124,13 @@ class PlatformSecrets:
         if path.exists():
             kept = cls(**json.loads(path.read_text()))
             fresh = cls.generate()  # a service that now seals data at rest gets its key ring
-            if set(fresh.storage_keys) <= set(kept.storage_keys):
+            if set(fresh.storage_keys) <= set(kept.storage_keys) and kept.log_signing_key:
                 return kept
             made = cls(
-                {**fresh.storage_keys, **kept.storage_keys}, kept.transit_keys, kept.pseudonym_key
+                {**fresh.storage_keys, **kept.storage_keys},
+                kept.transit_keys,
+                kept.pseudonym_key,
+                kept.log_signing_key or fresh.log_signing_key,
             )
         else:
             made = cls.generate()
@@ -187,6 +194,8 @@ def service_options(
         options["transit_keys"] = keys.transit_keys
     if service.holds("pseudonym_key"):
         options["pseudonym_key"] = keys.pseudonym_key
+    if service.holds("log_signing_key"):
+        options["log_signing_key"] = keys.log_signing_key
     return options
 
 

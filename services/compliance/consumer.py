@@ -4,38 +4,30 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.compliance.adapters.audit_log import AuditLog
-from services.compliance.domain import audit_entry, canonical_bytes, leaf_hash
+from services.compliance.domain.entries import new_entry
+from services.compliance.log_writer import LogWriter
 from shared.events.catalog import EVENT_TYPES
 from shared.events.topics import Topic
 from shared.kafka.handlers import EventHandlers, Received
 
 GROUP = "compliance"
-AUDITED_TOPICS = list(Topic)
+# Everything the other services publish; compliance's own violations are appended directly.
+AUDITED_TOPICS = [Topic.LOANS, Topic.NOTIFICATIONS, Topic.ASSIGNMENTS, Topic.AGENCY_ACTIVITIES]
 
 
-def compliance_handlers() -> EventHandlers:
-    """One recorder for every type, so a batch's events are appended in one call, in order."""
-    handlers = EventHandlers()
-    for event_type in EVENT_TYPES.values():
-        handlers.on(event_type, record_events)
-    return handlers
+class Recorder:
+    def __init__(self, writer: LogWriter) -> None:
+        self._writer = writer
 
+    def handlers(self) -> EventHandlers:
+        """One recorder for every type, so a batch's events are appended in one call, in
+        order, in the batch's one transaction, and signed once."""
+        handlers = EventHandlers()
+        for event_type in EVENT_TYPES.values():
+            if event_type.topic in AUDITED_TOPICS:
+                handlers.on(event_type, self.record)
+        return handlers
 
-async def record_events(session: AsyncSession, events: Sequence[Received]) -> None:
-    rows = []
-    for event in events:
-        envelope = event.envelope
-        entry = canonical_bytes(audit_entry(envelope))
-        rows.append(
-            {
-                "event_id": envelope.id,
-                "event_type": envelope.type,
-                "subject": envelope.subject,
-                "tenant_id": envelope.tenantid,
-                "event_time": envelope.time,
-                "entry": entry,
-                "leaf_hash": leaf_hash(entry),
-            }
-        )
-    await AuditLog(session).append(rows)
+    async def record(self, session: AsyncSession, events: Sequence[Received]) -> None:
+        if events:
+            await self._writer.append(session, [new_entry(event.envelope) for event in events])

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from typing_extensions import TypeVar
 
 from shared.events.assignments import AgencyActivityRecorded, AssignmentEnded, AssignmentPlaced
+from shared.events.compliance import ViolationFound
 from shared.events.envelope import Envelope, new_envelope
 from shared.events.models import (
     ContactPreferencesUpdated,
@@ -182,6 +183,14 @@ OPT_OUT_RECORDED = EventType(
     "and subjected by the borrower's pseudonym.",
 )
 
+VIOLATION_FOUND = EventType(
+    name="collections.compliance.violation-found",
+    version=1,
+    topic=Topic.COMPLIANCE,
+    model=ViolationFound,
+    summary="A contact broke a rule of its pack, judged after the fact from the audit log.",
+)
+
 EVENT_TYPES: dict[str, EventType] = {
     event.name: event
     for event in (
@@ -200,6 +209,7 @@ EVENT_TYPES: dict[str, EventType] = {
         *NOTIFICATION_EVENTS.values(),
         AGENCY_NOTICE_SENT,
         OPT_OUT_RECORDED,
+        VIOLATION_FOUND,
     )
 }
 

@@ -43,7 +43,11 @@ async def test_an_overdue_report_reaches_every_service(platform: RunningPlatform
     assert placement.json()["amount_overdue"] == {"amount": "1250.00", "currency": "CNY"}
 
     timeline = await eventually(
-        lambda: found("compliance", "/v1/loans/L-E2E-1/timeline", platform.as_auditor())
+        lambda: found(
+            "compliance",
+            f"/v1/loans/L-E2E-1/timeline?lender_id={platform.credentials.lender['id']}",
+            platform.as_auditor(),
+        )
     )
     (entry,) = timeline.json()["entries"]
     assert entry["event_id"] == event_id

@@ -33,7 +33,7 @@ READS = {
     "intake": "/v1/loans/{loan_id}",
     "notifier": "/v1/loans/{loan_id}/notifications",
     "agency_gateway": "/v1/loans/{loan_id}/placement",
-    "compliance": "/v1/loans/{loan_id}/timeline",
+    "compliance": "/v1/loans/{loan_id}/timeline?lender_id=lender-any",  # loan ids are per lender
 }
 READERS = {"intake": Role.LENDER, "notifier": Role.LENDER, "agency_gateway": Role.LENDER}
 

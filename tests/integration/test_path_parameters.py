@@ -12,7 +12,7 @@ BAD_IDS = ["L%00", "%00", "L-1%0A", "-L-1", "L" * 65, "L%E2%80%AE1", "L%20 1"]
 ROUTES = [
     ("notifier", "/v1/loans/{id}/notifications", "lender"),
     ("agency_gateway", "/v1/loans/{id}/placement", "lender"),
-    ("compliance", "/v1/loans/{id}/timeline", "auditor"),
+    ("compliance", "/v1/loans/{id}/timeline?lender_id=lender-demo", "auditor"),
     ("intake", "/v1/loans/{id}", "lender"),
 ]
 

@@ -1,52 +1,141 @@
-"""The append-only audit log in compliance's database."""
+"""The append-only audit log in compliance's database: entries, Merkle nodes, tree head."""
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, select, tuple_, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.compliance.adapters.tables import audit_entries, log_state
+from services.compliance.adapters.tables import audit_entries, log_state, merkle_nodes
+from services.compliance.domain.entries import NewEntry
 from shared.db.bulk import insert_rows
+from shared.tlog.tree import Appended, NodeKey, append_leaves, range_nodes
 
 LOG_ID = 1
+
+ENTRY_COLUMNS = (
+    audit_entries.c.leaf_index,
+    audit_entries.c.event_id,
+    audit_entries.c.event_type,
+    audit_entries.c.tenant_id,
+    audit_entries.c.loan_id,
+    audit_entries.c.agency_id,
+    audit_entries.c.event_time,
+    audit_entries.c.recorded_at,
+    audit_entries.c.entry,
+    audit_entries.c.leaf_hash,
+)
+
+
+class MissingNodesError(LookupError):
+    """Nodes of a tree larger than the log (or removed from the database)."""
+
+
+@dataclass(frozen=True)
+class TreeHead:
+    size: int
+    root_hash: bytes
+
+
+@dataclass(frozen=True)
+class EntryFilter:
+    lender_id: str | None = None  # None: every lender (an auditor of all)
+    loan_id: str | None = None
+    agency_id: str | None = None
+    event_type: str | None = None
+    time_from: datetime | None = None
+    time_to: datetime | None = None
+    after_index: int = -1  # the cursor: entries past this leaf index
 
 
 class AuditLog:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def append(self, rows: Sequence[dict[str, Any]]) -> int:
-        """Give the rows the next leaf indices, gap-free, and store them; returns the new size.
+    async def append(self, entries: Sequence[NewEntry]) -> Appended:
+        """Give the entries the next leaf indices, store them and the tree nodes they complete,
+        and move the tree head, all in the caller's transaction.
 
-        The size row is locked for the transaction, so concurrent writers (replicas) queue.
+        The head row is locked for the transaction, so concurrent writers (replicas) queue and
+        indices stay gap-free; the frontier (``O(log n)`` nodes) is all that is read.
         """
-        size = await self._session.scalar(
-            select(log_state.c.size).where(log_state.c.id == LOG_ID).with_for_update()
+        head = await self.head(for_update=True)
+        frontier = await self.nodes(range_nodes(0, head.size))
+        appended = append_leaves(head.size, frontier, [entry.leaf_hash for entry in entries])
+        rows = [{**entry.row(), "leaf_index": head.size + i} for i, entry in enumerate(entries)]
+        await insert_rows(self._session, audit_entries, rows)
+        await insert_rows(
+            self._session,
+            merkle_nodes,
+            [{"level": level, "idx": i, "hash": h} for (level, i), h in appended.nodes.items()],
         )
-        if size is None:
-            raise RuntimeError("the log_state row is missing; run the migrations")
-        indexed = [{**row, "leaf_index": size + offset} for offset, row in enumerate(rows)]
-        await insert_rows(self._session, audit_entries, indexed)
-        new_size = size + len(rows)
         await self._session.execute(
-            update(log_state).where(log_state.c.id == LOG_ID).values(size=new_size)
+            update(log_state)
+            .where(log_state.c.id == LOG_ID)
+            .values(size=appended.size, root_hash=appended.root)
         )
-        return int(new_size)
+        return appended
 
-    async def timeline(self, subject: str) -> list[dict[str, Any]]:
+    async def head(self, *, for_update: bool = False) -> TreeHead:
+        query = select(log_state.c.size, log_state.c.root_hash).where(log_state.c.id == LOG_ID)
+        row = (
+            await self._session.execute(query.with_for_update() if for_update else query)
+        ).one_or_none()
+        if row is None:
+            raise RuntimeError("the log_state row is missing; run the migrations")
+        return TreeHead(int(row.size), bytes(row.root_hash))
+
+    async def nodes(self, keys: Iterable[NodeKey]) -> dict[NodeKey, bytes]:
+        wanted = list(set(keys))
+        if not wanted:
+            return {}
         rows = await self._session.execute(
-            select(
-                audit_entries.c.leaf_index,
-                audit_entries.c.event_id,
-                audit_entries.c.event_type,
-                audit_entries.c.tenant_id,
-                audit_entries.c.event_time,
-                audit_entries.c.recorded_at,
-                audit_entries.c.entry,
-                audit_entries.c.leaf_hash,
+            select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
+                tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(wanted)
             )
-            .where(audit_entries.c.subject == subject)
-            .order_by(audit_entries.c.leaf_index)
         )
+        found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
+        if len(found) != len(wanted):
+            raise MissingNodesError(f"{len(wanted) - len(found)} Merkle nodes are not stored")
+        return found
+
+    async def entries(self, where: EntryFilter, limit: int) -> list[dict[str, Any]]:
+        """Entries in leaf order past the cursor, at most ``limit``."""
+        c = audit_entries.c
+        conditions = [c.leaf_index > where.after_index]
+        for column, value in (
+            (c.tenant_id, where.lender_id),
+            (c.loan_id, where.loan_id),
+            (c.agency_id, where.agency_id),
+            (c.event_type, where.event_type),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        if where.time_from is not None:
+            conditions.append(c.event_time >= where.time_from)
+        if where.time_to is not None:
+            conditions.append(c.event_time < where.time_to)
+        rows = await self._session.execute(
+            select(*ENTRY_COLUMNS).where(and_(*conditions)).order_by(c.leaf_index).limit(limit)
+        )
+        return [dict(row._mapping) for row in rows]
+
+    async def timeline(self, lender_id: str, loan_id: str) -> list[dict[str, Any]]:
+        """A lender's loan in leaf order: its own entries and its borrower's (opt-outs,
+        preferences), which name the borrower's pseudonym but no loan."""
+        c = audit_entries.c
+        borrowers = (
+            select(c.borrower_ref)
+            .where(c.tenant_id == lender_id, c.loan_id == loan_id, c.borrower_ref.is_not(None))
+            .distinct()
+        )
+        own = select(*ENTRY_COLUMNS).where(c.tenant_id == lender_id, c.loan_id == loan_id)
+        of_borrower = select(*ENTRY_COLUMNS).where(
+            c.tenant_id == lender_id, c.loan_id.is_(None), c.borrower_ref.in_(borrowers)
+        )
+        # Two index scans (by loan, by borrower), not one OR over the lender's every entry.
+        both = union_all(own, of_borrower).subquery()
+        rows = await self._session.execute(select(both).order_by(both.c.leaf_index))
         return [dict(row._mapping) for row in rows]

@@ -1,9 +1,11 @@
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     DateTime,
     Index,
     LargeBinary,
+    PrimaryKeyConstraint,
     SmallInteger,
     Table,
     Text,
@@ -27,7 +29,13 @@ audit_entries = Table(
     Column("recorded_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("entry", LargeBinary, nullable=False, comment="canonical JSON, pseudonymous"),
     Column("leaf_hash", LargeBinary, nullable=False),
+    Column("loan_id", Text, nullable=True),
+    Column("agency_id", Text, nullable=True),
+    Column("borrower_ref", Text, nullable=True),
     Index("ix_audit_entries_subject", "subject", "leaf_index"),
+    Index("ix_audit_entries_loan", "tenant_id", "loan_id", "leaf_index"),
+    Index("ix_audit_entries_borrower", "tenant_id", "borrower_ref", "leaf_index"),
+    Index("ix_audit_entries_agency", "agency_id", "leaf_index"),
 )
 
 log_state = Table(
@@ -35,4 +43,44 @@ log_state = Table(
     metadata,
     Column("id", SmallInteger, primary_key=True, autoincrement=False),
     Column("size", BigInteger, nullable=False),
+    Column("root_hash", LargeBinary, nullable=False),
+)
+
+merkle_nodes = Table(
+    "merkle_nodes",
+    metadata,
+    Column("level", SmallInteger, nullable=False),
+    Column("idx", BigInteger, nullable=False),
+    Column("hash", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("level", "idx", name="pk_merkle_nodes"),
+    comment="complete perfect subtrees: node (level, idx) hashes leaves "
+    "[idx<<level, (idx+1)<<level)",
+)
+
+checkpoints = Table(
+    "checkpoints",
+    metadata,
+    Column("tree_size", BigInteger, primary_key=True, autoincrement=False),
+    Column("root_hash", LargeBinary, nullable=False),
+    Column("signed_at", DateTime(timezone=True), nullable=False),
+    Column("key_id", Text, nullable=False),
+    Column("note", Text, nullable=False, comment="the C2SP signed checkpoint"),
+)
+
+violations = Table(
+    "violations",
+    metadata,
+    Column("violation_id", Text, primary_key=True),
+    Column("leaf_index", BigInteger, nullable=False, comment="the violation's own log entry"),
+    Column("lender_id", Text, nullable=False),
+    Column("loan_id", Text, nullable=False),
+    Column("rule_id", Text, nullable=False),
+    Column("pack_version", Text, nullable=False),
+    Column("party", Text, nullable=False),
+    Column("agency_id", Text, nullable=True),
+    Column("contact_id", Text, nullable=False),
+    Column("contact_at", DateTime(timezone=True), nullable=False),
+    Column("leaf_indexes", ARRAY(BigInteger), nullable=False),
+    Column("explanation", Text, nullable=False),
+    Index("ix_violations_lender", "lender_id", "leaf_index"),
 )

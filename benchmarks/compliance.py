@@ -1,0 +1,280 @@
+"""Compliance's audit log: ``python -m benchmarks.compliance [--entries 1000000]``.
+
+Figures, each with its ratio to a baseline measured in the same run:
+
+- append: entries per second appended with the Merkle tree maintained and a checkpoint signed
+  per batch (``AuditLog.append`` + ``Checkpoints.sign``, the consumer's own code, batches of
+  ``--batch``), against COPYing the same entry rows into a table with no tree (aim: ratio >= 0.5);
+- inclusion proof: p99 of ``GET /v1/audit/proofs/inclusion`` over HTTP in the log of
+  ``--entries`` entries, against a trivial authenticated GET (``/v1/audit/public-key``) on the
+  same server (aim: ratio < 2);
+- timeline: p99 of ``GET /v1/loans/{id}/timeline`` (a loan of ~20 entries), same baseline;
+- consumption to signed checkpoint: events published to Kafka one at a time, consumed by the
+  service; for each, the time from its consumption (its transaction's start, ``recorded_at``)
+  to the signing of the first checkpoint that includes it (aim: p99 <= 1 s).
+
+The service runs in this process under uvicorn on a free port (real HTTP, one event loop shared
+with the load generator, which weighs on both sides of each ratio alike). Kafka and PostgreSQL
+come from ``COLLECTIONS_KAFKA_BOOTSTRAP`` and ``COLLECTIONS_POSTGRES_URL`` when set, else from a
+local stack in ``.devstack-bench/``. Figures are printed with a Markdown table; nothing is
+asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import secrets
+import socket
+import statistics
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from uuid import uuid4
+
+import asyncpg
+import httpx
+import uvicorn
+from sqlalchemy import text
+
+from deploy.devstack import LocalInfrastructure
+from deploy.devstack.paths import DEFAULT_CACHE, REPO_ROOT
+from deploy.devstack.platform import DemoCredentials, issue_demo_keys
+from services.compliance.adapters.audit_log import AuditLog
+from services.compliance.adapters.checkpoints import Checkpoints
+from services.compliance.domain.entries import NewEntry, new_entry
+from services.compliance.settings import ComplianceSettings
+from services.compliance.wiring import create_app
+from shared.db.engine import create_engine, create_session_factory
+from shared.events.assignments import (
+    ActivityDirection,
+    ActivityOutcome,
+    ActivityType,
+    AgencyActivityRecorded,
+)
+from shared.events.catalog import AGENCY_ACTIVITY_RECORDED
+from shared.events.topics import Topic
+from shared.runtime import ServiceRuntime
+from shared.tlog.note import Signer
+
+BENCH_ROOT = REPO_ROOT / ".devstack-bench-compliance"  # its own ports: runs beside intake's
+LENDER = "lender-demo"
+START = datetime(2026, 11, 2, 3, tzinfo=UTC)
+
+
+def entries(count: int, loans: int) -> list[NewEntry]:
+    """Agency activities on ``loans`` loans, round robin, as the consumer would log them."""
+    made = []
+    for n in range(count):
+        loan_id = f"L-{n % loans:07d}"
+        activity = AgencyActivityRecorded(
+            activity_id=f"ACT-{n}",
+            assignment_id=f"A-{loan_id}",
+            loan_id=loan_id,
+            borrower_ref=f"bref_{n % loans}",
+            agency_id=f"agency-{n % 7}",
+            type=ActivityType.CALL,
+            direction=ActivityDirection.OUTBOUND,
+            outcome=ActivityOutcome.NO_ANSWER,
+            at=START + timedelta(minutes=n),
+        )
+        envelope = AGENCY_ACTIVITY_RECORDED.envelope(
+            source="/bench", subject=loan_id, tenant=LENDER, data=activity
+        )
+        made.append(new_entry(envelope))
+    return made
+
+
+def p99(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[98]
+
+
+async def timed_appends(url: str, rows: list[NewEntry], batch: int, signer: Signer) -> float:
+    """Entries per second through the consumer's append (tree and a signed checkpoint)."""
+    engine = create_engine(url, 2)
+    sessions = create_session_factory(engine)
+    started = time.perf_counter()
+    for offset in range(0, len(rows), batch):
+        async with sessions() as session, session.begin():
+            appended = await AuditLog(session).append(rows[offset : offset + batch])
+            await Checkpoints(session, signer).sign(appended.size, appended.root)
+    elapsed = time.perf_counter() - started
+    await engine.dispose()
+    return len(rows) / elapsed
+
+
+async def timed_copy(url: str, rows: list[NewEntry], batch: int) -> float:
+    """Entries per second COPYing the same rows into a table like ``audit_entries`` (its
+    indexes too), with no tree."""
+    connection = await asyncpg.connect(url.replace("postgresql+asyncpg", "postgresql"))
+    try:
+        await connection.execute("CREATE TABLE copy_baseline (LIKE audit_entries INCLUDING ALL)")
+        columns = ["leaf_index", *rows[0].row()]
+        records = [(i, *row.row().values()) for i, row in enumerate(rows)]
+        started = time.perf_counter()
+        for offset in range(0, len(records), batch):
+            async with connection.transaction():
+                await connection.copy_records_to_table(
+                    "copy_baseline", records=records[offset : offset + batch], columns=columns
+                )
+        elapsed = time.perf_counter() - started
+        await connection.execute("DROP TABLE copy_baseline")
+    finally:
+        await connection.close()
+    return len(rows) / elapsed
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextlib.asynccontextmanager
+async def serving(settings: ComplianceSettings) -> AsyncIterator[tuple[str, ServiceRuntime]]:
+    app = create_app(settings)
+    config = uvicorn.Config(app, port=settings.http_port, log_level="warning")
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    while not server.started:  # noqa: ASYNC110 (uvicorn offers no event to await)
+        await asyncio.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{settings.http_port}", app.state.runtime
+    finally:
+        server.should_exit = True
+        await task
+
+
+async def latencies(call: Callable[[], Awaitable[httpx.Response]], requests: int) -> list[float]:
+    samples = []
+    for _ in range(requests):
+        started = time.perf_counter()
+        response = await call()
+        samples.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text}")
+    return samples
+
+
+async def signing_delays(url: str, runtime: ServiceRuntime, events: int) -> list[float]:
+    """Publish ``events`` one at a time; per entry, recorded_at to its first checkpoint."""
+    topic = runtime.topic(Topic.AGENCY_ACTIVITIES)
+    ids = []
+    for entry in entries(events, 50):
+        payload = entry.canonical  # the event's canonical JSON is a valid envelope too
+        ids.append(entry.event_id)
+        await runtime.producer.send_and_wait(
+            topic, payload, key=f"{LENDER}/{entry.loan_id}".encode()
+        )
+        await asyncio.sleep(0.01)
+    engine = create_engine(url, 1)
+    query = text(
+        "SELECT extract(epoch FROM (SELECT min(c.signed_at) FROM checkpoints c "
+        "WHERE c.tree_size > e.leaf_index) - e.recorded_at) FROM audit_entries e "
+        "WHERE e.event_id = ANY(:ids)"
+    )
+    deadline = time.monotonic() + 60
+    while True:
+        async with engine.connect() as connection:
+            delays = [float(d) for d in (await connection.execute(query, {"ids": ids})).scalars()]
+        if len(delays) == events or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.2)
+    await engine.dispose()
+    return delays
+
+
+async def run(args: argparse.Namespace) -> dict[str, float]:
+    infra = LocalInfrastructure.from_environment(
+        BENCH_ROOT, kafka_port=19392, postgres_port=54459, cache_dir=DEFAULT_CACHE
+    )
+    tag = uuid4().hex[:10]
+    figures: dict[str, float] = {}
+    async with infra:
+        database = f"bench_compliance_{tag}"
+        await infra.create_database(database)
+        url = infra.postgres_url(database)
+        namespace = f"bench{tag}."
+        credentials = DemoCredentials.generate()
+        await issue_demo_keys(infra.kafka_bootstrap, credentials, namespace)
+        signer = Signer.generate("collections.bench/audit")
+        settings = ComplianceSettings(
+            database_url=url,
+            kafka_bootstrap_servers=infra.kafka_bootstrap,
+            topic_namespace=namespace,
+            http_port=free_port(),
+            log_signing_key=str(signer),
+            log_json=False,
+        )
+        rows = entries(args.entries, args.entries // 20 or 1)
+        async with serving(settings) as (base, runtime):  # migrates the database
+            sample = rows[: min(len(rows), args.copy_sample)]
+            figures["copy_per_s"] = await timed_copy(url, sample, args.batch)
+            figures["append_per_s"] = await timed_appends(url, rows, args.batch, signer)
+            headers = {"Authorization": f"Bearer {credentials.auditor['api_key']}"}
+            async with httpx.AsyncClient(base_url=base, headers=headers) as client:
+                trivial = await latencies(lambda: client.get("/v1/audit/public-key"), args.requests)
+                size = len(rows)
+
+                def proof() -> Awaitable[httpx.Response]:
+                    params = {"leaf_index": secrets.randbelow(size), "tree_size": size}
+                    return client.get("/v1/audit/proofs/inclusion", params=params)
+
+                def timeline() -> Awaitable[httpx.Response]:
+                    loan = f"L-{secrets.randbelow(args.entries // 20 or 1):07d}"
+                    params = {"lender_id": LENDER}
+                    return client.get(f"/v1/loans/{loan}/timeline", params=params)
+
+                proofs = await latencies(proof, args.requests)
+                timelines = await latencies(timeline, args.requests)
+            figures["trivial_p99_ms"] = p99(trivial) * 1000
+            figures["proof_p99_ms"] = p99(proofs) * 1000
+            figures["timeline_p99_ms"] = p99(timelines) * 1000
+            delays = await signing_delays(url, runtime, args.events)
+            figures["signed_p99_ms"] = p99(delays) * 1000 if len(delays) > 1 else float("nan")
+    return figures
+
+
+def table(figures: dict[str, float], args: argparse.Namespace) -> str:
+    f = figures
+    return "\n".join(
+        [
+            f"{args.entries:,} entries, batches of {args.batch}, {args.requests} requests per "
+            f"figure, {datetime.now(UTC):%Y-%m-%d}",
+            "",
+            "| figure | value | baseline | ratio | aim |",
+            "|---|---|---|---|---|",
+            f"| append with tree (entries/s) | {f['append_per_s']:,.0f} | COPY "
+            f"{f['copy_per_s']:,.0f} | {f['append_per_s'] / f['copy_per_s']:.2f} | >= 0.5 |",
+            f"| inclusion proof p99 (ms) | {f['proof_p99_ms']:.1f} | GET "
+            f"{f['trivial_p99_ms']:.1f} | {f['proof_p99_ms'] / f['trivial_p99_ms']:.2f} | < 2 |",
+            f"| timeline p99 (ms) | {f['timeline_p99_ms']:.1f} | GET "
+            f"{f['trivial_p99_ms']:.1f} | {f['timeline_p99_ms'] / f['trivial_p99_ms']:.2f} | < 2 |",
+            f"| consumed to signed p99 (ms) | {f['signed_p99_ms']:.1f} | | | <= 1000 |",
+        ]
+    )
+
+
+def parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.compliance", description=__doc__)
+    parser.add_argument("--entries", type=int, default=1_000_000)
+    parser.add_argument("--batch", type=int, default=1000)
+    parser.add_argument("--copy-sample", type=int, default=200_000, help="rows COPYed")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--events", type=int, default=300, help="events for the signing delay")
+    return parser
+
+
+def main() -> None:
+    args = parser().parse_args()
+    figures = asyncio.run(run(args))
+    for name, value in figures.items():
+        print(f"{name}: {value:,.2f}")
+    print()
+    print(table(figures, args))
+
+
+if __name__ == "__main__":
+    main()

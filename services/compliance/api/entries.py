@@ -1,0 +1,234 @@
+"""Reading the log: entries by filter, a loan's timeline, the export (auditor role).
+
+An auditor's key names the lender it may see, or ``*``: a scoped auditor sees that lender's
+entries alone; an auditor of all names the lender (``lender_id``) whenever it names a loan,
+since loan ids are per lender.
+"""
+
+import base64
+import csv
+import io
+from collections.abc import AsyncIterator
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+from uuid import UUID
+
+import orjson
+from fastapi import APIRouter, Query
+from fastapi.responses import StreamingResponse
+from pydantic import BaseModel, Field
+
+from services.compliance.adapters.audit_log import AuditLog, EntryFilter
+from services.compliance.api import Auditor, Runtime, Writer
+from services.compliance.api.proofs import CheckpointView
+from shared.auth import ALL_LENDERS, Principal
+from shared.db.engine import transaction
+from shared.events.limits import IDENTIFIER_PATTERN
+from shared.http.params import LoanId
+from shared.http.problems import ProblemError
+
+router = APIRouter(prefix="/v1", tags=["audit log"])
+
+LenderQuery = Annotated[
+    str | None,
+    Query(pattern=IDENTIFIER_PATTERN, description="The lender (required of an auditor of all)."),
+]
+MAX_PAGE = 1000
+EXPORT_PAGE = 1000  # entries read per query while an export streams
+
+
+class EntryView(BaseModel):
+    leaf_index: int
+    leaf_hash: str = Field(description="Hex SHA-256(0x00 ‖ canonical bytes).")
+    canonical: str = Field(description="The entry's canonical bytes, base64: what the leaf hashes.")
+    event_id: UUID
+    type: str
+    lender_id: str
+    loan_id: str | None
+    agency_id: str | None
+    time: datetime
+    recorded_at: datetime
+    entry: dict[str, Any] = Field(description="The canonical bytes, parsed.")
+
+
+class EntryPage(BaseModel):
+    entries: list[EntryView]
+    next_cursor: str | None = Field(description="Pass as ``cursor`` for the next page.")
+
+
+class Timeline(BaseModel):
+    loan_id: str
+    lender_id: str
+    entries: list[EntryView]
+
+
+def entry_view(row: dict[str, Any]) -> EntryView:
+    canonical = bytes(row["entry"])
+    return EntryView(
+        leaf_index=row["leaf_index"],
+        leaf_hash=bytes(row["leaf_hash"]).hex(),
+        canonical=base64.b64encode(canonical).decode(),
+        event_id=row["event_id"],
+        type=row["event_type"],
+        lender_id=row["tenant_id"],
+        loan_id=row["loan_id"],
+        agency_id=row["agency_id"],
+        time=row["event_time"],
+        recorded_at=row["recorded_at"],
+        entry=orjson.loads(canonical),
+    )
+
+
+def lender_in_scope(
+    auditor: Principal, lender_id: str | None, *, naming_a_loan: bool
+) -> str | None:
+    """The lender to filter on: the auditor's own, or the one an auditor of all names.
+
+    A scoped auditor naming another lender is answered as if nothing existed (404)."""
+    if auditor.subject != ALL_LENDERS:
+        if lender_id not in (None, auditor.subject):
+            raise ProblemError(404, "Not found", "Nothing of that lender is visible to this key.")
+        return auditor.subject
+    if lender_id is None and naming_a_loan:
+        message = "loan ids are per lender: an auditor of every lender names one"
+        raise ProblemError(
+            422,
+            "Invalid request",
+            message,
+            errors=[{"field": "query.lender_id", "message": message, "code": "missing"}],
+        )
+    return lender_id
+
+
+def cursor_value(cursor: str | None) -> int:
+    if cursor is None:
+        return -1
+    if not cursor.isdigit():
+        message = "not a cursor this API returned"
+        raise ProblemError(
+            422,
+            "Invalid request",
+            message,
+            errors=[{"field": "query.cursor", "message": message, "code": "invalid"}],
+        )
+    return int(cursor)
+
+
+@router.get("/audit/entries", summary="Log entries by loan, agency, type and time, in log order")
+async def list_entries(
+    auditor: Auditor,
+    runtime: Runtime,
+    lender_id: LenderQuery = None,
+    loan_id: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None,
+    agency_id: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None,
+    event_type: Annotated[
+        str | None, Query(alias="type", max_length=200, description="An event type.")
+    ] = None,
+    time_from: Annotated[datetime | None, Query(alias="from")] = None,
+    time_to: Annotated[datetime | None, Query(alias="to")] = None,
+    cursor: Annotated[str | None, Query(max_length=20)] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+) -> EntryPage:
+    where = EntryFilter(
+        lender_id=lender_in_scope(auditor, lender_id, naming_a_loan=loan_id is not None),
+        loan_id=loan_id,
+        agency_id=agency_id,
+        event_type=event_type,
+        time_from=time_from,
+        time_to=time_to,
+        after_index=cursor_value(cursor),
+    )
+    async with transaction(runtime.sessions) as session:
+        rows = await AuditLog(session).entries(where, limit)
+    return EntryPage(
+        entries=[entry_view(row) for row in rows],
+        next_cursor=str(rows[-1]["leaf_index"]) if len(rows) == limit else None,
+    )
+
+
+@router.get("/loans/{loan_id}/timeline", summary="Everything the log holds of a loan, in order")
+async def loan_timeline(
+    loan_id: LoanId, auditor: Auditor, runtime: Runtime, lender_id: LenderQuery = None
+) -> Timeline:
+    lender = lender_in_scope(auditor, lender_id, naming_a_loan=True)
+    assert lender is not None  # naming a loan, a lender is always known here
+    async with transaction(runtime.sessions) as session:
+        rows = await AuditLog(session).timeline(lender, loan_id)
+    if not rows:
+        raise ProblemError(404, "Loan not found", f"No audit entry names loan {loan_id!r}.")
+    return Timeline(loan_id=loan_id, lender_id=lender, entries=[entry_view(row) for row in rows])
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+CSV_COLUMNS = ("leaf_index", "leaf_hash", "canonical", "event_id", "type", "lender_id", "loan_id")
+
+
+@router.get(
+    "/audit/export",
+    summary="The log (the auditor's lender's part of it) as JSON lines or CSV, with its checkpoint",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
+)
+async def export(
+    auditor: Auditor,
+    runtime: Runtime,
+    writer: Writer,
+    export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSONL,
+    lender_id: LenderQuery = None,
+) -> StreamingResponse:
+    """The entries of the checkpoint taken when the export starts, in log order. JSON lines:
+    the first line is ``{"checkpoint": {...}}``, then one entry per line. CSV: one row per
+    entry; the checkpoint's signed note is in the ``Audit-Checkpoint`` header (base64)."""
+    lender = lender_in_scope(auditor, lender_id, naming_a_loan=False)
+    async with transaction(runtime.sessions) as session:
+        signed = await writer.latest(session)
+    head = CheckpointView(
+        tree_size=signed.tree_size,
+        root_hash=signed.root_hash.hex(),
+        timestamp=signed.signed_at,
+        key_id=signed.key_id,
+        note=signed.note,
+    )
+
+    async def pages() -> AsyncIterator[list[dict[str, Any]]]:
+        after = -1
+        while True:
+            async with transaction(runtime.sessions) as session:
+                rows = await AuditLog(session).entries(
+                    EntryFilter(lender_id=lender, after_index=after), EXPORT_PAGE
+                )
+            rows = [row for row in rows if row["leaf_index"] < signed.tree_size]
+            if not rows:
+                return
+            yield rows
+            after = rows[-1]["leaf_index"]
+
+    async def jsonl() -> AsyncIterator[bytes]:
+        yield orjson.dumps({"checkpoint": head.model_dump(mode="json")}) + b"\n"
+        async for rows in pages():
+            yield b"".join(
+                orjson.dumps(entry_view(row).model_dump(mode="json")) + b"\n" for row in rows
+            )
+
+    async def csv_rows() -> AsyncIterator[str]:
+        yield ",".join(CSV_COLUMNS) + "\r\n"
+        async for rows in pages():
+            buffer = io.StringIO()
+            out = csv.writer(buffer)
+            for row in rows:
+                view = entry_view(row)
+                out.writerow([getattr(view, column) for column in CSV_COLUMNS])
+            yield buffer.getvalue()
+
+    headers = {
+        "Audit-Checkpoint": base64.b64encode(signed.note.encode()).decode(),
+        "Audit-Tree-Size": str(signed.tree_size),
+    }
+    if export_format is ExportFormat.CSV:
+        return StreamingResponse(csv_rows(), media_type="text/csv", headers=headers)
+    return StreamingResponse(jsonl(), media_type="application/x-ndjson", headers=headers)

@@ -1,0 +1,329 @@
+"""Rule packs judged after the fact, free of I/O: a loan's log entries become the shared
+engine's facts and ledger, and every violation names the entries that prove it.
+
+Contacts are the notifier's sends (``collections.notification.sent``) and every agency's
+activities but notes; facts come from the loan's events (report, holds, placements, the CN-09
+notice) and its borrower's (preferences, opt-outs), each with the time it became true.
+"""
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from shared.contact_rules import (
+    Contact,
+    DebtFacts,
+    Direction,
+    Hold,
+    OptOut,
+    Outcome,
+    Party,
+    Placement,
+    RulePack,
+    judge_ledger,
+)
+from shared.contact_rules.ledger import POSSIBLE_OUTCOMES, PartyKind
+from shared.contact_rules.packs import RuleStatus
+from shared.contact_rules.params import BannedPhraseParams
+from shared.events.assignments import ActivityType
+from shared.events.models import ConsentRecord, HoldReason, InconvenientTime
+from shared.vocabulary import Channel, Jurisdiction
+
+SENT = "collections.notification.sent"
+ACTIVITY = "collections.agency.activity-recorded"
+CONTACT_TYPES = frozenset({SENT, ACTIVITY})
+
+ACTIVITY_OUTCOMES = {
+    "no_answer": Outcome.ATTEMPTED,
+    "failed": Outcome.ATTEMPTED,
+    "refused": Outcome.ATTEMPTED,
+    "delivered": Outcome.DELIVERED,
+    "answered": Outcome.ANSWERED,
+    "conversation": Outcome.CONVERSATION,
+}
+
+
+FACT_OF_TYPE = {
+    "collections.loan.overdue-reported": "report",
+    "hold-placed": "hold",
+    "hold-lifted": "hold",
+    "collections.assignment.placed": "placement",
+    "collections.assignment.recalled": "placement",
+    "collections.assignment.returned": "placement",
+    "collections.assignment.expired": "placement",
+    "agency-notice-sent": "placement",
+    "opt-out-recorded": "preferences",
+    "contact-preferences-updated": "preferences",
+}
+RULE_FACTS = {
+    "POL-01": ("hold",),
+    "POL-02": ("preferences",),
+    "CN-01": ("preferences",),
+    "CN-03": ("preferences",),
+    "CN-09": ("placement",),
+    "CN-10": ("placement",),
+    "US-01": ("preferences",),
+    "US-04": ("placement",),
+    "US-06": ("preferences",),
+    "US-08": ("preferences",),
+    "US-12": ("preferences",),
+}
+"""The facts a rule's finding rests on, besides the loan's report (the jurisdiction and the
+borrower's zone every judgement rests on): their entries join the proof."""
+
+
+@dataclass(frozen=True)
+class LoggedEvent:
+    """One log entry as the judge reads it."""
+
+    leaf_index: int
+    type: str
+    data: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A violation of one loan, with the leaf indexes of its proof: the contact, then the
+    earlier contacts it counts with and the fact entries it rests on, in log order."""
+
+    violation_id: str
+    rule_id: str
+    pack_version: str
+    loan_id: str
+    party: str
+    agency_id: str | None
+    contact_id: str
+    contact_at: datetime
+    leaf_indexes: tuple[int, ...]
+    explanation: str
+
+
+@dataclass
+class _Case:
+    """What the entries say of one loan, folded in log order."""
+
+    loan_id: str
+    jurisdiction: Jurisdiction | None = None
+    zone: str | None = None
+    person_ref: str | None = None
+    holds: dict[str, Hold] = field(default_factory=dict)
+    opt_outs: list[OptOut] = field(default_factory=list)
+    consents: tuple[ConsentRecord, ...] = ()
+    inconvenient: tuple[InconvenientTime, ...] = ()
+    cease_at: datetime | None = None
+    attorney_at: datetime | None = None
+    placements: dict[str, Placement] = field(default_factory=dict)
+    contacts: list[Contact] = field(default_factory=list)
+    leaf_of: dict[str, int] = field(default_factory=dict)  # contact id -> leaf index
+    fact_leaves: dict[str, list[int]] = field(default_factory=dict)  # fact kind -> leaves
+    notes: list[LoggedEvent] = field(default_factory=list)  # agencies' notes with text
+
+    def _fact(self, kind: str, event: LoggedEvent) -> None:
+        self.fact_leaves.setdefault(kind, []).append(event.leaf_index)
+
+    def apply(self, event: LoggedEvent) -> None:
+        d, kind = event.data, event.type.rsplit(".", 1)[-1]
+        fact = FACT_OF_TYPE.get(event.type) or FACT_OF_TYPE.get(kind)
+        if fact is not None:
+            self._fact(fact, event)
+        if event.type == "collections.loan.overdue-reported":
+            self.jurisdiction = Jurisdiction(d["jurisdiction"])
+            self.zone = d["borrower"]["timezone"]
+            self.person_ref = d["borrower"]["ref"]
+        elif kind == "hold-placed":
+            self.holds[d["hold_id"]] = Hold(HoldReason(d["reason"]), _at(d["placed_at"]))
+        elif kind == "hold-lifted" and d["hold_id"] in self.holds:
+            held = self.holds[d["hold_id"]]
+            self.holds[d["hold_id"]] = Hold(held.reason, held.placed_at, _at(d["lifted_at"]))
+        elif event.type == "collections.assignment.placed":
+            self.placements[d["agency_id"]] = Placement(d["agency_id"], _at(d["placed_at"]))
+        elif event.type.startswith("collections.assignment.") and d["agency_id"] in self.placements:
+            p = self.placements[d["agency_id"]]
+            self.placements[p.agency_id] = Placement(
+                p.agency_id, p.placed_at, p.borrower_notified_at, _at(d["ended_at"])
+            )
+        elif kind == "agency-notice-sent" and d.get("agency_id") in self.placements:
+            p = self.placements[d["agency_id"]]
+            self.placements[p.agency_id] = Placement(
+                p.agency_id, p.placed_at, p.borrower_notified_at or _at(d["at"]), p.ended_at
+            )
+        elif kind == "opt-out-recorded":
+            self.opt_outs.append(OptOut(Channel(d["channel"]), _at(d["at"])))
+        elif kind == "contact-preferences-updated":
+            self._preferences(d["preferences"], _at(d["effective_at"]))
+        elif event.type in CONTACT_TYPES and self.person_ref is not None:
+            self._contact(event)
+
+    def _preferences(self, prefs: Mapping[str, Any], since: datetime) -> None:
+        self.opt_outs += [OptOut(Channel(c), since) for c in prefs.get("opted_out_channels", [])]
+        if prefs.get("cease_communication") and self.cease_at is None:
+            self.cease_at = since
+        if prefs.get("attorney_represented") and self.attorney_at is None:
+            self.attorney_at = since
+        self.consents += tuple(ConsentRecord.model_validate(c) for c in prefs.get("consents", []))
+        self.inconvenient = tuple(
+            InconvenientTime.model_validate(t) for t in prefs.get("inconvenient_times", [])
+        )
+
+    def _contact(self, event: LoggedEvent) -> None:
+        d = event.data
+        assert self.person_ref is not None
+        if event.type == SENT:
+            notice = d["kind"] == "agency_notice"
+            contact = Contact(
+                id=f"notifier:{d['notification_id']}",
+                debt_id=self.loan_id,
+                person_ref=self.person_ref,
+                party=Party.lender(),
+                channel=Channel(d["channel"]),
+                at=_at(d["at"]),
+                to_mobile=d["channel"] == Channel.SMS.value,
+                opt_out_notice=True,
+                agency_named=True if notice else None,
+            )
+        else:
+            channel = ActivityType(d["type"]).channel
+            if channel is None:  # a note is not a contact; its words are judged apart
+                if d.get("text"):
+                    self.notes.append(event)
+                return
+            outcome = ACTIVITY_OUTCOMES[d["outcome"]]
+            if outcome not in POSSIBLE_OUTCOMES[channel]:
+                outcome = Outcome.ATTEMPTED
+            contact = Contact(
+                id=f"agency:{d['agency_id']}:{d['activity_id']}",
+                debt_id=self.loan_id,
+                person_ref=self.person_ref,
+                party=Party.agency(d["agency_id"]),
+                channel=channel,
+                at=_at(d["at"]),
+                direction=Direction(d["direction"]),
+                outcome=outcome,
+                recording_id=d.get("recording_id"),
+                staff_count=d.get("staff_count"),
+                text=d.get("text"),
+            )
+        self.contacts.append(contact)
+        self.leaf_of[contact.id] = event.leaf_index
+
+    def facts(self) -> DebtFacts | None:
+        if self.jurisdiction is None or self.zone is None or self.person_ref is None:
+            return None
+        return DebtFacts(
+            debt_id=self.loan_id,
+            person_ref=self.person_ref,
+            jurisdiction=self.jurisdiction,
+            borrower_zone=self.zone,
+            holds=tuple(self.holds.values()),
+            opt_outs=tuple(self.opt_outs),
+            consents=self.consents,
+            inconvenient_times=self.inconvenient,
+            cease_requested_at=self.cease_at,
+            attorney_represented_since=self.attorney_at,
+            placements=tuple(self.placements.values()),
+        )
+
+
+def judge_loan(
+    lender_id: str,
+    loan_id: str,
+    events: Sequence[LoggedEvent],
+    packs: Mapping[Jurisdiction, RulePack],
+) -> list[Judged]:
+    """Every violation among the loan's logged contacts (none before the loan is reported:
+    its jurisdiction and the borrower's zone are unknown until then)."""
+    case = _Case(loan_id)
+    ordered = sorted(events, key=lambda e: e.leaf_index)
+    for event in ordered:  # facts first: a contact logged before the report still counts
+        if event.type not in CONTACT_TYPES:
+            case.apply(event)
+    for event in ordered:
+        if event.type in CONTACT_TYPES:
+            case.apply(event)
+    facts = case.facts()
+    if facts is None:
+        return []
+    pack = packs[facts.jurisdiction]
+    judged = [_judged(lender_id, loan_id, v) for v in _notes_with_banned_words(case, pack)]
+    for violation in judge_ledger(case.contacts, facts, pack):
+        contact = violation.contact
+        evidence = {case.leaf_of[i] for i in violation.evidence if i in case.leaf_of}
+        for kind in ("report", *RULE_FACTS.get(violation.rule_id, ())):
+            evidence.update(leaf for leaf in case.fact_leaves.get(kind, ()) if leaf >= 0)
+        own = case.leaf_of[contact.id]
+        leaves = (own, *sorted(evidence - {own}))
+        found = _Found(
+            violation.rule_id,
+            violation.pack_version,
+            contact.party.agency_id,
+            contact.id,
+            contact.at,
+            leaves,
+            violation.explanation,
+        )
+        judged.append(_judged(lender_id, loan_id, found))
+    return judged
+
+
+@dataclass(frozen=True)
+class _Found:
+    rule_id: str
+    pack_version: str
+    agency_id: str | None
+    contact_id: str
+    contact_at: datetime
+    leaf_indexes: tuple[int, ...]
+    explanation: str
+
+
+def _judged(lender_id: str, loan_id: str, found: _Found) -> Judged:
+    key = f"{lender_id}/{loan_id}/{found.contact_id}/{found.rule_id}"
+    return Judged(
+        violation_id="v_" + hashlib.sha256(key.encode()).hexdigest()[:24],
+        rule_id=found.rule_id,
+        pack_version=found.pack_version,
+        loan_id=loan_id,
+        party="lender" if found.agency_id is None else f"agency:{found.agency_id}",
+        agency_id=found.agency_id,
+        contact_id=found.contact_id,
+        contact_at=found.contact_at,
+        leaf_indexes=found.leaf_indexes,
+        explanation=found.explanation,
+    )
+
+
+def _notes_with_banned_words(case: _Case, pack: RulePack) -> list[_Found]:
+    """An agency's note is no contact, but its words are the agency's: the pack's banned
+    phrases (CN-06) apply to them as to a message."""
+    rules = [
+        (rule.id, rule.params.banned_phrases)
+        for rule in pack.rules.values()
+        if isinstance(rule.params, BannedPhraseParams)
+        and rule.status is not RuleStatus.OUT_OF_SCOPE
+        and PartyKind.AGENCY in rule.applies_to
+    ]
+    found = []
+    for note in case.notes:
+        d = note.data
+        folded = str(d["text"]).casefold()
+        for rule_id, phrases in rules:
+            words = [p for p in phrases if p.casefold() in folded]
+            if words:
+                found.append(
+                    _Found(
+                        rule_id,
+                        pack.version,
+                        d["agency_id"],
+                        f"agency:{d['agency_id']}:{d['activity_id']}",
+                        _at(d["at"]),
+                        (note.leaf_index,),
+                        "the agency's note contains banned wording: " + ", ".join(words),
+                    )
+                )
+    return found
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value)

@@ -1,0 +1,213 @@
+"""The offline verifier: trusts nothing but the log's public key and a checkpoint it saved.
+
+``python -m services.compliance.verify log --url URL --api-key KEY --public-key VKEY
+[--checkpoint saved.note] [--samples N | --full] [--save new.note]``
+
+1. the log's current checkpoint (the one its export is pinned to) is signed by the key;
+2. the tree only grew since the saved checkpoint, and the consistency proof between the two
+   verifies;
+3. ``--full`` (an auditor of every lender): every entry, re-hashed from its canonical bytes, in
+   leaf order with no gap, rebuilds the checkpoint's root, so any entry modified, deleted,
+   reordered or cut off in the database is caught; otherwise ``--samples`` entries of the export
+   are each checked against an inclusion proof.
+
+``python -m services.compliance.verify vectors DIR`` runs the Merkle test vectors of ``DIR``.
+Exit status 0 when everything verifies, 1 with the reason otherwise.
+"""
+
+import argparse
+import asyncio
+import base64
+import random
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+
+from shared.tlog.merkle import ProofError, leaf_hash, root_of, verify_consistency, verify_inclusion
+from shared.tlog.note import Checkpoint, NoteError, Verifier, open_checkpoint
+from shared.tlog.vectors import run_vectors
+
+
+class VerificationError(Exception):
+    """The log is not what its signed checkpoints say."""
+
+
+@dataclass
+class Report:
+    checkpoint: Checkpoint
+    note: str
+    entries_seen: int = 0
+    entries_proven: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+async def verify_log(
+    client: httpx.AsyncClient,
+    verifier: Verifier,
+    saved_note: str | None = None,
+    *,
+    full: bool = False,
+    samples: int = 20,
+) -> Report:
+    """Verify the log behind ``client`` (authenticated as an auditor); raise
+    :class:`VerificationError` with the reason on the first discrepancy."""
+    note, entries = await _export(client)
+    try:
+        current = open_checkpoint(note, verifier)
+    except NoteError as error:
+        raise VerificationError(f"the log's checkpoint: {error}") from error
+    report = Report(current, note, entries_seen=len(entries))
+    if saved_note is not None:
+        await _check_growth(client, verifier, saved_note, current)
+        report.notes.append("consistent with the saved checkpoint")
+    for entry in entries:
+        _check_leaf(entry)
+    if full:
+        _check_whole_tree(current, entries)
+        report.entries_proven = len(entries)
+    else:
+        chosen = random.sample(entries, min(samples, len(entries)))
+        for entry in chosen:
+            await _check_inclusion(client, current, entry)
+        report.entries_proven = len(chosen)
+    return report
+
+
+async def _export(client: httpx.AsyncClient) -> tuple[str, list[dict[str, Any]]]:
+    response = await client.get("/v1/audit/export", params={"format": "jsonl"})
+    _ok(response, "export")
+    lines = response.content.splitlines()
+    if not lines:
+        raise VerificationError("the export is empty (not even its checkpoint)")
+    head = orjson.loads(lines[0])["checkpoint"]
+    return str(head["note"]), [orjson.loads(line) for line in lines[1:]]
+
+
+async def _check_growth(
+    client: httpx.AsyncClient, verifier: Verifier, saved_note: str, current: Checkpoint
+) -> None:
+    try:
+        saved = open_checkpoint(saved_note, verifier)
+    except NoteError as error:
+        raise VerificationError(f"the saved checkpoint: {error}") from error
+    if current.size < saved.size:
+        raise VerificationError(f"the log shrank from {saved.size} to {current.size} entries")
+    if current.size == saved.size:
+        if current.root_hash != saved.root_hash:
+            raise VerificationError(f"two different trees of {saved.size} entries were signed")
+        return
+    if saved.size == 0:
+        return
+    response = await client.get(
+        "/v1/audit/proofs/consistency", params={"first": saved.size, "second": current.size}
+    )
+    _ok(response, "consistency proof")
+    proof = [bytes.fromhex(h) for h in response.json()["hashes"]]
+    try:
+        verify_consistency(saved.size, current.size, proof, saved.root_hash, current.root_hash)
+    except ProofError as error:
+        raise VerificationError(
+            f"the tree of {current.size} does not extend the saved tree of {saved.size}: {error}"
+        ) from error
+
+
+def _check_leaf(entry: dict[str, Any]) -> None:
+    hashed = leaf_hash(base64.b64decode(entry["canonical"]))
+    if hashed.hex() != entry["leaf_hash"]:
+        raise VerificationError(f"entry {entry['leaf_index']}: its bytes do not hash to its leaf")
+
+
+def _check_whole_tree(checkpoint: Checkpoint, entries: Sequence[dict[str, Any]]) -> None:
+    indexes = [entry["leaf_index"] for entry in entries]
+    if indexes != list(range(checkpoint.size)):
+        missing = sorted(set(range(checkpoint.size)) - set(indexes))[:5]
+        raise VerificationError(
+            f"the export holds {len(indexes)} entries, not leaves 0..{checkpoint.size - 1} in "
+            "order" + (f" (missing {missing})" if missing else " (out of order or extra)")
+        )
+    root = root_of([bytes.fromhex(entry["leaf_hash"]) for entry in entries])
+    if root != checkpoint.root_hash:
+        raise VerificationError("the entries do not rebuild the signed root hash")
+
+
+async def _check_inclusion(
+    client: httpx.AsyncClient, checkpoint: Checkpoint, entry: dict[str, Any]
+) -> None:
+    index = entry["leaf_index"]
+    response = await client.get(
+        "/v1/audit/proofs/inclusion", params={"leaf_index": index, "tree_size": checkpoint.size}
+    )
+    _ok(response, f"inclusion proof of {index}")
+    proof = [bytes.fromhex(h) for h in response.json()["hashes"]]
+    try:
+        verify_inclusion(
+            index, checkpoint.size, bytes.fromhex(entry["leaf_hash"]), proof, checkpoint.root_hash
+        )
+    except ProofError as error:
+        raise VerificationError(f"entry {index} is not in the signed tree: {error}") from error
+
+
+def _ok(response: httpx.Response, what: str) -> None:
+    if response.status_code != 200:
+        raise VerificationError(f"{what}: HTTP {response.status_code} {response.text[:200]}")
+
+
+def _log_command(args: argparse.Namespace) -> int:
+    saved = Path(args.checkpoint).read_text() if args.checkpoint else None
+    headers = {"Authorization": f"Bearer {args.api_key}"}
+
+    async def run() -> Report:
+        async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=60) as client:
+            return await verify_log(
+                client, Verifier.parse(args.public_key), saved, full=args.full, samples=args.samples
+            )
+
+    try:
+        report = asyncio.run(run())
+    except (VerificationError, NoteError) as error:
+        print(f"FAILED: {error}")
+        return 1
+    if args.save:
+        Path(args.save).write_text(report.note)
+    how = "rebuilt from every entry" if args.full else f"{report.entries_proven} inclusion proofs"
+    print(f"OK: tree of {report.checkpoint.size} entries, root {report.checkpoint.root_hash.hex()}")
+    print(f"    {how}; {'; '.join(report.notes) or 'no saved checkpoint given'}")
+    return 0
+
+
+def _vectors_command(args: argparse.Namespace) -> int:
+    outcomes = list(run_vectors(Path(args.directory)))
+    failed = [outcome for outcome in outcomes if not outcome.passed]
+    for outcome in failed:
+        print(f"FAILED: {outcome.path} (wantErr {outcome.want_error}, got {outcome.error})")
+    print(f"{len(outcomes) - len(failed)}/{len(outcomes)} vectors pass")
+    return 1 if failed or not outcomes else 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m services.compliance.verify")
+    commands = parser.add_subparsers(dest="command", required=True)
+    log = commands.add_parser("log", help="verify a running log against a saved checkpoint")
+    log.add_argument("--url", required=True, help="compliance's base URL")
+    log.add_argument("--api-key", required=True, help="an auditor's API key")
+    log.add_argument("--public-key", required=True, help="the log's C2SP verifier key")
+    log.add_argument("--checkpoint", help="a signed checkpoint saved earlier")
+    log.add_argument("--save", help="where to save the checkpoint verified now")
+    log.add_argument("--full", action="store_true", help="rebuild the tree from every entry")
+    log.add_argument("--samples", type=int, default=20, help="inclusion proofs to check")
+    log.set_defaults(run=_log_command)
+    vectors = commands.add_parser("vectors", help="run Merkle test vectors")
+    vectors.add_argument("directory")
+    vectors.set_defaults(run=_vectors_command)
+    args = parser.parse_args(argv)
+    result: int = args.run(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())
