@@ -1,6 +1,9 @@
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.agency_gateway.domain.policy import DEFAULT_FILE
 from shared.settings import DataKeySettings, ServiceSettings
 
 
@@ -11,7 +14,13 @@ class AgencyGatewaySettings(ServiceSettings, DataKeySettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/agency_gateway"
     http_port: int = 8003
-    placement_threshold_days: int = 30
+    placement_policy_file: Path = Field(
+        default=DEFAULT_FILE, description="The placement policy (versioned TOML)."
+    )
+    placement_batch_size: int = Field(default=200, ge=1, le=10_000)
+    placement_idle_seconds: float = Field(
+        default=0.5, gt=0, description="Pause of the placement worker when nothing is due."
+    )
     transit_keys: SecretStr = Field(
         default=SecretStr(""),
         description="Key ring that opens the contact details sealed inside events.",

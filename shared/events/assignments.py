@@ -28,6 +28,18 @@ class AssignmentPlaced(Frozen):
     expires_at: AwareDatetime | None = None
     policy_version: str
     reason: str
+    arm: str | None = Field(
+        default=None, description="champion or challenger: the policy variant that placed it"
+    )
+
+
+class AssignmentAcknowledged(Frozen):
+    """The agency confirmed it took the assignment (within its lease)."""
+
+    assignment_id: str
+    loan_id: str
+    agency_id: str
+    acknowledged_at: AwareDatetime
 
 
 class AssignmentEnded(Frozen):
@@ -39,6 +51,9 @@ class AssignmentEnded(Frozen):
     agency_id: str
     ended_at: AwareDatetime
     reason: str
+    policy_version: str | None = Field(
+        default=None, description="The placement policy that decided it (none: the agency did)."
+    )
 
 
 class ActivityType(StrEnum):

@@ -11,7 +11,12 @@ from uuid import UUID
 from pydantic import BaseModel
 from typing_extensions import TypeVar
 
-from shared.events.assignments import AgencyActivityRecorded, AssignmentEnded, AssignmentPlaced
+from shared.events.assignments import (
+    AgencyActivityRecorded,
+    AssignmentAcknowledged,
+    AssignmentEnded,
+    AssignmentPlaced,
+)
 from shared.events.envelope import Envelope, new_envelope
 from shared.events.models import (
     ContactPreferencesUpdated,
@@ -127,6 +132,13 @@ ASSIGNMENT_PLACED = EventType(
     model=AssignmentPlaced,
     summary="A loan was entrusted to an agency (the borrower is to be told first, CN-09).",
 )
+ASSIGNMENT_ACKNOWLEDGED = EventType(
+    name="collections.assignment.acknowledged",
+    version=1,
+    topic=Topic.ASSIGNMENTS,
+    model=AssignmentAcknowledged,
+    summary="The agency acknowledged the assignment within its lease.",
+)
 ASSIGNMENT_RECALLED = EventType(
     name="collections.assignment.recalled",
     version=1,
@@ -193,6 +205,7 @@ EVENT_TYPES: dict[str, EventType] = {
         LOAN_CLOSED,
         CONTACT_PREFERENCES_UPDATED,
         ASSIGNMENT_PLACED,
+        ASSIGNMENT_ACKNOWLEDGED,
         ASSIGNMENT_RECALLED,
         ASSIGNMENT_RETURNED,
         ASSIGNMENT_EXPIRED,

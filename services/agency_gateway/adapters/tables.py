@@ -1,4 +1,5 @@
 from sqlalchemy import (
+    Boolean,
     Column,
     DateTime,
     Integer,
@@ -7,12 +8,18 @@ from sqlalchemy import (
     Table,
     Text,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 
 from shared.db.metadata import new_metadata
 
 metadata = new_metadata()
+
+
+def _at(name: str, nullable: bool = True) -> Column[object]:
+    return Column(name, DateTime(timezone=True), nullable=nullable)
+
 
 collection_cases = Table(
     "collection_cases",
@@ -35,5 +42,91 @@ collection_cases = Table(
     Column("agency_id", Text),
     Column("opened_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    Column("borrower_zone", Text),
+    Column("holds", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("ended_reason", Text),
+    _at("lender_recalled_at"),
+    _at("placement_due_at"),
+    Column("placement_note", Text),
     PrimaryKeyConstraint("lender_id", "loan_id"),
+)
+
+borrower_preferences = Table(
+    "borrower_preferences",
+    metadata,
+    Column("lender_id", Text, nullable=False),
+    Column("borrower_ref", Text, nullable=False),
+    Column("cease", Boolean, nullable=False),
+    Column("attorney", Boolean, nullable=False),
+    Column("preferences", JSONB, nullable=False),
+    _at("as_of", nullable=False),
+    PrimaryKeyConstraint("lender_id", "borrower_ref"),
+)
+
+agencies = Table(
+    "agencies",
+    metadata,
+    Column("agency_id", Text, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("phone", Text),
+    Column("jurisdictions", ARRAY(Text), nullable=False),
+    Column("regions", ARRAY(Text), nullable=False),
+    Column("capacity", Integer, nullable=False),
+    Column("share", Integer, nullable=False),
+    Column("webhook_url", Text),
+    Column("active", Boolean, nullable=False),
+    _at("created_at", nullable=False),
+    _at("updated_at", nullable=False),
+    PrimaryKeyConstraint("agency_id"),
+)
+
+assignments = Table(
+    "assignments",
+    metadata,
+    Column("assignment_id", Text, nullable=False),
+    Column("lender_id", Text, nullable=False),
+    Column("loan_id", Text, nullable=False),
+    Column("agency_id", Text, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("arm", Text, nullable=False),
+    Column("policy_version", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("amount", Numeric(20, 4), nullable=False),
+    Column("currency", Text, nullable=False),
+    _at("placed_at", nullable=False),
+    _at("ack_due_at", nullable=False),
+    _at("expires_at", nullable=False),
+    _at("acknowledged_at"),
+    _at("notice_sent_at"),
+    _at("ended_at"),
+    Column("end_reason", Text),
+    Column("end_policy_version", Text),
+    _at("updated_at", nullable=False),
+    PrimaryKeyConstraint("assignment_id"),
+)
+
+activities = Table(
+    "activities",
+    metadata,
+    Column("agency_id", Text, nullable=False),
+    Column("activity_id", Text, nullable=False),
+    Column("assignment_id", Text, nullable=False),
+    Column("body", JSONB, nullable=False),
+    _at("recorded_at", nullable=False),
+    PrimaryKeyConstraint("agency_id", "activity_id"),
+)
+
+contacts = Table(
+    "contacts",
+    metadata,
+    Column("contact_id", Text, nullable=False),
+    Column("lender_id", Text, nullable=False),
+    Column("loan_id", Text, nullable=False),
+    Column("borrower_ref", Text, nullable=False),
+    Column("agency_id", Text, comment="none: the lender's own"),
+    Column("channel", Text, nullable=False),
+    Column("direction", Text, nullable=False),
+    Column("outcome", Text, nullable=False),
+    _at("at", nullable=False),
+    PrimaryKeyConstraint("contact_id"),
 )
