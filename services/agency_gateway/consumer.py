@@ -200,12 +200,16 @@ class GatewayConsumer:
     async def lender_sends(
         self, session: AsyncSession, events: Sequence[Received[NotificationChanged]]
     ) -> None:
-        rows = {}
+        rows: dict[str, dict[str, Any]] = {}
         for event in events:
             data = event.data
             outcome = LEDGER_STATUSES.get(data.status, Outcome.ATTEMPTED)
-            rows[f"notifier:{data.notification_id}"] = {
-                "contact_id": f"notifier:{data.notification_id}",
+            contact_id = f"notifier:{data.notification_id}"
+            if contact_id in rows:  # sent, then delivered, in one run: the send's time
+                rows[contact_id]["outcome"] = outcome.value
+                continue
+            rows[contact_id] = {
+                "contact_id": contact_id,
                 "lender_id": event.envelope.tenantid,
                 "loan_id": data.loan_id,
                 "borrower_ref": data.borrower_ref,

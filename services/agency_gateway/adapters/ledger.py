@@ -34,7 +34,8 @@ class ContactLedger:
             )
         )
 
-    async def of_loan(self, lender_id: str, loan_id: str) -> list[Contact]:
+    async def of_loan(self, lender_id: str, loan_id: str, person_ref: str) -> list[Contact]:
+        """Every party's contacts about the loan, as contacts with its borrower."""
         rows = await self._session.execute(
             select(contacts)
             .where(contacts.c.lender_id == lender_id, contacts.c.loan_id == loan_id)
@@ -44,7 +45,7 @@ class ContactLedger:
             Contact(
                 id=r.contact_id,
                 debt_id=debt_id(r.lender_id, r.loan_id),
-                person_ref=r.borrower_ref,
+                person_ref=person_ref,
                 party=Party.agency(r.agency_id) if r.agency_id else Party.lender(),
                 channel=Channel(r.channel),
                 at=r.at,

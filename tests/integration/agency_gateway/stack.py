@@ -85,8 +85,13 @@ class GatewayStack:
         return await eventually(decided, within=30)
 
     async def placed(self, loan_id: str) -> dict[str, Any]:
-        current: dict[str, Any] = (await self.settled(loan_id, "placed"))["current"]
-        return current
+        """The loan's current placement, once it has one."""
+
+        async def current() -> dict[str, Any] | None:
+            found = await self.placement(loan_id)
+            return found["current"] if found and found["status"] == "placed" else None
+
+        return await eventually(current, within=30)
 
     async def sql(self, statement: str, **values: Any) -> None:
         runtime = self.platform.runtime("agency_gateway")
