@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.assignments import AssignmentStore
 from services.agency_gateway.adapters.cases import CaseRepository, PreferenceRepository
+from services.agency_gateway.adapters.commitments import CommitmentBook
 from services.agency_gateway.adapters.contacts import ContactKeys
 from services.agency_gateway.adapters.ledger import ContactLedger
 from services.agency_gateway.domain.cases import hold_exclusion
@@ -120,6 +121,17 @@ class GatewayConsumer:
             if case is None:
                 continue
             recall = self._apply(case, event.data)
+            if isinstance(event.data, PaymentReceived):
+                await CommitmentBook(session).record_lender_payment(
+                    {
+                        "lender_id": key[0],
+                        "loan_id": key[1],
+                        "payment_id": event.data.payment_id,
+                        "amount": event.data.amount.amount,
+                        "currency": event.data.amount.currency,
+                        "paid_at": event.data.paid_at,
+                    }
+                )
             await CaseRepository(session).change(
                 key,
                 holds=case["holds"],

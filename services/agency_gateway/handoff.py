@@ -53,7 +53,7 @@ class Handoff:
 
     async def detail(self, agency_id: str, assignment_id: str) -> AssignmentDetail:
         async with transaction(self.runtime.sessions) as session:
-            row, case = await self._own_active(session, agency_id, assignment_id)
+            row, case = await own_active(session, agency_id, assignment_id)
         borrower: Borrower | None = None
         withheld: str | None = "borrower_notice_pending"
         if row["notice_sent_at"] is not None:
@@ -75,7 +75,7 @@ class Handoff:
 
     async def acknowledge(self, agency_id: str, assignment_id: str) -> AssignmentItem:
         async with transaction(self.runtime.sessions) as session:
-            row, _case = await self._own_active(session, agency_id, assignment_id, lock=True)
+            row, _case = await own_active(session, agency_id, assignment_id, lock=True)
             if row["status"] == "placed":
                 now = datetime.now(UTC)
                 changes = {"status": "acknowledged", "acknowledged_at": now, "updated_at": now}
@@ -87,14 +87,12 @@ class Handoff:
                     agency_id=agency_id,
                     acknowledged_at=now,
                 )
-                await self._publish(
-                    session, self.assignments_topic, row, ASSIGNMENT_ACKNOWLEDGED, data
-                )
+                await publish(session, self.assignments_topic, row, ASSIGNMENT_ACKNOWLEDGED, data)
         return AssignmentItem.of(row)
 
     async def give_back(self, agency_id: str, assignment_id: str, reason: str) -> AssignmentItem:
         async with transaction(self.runtime.sessions) as session:
-            row, case = await self._own_active(session, agency_id, assignment_id, lock=True)
+            row, case = await own_active(session, agency_id, assignment_id, lock=True)
             now = datetime.now(UTC)
             event = await end_assignment(
                 session, row, case["borrower_ref"], "returned", reason, now, None
@@ -108,7 +106,7 @@ class Handoff:
     ) -> ActivityRecorded:
         contact = self._screen(body)
         async with transaction(self.runtime.sessions) as session:
-            row, case = await self._own_active(session, agency_id, assignment_id)
+            row, case = await own_active(session, agency_id, assignment_id)
             log = ActivityLog(session)
             stored = await log.add(
                 {
@@ -144,7 +142,7 @@ class Handoff:
                         }
                     ]
                 )
-            await self._publish(session, self.activities_topic, row, AGENCY_ACTIVITY_RECORDED, data)
+            await publish(session, self.activities_topic, row, AGENCY_ACTIVITY_RECORDED, data)
         return ActivityRecorded(
             activity_id=body.activity_id,
             assignment_id=assignment_id,
@@ -156,7 +154,7 @@ class Handoff:
         self, agency_id: str, assignment_id: str, channel: Channel, at: datetime
     ) -> ContactCheckAnswer:
         async with transaction(self.runtime.sessions) as session:
-            row, case = await self._own_active(session, agency_id, assignment_id)
+            row, case = await own_active(session, agency_id, assignment_id)
             key = (row["lender_id"], row["loan_id"])
             history = await AssignmentStore(session).of_loan(*key)
             prefs = (await PreferenceRepository(session).of([(key[0], case["borrower_ref"])])).get(
@@ -251,29 +249,31 @@ class Handoff:
             replayed=True,
         )
 
-    async def _own_active(
-        self, session: AsyncSession, agency_id: str, assignment_id: str, lock: bool = False
-    ) -> tuple[dict[str, Any], dict[str, Any]]:
-        row = await AssignmentStore(session).get(assignment_id, lock=lock)
-        if row is None or row["agency_id"] != agency_id:
-            raise ProblemError(
-                404, "Assignment not found", f"No assignment {assignment_id!r} is yours."
-            )
-        if row["ended_at"] is not None:
-            raise ProblemError(
-                410,
-                "Assignment ended",
-                f"Assignment {assignment_id!r} was {row['status']} ({row['end_reason']}); "
-                "its borrower data is no longer available.",
-            )
-        case = await CaseRepository(session).get(row["lender_id"], row["loan_id"])
-        assert case is not None  # an assignment is made from its case
-        return row, case
 
-    async def _publish(
-        self, session: AsyncSession, topic: str, row: dict[str, Any], event_type: Any, data: Any
-    ) -> None:
-        envelope = event_type.envelope(
-            source=SOURCE, subject=row["loan_id"], tenant=row["lender_id"], data=data
+async def own_active(
+    session: AsyncSession, agency_id: str, assignment_id: str, lock: bool = False
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    row = await AssignmentStore(session).get(assignment_id, lock=lock)
+    if row is None or row["agency_id"] != agency_id:
+        raise ProblemError(
+            404, "Assignment not found", f"No assignment {assignment_id!r} is yours."
         )
-        await enqueue(session, topic, [envelope])
+    if row["ended_at"] is not None:
+        raise ProblemError(
+            410,
+            "Assignment ended",
+            f"Assignment {assignment_id!r} was {row['status']} ({row['end_reason']}); "
+            "its borrower data is no longer available.",
+        )
+    case = await CaseRepository(session).get(row["lender_id"], row["loan_id"])
+    assert case is not None  # an assignment is made from its case
+    return row, case
+
+
+async def publish(
+    session: AsyncSession, topic: str, row: dict[str, Any], event_type: Any, data: Any
+) -> None:
+    envelope = event_type.envelope(
+        source=SOURCE, subject=row["loan_id"], tenant=row["lender_id"], data=data
+    )
+    await enqueue(session, topic, [envelope])

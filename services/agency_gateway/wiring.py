@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from services.agency_gateway.adapters.contacts import ContactKeys
 from services.agency_gateway.api.agencies import agencies_router
 from services.agency_gateway.api.assignments import assignments_router
+from services.agency_gateway.api.commitments import commitments_router
 from services.agency_gateway.api.placements import placements_router
+from services.agency_gateway.commitments import CommitmentDesk
 from services.agency_gateway.consumer import GROUP, GatewayConsumer
 from services.agency_gateway.domain.handoff import banned_phrases
 from services.agency_gateway.domain.policy import PlacementPolicy
@@ -56,6 +58,9 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
         assignments_topic=assignments_topic,
         activities_topic=runtime.topic(Topic.AGENCY_ACTIVITIES),
     )
+    desk = CommitmentDesk(
+        runtime.sessions, policy, assignments_topic, runtime.topic(Topic.AGENCY_ACTIVITIES)
+    )
     app = service_app(
         runtime,
         title="Collections agency gateway",
@@ -63,6 +68,7 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
         routers=[
             placements_router(runtime, policy),
             assignments_router(handoff),
+            commitments_router(desk),
             agencies_router(runtime),
         ],
     )

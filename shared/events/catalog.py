@@ -13,9 +13,13 @@ from typing_extensions import TypeVar
 
 from shared.events.assignments import (
     AgencyActivityRecorded,
+    AgencyPaymentReported,
     AssignmentAcknowledged,
     AssignmentEnded,
     AssignmentPlaced,
+    DisputeRaised,
+    EscalationDecided,
+    PromiseRecorded,
 )
 from shared.events.envelope import Envelope, new_envelope
 from shared.events.models import (
@@ -167,6 +171,35 @@ AGENCY_ACTIVITY_RECORDED = EventType(
     model=AgencyActivityRecorded,
     summary="An agency reported a contact attempt or a note on an assignment.",
 )
+PROMISE_RECORDED = EventType(
+    name="collections.agency.promise-recorded",
+    version=1,
+    topic=Topic.AGENCY_ACTIVITIES,
+    model=PromiseRecorded,
+    summary="An agency recorded the borrower's promise to pay an amount by a date.",
+)
+AGENCY_PAYMENT_REPORTED = EventType(
+    name="collections.agency.payment-reported",
+    version=1,
+    topic=Topic.AGENCY_ACTIVITIES,
+    model=AgencyPaymentReported,
+    summary="An agency reported a payment it collected (reconciled with the lender's).",
+)
+DISPUTE_RAISED = EventType(
+    name="collections.agency.dispute-raised",
+    version=1,
+    topic=Topic.AGENCY_ACTIVITIES,
+    model=DisputeRaised,
+    summary="The borrower disputed the debt with the agency: collection is on hold.",
+)
+ESCALATION_DECIDED = EventType(
+    name="collections.assignment.escalation-decided",
+    version=1,
+    topic=Topic.ASSIGNMENTS,
+    model=EscalationDecided,
+    summary="Legal escalation of an assignment was granted, or refused naming each unmet "
+    "prerequisite.",
+)
 
 NOTIFICATION_EVENTS: dict[NotificationStatus, EventType[NotificationChanged]] = {
     status: EventType(
@@ -209,7 +242,11 @@ EVENT_TYPES: dict[str, EventType] = {
         ASSIGNMENT_RECALLED,
         ASSIGNMENT_RETURNED,
         ASSIGNMENT_EXPIRED,
+        ESCALATION_DECIDED,
         AGENCY_ACTIVITY_RECORDED,
+        PROMISE_RECORDED,
+        AGENCY_PAYMENT_REPORTED,
+        DISPUTE_RAISED,
         *NOTIFICATION_EVENTS.values(),
         AGENCY_NOTICE_SENT,
         OPT_OUT_RECORDED,

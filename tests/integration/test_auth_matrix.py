@@ -73,6 +73,19 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
         "text": "agreed to pay on Friday",
     },
     "ReturnRequest": lambda: {"reason": "auth matrix"},
+    "PromiseRequest": lambda: {
+        "promise_id": f"PR-{uuid4().hex[:8]}",
+        "amount": {"amount": "100.00", "currency": "CNY"},
+        "due_date": "2026-12-31",
+    },
+    "AgencyPaymentRequest": lambda: {
+        "payment_id": f"AP-{uuid4().hex[:8]}",
+        "amount": {"amount": "100.00", "currency": "CNY"},
+        "paid_at": datetime.now(UTC).isoformat(),
+    },
+    "DisputeRequest": lambda: {"dispute_id": f"D-{uuid4().hex[:8]}", "reason": "not my loan"},
+    "EscalationRequest": lambda: {},
+    "LenderEscalationRequest": lambda: {"approve": True},
     "ContactCheckRequest": lambda: {"channel": "sms"},
     "AgencyRequest": lambda: {"name": "Matrix", "jurisdictions": ["US"], "capacity": 0, "share": 0},
 }

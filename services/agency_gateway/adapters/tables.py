@@ -1,6 +1,7 @@
 from sqlalchemy import (
     Boolean,
     Column,
+    Date,
     DateTime,
     Integer,
     Numeric,
@@ -48,6 +49,7 @@ collection_cases = Table(
     _at("lender_recalled_at"),
     _at("placement_due_at"),
     Column("placement_note", Text),
+    _at("escalation_approved_at"),
     PrimaryKeyConstraint("lender_id", "loan_id"),
 )
 
@@ -129,4 +131,74 @@ contacts = Table(
     Column("outcome", Text, nullable=False),
     _at("at", nullable=False),
     PrimaryKeyConstraint("contact_id"),
+)
+
+
+def _common() -> list[Column[object]]:
+    return [
+        Column("agency_id", Text, nullable=False),
+        Column("assignment_id", Text, nullable=False),
+        Column("lender_id", Text, nullable=False),
+        Column("loan_id", Text, nullable=False),
+        _at("recorded_at", nullable=False),
+    ]
+
+
+def _money() -> list[Column[object]]:
+    return [
+        Column("amount", Numeric(20, 4), nullable=False),
+        Column("currency", Text, nullable=False),
+    ]
+
+
+promises = Table(
+    "promises",
+    metadata,
+    Column("promise_id", Text, nullable=False),
+    *_common(),
+    *_money(),
+    Column("due_date", Date, nullable=False),
+    PrimaryKeyConstraint("agency_id", "promise_id"),
+)
+
+agency_payments = Table(
+    "agency_payments",
+    metadata,
+    Column("payment_id", Text, nullable=False),
+    *_common(),
+    *_money(),
+    _at("paid_at", nullable=False),
+    PrimaryKeyConstraint("agency_id", "payment_id"),
+)
+
+lender_payments = Table(
+    "lender_payments",
+    metadata,
+    Column("lender_id", Text, nullable=False),
+    Column("loan_id", Text, nullable=False),
+    Column("payment_id", Text, nullable=False),
+    *_money(),
+    _at("paid_at", nullable=False),
+    PrimaryKeyConstraint("lender_id", "loan_id", "payment_id"),
+)
+
+disputes = Table(
+    "disputes",
+    metadata,
+    Column("dispute_id", Text, nullable=False),
+    *_common(),
+    Column("reason", Text, nullable=False),
+    PrimaryKeyConstraint("agency_id", "dispute_id"),
+)
+
+escalations = Table(
+    "escalations",
+    metadata,
+    Column("escalation_id", Text, nullable=False),
+    *_common(),
+    Column("requested_by", Text, nullable=False),
+    Column("granted", Boolean, nullable=False),
+    Column("unmet", JSONB, nullable=False),
+    Column("policy_version", Text, nullable=False),
+    PrimaryKeyConstraint("escalation_id"),
 )

@@ -1,14 +1,19 @@
 """Bodies and answers of the gateway's API."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 
-from shared.events.assignments import ActivityDirection, ActivityOutcome, ActivityType
-from shared.events.limits import IDENTIFIER_PATTERN, Identifier
-from shared.events.money import Money
+from shared.events.assignments import (
+    ActivityDirection,
+    ActivityOutcome,
+    ActivityType,
+    UnmetPrerequisite,
+)
+from shared.events.limits import IDENTIFIER_PATTERN, Identifier, Instant, storable_text
+from shared.events.money import LenderMoney, Money
 from shared.vocabulary import Channel, Jurisdiction
 
 AssignmentId = Annotated[
@@ -153,3 +158,70 @@ class Agency(AgencyRequest):
 
 class Agencies(BaseModel):
     agencies: list[Agency]
+
+
+class PromiseRequest(_Body):
+    promise_id: Identifier = Field(description="The agency's own id: a repeat is a no-op.")
+    amount: LenderMoney
+    due_date: date
+
+
+class PromiseView(BaseModel):
+    promise_id: str
+    amount: Money
+    due_date: date
+    recorded_at: datetime
+    status: str = Field(description="pending, kept or broken: from the lender's payments")
+
+
+class AgencyPaymentRequest(_Body):
+    payment_id: Identifier = Field(description="The agency's own id: a repeat is a no-op.")
+    amount: LenderMoney
+    paid_at: Instant
+
+
+class AgencyPaymentView(BaseModel):
+    payment_id: str
+    amount: Money
+    paid_at: datetime
+    recorded_at: datetime
+    reconciled_with: str | None = Field(
+        description="The lender's payment id it matches; none until the lender records it."
+    )
+
+
+class DisputeRequest(_Body):
+    dispute_id: Identifier = Field(description="The agency's own id: a repeat is a no-op.")
+    reason: Annotated[
+        str, StringConstraints(min_length=1, max_length=500), AfterValidator(storable_text)
+    ]
+
+
+class DisputeView(BaseModel):
+    dispute_id: str
+    reason: str
+    recorded_at: datetime
+
+
+class Commitments(BaseModel):
+    promises: list[PromiseView]
+    payments: list[AgencyPaymentView]
+    disputes: list[DisputeView]
+
+
+class EscalationRequest(_Body):
+    note: ShortText | None = None
+
+
+class LenderEscalationRequest(_Body):
+    approve: bool = Field(default=True, description="The lender's approval, recorded first.")
+
+
+class EscalationView(BaseModel):
+    escalation_id: str
+    assignment_id: str
+    requested_by: str
+    granted: bool
+    unmet: list[UnmetPrerequisite]
+    policy_version: str
+    decided_at: datetime
