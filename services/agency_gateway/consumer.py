@@ -18,6 +18,7 @@ from services.agency_gateway.adapters.cases import CaseRepository, PreferenceRep
 from services.agency_gateway.adapters.commitments import CommitmentBook
 from services.agency_gateway.adapters.contacts import ContactKeys
 from services.agency_gateway.adapters.ledger import ContactLedger
+from services.agency_gateway.adapters.webhooks import DeliveryLog
 from services.agency_gateway.domain.cases import hold_exclusion
 from services.agency_gateway.domain.policy import PlacementPolicy
 from services.agency_gateway.outcomes import end_assignment
@@ -156,6 +157,7 @@ class GatewayConsumer:
                 )
                 del active[key]
         await enqueue(session, self.assignments_topic, envelopes)
+        await DeliveryLog(session).owe_for(envelopes, now)
 
     @staticmethod
     def _apply(case: dict[str, Any], data: Any) -> str | None:

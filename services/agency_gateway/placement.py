@@ -18,9 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.agency_gateway.adapters.agencies import AgencyRegistry
 from services.agency_gateway.adapters.assignments import AssignmentStore
 from services.agency_gateway.adapters.cases import CaseRepository, PreferenceRepository
+from services.agency_gateway.adapters.webhooks import DeliveryLog
 from services.agency_gateway.domain.allocation import AgencyLoad, Allocation, allocate
 from services.agency_gateway.domain.cases import CaseFacts, exclusion, status_of
 from services.agency_gateway.domain.policy import Arm, PlacementPolicy
+from services.agency_gateway.domain.webhooks import EXPIRING
 from services.agency_gateway.outcomes import SOURCE, end_assignment
 from shared.db.engine import SessionFactory, transaction
 from shared.events.assignments import AssignmentPlaced
@@ -63,7 +65,13 @@ class Placer:
             envelopes = await self._end_lapsed(session, now)
             decided = await self._decide_due(session, now, envelopes)
             await enqueue(session, self.assignments_topic, envelopes)
-        return decided + len(envelopes)
+            webhooks = DeliveryLog(session)
+            await webhooks.owe_for(envelopes, now)
+            expiring = await AssignmentStore(session).announce_expiring(
+                now, self.policy.expiring_notice, self.batch_size
+            )
+            await webhooks.owe([(EXPIRING, row) for row in expiring], now)
+        return decided + len(envelopes) + len(expiring)
 
     async def _end_lapsed(self, session: AsyncSession, now: datetime) -> list[Envelope]:
         lapsed = await AssignmentStore(session).claim_lapsed(now, self.batch_size)

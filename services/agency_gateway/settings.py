@@ -21,6 +21,11 @@ class AgencyGatewaySettings(ServiceSettings, DataKeySettings):
     placement_idle_seconds: float = Field(
         default=0.5, gt=0, description="Pause of the placement worker when nothing is due."
     )
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_initial_backoff_seconds: float = Field(default=2.0, gt=0)
+    webhook_max_backoff_seconds: float = Field(default=600.0, gt=0)
+    webhook_idle_seconds: float = Field(default=0.5, gt=0)
     transit_keys: SecretStr = Field(
         default=SecretStr(""),
         description="Key ring that opens the contact details sealed inside events.",

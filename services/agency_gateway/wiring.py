@@ -4,8 +4,10 @@ The placement policy is loaded and checked here, before anything starts: a bad v
 the service at once, naming the file and the key.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
+import httpx
 from fastapi import FastAPI
 
 from services.agency_gateway.adapters.contacts import ContactKeys
@@ -13,6 +15,7 @@ from services.agency_gateway.api.agencies import agencies_router
 from services.agency_gateway.api.assignments import assignments_router
 from services.agency_gateway.api.commitments import commitments_router
 from services.agency_gateway.api.placements import placements_router
+from services.agency_gateway.api.webhooks import webhooks_router
 from services.agency_gateway.commitments import CommitmentDesk
 from services.agency_gateway.consumer import GROUP, GatewayConsumer
 from services.agency_gateway.domain.handoff import banned_phrases
@@ -20,6 +23,7 @@ from services.agency_gateway.domain.policy import PlacementPolicy
 from services.agency_gateway.handoff import Handoff
 from services.agency_gateway.placement import Placer
 from services.agency_gateway.settings import AgencyGatewaySettings
+from services.agency_gateway.webhooks import WebhookSender
 from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.crypto import KeyRing
@@ -58,6 +62,7 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
         assignments_topic=assignments_topic,
         activities_topic=runtime.topic(Topic.AGENCY_ACTIVITIES),
     )
+    runtime.work("webhooks", webhook_sender(runtime, settings, keys.storage).run)
     desk = CommitmentDesk(
         runtime.sessions, policy, assignments_topic, runtime.topic(Topic.AGENCY_ACTIVITIES)
     )
@@ -69,11 +74,28 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
             placements_router(runtime, policy),
             assignments_router(handoff),
             commitments_router(desk),
-            agencies_router(runtime),
+            agencies_router(runtime, keys.storage),
+            webhooks_router(runtime),
         ],
     )
     app.state.authenticator = runtime.auth
     return app
+
+
+def webhook_sender(
+    runtime: ServiceRuntime, settings: AgencyGatewaySettings, storage: KeyRing
+) -> WebhookSender:
+    client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
+    runtime.close_on_stop(client.aclose)
+    return WebhookSender(
+        sessions=runtime.sessions,
+        storage=storage,
+        client=client,
+        max_attempts=settings.webhook_max_attempts,
+        initial_backoff=timedelta(seconds=settings.webhook_initial_backoff_seconds),
+        max_backoff=timedelta(seconds=settings.webhook_max_backoff_seconds),
+        idle_pause=settings.webhook_idle_seconds,
+    )
 
 
 def contact_keys(settings: AgencyGatewaySettings) -> ContactKeys:

@@ -86,6 +86,7 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     "DisputeRequest": lambda: {"dispute_id": f"D-{uuid4().hex[:8]}", "reason": "not my loan"},
     "EscalationRequest": lambda: {},
     "LenderEscalationRequest": lambda: {"approve": True},
+    "RedeliveryRequest": lambda: {"delivery_ids": ["wh-none"]},
     "ContactCheckRequest": lambda: {"channel": "sms"},
     "AgencyRequest": lambda: {"name": "Matrix", "jurisdictions": ["US"], "capacity": 0, "share": 0},
 }

@@ -19,6 +19,7 @@ EDITABLE = (
     "share",
     "webhook_url",
     "active",
+    "webhook_secret_sealed",
 )
 
 

@@ -1,7 +1,7 @@
 """Assignments (placements with agencies) in the gateway's database."""
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, tuple_, update
@@ -81,6 +81,28 @@ class AssignmentStore:
             )
             .limit(limit)
             .with_for_update(skip_locked=True)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def announce_expiring(
+        self, now: datetime, within: timedelta, limit: int
+    ) -> list[dict[str, Any]]:
+        """Active assignments expiring within ``within`` not announced yet, marked announced."""
+        due = (
+            select(assignments.c.assignment_id)
+            .where(
+                assignments.c.ended_at.is_(None),
+                assignments.c.expiring_announced_at.is_(None),
+                assignments.c.expires_at <= now + within,
+            )
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = await self._session.execute(
+            update(assignments)
+            .where(assignments.c.assignment_id.in_(due.scalar_subquery()))
+            .values(expiring_announced_at=now)
+            .returning(assignments)
         )
         return [dict(r._mapping) for r in rows]
 

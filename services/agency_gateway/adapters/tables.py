@@ -77,6 +77,11 @@ agencies = Table(
     Column("share", Integer, nullable=False),
     Column("webhook_url", Text),
     Column("active", Boolean, nullable=False),
+    Column(
+        "webhook_secret_sealed",
+        JSONB(none_as_null=True),
+        comment="AES-GCM sealed under the gateway's data key, bound to agency_id",
+    ),
     _at("created_at", nullable=False),
     _at("updated_at", nullable=False),
     PrimaryKeyConstraint("agency_id"),
@@ -104,6 +109,7 @@ assignments = Table(
     Column("end_reason", Text),
     Column("end_policy_version", Text),
     _at("updated_at", nullable=False),
+    _at("expiring_announced_at"),
     PrimaryKeyConstraint("assignment_id"),
 )
 
@@ -201,4 +207,34 @@ escalations = Table(
     Column("unmet", JSONB, nullable=False),
     Column("policy_version", Text, nullable=False),
     PrimaryKeyConstraint("escalation_id"),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", Text, nullable=False),
+    Column("agency_id", Text, nullable=False),
+    Column("event", Text, nullable=False),
+    Column("assignment_id", Text, nullable=False),
+    Column("body", JSONB, nullable=False),
+    Column("status", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("round_start", Integer, nullable=False),
+    _at("next_attempt_at"),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    _at("created_at", nullable=False),
+    _at("delivered_at"),
+    PrimaryKeyConstraint("delivery_id"),
+)
+
+webhook_attempts = Table(
+    "webhook_attempts",
+    metadata,
+    Column("delivery_id", Text, nullable=False),
+    Column("attempt", Integer, nullable=False),
+    _at("at", nullable=False),
+    Column("status_code", Integer),
+    Column("error", Text),
+    PrimaryKeyConstraint("delivery_id", "attempt"),
 )

@@ -11,8 +11,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Response
 
 from services.agency_gateway.adapters.agencies import AgencyRegistry
+from services.agency_gateway.adapters.webhooks import seal_secret
 from services.agency_gateway.api.models import Agencies, Agency, AgencyId, AgencyRequest
 from shared.auth import Principal, Role, role_required
+from shared.crypto import KeyRing
 from shared.db.engine import transaction
 from shared.http.problems import ProblemError
 from shared.runtime import ServiceRuntime
@@ -20,7 +22,8 @@ from shared.runtime import ServiceRuntime
 Operator = Annotated[Principal, Depends(role_required(Role.OPERATOR))]
 
 
-def agencies_router(runtime: ServiceRuntime) -> APIRouter:
+def agencies_router(runtime: ServiceRuntime, storage: KeyRing) -> APIRouter:
+    """``storage``: the gateway's data key ring, which seals the agencies' webhook secrets."""
     router = APIRouter(prefix="/v1", tags=["agencies"])
 
     @router.put("/agencies/{agency_id}", summary="Register an agency, or replace its terms")
@@ -29,7 +32,12 @@ def agencies_router(runtime: ServiceRuntime) -> APIRouter:
     ) -> Agency:
         async with transaction(runtime.sessions) as session:
             registry = AgencyRegistry(session)
-            created = await registry.put(agency_id, body.model_dump(mode="json"), datetime.now(UTC))
+            terms = body.model_dump(mode="json", exclude={"webhook_secret"})
+            secret = body.webhook_secret
+            terms["webhook_secret_sealed"] = (
+                seal_secret(storage, agency_id, secret) if secret is not None else None
+            )
+            created = await registry.put(agency_id, terms, datetime.now(UTC))
             row = await registry.get(agency_id)
         response.status_code = 201 if created else 200
         return _agency(row)
@@ -53,4 +61,6 @@ def agencies_router(runtime: ServiceRuntime) -> APIRouter:
 
 def _agency(row: dict[str, Any] | None) -> Agency:
     assert row is not None  # written in the same transaction
-    return Agency.model_validate(row)
+    return Agency.model_validate(
+        {**row, "webhook_secret_set": row["webhook_secret_sealed"] is not None}
+    )

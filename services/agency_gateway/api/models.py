@@ -4,7 +4,14 @@ from datetime import date, datetime
 from typing import Annotated, Any
 
 from fastapi import Path
-from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
 
 from shared.events.assignments import (
     ActivityDirection,
@@ -137,7 +144,7 @@ class Placement(BaseModel):
     placements: list[PlacementRecord] = Field(description="Every placement, newest first.")
 
 
-class AgencyRequest(_Body):
+class AgencyTerms(_Body):
     name: ShortText
     phone: ShortText | None = None
     jurisdictions: list[Jurisdiction] = Field(min_length=1)
@@ -150,8 +157,21 @@ class AgencyRequest(_Body):
     active: bool = True
 
 
-class Agency(AgencyRequest):
+class AgencyRequest(AgencyTerms):
+    webhook_secret: (
+        Annotated[str, StringConstraints(pattern=r"^whsec_[A-Za-z0-9+/]{32,}={0,2}$")] | None
+    ) = Field(
+        default=None,
+        description="Standard Webhooks secret (whsec_ and 24+ random bytes in base64); "
+        "stored sealed, never shown again.",
+    )
+
+
+class Agency(AgencyTerms):
+    model_config = ConfigDict(extra="ignore")  # read from the row; the sealed secret stays
+
     agency_id: str
+    webhook_secret_set: bool
     created_at: datetime
     updated_at: datetime
 
@@ -225,3 +245,35 @@ class EscalationView(BaseModel):
     unmet: list[UnmetPrerequisite]
     policy_version: str
     decided_at: datetime
+
+
+class RedeliveryRequest(_Body):
+    delivery_ids: list[Identifier] | None = Field(default=None, max_length=500)
+    since: Instant | None = Field(default=None, description="Every delivery made since then.")
+
+
+class Redelivery(BaseModel):
+    requeued: int
+
+
+class WebhookAttempt(BaseModel):
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+
+
+class WebhookDelivery(BaseModel):
+    delivery_id: str
+    event: str
+    assignment_id: str
+    status: str = Field(description="pending, delivered or failed")
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    log: list[WebhookAttempt]
+
+
+class WebhookDeliveries(BaseModel):
+    deliveries: list[WebhookDelivery]

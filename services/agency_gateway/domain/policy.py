@@ -50,6 +50,7 @@ class PlacementPolicy(_Strict):
     ack_lease_hours: float = Field(default=24, gt=0)
     term_days: float = Field(default=90, gt=0)
     retry_minutes: float = Field(default=60, gt=0)
+    expiring_notice_days: float = Field(default=7, ge=0)
     challenger: Challenger = Challenger()
     escalation: EscalationPolicy = EscalationPolicy()
 
@@ -68,6 +69,10 @@ class PlacementPolicy(_Strict):
     @property
     def term(self) -> timedelta:
         return timedelta(days=self.term_days)
+
+    @property
+    def expiring_notice(self) -> timedelta:
+        return timedelta(days=self.expiring_notice_days)
 
     @property
     def retry(self) -> timedelta:

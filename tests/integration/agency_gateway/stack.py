@@ -157,6 +157,13 @@ def aged(
 
 @asynccontextmanager
 async def gateway_stack(infrastructure: Infrastructure) -> AsyncIterator[GatewayStack]:
-    options = {"agency_gateway": {"placement_idle_seconds": 0.05}}
+    options = {
+        "agency_gateway": {
+            "placement_idle_seconds": 0.05,
+            "webhook_idle_seconds": 0.05,
+            "webhook_initial_backoff_seconds": 0.2,
+            "webhook_max_attempts": 4,
+        }
+    }
     async with running_platform(infrastructure, ("intake", "agency_gateway"), options) as platform:
         yield GatewayStack(platform, infrastructure.kafka_bootstrap)
