@@ -55,7 +55,7 @@ def assignments_router(handoff: Handoff) -> APIRouter:
                 raise _bad_query("updated_since", "must carry a UTC offset")
             query = query.where(assignments.c.updated_at >= updated_since)
         if cursor is not None:
-            after = _decode(cursor)
+            after = decode_cursor(cursor)
             query = query.where(
                 tuple_(assignments.c.updated_at, assignments.c.assignment_id) > after
             )
@@ -64,7 +64,7 @@ def assignments_router(handoff: Handoff) -> APIRouter:
             rows = [dict(r._mapping) for r in await session.execute(query.limit(limit + 1))]
         more = len(rows) > limit
         rows = rows[:limit]
-        next_cursor = _encode(rows[-1]) if more else None
+        next_cursor = encode_cursor(rows[-1]) if more else None
         return AssignmentPage(items=[AssignmentItem.of(r) for r in rows], next_cursor=next_cursor)
 
     @router.get("/assignments/{assignment_id}", summary="One assignment, with the borrower")
@@ -107,12 +107,12 @@ def assignments_router(handoff: Handoff) -> APIRouter:
     return router
 
 
-def _encode(row: dict[str, Any]) -> str:
+def encode_cursor(row: dict[str, Any]) -> str:
     raw = f"{row['updated_at'].isoformat()}|{row['assignment_id']}".encode()
     return base64.urlsafe_b64encode(raw).decode()
 
 
-def _decode(cursor: str) -> tuple[datetime, str]:
+def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         at, assignment_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
         return datetime.fromisoformat(at), assignment_id
