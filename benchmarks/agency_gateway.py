@@ -277,8 +277,12 @@ async def register(url: str) -> None:
 
 
 async def main(args: argparse.Namespace) -> dict[str, float]:
+    default_ports = (args.kafka_port, args.postgres_port) == (19292, 54359)
+    root = (
+        BENCH_ROOT if default_ports else BENCH_ROOT.with_name(f".devstack-bench-{args.kafka_port}")
+    )
     infra = LocalInfrastructure.from_environment(
-        BENCH_ROOT, kafka_port=19292, postgres_port=54359, cache_dir=DEFAULT_CACHE
+        root, kafka_port=args.kafka_port, postgres_port=args.postgres_port, cache_dir=DEFAULT_CACHE
     )
     tag = uuid4().hex[:10]
     namespace, database = f"bench{tag}.", f"bench_gateway_{tag}"
@@ -345,6 +349,8 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--loans", type=int, default=20_000)
     root.add_argument("--assignments", type=int, default=100_000)
     root.add_argument("--keep", action="store_true", help="keep the database and topics")
+    root.add_argument("--kafka-port", type=int, default=19292, help="of the local stack")
+    root.add_argument("--postgres-port", type=int, default=54359, help="of the local stack")
     return root
 
 

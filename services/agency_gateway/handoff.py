@@ -28,7 +28,6 @@ from services.agency_gateway.domain.handoff import (
     banned_in,
     debt_facts,
 )
-from services.agency_gateway.domain.policy import PlacementPolicy
 from services.agency_gateway.outcomes import SOURCE, end_assignment
 from shared.contact_rules import Contact, Direction, Party, RulePack, check
 from shared.db.engine import transaction
@@ -44,7 +43,6 @@ from shared.vocabulary import Channel, Jurisdiction
 @dataclass(frozen=True)
 class Handoff:
     runtime: ServiceRuntime
-    policy: PlacementPolicy
     keys: ContactKeys
     packs: Mapping[Jurisdiction, RulePack]
     banned: tuple[str, ...]

@@ -7,7 +7,7 @@ twice; everything a batch decides is written with its events in one transaction.
 """
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -19,7 +19,7 @@ from services.agency_gateway.adapters.agencies import AgencyRegistry
 from services.agency_gateway.adapters.assignments import AssignmentStore
 from services.agency_gateway.adapters.cases import CaseRepository, PreferenceRepository
 from services.agency_gateway.adapters.webhooks import DeliveryLog
-from services.agency_gateway.domain.allocation import AgencyLoad, Allocation, allocate
+from services.agency_gateway.domain.allocation import Allocation, allocate
 from services.agency_gateway.domain.cases import CaseFacts, exclusion, status_of
 from services.agency_gateway.domain.policy import Arm, PlacementPolicy
 from services.agency_gateway.domain.webhooks import EXPIRING
@@ -43,6 +43,10 @@ def case_facts(case: dict[str, Any], prefs: dict[str, Any] | None) -> CaseFacts:
         cease=bool(prefs and prefs["cease"]),
         attorney=bool(prefs and prefs["attorney"]),
     )
+
+
+def _standing(status: str, agency_id: str | None, note: str | None) -> dict[str, Any]:
+    return {"status": status, "agency_id": agency_id, "placement_note": note}
 
 
 @dataclass
@@ -115,13 +119,16 @@ class Placer:
         prefs = await PreferenceRepository(session).of(
             {(c["lender_id"], c["borrower_ref"]) for c in due}
         )
-        placed = []
+        placed: list[dict[str, Any]] = []
+        decided: list[dict[str, Any]] = []  # each case's new standing, written in one go
         for case in due:
             key = (case["lender_id"], case["loan_id"])
+            standing = {"key_lender": key[0], "key_loan": key[1], "placement_due_at": None}
             facts = case_facts(case, prefs.get((case["lender_id"], case["borrower_ref"])))
             arm = self.policy.arm(*key)
             if key in active:
-                await cases.change(key, placement_due_at=None, status="placed")
+                agency_id = active[key]["agency_id"]
+                decided.append(standing | _standing("placed", agency_id, case["placement_note"]))
                 continue
             reason = exclusion(facts, self.policy, arm)
             choice = None
@@ -133,33 +140,17 @@ class Placer:
                     held_before.get(key, set()),
                 )
             if choice is None:
-                retry = now + self.policy.retry if reason is None else None
-                await cases.change(
-                    key,
-                    status=status_of(facts, self.policy, arm, placed=False).value,
-                    placement_due_at=retry,
-                    placement_note=reason or "no_eligible_agency",
-                )
+                status = status_of(facts, self.policy, arm, placed=False).value
+                standing["placement_due_at"] = now + self.policy.retry if reason is None else None
+                decided.append(standing | _standing(status, None, reason or "no_eligible_agency"))
                 continue
             row = self._assignment(case, facts, arm, choice, now)
             placed.append(row)
             chosen = loads[choice.agency_id]
-            loads[choice.agency_id] = AgencyLoad(
-                chosen.agency_id,
-                chosen.jurisdictions,
-                chosen.capacity,
-                chosen.share,
-                chosen.open_accounts + 1,
-            )
-            await cases.change(
-                key,
-                status="placed",
-                agency_id=choice.agency_id,
-                placement_due_at=None,
-                placement_note=None,
-                updated_at=now,
-            )
+            loads[choice.agency_id] = replace(chosen, open_accounts=chosen.open_accounts + 1)
+            decided.append(standing | _standing("placed", choice.agency_id, None))
             envelopes.append(self._placed_event(row, case, details[choice.agency_id]))
+        await cases.decide(decided, now)
         await store.add(placed)
         return len(due)
 

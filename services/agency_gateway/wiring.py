@@ -55,7 +55,6 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
     runtime.work("placement", placer.run)
     handoff = Handoff(
         runtime=runtime,
-        policy=policy,
         keys=keys,
         packs=packs,
         banned=banned_phrases(packs.values()),

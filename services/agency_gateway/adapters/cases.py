@@ -4,7 +4,7 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, tuple_, update
+from sqlalchemy import bindparam, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,6 +76,27 @@ class CaseRepository:
             .with_for_update(skip_locked=True)
         )
         return [dict(r._mapping) for r in rows]
+
+    async def decide(self, standings: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Write each case's standing (``key_lender``, ``key_loan``, ``status``, ``agency_id``,
+        ``placement_due_at``, ``placement_note``) in one pipelined statement."""
+        if standings:
+            statement = (
+                update(collection_cases)
+                .where(
+                    collection_cases.c.lender_id == bindparam("key_lender"),
+                    collection_cases.c.loan_id == bindparam("key_loan"),
+                )
+                .values(
+                    status=bindparam("status"),
+                    agency_id=bindparam("agency_id"),
+                    placement_due_at=bindparam("placement_due_at"),
+                    placement_note=bindparam("placement_note"),
+                    updated_at=now,
+                )
+            )
+            connection = await self._session.connection()
+            await connection.execute(statement, list(standings))
 
     async def change(self, key: LoanKey, **values: Any) -> None:
         await self._session.execute(
