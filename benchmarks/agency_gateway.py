@@ -293,7 +293,7 @@ async def main(args: argparse.Namespace) -> dict[str, float]:
         url = infra.postgres_url(database)
         dsn = url.replace("postgresql+asyncpg://", "postgresql://")
         options = service_options(GATEWAY, url, infra.kafka_bootstrap, keys, namespace)
-        app = build_app("agency_gateway", options | {"placement_idle_seconds": 0.01})
+        app = build_app("agency_gateway", options | {"placement_batch_size": 1000})
         try:
             async with LifespanManager(app, startup_timeout=120, shutdown_timeout=60):
                 await register(url)
