@@ -7,8 +7,10 @@ returned, expired) is 410 to everything but the list: its borrower data is gone.
 import base64
 import binascii
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any
 
+import orjson
 from fastapi import APIRouter, Depends, Query, Response
 from sqlalchemy import select, tuple_
 
@@ -27,6 +29,7 @@ from services.agency_gateway.api.models import (
 from services.agency_gateway.handoff import Handoff
 from shared.auth import Principal, Role, role_required
 from shared.db.engine import transaction
+from shared.events.money import MINOR_UNITS
 from shared.http.problems import ProblemError
 
 STATUSES = ("placed", "acknowledged", "recalled", "returned", "expired")
@@ -39,14 +42,18 @@ def assignments_router(handoff: Handoff) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["handoff"])
     runtime = handoff.runtime
 
-    @router.get("/assignments", summary="The agency's assignments, oldest change first")
+    @router.get(
+        "/assignments",
+        summary="The agency's assignments, oldest change first",
+        response_model=AssignmentPage,
+    )
     async def list_assignments(
         agency: AgencyKey,
         status: Annotated[str | None, Query(pattern=f"^({'|'.join(STATUSES)})$")] = None,
         updated_since: Annotated[datetime | None, Query()] = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
-    ) -> AssignmentPage:
+    ) -> Response:
         query = select(assignments).where(assignments.c.agency_id == agency.subject)
         if status is not None:
             query = query.where(assignments.c.status == status)
@@ -65,7 +72,8 @@ def assignments_router(handoff: Handoff) -> APIRouter:
         more = len(rows) > limit
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]) if more else None
-        return AssignmentPage(items=[AssignmentItem.of(r) for r in rows], next_cursor=next_cursor)
+        page = {"items": [listed(row) for row in rows], "next_cursor": next_cursor}
+        return Response(orjson.dumps(page), media_type="application/json")
 
     @router.get("/assignments/{assignment_id}", summary="One assignment, with the borrower")
     async def get_assignment(assignment_id: AssignmentId, agency: AgencyKey) -> AssignmentDetail:
@@ -105,6 +113,32 @@ def assignments_router(handoff: Handoff) -> APIRouter:
         return await handoff.contact_check(agency.subject, assignment_id, body.channel, at)
 
     return router
+
+
+LISTED = (
+    "assignment_id",
+    "loan_id",
+    "status",
+    "placed_at",
+    "ack_due_at",
+    "expires_at",
+    "acknowledged_at",
+    "ended_at",
+    "updated_at",
+)
+
+
+def listed(row: dict[str, Any]) -> dict[str, Any]:
+    """A row as ``AssignmentItem`` shows it, built directly: a page of the list is serialised
+    without validating each item again (the hot path agencies poll)."""
+    item = {name: row[name] for name in LISTED}
+    places = Decimal(1).scaleb(-MINOR_UNITS[row["currency"]])
+    item["amount"] = {
+        "amount": format(row["amount"].quantize(places), "f"),
+        "currency": row["currency"],
+    }
+    item["borrower_notified"] = row["notice_sent_at"] is not None
+    return item
 
 
 def encode_cursor(row: dict[str, Any]) -> str:
