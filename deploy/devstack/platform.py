@@ -17,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.agency_gateway import wiring as agency_gateway
+from services.agency_gateway.demo import seed_demo_agencies
 from services.agency_gateway.settings import AgencyGatewaySettings
 from services.compliance import wiring as compliance
 from services.compliance.settings import ComplianceSettings
@@ -212,8 +213,9 @@ def service_environment(
 
 
 async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess]:
-    """Run migrations, issue the demo keys into the credential registry; return the processes
-    to start. Other topics are created by the services themselves when they start.
+    """Run migrations, issue the demo keys into the credential registry, register the demo
+    agencies with the gateway; return the processes to start. Other topics are created by the
+    services themselves when they start.
     """
     keys = PlatformSecrets.load_or_create(root / "secrets.json")
     credentials = DemoCredentials.load_or_create(root / "credentials.json")
@@ -223,6 +225,8 @@ async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess
         await infra.create_database(service.name)
         url = infra.postgres_url(service.name)
         await upgrade_to_head(service.migrations, url)
+        if service.name == "agency_gateway":
+            await seed_demo_agencies(url, DEMO_AGENCIES)
         processes.append(
             ServiceProcess(
                 name=service.name,

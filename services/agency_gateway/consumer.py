@@ -1,27 +1,89 @@
-"""The gateway's consumer: overdue reports open (or update) collection cases."""
+"""The gateway's consumer: the loan lifecycle from intake, and the notifier's sends.
+
+Reports open or update cases; payments, holds, recalls and closures change a case's standing
+and recall the agency that holds it, in the same transaction as the recall's event; the
+notifier's agency notice lets the agency see the borrower (CN-09); its sends feed the contact
+ledger that agencies' contacts are checked against.
+"""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.agency_gateway.adapters.cases import CaseRepository
+from services.agency_gateway.adapters.assignments import AssignmentStore
+from services.agency_gateway.adapters.cases import CaseRepository, PreferenceRepository
+from services.agency_gateway.adapters.commitments import CommitmentBook
 from services.agency_gateway.adapters.contacts import ContactKeys
-from services.agency_gateway.domain import PlacementPolicy
-from shared.events.catalog import OVERDUE_REPORTED, latest_reports
-from shared.events.models import OverdueReported
+from services.agency_gateway.adapters.ledger import ContactLedger
+from services.agency_gateway.adapters.webhooks import DeliveryLog
+from services.agency_gateway.domain.cases import hold_exclusion
+from services.agency_gateway.domain.policy import PlacementPolicy
+from services.agency_gateway.outcomes import end_assignment
+from shared.contact_rules import Outcome
+from shared.events.catalog import (
+    AGENCY_NOTICE_SENT,
+    CONTACT_PREFERENCES_UPDATED,
+    HOLD_LIFTED,
+    HOLD_PLACED,
+    LOAN_CLOSED,
+    NOTIFICATION_EVENTS,
+    OVERDUE_REPORTED,
+    PAYMENT_RECEIVED,
+    PLACEMENT_RECALLED,
+    latest_reports,
+)
+from shared.events.envelope import Envelope
+from shared.events.models import (
+    ContactPreferencesUpdated,
+    HoldLifted,
+    HoldPlaced,
+    LoanClosed,
+    OverdueReported,
+    PaymentReceived,
+    PlacementRecalled,
+)
+from shared.events.notifications import NotificationChanged, NotificationStatus
 from shared.kafka.handlers import EventHandlers, Received
+from shared.kafka.outbox import enqueue
 
 GROUP = "agency-gateway"
+LEDGER_STATUSES = {
+    NotificationStatus.SENT: Outcome.ATTEMPTED,
+    NotificationStatus.DELIVERED: Outcome.DELIVERED,
+}
 
 
-def gateway_handlers(policy: PlacementPolicy, contacts: ContactKeys) -> EventHandlers:
-    """A report whose contact does not open with the transit keys is dead-lettered (after a
-    transit key rotation, replay it once the gateway holds the new key)."""
+@dataclass(frozen=True)
+class GatewayConsumer:
+    policy: PlacementPolicy
+    contacts: ContactKeys
+    assignments_topic: str
 
-    async def handle_reports(
-        session: AsyncSession, events: Sequence[Received[OverdueReported]]
+    def handlers(self) -> EventHandlers:
+        handlers = EventHandlers()
+        handlers.on(OVERDUE_REPORTED, self.reports)
+        for lifecycle in (
+            PAYMENT_RECEIVED,
+            HOLD_PLACED,
+            HOLD_LIFTED,
+            PLACEMENT_RECALLED,
+            LOAN_CLOSED,
+        ):
+            handlers.on(lifecycle, self.lifecycle)
+        handlers.on(CONTACT_PREFERENCES_UPDATED, self.preferences)
+        handlers.on(AGENCY_NOTICE_SENT, self.notices)
+        for status in LEDGER_STATUSES:
+            handlers.on(NOTIFICATION_EVENTS[status], self.lender_sends)
+        return handlers
+
+    async def reports(
+        self, session: AsyncSession, events: Sequence[Received[OverdueReported]]
     ) -> None:
+        """A report whose contact does not open with the transit keys is dead-lettered (after
+        a transit key rotation, replay it once the gateway holds the new key)."""
         now = datetime.now(UTC)
         rows = []
         for event in latest_reports(events):
@@ -34,18 +96,141 @@ def gateway_handlers(policy: PlacementPolicy, contacts: ContactKeys) -> EventHan
             rows.append(
                 {
                     **case,
-                    "contact_sealed": contacts.stored(report.borrower.contact, case),
+                    "contact_sealed": self.contacts.stored(report.borrower.contact, case),
                     "jurisdiction": report.jurisdiction,
                     "amount_overdue": report.amount_overdue.amount,
                     "currency": report.amount_overdue.currency,
                     "days_past_due": report.days_past_due,
                     "as_of": report.as_of,
-                    "status": policy.status_for(report.days_past_due).value,
+                    "borrower_zone": report.borrower.timezone,
+                    "status": self.policy.status_for(report.days_past_due).value,
                     "updated_at": now,
+                    "placement_due_at": now,
                 }
             )
         await CaseRepository(session).upsert(rows)
 
-    handlers = EventHandlers()
-    handlers.on(OVERDUE_REPORTED, handle_reports)
-    return handlers
+    async def lifecycle(self, session: AsyncSession, events: Sequence[Received[Any]]) -> None:
+        keys = {(e.envelope.tenantid, e.data.loan_id) for e in events}
+        cases = await CaseRepository(session).for_update(keys)
+        active = await AssignmentStore(session).active(keys)
+        envelopes: list[Envelope] = []
+        now = datetime.now(UTC)
+        for event in events:
+            key = (event.envelope.tenantid, event.data.loan_id)
+            case = cases.get(key)
+            if case is None:
+                continue
+            recall = self._apply(case, event.data)
+            if isinstance(event.data, PaymentReceived):
+                await CommitmentBook(session).record_lender_payment(
+                    {
+                        "lender_id": key[0],
+                        "loan_id": key[1],
+                        "payment_id": event.data.payment_id,
+                        "amount": event.data.amount.amount,
+                        "currency": event.data.amount.currency,
+                        "paid_at": event.data.paid_at,
+                    }
+                )
+            await CaseRepository(session).change(
+                key,
+                holds=case["holds"],
+                ended_reason=case["ended_reason"],
+                lender_recalled_at=case["lender_recalled_at"],
+                amount_overdue=case["amount_overdue"],
+                placement_due_at=now,
+                updated_at=now,
+            )
+            assignment = active.get(key)
+            if recall is not None and assignment is not None:
+                envelopes.append(
+                    await end_assignment(
+                        session,
+                        assignment,
+                        case["borrower_ref"],
+                        "recalled",
+                        recall,
+                        now,
+                        self.policy.version,
+                    )
+                )
+                del active[key]
+        await enqueue(session, self.assignments_topic, envelopes)
+        await DeliveryLog(session).owe_for(envelopes, now)
+
+    @staticmethod
+    def _apply(case: dict[str, Any], data: Any) -> str | None:
+        """Change the case by one event; the recall reason, if the event takes it back."""
+        match data:
+            case PaymentReceived():
+                case["amount_overdue"] = data.outstanding.amount
+                if data.cured:
+                    case["ended_reason"] = "cured"
+                    return "paid_in_full"
+            case HoldPlaced():
+                case["holds"] = {**case["holds"], data.hold_id: data.reason.value}
+                return hold_exclusion(data.reason.value)
+            case HoldLifted():
+                case["holds"] = {k: v for k, v in case["holds"].items() if k != data.hold_id}
+            case PlacementRecalled():
+                case["lender_recalled_at"] = data.recalled_at
+                return "lender_recall"
+            case LoanClosed():
+                case["ended_reason"] = f"closed:{data.reason.value}"
+                return case["ended_reason"]  # type: ignore[no-any-return]
+        return None
+
+    async def preferences(
+        self, session: AsyncSession, events: Sequence[Received[ContactPreferencesUpdated]]
+    ) -> None:
+        now = datetime.now(UTC)
+        for event in events:
+            lender, data = event.envelope.tenantid, event.data
+            await PreferenceRepository(session).upsert(
+                {
+                    "lender_id": lender,
+                    "borrower_ref": data.borrower_ref,
+                    "cease": data.preferences.cease_communication,
+                    "attorney": data.preferences.attorney_represented,
+                    "preferences": data.preferences.model_dump(mode="json"),
+                    "as_of": data.effective_at,
+                }
+            )
+            await CaseRepository(session).borrowers_due_now(lender, data.borrower_ref, now)
+
+    async def notices(
+        self, session: AsyncSession, events: Sequence[Received[NotificationChanged]]
+    ) -> None:
+        """The borrower was told (CN-09): the agency may see and contact them from now on."""
+        store = AssignmentStore(session)
+        for event in events:
+            if event.data.agency_id is not None:
+                await store.notice_sent(
+                    event.envelope.tenantid, event.data.loan_id, event.data.agency_id, event.data.at
+                )
+        await self.lender_sends(session, events)
+
+    async def lender_sends(
+        self, session: AsyncSession, events: Sequence[Received[NotificationChanged]]
+    ) -> None:
+        rows: dict[str, dict[str, Any]] = {}
+        for event in events:
+            data = event.data
+            outcome = LEDGER_STATUSES.get(data.status, Outcome.ATTEMPTED)
+            contact_id = f"notifier:{data.notification_id}"
+            if contact_id in rows:  # sent, then delivered, in one run: the send's time
+                rows[contact_id]["outcome"] = outcome.value
+                continue
+            rows[contact_id] = {
+                "contact_id": contact_id,
+                "lender_id": event.envelope.tenantid,
+                "loan_id": data.loan_id,
+                "borrower_ref": data.borrower_ref,
+                "agency_id": None,
+                "channel": data.channel.value,
+                "direction": "outbound",
+                "outcome": outcome.value,
+                "at": data.at,
+            }
+        await ContactLedger(session).record(list(rows.values()))

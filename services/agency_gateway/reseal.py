@@ -1,12 +1,15 @@
 """``python -m services.agency_gateway.reseal [--batch-size N] [--status]``: re-seal the stored
-contacts under the first key of ``AGENCY_GATEWAY_DATA_KEYS`` (see :mod:`shared.db.reseal`)."""
+contacts and agencies' webhook secrets under the first key of ``AGENCY_GATEWAY_DATA_KEYS``
+(see :mod:`shared.db.reseal`)."""
 
 import asyncio
 import sys
 
+from services.agency_gateway.adapters.webhooks import SECRET
 from services.agency_gateway.settings import AgencyGatewaySettings
 from services.agency_gateway.wiring import contact_keys
 from shared.db.engine import create_engine
+from shared.db.reseal import ResealJob
 from shared.db.reseal_command import run_command
 
 if __name__ == "__main__":
@@ -14,4 +17,5 @@ if __name__ == "__main__":
     keys = contact_keys(settings)
     engine = create_engine(settings.database_url, pool_size=1, tls=settings.postgres_tls())
     program = "python -m services.agency_gateway.reseal"
-    sys.exit(asyncio.run(run_command(program, engine, [keys.reseal_job()], sys.argv[1:])))
+    jobs = [keys.reseal_job(), ResealJob(SECRET, keys.storage)]
+    sys.exit(asyncio.run(run_command(program, engine, jobs, sys.argv[1:])))

@@ -1,6 +1,9 @@
+from pathlib import Path
+
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.agency_gateway.domain.policy import DEFAULT_FILE
 from shared.settings import DataKeySettings, ServiceSettings
 
 
@@ -11,7 +14,18 @@ class AgencyGatewaySettings(ServiceSettings, DataKeySettings):
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/agency_gateway"
     http_port: int = 8003
-    placement_threshold_days: int = 30
+    placement_policy_file: Path = Field(
+        default=DEFAULT_FILE, description="The placement policy (versioned TOML)."
+    )
+    placement_batch_size: int = Field(default=200, ge=1, le=10_000)
+    placement_idle_seconds: float = Field(
+        default=0.5, gt=0, description="Pause of the placement worker when nothing is due."
+    )
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0)
+    webhook_max_attempts: int = Field(default=8, ge=1, le=50)
+    webhook_initial_backoff_seconds: float = Field(default=2.0, gt=0)
+    webhook_max_backoff_seconds: float = Field(default=600.0, gt=0)
+    webhook_idle_seconds: float = Field(default=0.5, gt=0)
     transit_keys: SecretStr = Field(
         default=SecretStr(""),
         description="Key ring that opens the contact details sealed inside events.",

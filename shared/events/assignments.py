@@ -4,12 +4,13 @@ The notifier reacts to them (the CN-09 notice, caps that count every party) and 
 records them; the gateway is their only publisher.
 """
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 from pydantic import AwareDatetime, Field
 
 from shared.events.models import Frozen
+from shared.events.money import Money
 from shared.vocabulary import Channel
 
 
@@ -28,6 +29,18 @@ class AssignmentPlaced(Frozen):
     expires_at: AwareDatetime | None = None
     policy_version: str
     reason: str
+    arm: str | None = Field(
+        default=None, description="champion or challenger: the policy variant that placed it"
+    )
+
+
+class AssignmentAcknowledged(Frozen):
+    """The agency confirmed it took the assignment (within its lease)."""
+
+    assignment_id: str
+    loan_id: str
+    agency_id: str
+    acknowledged_at: AwareDatetime
 
 
 class AssignmentEnded(Frozen):
@@ -39,6 +52,9 @@ class AssignmentEnded(Frozen):
     agency_id: str
     ended_at: AwareDatetime
     reason: str
+    policy_version: str | None = Field(
+        default=None, description="The placement policy that decided it (none: the agency did)."
+    )
 
 
 class ActivityType(StrEnum):
@@ -93,3 +109,61 @@ class AgencyActivityRecorded(Frozen):
     recording_id: str | None = None
     staff_count: int | None = None
     text: str | None = Field(default=None, description="A note's text (screened by the gateway).")
+
+
+class PromiseRecorded(Frozen):
+    """The borrower promised the agency to pay ``amount`` by ``due_date``."""
+
+    promise_id: str
+    assignment_id: str
+    loan_id: str
+    agency_id: str
+    amount: Money
+    due_date: date
+    recorded_at: AwareDatetime
+
+
+class AgencyPaymentReported(Frozen):
+    """A payment the agency says it collected; the lender's own record is what counts, and
+    the gateway reconciles the two."""
+
+    payment_id: str
+    assignment_id: str
+    loan_id: str
+    agency_id: str
+    amount: Money
+    paid_at: AwareDatetime
+    recorded_at: AwareDatetime
+
+
+class DisputeRaised(Frozen):
+    """The borrower disputed the debt with the agency: collection is on hold until the lender
+    answers (the lender's systems see this event)."""
+
+    dispute_id: str
+    assignment_id: str
+    loan_id: str
+    borrower_ref: str
+    agency_id: str
+    reason: str
+    raised_at: AwareDatetime
+
+
+class UnmetPrerequisite(Frozen):
+    prerequisite: str
+    explanation: str
+
+
+class EscalationDecided(Frozen):
+    """Legal escalation was requested for an assignment; granted only if every prerequisite
+    held, else each unmet one is named."""
+
+    escalation_id: str
+    assignment_id: str
+    loan_id: str
+    agency_id: str
+    requested_by: str = Field(description="agency or lender")
+    granted: bool
+    unmet: list[UnmetPrerequisite]
+    policy_version: str
+    decided_at: AwareDatetime

@@ -11,7 +11,16 @@ from uuid import UUID
 from pydantic import BaseModel
 from typing_extensions import TypeVar
 
-from shared.events.assignments import AgencyActivityRecorded, AssignmentEnded, AssignmentPlaced
+from shared.events.assignments import (
+    AgencyActivityRecorded,
+    AgencyPaymentReported,
+    AssignmentAcknowledged,
+    AssignmentEnded,
+    AssignmentPlaced,
+    DisputeRaised,
+    EscalationDecided,
+    PromiseRecorded,
+)
 from shared.events.compliance import ViolationFound
 from shared.events.envelope import Envelope, new_envelope
 from shared.events.models import (
@@ -128,6 +137,13 @@ ASSIGNMENT_PLACED = EventType(
     model=AssignmentPlaced,
     summary="A loan was entrusted to an agency (the borrower is to be told first, CN-09).",
 )
+ASSIGNMENT_ACKNOWLEDGED = EventType(
+    name="collections.assignment.acknowledged",
+    version=1,
+    topic=Topic.ASSIGNMENTS,
+    model=AssignmentAcknowledged,
+    summary="The agency acknowledged the assignment within its lease.",
+)
 ASSIGNMENT_RECALLED = EventType(
     name="collections.assignment.recalled",
     version=1,
@@ -155,6 +171,35 @@ AGENCY_ACTIVITY_RECORDED = EventType(
     topic=Topic.AGENCY_ACTIVITIES,
     model=AgencyActivityRecorded,
     summary="An agency reported a contact attempt or a note on an assignment.",
+)
+PROMISE_RECORDED = EventType(
+    name="collections.agency.promise-recorded",
+    version=1,
+    topic=Topic.AGENCY_ACTIVITIES,
+    model=PromiseRecorded,
+    summary="An agency recorded the borrower's promise to pay an amount by a date.",
+)
+AGENCY_PAYMENT_REPORTED = EventType(
+    name="collections.agency.payment-reported",
+    version=1,
+    topic=Topic.AGENCY_ACTIVITIES,
+    model=AgencyPaymentReported,
+    summary="An agency reported a payment it collected (reconciled with the lender's).",
+)
+DISPUTE_RAISED = EventType(
+    name="collections.agency.dispute-raised",
+    version=1,
+    topic=Topic.AGENCY_ACTIVITIES,
+    model=DisputeRaised,
+    summary="The borrower disputed the debt with the agency: collection is on hold.",
+)
+ESCALATION_DECIDED = EventType(
+    name="collections.assignment.escalation-decided",
+    version=1,
+    topic=Topic.ASSIGNMENTS,
+    model=EscalationDecided,
+    summary="Legal escalation of an assignment was granted, or refused naming each unmet "
+    "prerequisite.",
 )
 
 NOTIFICATION_EVENTS: dict[NotificationStatus, EventType[NotificationChanged]] = {
@@ -202,10 +247,15 @@ EVENT_TYPES: dict[str, EventType] = {
         LOAN_CLOSED,
         CONTACT_PREFERENCES_UPDATED,
         ASSIGNMENT_PLACED,
+        ASSIGNMENT_ACKNOWLEDGED,
         ASSIGNMENT_RECALLED,
         ASSIGNMENT_RETURNED,
         ASSIGNMENT_EXPIRED,
+        ESCALATION_DECIDED,
         AGENCY_ACTIVITY_RECORDED,
+        PROMISE_RECORDED,
+        AGENCY_PAYMENT_REPORTED,
+        DISPUTE_RAISED,
         *NOTIFICATION_EVENTS.values(),
         AGENCY_NOTICE_SENT,
         OPT_OUT_RECORDED,

@@ -15,6 +15,7 @@ another tenant's.
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 from uuid import uuid4
@@ -41,10 +42,13 @@ EXEMPT = {
 }
 
 # Path parameters that name an object of one tenant: another tenant's is a 404.
-OBJECTS = {"loan_id", "hold_id"}
+OBJECTS = {"loan_id", "hold_id", "assignment_id"}
 # Path parameters naming something the caller writes in its own tenant (a PUT upserts it):
 # no other tenant's object can be reached through them.
-OWN_NAMESPACE = {"borrower_id": "a lender's borrowers are its own; PUT creates or replaces"}
+OWN_NAMESPACE = {
+    "borrower_id": "a lender's borrowers are its own; PUT creates or replaces",
+    "agency_id": "operators manage the one registry of agencies; PUT creates or replaces",
+}
 
 
 def _batch() -> dict[str, Any]:
@@ -60,6 +64,31 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     "RecallRequest": lambda: {},
     "ClosureRequest": lambda: {"reason": "settled"},
     "PreferencesRequest": lambda: {"opted_out_channels": ["sms"]},
+    "ActivityReport": lambda: {
+        "activity_id": f"ACT-{uuid4().hex[:8]}",
+        "type": "note",
+        "direction": "outbound",
+        "outcome": "delivered",
+        "at": datetime.now(UTC).isoformat(),
+        "text": "agreed to pay on Friday",
+    },
+    "ReturnRequest": lambda: {"reason": "auth matrix"},
+    "PromiseRequest": lambda: {
+        "promise_id": f"PR-{uuid4().hex[:8]}",
+        "amount": {"amount": "100.00", "currency": "CNY"},
+        "due_date": "2026-12-31",
+    },
+    "AgencyPaymentRequest": lambda: {
+        "payment_id": f"AP-{uuid4().hex[:8]}",
+        "amount": {"amount": "100.00", "currency": "CNY"},
+        "paid_at": datetime.now(UTC).isoformat(),
+    },
+    "DisputeRequest": lambda: {"dispute_id": f"D-{uuid4().hex[:8]}", "reason": "not my loan"},
+    "EscalationRequest": lambda: {},
+    "LenderEscalationRequest": lambda: {"approve": True},
+    "RedeliveryRequest": lambda: {"delivery_ids": ["wh-none"]},
+    "ContactCheckRequest": lambda: {"channel": "sms"},
+    "AgencyRequest": lambda: {"name": "Matrix", "jurisdictions": ["US"], "capacity": 0, "share": 0},
 }
 
 
@@ -82,8 +111,42 @@ def bearer(api_key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {api_key}", "Idempotency-Key": str(uuid4())}
 
 
+async def placed_with(
+    platform: RunningPlatform, lender_key: str, agency_id: str, operator: dict[str, str]
+) -> str:
+    """A loan of the lender's placed with ``agency_id`` (the only agency taking new loans
+    meanwhile, withdrawn again after): its assignment id."""
+    gateway = platform.clients["agency_gateway"]
+    terms = {"name": agency_id, "jurisdictions": ["CN"], "capacity": 1000, "share": 1}
+    registered = await gateway.put(f"/v1/agencies/{agency_id}", json=terms, headers=operator)
+    assert registered.status_code in (200, 201), registered.text
+    loan_id = new_loan_id()
+    due = (datetime.now(UTC) - timedelta(days=60)).date().isoformat()
+    body = report(loan_id, days_past_due=60, due_date=due, as_of=datetime.now(UTC).isoformat())
+    reported = await platform.clients["intake"].post(
+        "/v1/overdue-loans", json=body, headers=bearer(lender_key)
+    )
+    assert reported.status_code == 202, reported.text
+
+    async def assignment() -> str | None:
+        answer = await gateway.get(f"/v1/loans/{loan_id}/placement", headers=bearer(lender_key))
+        current = answer.json().get("current") if answer.status_code == 200 else None
+        return str(current["assignment_id"]) if current else None
+
+    found = await eventually(assignment, within=60)
+    withdrawn = await gateway.put(
+        f"/v1/agencies/{agency_id}", json=terms | {"active": False}, headers=operator
+    )
+    assert withdrawn.status_code == 200, withdrawn.text
+    return found
+
+
 async def lender_with_a_loan(
-    platform: RunningPlatform, lender_id: str, lender_key: str, keys: dict[Role, str]
+    platform: RunningPlatform,
+    lender_id: str,
+    lender_key: str,
+    keys: dict[Role, str],
+    assignment_id: str,
 ) -> Tenant:
     intake = platform.clients["intake"]
     loan_id = new_loan_id()
@@ -95,7 +158,12 @@ async def lender_with_a_loan(
         f"/v1/loans/{loan_id}/holds", json={"reason": "dispute"}, headers=bearer(lender_key)
     )
     assert hold.status_code == 201, hold.text
-    return Tenant(lender_id, keys, {"loan_id": loan_id, "hold_id": hold.json()["hold_id"]})
+    objects = {
+        "loan_id": loan_id,
+        "hold_id": hold.json()["hold_id"],
+        "assignment_id": assignment_id,
+    }
+    return Tenant(lender_id, keys, objects)
 
 
 @pytest.fixture(scope="session")
@@ -106,19 +174,27 @@ async def matrix(platform: RunningPlatform) -> Matrix:
     auditor_a = await platform.issue(Role.AUDITOR, lender_a["id"], "auth matrix")
     auditor_b = await platform.issue(Role.AUDITOR, lender_b.tenant, "auth matrix")
     operator = await platform.issue(Role.OPERATOR, f"operator-{run}", "auth matrix")
-    agency = platform.credentials.agencies[0]["api_key"]
-    common = {Role.AGENCY: agency, Role.OPERATOR: operator.api_key}
+    agency, other_agency = platform.credentials.agencies[:2]
+    common = {Role.AGENCY: agency["api_key"], Role.OPERATOR: operator.api_key}
+    as_operator = {"Authorization": f"Bearer {operator.api_key}"}
+    # The agency key sees the assignment of "mine"; "theirs" is another agency's.
+    my_assignment = await placed_with(platform, lender_a["api_key"], agency["id"], as_operator)
+    their_assignment = await placed_with(
+        platform, lender_b.api_key, other_agency["id"], as_operator
+    )
     mine = await lender_with_a_loan(
         platform,
         lender_a["id"],
         lender_a["api_key"],
         {Role.LENDER: lender_a["api_key"], Role.AUDITOR: auditor_a.api_key, **common},
+        my_assignment,
     )
     theirs = await lender_with_a_loan(
         platform,
         lender_b.tenant,
         lender_b.api_key,
         {Role.LENDER: lender_b.api_key, Role.AUDITOR: auditor_b.api_key, **common},
+        their_assignment,
     )
     for service in platform.apps:
         await eventually(partial(visible, platform, service, theirs), within=60)

@@ -1,13 +1,29 @@
 """Collection cases in the gateway's database."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.agency_gateway.adapters.tables import collection_cases
-from shared.db.bulk import upsert_if_newer
+from services.agency_gateway.adapters.tables import borrower_preferences, collection_cases
+
+LoanKey = tuple[str, str]
+# What a newer report replaces; the standing (status, agency, holds ...) is the gateway's own.
+REPORTED = (
+    "borrower_ref",
+    "contact_sealed",
+    "jurisdiction",
+    "amount_overdue",
+    "currency",
+    "days_past_due",
+    "as_of",
+    "borrower_zone",
+    "updated_at",
+    "placement_due_at",
+)
 
 
 class CaseRepository:
@@ -15,8 +31,18 @@ class CaseRepository:
         self._session = session
 
     async def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Open or update cases; a report older than the stored one changes nothing."""
-        await upsert_if_newer(self._session, collection_cases, rows, key=("lender_id", "loan_id"))
+        """Open or update cases (each due for a placement decision); a report older than the
+        stored one changes nothing."""
+        if not rows:
+            return
+        statement = pg_insert(collection_cases).values(list(rows))
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[collection_cases.c.lender_id, collection_cases.c.loan_id],
+                set_={name: statement.excluded[name] for name in REPORTED},
+                where=collection_cases.c.as_of < statement.excluded.as_of,
+            )
+        )
 
     async def get(self, lender_id: str, loan_id: str) -> dict[str, Any] | None:
         row = (
@@ -27,3 +53,106 @@ class CaseRepository:
             )
         ).first()
         return dict(row._mapping) if row else None
+
+    async def for_update(self, keys: Collection[LoanKey]) -> dict[LoanKey, dict[str, Any]]:
+        """The known cases among ``keys``, locked until the transaction ends."""
+        if not keys:
+            return {}
+        rows = await self._session.execute(
+            select(collection_cases)
+            .where(tuple_(collection_cases.c.lender_id, collection_cases.c.loan_id).in_(keys))
+            .order_by(collection_cases.c.lender_id, collection_cases.c.loan_id)
+            .with_for_update()
+        )
+        return {(r.lender_id, r.loan_id): dict(r._mapping) for r in rows}
+
+    async def claim_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
+        """Cases due for a placement decision, locked; another worker skips them."""
+        rows = await self._session.execute(
+            select(collection_cases)
+            .where(collection_cases.c.placement_due_at <= now)
+            .order_by(collection_cases.c.placement_due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def decide(self, standings: Sequence[dict[str, Any]], now: datetime) -> None:
+        """Write each case's standing (``key_lender``, ``key_loan``, ``status``, ``agency_id``,
+        ``placement_due_at``, ``placement_note``) in one pipelined statement."""
+        if standings:
+            statement = (
+                update(collection_cases)
+                .where(
+                    collection_cases.c.lender_id == bindparam("key_lender"),
+                    collection_cases.c.loan_id == bindparam("key_loan"),
+                )
+                .values(
+                    status=bindparam("status"),
+                    agency_id=bindparam("agency_id"),
+                    placement_due_at=bindparam("placement_due_at"),
+                    placement_note=bindparam("placement_note"),
+                    updated_at=now,
+                )
+            )
+            connection = await self._session.connection()
+            await connection.execute(statement, list(standings))
+
+    async def change(self, key: LoanKey, **values: Any) -> None:
+        await self._session.execute(
+            update(collection_cases)
+            .where(collection_cases.c.lender_id == key[0], collection_cases.c.loan_id == key[1])
+            .values(**values)
+        )
+
+    async def due_now(self, keys: Collection[LoanKey], now: datetime) -> None:
+        if keys:
+            await self._session.execute(
+                update(collection_cases)
+                .where(tuple_(collection_cases.c.lender_id, collection_cases.c.loan_id).in_(keys))
+                .values(placement_due_at=now)
+            )
+
+    async def borrowers_due_now(self, lender_id: str, borrower_ref: str, now: datetime) -> None:
+        await self._session.execute(
+            update(collection_cases)
+            .where(
+                collection_cases.c.lender_id == lender_id,
+                collection_cases.c.borrower_ref == borrower_ref,
+            )
+            .values(placement_due_at=now)
+        )
+
+
+class PreferenceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def upsert(self, row: dict[str, Any]) -> None:
+        statement = pg_insert(borrower_preferences).values(row)
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[
+                    borrower_preferences.c.lender_id,
+                    borrower_preferences.c.borrower_ref,
+                ],
+                set_={
+                    k: statement.excluded[k] for k in ("cease", "attorney", "preferences", "as_of")
+                },
+                where=borrower_preferences.c.as_of <= statement.excluded.as_of,
+            )
+        )
+
+    async def of(
+        self, borrowers: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        if not borrowers:
+            return {}
+        rows = await self._session.execute(
+            select(borrower_preferences).where(
+                tuple_(borrower_preferences.c.lender_id, borrower_preferences.c.borrower_ref).in_(
+                    borrowers
+                )
+            )
+        )
+        return {(r.lender_id, r.borrower_ref): dict(r._mapping) for r in rows}

@@ -1,0 +1,90 @@
+"""Promises, payments, disputes and legal escalation: the agency's routes and the lender's."""
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from services.agency_gateway.api.models import (
+    AgencyPaymentRequest,
+    AgencyPaymentView,
+    AssignmentId,
+    Commitments,
+    DisputeRequest,
+    DisputeView,
+    EscalationRequest,
+    EscalationView,
+    LenderEscalationRequest,
+    PromiseRequest,
+    PromiseView,
+)
+from services.agency_gateway.commitments import CommitmentDesk
+from shared.auth import Principal, Role, role_required
+from shared.http.params import LoanId
+
+AgencyKey = Annotated[Principal, Depends(role_required(Role.AGENCY))]
+LenderKey = Annotated[Principal, Depends(role_required(Role.LENDER))]
+CREATED, REPEATED = 201, 200
+
+
+def commitments_router(desk: CommitmentDesk) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["commitments"])
+    base = "/assignments/{assignment_id}"
+
+    @router.get(f"{base}/commitments", summary="The assignment's promises, payments, disputes")
+    async def commitments(assignment_id: AssignmentId, agency: AgencyKey) -> Commitments:
+        return await desk.commitments(agency.subject, assignment_id)
+
+    @router.post(
+        f"{base}/promises", status_code=CREATED, summary="Record a promise to pay (idempotent)"
+    )
+    async def promise(
+        assignment_id: AssignmentId, body: PromiseRequest, agency: AgencyKey, response: Response
+    ) -> PromiseView:
+        view, new = await desk.promise(agency.subject, assignment_id, body)
+        response.status_code = CREATED if new else REPEATED
+        return view
+
+    @router.post(
+        f"{base}/payments", status_code=CREATED, summary="Report a payment collected (idempotent)"
+    )
+    async def payment(
+        assignment_id: AssignmentId,
+        body: AgencyPaymentRequest,
+        agency: AgencyKey,
+        response: Response,
+    ) -> AgencyPaymentView:
+        view, new = await desk.payment(agency.subject, assignment_id, body)
+        response.status_code = CREATED if new else REPEATED
+        return view
+
+    @router.post(
+        f"{base}/disputes",
+        status_code=CREATED,
+        summary="Report the borrower's dispute: the loan goes on hold (idempotent)",
+    )
+    async def dispute(
+        assignment_id: AssignmentId, body: DisputeRequest, agency: AgencyKey, response: Response
+    ) -> DisputeView:
+        view, new = await desk.dispute(agency.subject, assignment_id, body)
+        response.status_code = CREATED if new else REPEATED
+        return view
+
+    @router.post(
+        f"{base}/escalations",
+        summary="Request legal escalation: granted, or refused naming each unmet prerequisite",
+    )
+    async def escalate(
+        assignment_id: AssignmentId, _body: EscalationRequest, agency: AgencyKey
+    ) -> EscalationView:
+        return await desk.escalate_by_agency(agency.subject, assignment_id)
+
+    @router.post(
+        "/loans/{loan_id}/escalations",
+        summary="The lender approves (or withdraws approval of) legal escalation and requests it",
+    )
+    async def lender_escalate(
+        loan_id: LoanId, body: LenderEscalationRequest, lender: LenderKey
+    ) -> EscalationView:
+        return await desk.escalate_by_lender(lender.subject, loan_id, body.approve)
+
+    return router

@@ -1,0 +1,279 @@
+"""Bodies and answers of the gateway's API."""
+
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+)
+
+from shared.events.assignments import (
+    ActivityDirection,
+    ActivityOutcome,
+    ActivityType,
+    UnmetPrerequisite,
+)
+from shared.events.limits import IDENTIFIER_PATTERN, Identifier, Instant, storable_text
+from shared.events.money import LenderMoney, Money
+from shared.vocabulary import Channel, Jurisdiction
+
+AssignmentId = Annotated[
+    str, Path(pattern=IDENTIFIER_PATTERN, description="The assignment id the gateway gave")
+]
+AgencyId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, description="The agency's id")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class AssignmentItem(BaseModel):
+    assignment_id: str
+    loan_id: str
+    status: str = Field(description="placed, acknowledged, recalled, returned or expired")
+    amount: Money
+    placed_at: datetime
+    ack_due_at: datetime
+    expires_at: datetime
+    acknowledged_at: datetime | None
+    ended_at: datetime | None
+    updated_at: datetime
+    borrower_notified: bool = Field(description="Whether the borrower was told (CN-09).")
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> "AssignmentItem":
+        return cls(
+            **{k: row[k] for k in cls.model_fields if k in row and k != "amount"},
+            amount=Money.in_minor_units(row["amount"], row["currency"]),
+            borrower_notified=row["notice_sent_at"] is not None,
+        )
+
+
+class AssignmentPage(BaseModel):
+    items: list[AssignmentItem]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; none at the end."
+    )
+
+
+class Borrower(BaseModel):
+    """The minimum an agency needs to reach the borrower."""
+
+    name: str
+    phone: str | None
+    email: str | None
+    timezone: str | None
+
+
+class AssignmentDetail(AssignmentItem):
+    jurisdiction: Jurisdiction
+    days_past_due: int
+    borrower: Borrower | None = Field(
+        description="None until the borrower has been told who holds the account (CN-09)."
+    )
+    withheld_reason: str | None
+
+
+class ActivityReport(_Body):
+    activity_id: Identifier = Field(description="The agency's own id: a repeat is a no-op.")
+    type: ActivityType
+    direction: ActivityDirection
+    outcome: ActivityOutcome
+    at: AwareDatetime
+    recording_id: Identifier | None = None
+    staff_count: int | None = Field(default=None, ge=1, le=20)
+    text: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+
+
+class ActivityRecorded(BaseModel):
+    activity_id: str
+    assignment_id: str
+    recorded_at: datetime
+    replayed: bool = Field(description="True when this activity id had been recorded before.")
+
+
+class ReturnRequest(_Body):
+    reason: ShortText = "returned by the agency"
+
+
+class ContactCheckRequest(_Body):
+    channel: Channel
+    at: AwareDatetime | None = Field(default=None, description="When to contact; default now.")
+
+
+class ContactCheckAnswer(BaseModel):
+    allowed: bool
+    rules: list[str]
+    explanation: str
+    next_allowed_at: datetime | None
+
+
+class PlacementRecord(BaseModel):
+    assignment_id: str
+    agency_id: str
+    status: str
+    arm: str
+    policy_version: str
+    reason: str
+    placed_at: datetime
+    expires_at: datetime
+    ended_at: datetime | None
+    end_reason: str | None
+    end_policy_version: str | None
+
+
+class Placement(BaseModel):
+    loan_id: str
+    status: str
+    agency_id: str | None
+    days_past_due: int
+    placement_threshold_days: int
+    amount_overdue: Money
+    opened_at: datetime
+    as_of: datetime
+    policy_version: str
+    note: str | None = Field(description="Why the loan is not placed, when it is not.")
+    current: PlacementRecord | None
+    placements: list[PlacementRecord] = Field(description="Every placement, newest first.")
+
+
+class AgencyTerms(_Body):
+    name: ShortText
+    phone: ShortText | None = None
+    jurisdictions: list[Jurisdiction] = Field(min_length=1)
+    regions: list[ShortText] = Field(default_factory=list, max_length=100)
+    capacity: int = Field(ge=0, le=10_000_000, description="Open accounts it can hold.")
+    share: int = Field(ge=0, le=1000, description="Allocation weight among eligible agencies.")
+    webhook_url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = (
+        None
+    )
+    active: bool = True
+
+
+class AgencyRequest(AgencyTerms):
+    webhook_secret: (
+        Annotated[str, StringConstraints(pattern=r"^whsec_[A-Za-z0-9+/]{32,}={0,2}$")] | None
+    ) = Field(
+        default=None,
+        description="Standard Webhooks secret (whsec_ and 24+ random bytes in base64); "
+        "stored sealed, never shown again.",
+    )
+
+
+class Agency(AgencyTerms):
+    model_config = ConfigDict(extra="ignore")  # read from the row; the sealed secret stays
+
+    agency_id: str
+    webhook_secret_set: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class Agencies(BaseModel):
+    agencies: list[Agency]
+
+
+class PromiseRequest(_Body):
+    promise_id: Identifier = Field(description="The agency's own id: a repeat is a no-op.")
+    amount: LenderMoney
+    due_date: date
+
+
+class PromiseView(BaseModel):
+    promise_id: str
+    amount: Money
+    due_date: date
+    recorded_at: datetime
+    status: str = Field(description="pending, kept or broken: from the lender's payments")
+
+
+class AgencyPaymentRequest(_Body):
+    payment_id: Identifier = Field(description="The agency's own id: a repeat is a no-op.")
+    amount: LenderMoney
+    paid_at: Instant
+
+
+class AgencyPaymentView(BaseModel):
+    payment_id: str
+    amount: Money
+    paid_at: datetime
+    recorded_at: datetime
+    reconciled_with: str | None = Field(
+        description="The lender's payment id it matches; none until the lender records it."
+    )
+
+
+class DisputeRequest(_Body):
+    dispute_id: Identifier = Field(description="The agency's own id: a repeat is a no-op.")
+    reason: Annotated[
+        str, StringConstraints(min_length=1, max_length=500), AfterValidator(storable_text)
+    ]
+
+
+class DisputeView(BaseModel):
+    dispute_id: str
+    reason: str
+    recorded_at: datetime
+
+
+class Commitments(BaseModel):
+    promises: list[PromiseView]
+    payments: list[AgencyPaymentView]
+    disputes: list[DisputeView]
+
+
+class EscalationRequest(_Body):
+    note: ShortText | None = None
+
+
+class LenderEscalationRequest(_Body):
+    approve: bool = Field(default=True, description="The lender's approval, recorded first.")
+
+
+class EscalationView(BaseModel):
+    escalation_id: str
+    assignment_id: str
+    requested_by: str
+    granted: bool
+    unmet: list[UnmetPrerequisite]
+    policy_version: str
+    decided_at: datetime
+
+
+class RedeliveryRequest(_Body):
+    delivery_ids: list[Identifier] | None = Field(default=None, max_length=500)
+    since: Instant | None = Field(default=None, description="Every delivery made since then.")
+
+
+class Redelivery(BaseModel):
+    requeued: int
+
+
+class WebhookAttempt(BaseModel):
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+
+
+class WebhookDelivery(BaseModel):
+    delivery_id: str
+    event: str
+    assignment_id: str
+    status: str = Field(description="pending, delivered or failed")
+    attempts: int
+    next_attempt_at: datetime | None
+    created_at: datetime
+    delivered_at: datetime | None
+    log: list[WebhookAttempt]
+
+
+class WebhookDeliveries(BaseModel):
+    deliveries: list[WebhookDelivery]

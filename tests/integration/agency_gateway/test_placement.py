@@ -1,0 +1,203 @@
+"""Placement on real Kafka and PostgreSQL: the threshold and every exclusion, shares over many
+loans, each recall trigger, and the acknowledgement lease placing a loan elsewhere."""
+
+from collections import Counter
+from typing import Any
+from uuid import uuid4
+
+from shared.events.envelope import Envelope
+from shared.events.topics import Topic
+from tests.harness import eventually
+from tests.integration.agency_gateway.stack import NORTH, SOUTH, GatewayStack, aged
+from tests.support.factories import payment
+
+PAID_AT = "2026-12-02T10:00:00+08:00"  # after every report's as_of
+
+
+def types_of(events: list[Envelope]) -> list[str]:
+    return [event.type for event in events]
+
+
+async def test_a_loan_past_the_threshold_is_placed_with_the_policy_and_reason(
+    stack: GatewayStack,
+) -> None:
+    loan_id = await stack.report()
+    current = await stack.placed(loan_id)
+    assert current["agency_id"] in (NORTH, SOUTH)
+    assert current["status"] == "placed"
+    assert current["arm"] in ("champion", "challenger")
+    assert current["policy_version"] == "2026-12-01.1"
+    assert "50 days past due" in current["reason"]
+    events = await stack.events(Topic.ASSIGNMENTS, loan_id, lambda found: len(found) >= 1)
+    placed = events[0]
+    assert placed.type == "collections.assignment.placed"
+    assert placed.tenantid == stack.lender_id
+    assert placed.data["assignment_id"] == current["assignment_id"]
+    assert placed.data["agency_name"] == current["agency_id"].title()
+    assert placed.data["policy_version"] == "2026-12-01.1"
+
+
+async def test_below_the_threshold_or_the_minimum_amount_a_loan_waits(stack: GatewayStack) -> None:
+    young = await stack.report(days=10)
+    waiting = await stack.settled(young, "awaiting_threshold")
+    assert (waiting["note"], waiting["current"], waiting["placements"]) == (
+        "below_threshold",
+        None,
+        [],
+    )
+    small = await stack.report(amount_overdue={"amount": "50.00", "currency": "CNY"})
+    assert (await stack.settled(small, "awaiting_threshold"))["note"] == "below_minimum_amount"
+
+
+async def excluded_after(stack: GatewayStack, setup: Any) -> dict[str, Any]:
+    """A loan reported young, then ``setup`` (a hold, a cease ...), then past the threshold."""
+    loan_id = await stack.report(days=10, as_of="2026-11-11T09:00:00+08:00")
+    await stack.settled(loan_id, "awaiting_threshold")
+    await setup(loan_id)
+    await stack.report(loan_id, days=30)
+    return await stack.settled(loan_id, "excluded")
+
+
+async def test_holds_disputes_illegal_debt_and_lender_recall_exclude_a_loan(
+    stack: GatewayStack,
+) -> None:
+    for reason, expected in (
+        ("hardship", "hold:hardship"),
+        ("dispute", "dispute"),
+        ("suspected_illegal_debt", "illegal_debt"),
+    ):
+
+        async def hold(loan_id: str, reason: str = reason) -> None:
+            await stack.lender("POST", f"/v1/loans/{loan_id}/holds", reason=reason)
+
+        assert (await excluded_after(stack, hold))["note"] == expected
+
+    async def recall(loan_id: str) -> None:
+        await stack.lender("POST", f"/v1/loans/{loan_id}/recall", reason="in house")
+
+    assert (await excluded_after(stack, recall))["note"] == "lender_recall"
+
+
+async def test_a_cease_request_and_an_attorney_exclude_a_loan(stack: GatewayStack) -> None:
+    for wish, expected in (("cease_communication", "cease"), ("attorney_represented", "attorney")):
+        borrower = f"B-{uuid4().hex[:10]}"
+        await stack.lender("PUT", f"/v1/borrowers/{borrower}/contact-preferences", **{wish: True})
+        body = aged(f"L-{uuid4().hex[:12]}")
+        body["borrower"]["id"] = borrower
+        await stack.lender("POST", "/v1/overdue-loans", **body)
+        assert (await stack.settled(body["loan_id"], "excluded"))["note"] == expected
+
+
+async def test_a_cured_or_closed_loan_is_never_placed(stack: GatewayStack) -> None:
+    async def pay(loan_id: str) -> None:
+        await stack.lender(
+            "POST", f"/v1/loans/{loan_id}/payments", **payment("P-1", "1250.00", paid_at=PAID_AT)
+        )
+
+    async def close(loan_id: str) -> None:
+        await stack.lender("POST", f"/v1/loans/{loan_id}/close", reason="settled")
+
+    for setup, expected in ((pay, "cured"), (close, "closed:settled")):
+        loan_id = await stack.report(days=10)
+        await stack.settled(loan_id, "awaiting_threshold")
+        await setup(loan_id)
+        assert (await stack.settled(loan_id, "ended"))["note"] == expected
+
+
+async def test_shares_hold_over_many_loans_and_the_split_is_recorded(stack: GatewayStack) -> None:
+    loans = [f"L-share-{uuid4().hex[:10]}" for _ in range(240)]
+    for start in range(0, len(loans), 60):
+        items = [aged(loan_id) for loan_id in loans[start : start + 60]]
+        await stack.lender("POST", "/v1/overdue-loans/batch", items=items)
+    agencies: Counter[str] = Counter()
+    arms: Counter[str] = Counter()
+    for loan_id in loans:
+        current = await stack.placed(loan_id)
+        agencies[current["agency_id"]] += 1
+        arms[current["arm"]] += 1
+    assert 0.65 < agencies[NORTH] / len(loans) < 0.85, agencies  # shares 3:1
+    assert 0.10 < arms["challenger"] / len(loans) < 0.30, arms  # 20 % of loans, by hash
+
+
+async def ended(stack: GatewayStack, loan_id: str, status: str) -> dict[str, Any]:
+    async def done() -> dict[str, Any] | None:
+        found = await stack.placement(loan_id)
+        if found and found["placements"] and found["placements"][-1]["status"] == status:
+            first: dict[str, Any] = found["placements"][-1]
+            return first
+        return None
+
+    return await eventually(done, within=30)
+
+
+async def test_each_recall_trigger_ends_the_placement_with_its_event(stack: GatewayStack) -> None:
+    triggers = (
+        ("POST", "payments", payment("P-9", "1250.00", paid_at=PAID_AT), "paid_in_full"),
+        ("POST", "holds", {"reason": "hardship"}, "hold:hardship"),
+        ("POST", "holds", {"reason": "dispute"}, "dispute"),
+        ("POST", "recall", {"reason": "lender_request"}, "lender_recall"),
+        ("POST", "close", {"reason": "written_off"}, "closed:written_off"),
+    )
+    for method, action, body, reason in triggers:
+        loan_id = await stack.report()
+        first = await stack.placed(loan_id)
+        await stack.lender(method, f"/v1/loans/{loan_id}/{action}", **body)
+        recalled = await ended(stack, loan_id, "recalled")
+        assert (recalled["assignment_id"], recalled["end_reason"]) == (
+            first["assignment_id"],
+            reason,
+        )
+        assert recalled["end_policy_version"] == "2026-12-01.1"
+        events = await stack.events(Topic.ASSIGNMENTS, loan_id, lambda found: len(found) >= 2)
+        assert types_of(events) == [
+            "collections.assignment.placed",
+            "collections.assignment.recalled",
+        ]
+        assert events[1].data["reason"] == reason
+        final = await stack.placement(loan_id)
+        assert final is not None
+        assert final["current"] is None
+        assert final["status"] in ("excluded", "ended")
+
+
+async def test_an_unacknowledged_placement_lapses_and_goes_elsewhere(stack: GatewayStack) -> None:
+    loan_id = await stack.report()
+    first = await stack.placed(loan_id)
+    await stack.sql(
+        "UPDATE assignments SET ack_due_at = now() - interval '1 second' WHERE assignment_id = :id",
+        id=first["assignment_id"],
+    )
+    lapsed = await ended(stack, loan_id, "expired")
+    assert lapsed["end_reason"] == "ack_lease_lapsed"
+    second = await stack.placed(loan_id)
+    assert second["assignment_id"] != first["assignment_id"]
+    assert second["agency_id"] != first["agency_id"]
+    gone = await stack.gateway.get(
+        f"/v1/assignments/{first['assignment_id']}", headers=stack.agency(first["agency_id"])
+    )
+    assert gone.status_code == 410, gone.text
+    events = await stack.events(Topic.ASSIGNMENTS, loan_id, lambda found: len(found) >= 3)
+    assert types_of(events) == [
+        "collections.assignment.placed",
+        "collections.assignment.expired",
+        "collections.assignment.placed",
+    ]
+
+
+async def test_an_acknowledged_placement_expires_at_the_end_of_its_term(
+    stack: GatewayStack,
+) -> None:
+    loan_id = await stack.report()
+    first = await stack.placed(loan_id)
+    agency = stack.agency(first["agency_id"])
+    acked = await stack.gateway.post(
+        f"/v1/assignments/{first['assignment_id']}/ack", headers=agency
+    )
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["status"] == "acknowledged"
+    await stack.sql(
+        "UPDATE assignments SET ack_due_at = now() - interval '1 day', "
+        "expires_at = now() - interval '1 second' WHERE assignment_id = :id",
+        id=first["assignment_id"],
+    )
+    assert (await ended(stack, loan_id, "expired"))["end_reason"] == "term_ended"

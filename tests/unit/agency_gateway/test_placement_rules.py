@@ -1,0 +1,118 @@
+"""Pure placement rules: exclusions, the champion/challenger arm, allocation by share."""
+
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from services.agency_gateway.domain.allocation import AgencyLoad, allocate
+from services.agency_gateway.domain.cases import CaseFacts, exclusion, status_of
+from services.agency_gateway.domain.handoff import banned_in, banned_phrases
+from services.agency_gateway.domain.policy import Arm, CaseStatus, PlacementPolicy
+from shared.contact_rules import load_pack
+from shared.vocabulary import Jurisdiction
+
+POLICY = PlacementPolicy(threshold_days=30, minimum_amount=Decimal("100"))
+
+
+def case(**changes: object) -> CaseFacts:
+    base: dict[str, object] = {
+        "lender_id": "lender-a",
+        "loan_id": "L-1",
+        "days_past_due": 40,
+        "amount": Decimal("1250"),
+    }
+    return CaseFacts(**(base | changes))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({}, None),
+        ({"days_past_due": 29}, "below_threshold"),
+        ({"amount": Decimal("99.99")}, "below_minimum_amount"),
+        ({"holds": {"H1": "hardship"}}, "hold:hardship"),
+        ({"holds": {"H1": "dispute"}}, "dispute"),
+        ({"holds": {"H1": "suspected_illegal_debt"}}, "illegal_debt"),
+        ({"cease": True}, "cease"),
+        ({"attorney": True}, "attorney"),
+        ({"lender_recalled": True}, "lender_recall"),
+        ({"ended_reason": "cured"}, "cured"),
+        ({"ended_reason": "closed:settled"}, "closed:settled"),
+    ],
+)
+def test_each_exclusion_is_named(changes: dict[str, object], reason: str | None) -> None:
+    assert exclusion(case(**changes), POLICY, Arm.CHAMPION) == reason
+
+
+def test_status_follows_the_reason() -> None:
+    assert status_of(case(), POLICY, Arm.CHAMPION, placed=False) is CaseStatus.READY_FOR_PLACEMENT
+    young = case(days_past_due=3)
+    assert status_of(young, POLICY, Arm.CHAMPION, placed=False) is CaseStatus.AWAITING_THRESHOLD
+    held = case(holds={"H": "dispute"})
+    assert status_of(held, POLICY, Arm.CHAMPION, placed=False) is CaseStatus.EXCLUDED
+    cured = case(ended_reason="cured")
+    assert status_of(cured, POLICY, Arm.CHAMPION, placed=False) is CaseStatus.ENDED
+    assert status_of(case(), POLICY, Arm.CHAMPION, placed=True) is CaseStatus.PLACED
+
+
+def test_the_challenger_arm_is_a_stable_share_with_its_own_threshold() -> None:
+    policy = PlacementPolicy.model_validate(
+        {"challenger": {"percent": 20, "threshold_days": 45}, "threshold_days": 30}
+    )
+    arms = Counter(policy.arm("lender-a", f"L-{n}") for n in range(5000))
+    assert 0.17 < arms[Arm.CHALLENGER] / 5000 < 0.23
+    assert [policy.arm("lender-a", f"L-{n}") for n in range(50)] == [
+        policy.arm("lender-a", f"L-{n}") for n in range(50)
+    ]
+    challenger = next(
+        f"L-{n}" for n in range(100) if policy.arm("lender-a", f"L-{n}") is Arm.CHALLENGER
+    )
+    facts = case(loan_id=challenger, days_past_due=40)
+    assert exclusion(facts, policy, Arm.CHALLENGER) == "below_threshold"
+    assert exclusion(facts, policy, Arm.CHAMPION) is None
+
+
+def agency(
+    agency_id: str, share: int, capacity: int = 10**6, jurisdictions: str = "CN"
+) -> AgencyLoad:
+    return AgencyLoad(agency_id, frozenset(jurisdictions.split(",")), capacity, share, 0)
+
+
+def test_allocation_follows_the_shares_among_eligible_agencies() -> None:
+    agencies = [agency("north", 3), agency("south", 1), agency("west", 5, jurisdictions="US")]
+    won: Counter[str] = Counter()
+    for n in range(8000):
+        choice = allocate(f"lender-a/L-{n}", "CN", agencies)
+        assert choice is not None
+        won[choice.agency_id] += 1
+    assert set(won) == {"north", "south"}
+    assert 0.72 < won["north"] / 8000 < 0.78
+    again = allocate("lender-a/L-7", "CN", agencies)
+    assert again == allocate("lender-a/L-7", "CN", list(reversed(agencies)))
+
+
+def test_allocation_skips_full_agencies_and_those_that_held_the_loan() -> None:
+    full = AgencyLoad("north", frozenset({"CN"}), 5, 3, 5)
+    agencies = [full, agency("south", 1)]
+    assert allocate("lender-a/L-1", "CN", agencies).agency_id == "south"  # type: ignore[union-attr]
+    assert allocate("lender-a/L-1", "CN", [agency("south", 1)], avoid={"south"}) is None
+    assert allocate("lender-a/L-1", "US", agencies) is None
+
+
+def test_the_shipped_policy_loads_and_a_bad_one_names_its_file(tmp_path: Path) -> None:
+    shipped = PlacementPolicy.load()
+    assert shipped.version
+    assert shipped.threshold_days == 30
+    bad = tmp_path / "placement.toml"
+    bad.write_text('version = "x"\nthreshold_days = -1\n')
+    with pytest.raises(ValueError, match=r"placement\.toml"):
+        PlacementPolicy.load(bad)
+
+
+def test_notes_are_screened_for_every_packs_banned_phrases() -> None:
+    phrases = banned_phrases([load_pack(j) for j in Jurisdiction])
+    assert phrases
+    assert banned_in(f"told them {phrases[0].upper()} today", phrases) == [phrases[0]]
+    assert banned_in("agreed to pay on Friday", phrases) == []
