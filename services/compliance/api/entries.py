@@ -21,20 +21,24 @@ from pydantic import BaseModel, Field
 
 from services.compliance.adapters.audit_log import AuditLog, EntryFilter
 from services.compliance.api import Auditor, Runtime, Writer
+from services.compliance.api.paging import (
+    CursorQuery,
+    FromQuery,
+    IdQuery,
+    LenderQuery,
+    LimitQuery,
+    ToQuery,
+    cursor_value,
+    next_cursor,
+)
 from services.compliance.api.proofs import CheckpointView
 from shared.auth import ALL_LENDERS, Principal
 from shared.db.engine import transaction
-from shared.events.limits import IDENTIFIER_PATTERN
 from shared.http.params import LoanId
 from shared.http.problems import ProblemError
 
 router = APIRouter(prefix="/v1", tags=["audit log"])
 
-LenderQuery = Annotated[
-    str | None,
-    Query(pattern=IDENTIFIER_PATTERN, description="The lender (required of an auditor of all)."),
-]
-MAX_PAGE = 1000
 EXPORT_PAGE = 1000  # entries read per query while an export streams
 
 
@@ -101,34 +105,20 @@ def lender_in_scope(
     return lender_id
 
 
-def cursor_value(cursor: str | None) -> int:
-    if cursor is None:
-        return -1
-    if not cursor.isdigit():
-        message = "not a cursor this API returned"
-        raise ProblemError(
-            422,
-            "Invalid request",
-            message,
-            errors=[{"field": "query.cursor", "message": message, "code": "invalid"}],
-        )
-    return int(cursor)
-
-
 @router.get("/audit/entries", summary="Log entries by loan, agency, type and time, in log order")
 async def list_entries(
     auditor: Auditor,
     runtime: Runtime,
     lender_id: LenderQuery = None,
-    loan_id: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None,
-    agency_id: Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)] = None,
+    loan_id: IdQuery = None,
+    agency_id: IdQuery = None,
     event_type: Annotated[
         str | None, Query(alias="type", max_length=200, description="An event type.")
     ] = None,
-    time_from: Annotated[datetime | None, Query(alias="from")] = None,
-    time_to: Annotated[datetime | None, Query(alias="to")] = None,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    time_from: FromQuery = None,
+    time_to: ToQuery = None,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
 ) -> EntryPage:
     where = EntryFilter(
         lender_id=lender_in_scope(auditor, lender_id, naming_a_loan=loan_id is not None),
@@ -143,7 +133,7 @@ async def list_entries(
         rows = await AuditLog(session).entries(where, limit)
     return EntryPage(
         entries=[entry_view(row) for row in rows],
-        next_cursor=str(rows[-1]["leaf_index"]) if len(rows) == limit else None,
+        next_cursor=next_cursor(rows, limit),
     )
 
 

@@ -11,15 +11,21 @@ from sqlalchemy import func, select, text
 from services.compliance.adapters.tables import violations as violations_table
 from services.compliance.adapters.violations import ViolationFilter, Violations
 from services.compliance.api import Auditor, Runtime
-from services.compliance.api.entries import MAX_PAGE, LenderQuery, cursor_value, lender_in_scope
+from services.compliance.api.entries import lender_in_scope
+from services.compliance.api.paging import (
+    CursorQuery,
+    FromQuery,
+    IdQuery,
+    LenderQuery,
+    LimitQuery,
+    ToQuery,
+    cursor_value,
+    next_cursor,
+)
 from shared.db.engine import transaction
-from shared.events.limits import IDENTIFIER_PATTERN
 
 router = APIRouter(prefix="/v1", tags=["violations"])
 RuleQuery = Annotated[str | None, Query(max_length=20, pattern=r"^[A-Z]+-\d+$")]
-IdQuery = Annotated[str | None, Query(pattern=IDENTIFIER_PATTERN)]
-FromQuery = Annotated[datetime | None, Query(alias="from")]
-ToQuery = Annotated[datetime | None, Query(alias="to")]
 
 
 class ViolationView(BaseModel):
@@ -65,8 +71,8 @@ async def list_violations(
     loan_id: IdQuery = None,
     time_from: FromQuery = None,
     time_to: ToQuery = None,
-    cursor: Annotated[str | None, Query(max_length=20)] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 100,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 100,
 ) -> ViolationPage:
     where = ViolationFilter(
         lender_id=lender_in_scope(auditor, lender_id, naming_a_loan=loan_id is not None),
@@ -81,7 +87,7 @@ async def list_violations(
         rows = await Violations(session).page(where, limit)
     return ViolationPage(
         violations=[ViolationView(**row) for row in rows],
-        next_cursor=str(rows[-1]["leaf_index"]) if len(rows) == limit else None,
+        next_cursor=next_cursor(rows, limit),
     )
 
 
