@@ -28,6 +28,7 @@ from shared.events.envelope import Envelope
 from shared.events.notifications import NotificationStatus
 from shared.vocabulary import Channel
 
+SCHEDULED = NotificationStatus.SCHEDULED
 _REPORTED = {
     "sent": NotificationStatus.SENT,
     "delivered": NotificationStatus.DELIVERED,
@@ -68,6 +69,8 @@ class Receipts:
         if not reports:
             return []
         found = await _notifications(session, provider, reports, notification_id)
+        unrecorded = {(n.lender_id, n.loan_id) for n in found.values() if n.status is SCHEDULED}
+        files = await files_of(session, unrecorded)
         now = datetime.now(UTC)
         changed: list[Notification] = []
         transitions: list[Transition] = []
@@ -81,7 +84,6 @@ class Receipts:
                 continue
             if n.status is NotificationStatus.SCHEDULED:  # its sender died before recording
                 n.provider, n.provider_message_id = provider, report.provider_message_id
-                files = await files_of(session, [(n.lender_id, n.loan_id)])
                 file = files.get((n.lender_id, n.loan_id))
                 if file is not None:
                     sent_contacts.append((intended_contact(n, file, report.at), file.key))
