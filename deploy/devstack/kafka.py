@@ -107,8 +107,14 @@ async def fetch_libs(cache_dir: Path) -> Path:
 
 
 def _new_cluster_id() -> str:
-    """A Kafka cluster id: a random UUID in URL-safe base64 without padding, like Uuid.toString."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+    """A Kafka cluster id: a random UUID in URL-safe base64 without padding, like Uuid.toString.
+
+    Like Kafka's own Uuid.randomUuid, never one starting with "-": the storage tool would read
+    it as an option (one id in 64 did, and formatting failed)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def server_properties(port: int, controller_port: int, data_dir: Path) -> str:

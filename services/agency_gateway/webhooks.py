@@ -61,7 +61,7 @@ class WebhookSender:
         outcomes = await asyncio.gather(*(self._send(delivery) for delivery in due))
         async with transaction(self.sessions) as session:
             book = DeliveryLog(session)
-            for outcome in outcomes:
+            for delivery, outcome in zip(due, outcomes, strict=True):
                 await book.attempted(
                     outcome.delivery_id,
                     outcome.attempt,
@@ -69,6 +69,7 @@ class WebhookSender:
                     outcome.status_code,
                     outcome.error,
                     outcome.next_attempt_at,
+                    leased_until=delivery["next_attempt_at"],
                 )
         return len(due)
 

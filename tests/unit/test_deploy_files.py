@@ -279,3 +279,9 @@ def test_every_command_runs_a_module_in_the_image(container: Container) -> None:
     module = Path(*container.command[2].split("."))
     assert (ROOT / module.with_suffix(".py")).exists() or (ROOT / module / "__main__.py").exists()
     assert module.parts[0] in _dockerfile_copies()
+
+
+def test_a_new_kafka_cluster_id_never_reads_as_an_option() -> None:
+    from deploy.devstack.kafka import _new_cluster_id
+
+    assert not any(_new_cluster_id().startswith("-") for _ in range(2000))

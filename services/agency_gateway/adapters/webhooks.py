@@ -101,9 +101,13 @@ class DeliveryLog:
         status_code: int | None,
         error: str | None,
         next_attempt_at: datetime | None,
+        *,
+        leased_until: datetime,
     ) -> None:
         """Log an attempt; delivered on a 2xx, else due again at ``next_attempt_at`` or given
-        up (``failed``) when that is None."""
+        up (``failed``) when that is None. A delivery the agency asked for again while this
+        attempt was in flight (its lease replaced) keeps that request: the attempt is only
+        logged."""
         delivered = status_code is not None and 200 <= status_code < 300
         status = "delivered" if delivered else ("pending" if next_attempt_at else "failed")
         await insert_rows(
@@ -121,7 +125,10 @@ class DeliveryLog:
         )
         await self._session.execute(
             update(webhook_deliveries)
-            .where(webhook_deliveries.c.delivery_id == delivery_id)
+            .where(
+                webhook_deliveries.c.delivery_id == delivery_id,
+                webhook_deliveries.c.next_attempt_at == leased_until,
+            )
             .values(
                 status=status,
                 attempts=attempt,
