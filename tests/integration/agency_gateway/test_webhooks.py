@@ -103,11 +103,17 @@ async def test_a_placement_is_announced_signed_and_retried_with_backoff(
     assert placed[0]["data"]["assignment_id"] == assignment["assignment_id"]
     assert receiver.answers[:3] == [503, 503, 204]
     assert receiver.refused == []
-    log = [
-        d
-        for d in await deliveries(stack, assignment["agency_id"])
-        if d["assignment_id"] == assignment["assignment_id"]
-    ]
+
+    async def settled() -> list[dict[str, Any]] | None:
+        """The gateway records the 204 just after the receiver answers it."""
+        log = [
+            d
+            for d in await deliveries(stack, assignment["agency_id"])
+            if d["assignment_id"] == assignment["assignment_id"]
+        ]
+        return log if log and log[0]["status"] != "pending" else None
+
+    log = await eventually(settled)
     assert [(d["event"], d["status"], d["attempts"]) for d in log] == [
         ("assignment.placed", "delivered", 3)
     ]
