@@ -47,15 +47,16 @@ async def upsert_if_newer(
     rows: Sequence[dict[str, Any]],
     key: Sequence[str],
     version: str = "as_of",
+    insert_only: Sequence[str] = (),
 ) -> None:
     """Insert rows, or update the stored ones whose ``version`` column is older.
 
     Rows must be unique by ``key`` (PostgreSQL refuses to update one row twice in a statement)
-    and share the same columns. Columns not given keep their stored value (or their default on
-    insert).
+    and share the same columns. Columns not given, and the ``insert_only`` ones, keep their
+    stored value (or their default on insert).
     """
     if rows:
-        statement = _upsert(table, tuple(rows[0]), tuple(key), version)
+        statement = _upsert(table, tuple(rows[0]), tuple(key), version, tuple(insert_only))
         await session.execute(statement, _as_columns(rows))
 
 
@@ -90,10 +91,17 @@ def _insert_returning(
 
 
 @lru_cache(maxsize=64)
-def _upsert(table: Table, columns: tuple[str, ...], key: tuple[str, ...], version: str) -> Insert:
+def _upsert(
+    table: Table,
+    columns: tuple[str, ...],
+    key: tuple[str, ...],
+    version: str,
+    insert_only: tuple[str, ...],
+) -> Insert:
     statement = _from_arrays(table, columns)
+    kept = key + insert_only
     return statement.on_conflict_do_update(
         index_elements=[table.c[column] for column in key],
-        set_={column: statement.excluded[column] for column in columns if column not in key},
+        set_={column: statement.excluded[column] for column in columns if column not in kept},
         where=table.c[version] < statement.excluded[version],
     )

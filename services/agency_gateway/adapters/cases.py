@@ -9,21 +9,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.tables import borrower_preferences, collection_cases
+from shared.db.bulk import upsert_if_newer
 
 LoanKey = tuple[str, str]
-# What a newer report replaces; the standing (status, agency, holds ...) is the gateway's own.
-REPORTED = (
-    "borrower_ref",
-    "contact_sealed",
-    "jurisdiction",
-    "amount_overdue",
-    "currency",
-    "days_past_due",
-    "as_of",
-    "borrower_zone",
-    "updated_at",
-    "placement_due_at",
-)
+# What only the report that opens a case sets; a newer report replaces every other column.
+OPENING_ONLY = ("status",)
 
 
 class CaseRepository:
@@ -32,16 +22,13 @@ class CaseRepository:
 
     async def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Open or update cases (each due for a placement decision); a report older than the
-        stored one changes nothing."""
-        if not rows:
-            return
-        statement = pg_insert(collection_cases).values(list(rows))
-        await self._session.execute(
-            statement.on_conflict_do_update(
-                index_elements=[collection_cases.c.lender_id, collection_cases.c.loan_id],
-                set_={name: statement.excluded[name] for name in REPORTED},
-                where=collection_cases.c.as_of < statement.excluded.as_of,
-            )
+        stored one changes nothing, and the standing is the gateway's own."""
+        await upsert_if_newer(
+            self._session,
+            collection_cases,
+            rows,
+            key=("lender_id", "loan_id"),
+            insert_only=OPENING_ONLY,
         )
 
     async def get(self, lender_id: str, loan_id: str) -> dict[str, Any] | None:

@@ -76,11 +76,15 @@ class GatewayStack:
         return found
 
     async def settled(self, loan_id: str, status: str) -> dict[str, Any]:
-        """The loan's placement once the gateway decided it to ``status``."""
+        """The loan's placement once the placement worker decided it to ``status`` (a case
+        opens with a status by its age alone and no note; every decision but a placement
+        leaves a note)."""
 
         async def decided() -> dict[str, Any] | None:
             found = await self.placement(loan_id)
-            return found if found and found["status"] == status else None
+            if not found or found["status"] != status:
+                return None
+            return found if status == "placed" or found["note"] is not None else None
 
         return await eventually(decided, within=30)
 
