@@ -107,6 +107,15 @@ class ServiceRuntime:
             settings.database_url, settings.database_pool_size, tls=self.database_tls
         )
         self.sessions = create_session_factory(self.engine)
+        self.read_engine = create_engine(
+            settings.database_url,
+            max(2, settings.database_pool_size // 2),
+            tls=self.database_tls,
+            autocommit=True,
+        )
+        # Sessions for hot single-statement reads (an agency's list, an auditor's proof): no
+        # transaction around them; anything that writes or reads twice uses ``sessions``.
+        self.reads = create_session_factory(self.read_engine)
         self._producer: AIOKafkaProducer | None = None
         self._relay_producer: AIOKafkaProducer | None = None
         self._relay: OutboxRelay | None = None
@@ -220,6 +229,7 @@ class ServiceRuntime:
             if producer is not None:
                 await producer.stop()
         await self.engine.dispose()
+        await self.read_engine.dispose()
 
     @asynccontextmanager
     async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:

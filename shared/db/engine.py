@@ -22,10 +22,16 @@ CONNECT_TIMEOUT_SECONDS = 10
 COMMAND_TIMEOUT_SECONDS = 60
 
 
-def create_engine(url: str, pool_size: int = 10, tls: PostgresTls | None = None) -> AsyncEngine:
+def create_engine(
+    url: str, pool_size: int = 10, tls: PostgresTls | None = None, *, autocommit: bool = False
+) -> AsyncEngine:
     """Pooled engine whose statements time out, so a database host that vanishes without a
     reset surfaces as a (transient) error instead of a hang. ``tls``: the service's TLS
-    settings (None: asyncpg's defaults, as the URL and ``PGSSLMODE`` say)."""
+    settings (None: asyncpg's defaults, as the URL and ``PGSSLMODE`` say).
+
+    ``autocommit``: for single read statements. Each statement is its own transaction, so a
+    read costs one round trip instead of three (BEGIN, the read, COMMIT), and so does the
+    pool's liveness ping on checkout (a transaction's ping is BEGIN, ``;``, ROLLBACK)."""
     return create_async_engine(
         url,
         pool_size=pool_size,
@@ -40,6 +46,7 @@ def create_engine(url: str, pool_size: int = 10, tls: PostgresTls | None = None)
             "command_timeout": COMMAND_TIMEOUT_SECONDS,
             **connect_ssl(tls),
         },
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
 
 

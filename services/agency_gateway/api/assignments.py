@@ -6,6 +6,7 @@ returned, expired) is 410 to everything but the list: its borrower data is gone.
 
 import base64
 import binascii
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Any
@@ -28,7 +29,6 @@ from services.agency_gateway.api.models import (
 )
 from services.agency_gateway.handoff import Handoff
 from shared.auth import Principal, Role, role_required
-from shared.db.engine import transaction
 from shared.events.money import MINOR_UNITS
 from shared.http.problems import ProblemError
 
@@ -54,7 +54,7 @@ def assignments_router(handoff: Handoff) -> APIRouter:
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response:
-        query = select(assignments).where(assignments.c.agency_id == agency.subject)
+        query = select(*LISTED_COLUMNS).where(assignments.c.agency_id == agency.subject)
         if status is not None:
             query = query.where(assignments.c.status == status)
         if updated_since is not None:
@@ -67,12 +67,11 @@ def assignments_router(handoff: Handoff) -> APIRouter:
                 tuple_(assignments.c.updated_at, assignments.c.assignment_id) > after
             )
         query = query.order_by(assignments.c.updated_at, assignments.c.assignment_id)
-        async with transaction(runtime.sessions) as session:
-            rows = [dict(r._mapping) for r in await session.execute(query.limit(limit + 1))]
-        more = len(rows) > limit
-        rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]) if more else None
-        page = {"items": [listed(row) for row in rows], "next_cursor": next_cursor}
+        async with runtime.reads() as session:
+            rows = (await session.execute(query.limit(limit + 1))).all()
+        items = [listed(row) for row in rows[:limit]]
+        next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
+        page = {"items": items, "next_cursor": next_cursor}
         return Response(orjson.dumps(page), media_type="application/json")
 
     @router.get("/assignments/{assignment_id}", summary="One assignment, with the borrower")
@@ -126,18 +125,22 @@ LISTED = (
     "ended_at",
     "updated_at",
 )
+# What the list reads: the listed columns, then what the amount and the notice come from.
+LISTED_COLUMNS = [assignments.c[name] for name in LISTED] + [
+    assignments.c.amount,
+    assignments.c.currency,
+    assignments.c.notice_sent_at,
+]
 
 
-def listed(row: dict[str, Any]) -> dict[str, Any]:
-    """A row as ``AssignmentItem`` shows it, built directly: a page of the list is serialised
-    without validating each item again (the hot path agencies poll)."""
-    item = {name: row[name] for name in LISTED}
-    places = Decimal(1).scaleb(-MINOR_UNITS[row["currency"]])
-    item["amount"] = {
-        "amount": format(row["amount"].quantize(places), "f"),
-        "currency": row["currency"],
-    }
-    item["borrower_notified"] = row["notice_sent_at"] is not None
+def listed(row: Sequence[Any]) -> dict[str, Any]:
+    """A row of ``LISTED_COLUMNS`` as ``AssignmentItem`` shows it, built directly: a page of
+    the list is serialised without validating each item again (the hot path agencies poll)."""
+    item = dict(zip(LISTED, row, strict=False))
+    amount, currency, notice_sent_at = row[len(LISTED) :]
+    places = Decimal(1).scaleb(-MINOR_UNITS[currency])
+    item["amount"] = {"amount": format(amount.quantize(places), "f"), "currency": currency}
+    item["borrower_notified"] = notice_sent_at is not None
     return item
 
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import orjson
 
-from services.agency_gateway.api.assignments import listed
+from services.agency_gateway.api.assignments import LISTED_COLUMNS, listed
 from services.agency_gateway.api.models import AssignmentItem
 
 
@@ -26,6 +26,7 @@ def test_a_listed_row_is_the_item_the_model_makes() -> None:
         "currency": "JPY",
         "notice_sent_at": now,
     }
-    built = AssignmentItem.model_validate(json.loads(orjson.dumps(listed(row))))
+    read = tuple(row[column.name] for column in LISTED_COLUMNS)  # as the list reads it
+    built = AssignmentItem.model_validate(json.loads(orjson.dumps(listed(read))))
     assert built == AssignmentItem.of(row)
-    assert listed(row)["amount"] == {"amount": "1250", "currency": "JPY"}
+    assert listed(read)["amount"] == {"amount": "1250", "currency": "JPY"}
