@@ -123,7 +123,12 @@ class Placer:
         decided: list[dict[str, Any]] = []  # each case's new standing, written in one go
         for case in due:
             key = (case["lender_id"], case["loan_id"])
-            standing = {"key_lender": key[0], "key_loan": key[1], "placement_due_at": None}
+            standing = {
+                "lender_id": key[0],
+                "loan_id": key[1],
+                "placement_due_at": None,
+                "updated_at": now,
+            }
             facts = case_facts(case, prefs.get((case["lender_id"], case["borrower_ref"])))
             arm = self.policy.arm(*key)
             if key in active:
@@ -150,7 +155,7 @@ class Placer:
             loads[choice.agency_id] = replace(chosen, open_accounts=chosen.open_accounts + 1)
             decided.append(standing | _standing("placed", choice.agency_id, None))
             envelopes.append(self._placed_event(row, case, details[choice.agency_id]))
-        await cases.decide(decided, now)
+        await cases.decide(decided)
         await store.add(placed)
         return len(due)
 

@@ -4,14 +4,15 @@ from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, tuple_, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.tables import assignments
-from shared.db.bulk import insert_rows
+from shared.db.bulk import among, insert_rows
 
 LoanKey = tuple[str, str]
 ACTIVE = ("placed", "acknowledged")
+LOAN_KEY = [assignments.c.lender_id, assignments.c.loan_id]
 
 
 class AssignmentStore:
@@ -33,7 +34,7 @@ class AssignmentStore:
             return {}
         rows = await self._session.execute(
             select(assignments).where(
-                tuple_(assignments.c.lender_id, assignments.c.loan_id).in_(keys),
+                among(LOAN_KEY, keys),
                 assignments.c.ended_at.is_(None),
             )
         )
@@ -45,7 +46,7 @@ class AssignmentStore:
         if keys:
             rows = await self._session.execute(
                 select(assignments.c.lender_id, assignments.c.loan_id, assignments.c.agency_id)
-                .where(tuple_(assignments.c.lender_id, assignments.c.loan_id).in_(keys))
+                .where(among(LOAN_KEY, keys))
                 .distinct()
             )
             for lender_id, loan_id, agency_id in rows:

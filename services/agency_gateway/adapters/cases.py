@@ -4,16 +4,18 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, select, tuple_, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.tables import borrower_preferences, collection_cases
-from shared.db.bulk import upsert_if_newer
+from shared.db.bulk import among, update_rows, upsert_if_newer
 
 LoanKey = tuple[str, str]
 # What only the report that opens a case sets; a newer report replaces every other column.
 OPENING_ONLY = ("status",)
+CASE_KEY = [collection_cases.c.lender_id, collection_cases.c.loan_id]
+BORROWER_KEY = [borrower_preferences.c.lender_id, borrower_preferences.c.borrower_ref]
 
 
 class CaseRepository:
@@ -47,7 +49,7 @@ class CaseRepository:
             return {}
         rows = await self._session.execute(
             select(collection_cases)
-            .where(tuple_(collection_cases.c.lender_id, collection_cases.c.loan_id).in_(keys))
+            .where(among(CASE_KEY, keys))
             .order_by(collection_cases.c.lender_id, collection_cases.c.loan_id)
             .with_for_update()
         )
@@ -64,26 +66,10 @@ class CaseRepository:
         )
         return [dict(r._mapping) for r in rows]
 
-    async def decide(self, standings: Sequence[dict[str, Any]], now: datetime) -> None:
-        """Write each case's standing (``key_lender``, ``key_loan``, ``status``, ``agency_id``,
-        ``placement_due_at``, ``placement_note``) in one pipelined statement."""
-        if standings:
-            statement = (
-                update(collection_cases)
-                .where(
-                    collection_cases.c.lender_id == bindparam("key_lender"),
-                    collection_cases.c.loan_id == bindparam("key_loan"),
-                )
-                .values(
-                    status=bindparam("status"),
-                    agency_id=bindparam("agency_id"),
-                    placement_due_at=bindparam("placement_due_at"),
-                    placement_note=bindparam("placement_note"),
-                    updated_at=now,
-                )
-            )
-            connection = await self._session.connection()
-            await connection.execute(statement, list(standings))
+    async def decide(self, standings: Sequence[dict[str, Any]]) -> None:
+        """Write each case's standing (``lender_id``, ``loan_id``, ``status``, ``agency_id``,
+        ``placement_due_at``, ``placement_note``, ``updated_at``) in one statement."""
+        await update_rows(self._session, collection_cases, standings, key=("lender_id", "loan_id"))
 
     async def change(self, key: LoanKey, **values: Any) -> None:
         await self._session.execute(
@@ -95,9 +81,7 @@ class CaseRepository:
     async def due_now(self, keys: Collection[LoanKey], now: datetime) -> None:
         if keys:
             await self._session.execute(
-                update(collection_cases)
-                .where(tuple_(collection_cases.c.lender_id, collection_cases.c.loan_id).in_(keys))
-                .values(placement_due_at=now)
+                update(collection_cases).where(among(CASE_KEY, keys)).values(placement_due_at=now)
             )
 
     async def borrowers_due_now(self, lender_id: str, borrower_ref: str, now: datetime) -> None:
@@ -137,8 +121,9 @@ class PreferenceRepository:
             return {}
         rows = await self._session.execute(
             select(borrower_preferences).where(
-                tuple_(borrower_preferences.c.lender_id, borrower_preferences.c.borrower_ref).in_(
-                    borrowers
+                among(
+                    [borrower_preferences.c.lender_id, borrower_preferences.c.borrower_ref],
+                    borrowers,
                 )
             )
         )
