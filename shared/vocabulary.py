@@ -1,5 +1,6 @@
 """The platform's shared vocabulary: each fact defined once, imported everywhere else."""
 
+from collections.abc import Iterable
 from enum import StrEnum
 
 
@@ -8,6 +9,18 @@ class Jurisdiction(StrEnum):
 
     CN = "CN"
     US = "US"
+
+
+# A subdivision of a jurisdiction, ISO 3166-2 (CN-GD: Guangdong, US-CA: California).
+REGION_PATTERN = r"^[A-Z]{2}-[A-Z0-9]{1,3}$"
+
+
+def region_error(region: str, jurisdictions: Iterable[str]) -> str | None:
+    """Why ``region`` cannot be one of these jurisdictions' regions, or None."""
+    country = region.partition("-")[0]
+    if country not in jurisdictions:
+        return f"{region} is not a region of {', '.join(sorted(jurisdictions))}"
+    return None
 
 
 class Channel(StrEnum):

@@ -103,6 +103,7 @@ class GatewayConsumer:
                     "days_past_due": report.days_past_due,
                     "as_of": report.as_of,
                     "borrower_zone": report.borrower.timezone,
+                    "region": report.borrower.region,
                     "status": self.policy.status_for(report.days_past_due).value,
                     "updated_at": now,
                     "placement_due_at": now,

@@ -141,6 +141,7 @@ class Placer:
                 choice = allocate(
                     f"{key[0]}/{key[1]}",
                     case["jurisdiction"],
+                    case["region"],
                     list(loads.values()),
                     held_before.get(key, set()),
                 )

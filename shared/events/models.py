@@ -17,7 +17,7 @@ from pydantic import (
 from shared.crypto import SealedValue
 from shared.events.limits import Instant, storable_text
 from shared.events.money import Money
-from shared.vocabulary import Channel
+from shared.vocabulary import REGION_PATTERN, Channel
 
 
 class Frozen(BaseModel):
@@ -39,6 +39,12 @@ class BorrowerProfile(Frozen):
     contact: SealedValue = Field(description="BorrowerContact as JSON, AES-GCM sealed.")
     locale: str
     timezone: str
+    region: str | None = Field(
+        default=None,
+        pattern=REGION_PATTERN,
+        description="ISO 3166-2 subdivision (e.g. CN-GD), when the lender reports it; "
+        "agencies may serve some regions only.",
+    )
 
 
 class OverdueReported(Frozen):

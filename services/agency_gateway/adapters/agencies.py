@@ -57,6 +57,7 @@ class AgencyRegistry:
             AgencyLoad(
                 agency_id=r.agency_id,
                 jurisdictions=frozenset(r.jurisdictions),
+                regions=frozenset(r.regions),
                 capacity=r.capacity,
                 share=r.share,
                 open_accounts=open_counts.get(r.agency_id, 0),

@@ -44,6 +44,7 @@ collection_cases = Table(
     Column("opened_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     Column("borrower_zone", Text),
+    Column("region", Text, comment="ISO 3166-2, when reported"),
     Column("holds", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
     Column("ended_reason", Text),
     _at("lender_recalled_at"),

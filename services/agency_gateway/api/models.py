@@ -11,6 +11,8 @@ from pydantic import (
     ConfigDict,
     Field,
     StringConstraints,
+    ValidationInfo,
+    field_validator,
 )
 
 from shared.events.assignments import (
@@ -21,7 +23,7 @@ from shared.events.assignments import (
 )
 from shared.events.limits import IDENTIFIER_PATTERN, Identifier, Instant, storable_text
 from shared.events.money import LenderMoney, Money
-from shared.vocabulary import Channel, Jurisdiction
+from shared.vocabulary import REGION_PATTERN, Channel, Jurisdiction, region_error
 
 AssignmentId = Annotated[
     str, Path(pattern=IDENTIFIER_PATTERN, description="The assignment id the gateway gave")
@@ -148,13 +150,27 @@ class AgencyTerms(_Body):
     name: ShortText
     phone: ShortText | None = None
     jurisdictions: list[Jurisdiction] = Field(min_length=1)
-    regions: list[ShortText] = Field(default_factory=list, max_length=100)
+    regions: list[Annotated[str, StringConstraints(pattern=REGION_PATTERN)]] = Field(
+        default_factory=list,
+        max_length=100,
+        description="ISO 3166-2 regions of its jurisdictions it serves (e.g. CN-GD); none: "
+        "the whole of them. It gets loans of its regions and loans of no stated region.",
+    )
     capacity: int = Field(ge=0, le=10_000_000, description="Open accounts it can hold.")
     share: int = Field(ge=0, le=1000, description="Allocation weight among eligible agencies.")
     webhook_url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = (
         None
     )
     active: bool = True
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_of_its_jurisdictions(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        for region in value:
+            error = region_error(region, info.data.get("jurisdictions") or [])
+            if error:
+                raise ValueError(error)
+        return value
 
 
 class AgencyRequest(AgencyTerms):

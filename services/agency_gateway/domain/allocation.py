@@ -1,4 +1,7 @@
-"""Which agency gets a loan: those serving its jurisdiction with room left, by weighted share.
+"""Which agency gets a loan: those serving its jurisdiction (and its region, for an agency
+that serves some regions only) with room left, by weighted share.
+
+A loan whose lender reported no region can go to any agency of its jurisdiction.
 
 Weighted rendezvous hashing: each eligible agency scores ``-ln(u) / share`` with ``u`` a stable
 hash of (loan, agency) in (0, 1); the lowest score wins. An agency's chance is its share of the
@@ -19,6 +22,7 @@ _SCALE = float(2**64)
 class AgencyLoad:
     agency_id: str
     jurisdictions: frozenset[str]
+    regions: frozenset[str]  # none: the whole of its jurisdictions
     capacity: int
     share: int
     open_accounts: int
@@ -26,6 +30,11 @@ class AgencyLoad:
     @property
     def has_room(self) -> bool:
         return self.open_accounts < self.capacity
+
+    def serves(self, jurisdiction: str, region: str | None) -> bool:
+        if jurisdiction not in self.jurisdictions:
+            return False
+        return region is None or not self.regions or region in self.regions
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,7 @@ class Allocation:
 def allocate(
     loan_key: str,
     jurisdiction: str,
+    region: str | None,
     agencies: Sequence[AgencyLoad],
     avoid: Collection[str] = (),
 ) -> Allocation | None:
@@ -46,7 +56,7 @@ def allocate(
     eligible = [
         a
         for a in agencies
-        if jurisdiction in a.jurisdictions
+        if a.serves(jurisdiction, region)
         and a.has_room
         and a.share > 0
         and a.agency_id not in avoid

@@ -24,7 +24,7 @@ from services.intake.domain.loan import days_past_due_error
 from shared.events.limits import Identifier, Instant, PastDate, storable_text
 from shared.events.models import ClosureReason, ContactPreferences, HoldReason
 from shared.events.money import LenderMoney, Money
-from shared.vocabulary import Jurisdiction
+from shared.vocabulary import REGION_PATTERN, Jurisdiction, region_error
 
 MAX_BATCH_ITEMS = 1000
 LOCALE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
@@ -55,6 +55,11 @@ class Borrower(Strict):
     email: EmailStr | None = None
     locale: str = Field(description="BCP 47 language tag, e.g. zh-CN")
     timezone: str = Field(description="IANA time zone of the borrower, e.g. Asia/Shanghai")
+    region: Annotated[str, StringConstraints(pattern=REGION_PATTERN)] | None = Field(
+        default=None,
+        description="ISO 3166-2 subdivision of the borrower, e.g. CN-GD (a region of the "
+        "loan's jurisdiction); agencies serving some regions only get loans of theirs.",
+    )
 
     @field_validator("phone")
     @classmethod
@@ -103,6 +108,16 @@ class OverdueLoanReport(Strict):
     as_of: Instant = Field(description="When the lender's figures were true, with offset.")
     days_past_due: int = Field(strict=True, ge=1, le=36_500)
 
+    @field_validator("jurisdiction")
+    @classmethod
+    def _borrower_region(cls, value: Jurisdiction, info: ValidationInfo) -> Jurisdiction:
+        borrower = info.data.get("borrower")
+        if borrower is not None and borrower.region is not None:
+            error = region_error(borrower.region, [value])
+            if error:
+                raise ValueError(f"{error} (borrower.region)")
+        return value
+
     @field_validator("days_past_due")
     @classmethod
     def _consistent(cls, value: int, info: ValidationInfo) -> int:
@@ -117,7 +132,9 @@ class OverdueLoanReport(Strict):
         b = self.borrower
         return commands.OverdueReport(
             loan_id=self.loan_id,
-            borrower=commands.Borrower(b.id, b.name, b.phone, b.email, b.locale, b.timezone),
+            borrower=commands.Borrower(
+                b.id, b.name, b.phone, b.email, b.locale, b.timezone, b.region
+            ),
             jurisdiction=self.jurisdiction,
             product=self.product,
             amount_overdue=self.amount_overdue,

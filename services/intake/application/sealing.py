@@ -29,6 +29,7 @@ class Sealing:
             contact=self.transit.seal(plaintext, associated_data=reference.encode()),
             locale=borrower.locale,
             timezone=borrower.timezone,
+            region=borrower.region,
         )
         return SealedBorrower(borrower, profile, plaintext, self.storage)
 

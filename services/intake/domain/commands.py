@@ -21,6 +21,7 @@ class Borrower:
     email: str | None
     locale: str
     timezone: str
+    region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,7 @@ from shared.events.envelope import Envelope
 from shared.events.topics import Topic
 from tests.harness import eventually
 from tests.integration.agency_gateway.stack import NORTH, SOUTH, GatewayStack, aged
-from tests.support.factories import payment
+from tests.support.factories import VALID_REPORT, payment
 
 PAID_AT = "2026-12-02T10:00:00+08:00"  # after every report's as_of
 
@@ -117,6 +117,47 @@ async def test_shares_hold_over_many_loans_and_the_split_is_recorded(stack: Gate
         arms[current["arm"]] += 1
     assert 0.65 < agencies[NORTH] / len(loans) < 0.85, agencies  # shares 3:1
     assert 0.10 < arms["challenger"] / len(loans) < 0.30, arms  # 20 % of loans, by hash
+
+
+async def test_a_regional_agency_gets_loans_of_its_regions_only(stack: GatewayStack) -> None:
+    borrower = VALID_REPORT["borrower"]
+    await stack.register(NORTH, share=3, regions=["CN-BJ", "CN-SH"])
+    try:
+        canton = [f"L-gd-{uuid4().hex[:10]}" for _ in range(20)]
+        items = [aged(loan_id, borrower=borrower | {"region": "CN-GD"}) for loan_id in canton]
+        await stack.lender("POST", "/v1/overdue-loans/batch", items=items)
+        for loan_id in canton:
+            assert (await stack.placed(loan_id))["agency_id"] == SOUTH  # SOUTH: all of CN
+        beijing = await stack.report(borrower=borrower | {"region": "CN-BJ"})
+        assert "of 2 eligible" in (await stack.placed(beijing))["reason"]
+        unstated = await stack.report()
+        assert "of 2 eligible" in (await stack.placed(unstated))["reason"]
+    finally:
+        await stack.register(NORTH, share=3)
+
+
+async def test_a_region_outside_the_jurisdiction_is_refused_by_name(stack: GatewayStack) -> None:
+    body = aged("L-region", borrower=VALID_REPORT["borrower"] | {"region": "US-CA"})
+    answer = await stack.intake.post(
+        "/v1/overdue-loans",
+        json=body,
+        headers={**stack.platform.as_lender(), "Idempotency-Key": "r1"},
+    )
+    assert answer.status_code == 422
+    assert "borrower.region" in answer.text
+    refused = await stack.gateway.put(
+        f"/v1/agencies/{NORTH}",
+        json={
+            "name": "N",
+            "jurisdictions": ["CN"],
+            "regions": ["US-CA"],
+            "capacity": 1,
+            "share": 1,
+        },
+        headers=stack.operator,
+    )
+    assert refused.status_code == 422
+    assert refused.json()["errors"][0]["field"] == "regions"
 
 
 async def ended(stack: GatewayStack, loan_id: str, status: str) -> dict[str, Any]:

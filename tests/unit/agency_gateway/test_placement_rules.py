@@ -75,30 +75,53 @@ def test_the_challenger_arm_is_a_stable_share_with_its_own_threshold() -> None:
 
 
 def agency(
-    agency_id: str, share: int, capacity: int = 10**6, jurisdictions: str = "CN"
+    agency_id: str,
+    share: int,
+    capacity: int = 10**6,
+    jurisdictions: str = "CN",
+    regions: frozenset[str] = frozenset(),
+    open_accounts: int = 0,
 ) -> AgencyLoad:
-    return AgencyLoad(agency_id, frozenset(jurisdictions.split(",")), capacity, share, 0)
+    return AgencyLoad(
+        agency_id, frozenset(jurisdictions.split(",")), regions, capacity, share, open_accounts
+    )
 
 
 def test_allocation_follows_the_shares_among_eligible_agencies() -> None:
     agencies = [agency("north", 3), agency("south", 1), agency("west", 5, jurisdictions="US")]
     won: Counter[str] = Counter()
     for n in range(8000):
-        choice = allocate(f"lender-a/L-{n}", "CN", agencies)
+        choice = allocate(f"lender-a/L-{n}", "CN", None, agencies)
         assert choice is not None
         won[choice.agency_id] += 1
     assert set(won) == {"north", "south"}
     assert 0.72 < won["north"] / 8000 < 0.78
-    again = allocate("lender-a/L-7", "CN", agencies)
-    assert again == allocate("lender-a/L-7", "CN", list(reversed(agencies)))
+    again = allocate("lender-a/L-7", "CN", None, agencies)
+    assert again == allocate("lender-a/L-7", "CN", None, list(reversed(agencies)))
 
 
 def test_allocation_skips_full_agencies_and_those_that_held_the_loan() -> None:
-    full = AgencyLoad("north", frozenset({"CN"}), 5, 3, 5)
+    full = agency("north", 3, capacity=5, open_accounts=5)
     agencies = [full, agency("south", 1)]
-    assert allocate("lender-a/L-1", "CN", agencies).agency_id == "south"  # type: ignore[union-attr]
-    assert allocate("lender-a/L-1", "CN", [agency("south", 1)], avoid={"south"}) is None
-    assert allocate("lender-a/L-1", "US", agencies) is None
+    assert allocate("lender-a/L-1", "CN", None, agencies).agency_id == "south"  # type: ignore[union-attr]
+    assert allocate("lender-a/L-1", "CN", None, [agency("south", 1)], avoid={"south"}) is None
+    assert allocate("lender-a/L-1", "US", None, agencies) is None
+
+
+def test_a_regional_agency_gets_only_its_regions_and_loans_of_no_stated_region() -> None:
+    canton = agency("canton", 1, regions=frozenset({"CN-GD"}))
+    national = agency("national", 1)
+    for n in range(200):
+        loan = f"lender-a/L-{n}"
+        beijing = allocate(loan, "CN", "CN-BJ", [canton, national])
+        assert beijing is not None
+        assert beijing.agency_id == "national"
+        assert allocate(loan, "CN", "CN-BJ", [canton]) is None
+        guangdong = allocate(loan, "CN", "CN-GD", [canton, national])
+        assert guangdong is not None
+        assert guangdong.eligible == 2
+    unstated = {allocate(f"lender-a/L-{n}", "CN", None, [canton]) for n in range(20)}
+    assert {choice.agency_id for choice in unstated if choice} == {"canton"}
 
 
 def test_the_shipped_policy_loads_and_a_bad_one_names_its_file(tmp_path: Path) -> None:
