@@ -12,7 +12,7 @@ from services.compliance.adapters.promises import PromiseEntries
 from services.compliance.adapters.tables import violations as violations_table
 from services.compliance.api import Auditor, Runtime
 from services.compliance.api.entries import lender_in_scope
-from services.compliance.api.paging import FromQuery, LenderQuery, ToQuery
+from services.compliance.api.paging import OTHER_LENDER, FromQuery, LenderQuery, ToQuery
 from services.compliance.domain.promises import promises_by_agency
 from shared.db.engine import transaction
 from shared.promises import PromiseStatus
@@ -65,7 +65,11 @@ CONTACTS_BY_AGENCY = text(
 )
 
 
-@router.get("/reports/agencies", summary="Per agency and period: contacts, violations and promises")
+@router.get(
+    "/reports/agencies",
+    summary="Per agency and period: contacts, violations and promises",
+    responses=OTHER_LENDER,
+)
 async def agencies_report(
     auditor: Auditor,
     runtime: Runtime,

@@ -10,6 +10,7 @@ from services.compliance.adapters.violations import ViolationFilter, Violations
 from services.compliance.api import Auditor, Runtime
 from services.compliance.api.entries import lender_in_scope
 from services.compliance.api.paging import (
+    OTHER_LENDER,
     CursorQuery,
     FromQuery,
     IdQuery,
@@ -45,7 +46,9 @@ class ViolationPage(BaseModel):
     next_cursor: str | None
 
 
-@router.get("/violations", summary="Violations found in the log, in log order")
+@router.get(
+    "/violations", summary="Violations found in the log, in log order", responses=OTHER_LENDER
+)
 async def list_violations(
     auditor: Auditor,
     runtime: Runtime,
