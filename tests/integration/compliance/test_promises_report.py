@@ -60,12 +60,16 @@ async def test_an_agencys_promises_are_reported_kept_broken_and_pending(
     )
     assert paid.status_code == 202, paid.text
 
-    period = {"from": midnight(today - timedelta(days=3)), "to": midnight(today + timedelta(30))}
+    period = {
+        "from": midnight(today - timedelta(days=3)),
+        "to": midnight(today + timedelta(days=30)),
+    }
 
     async def all_three_judged() -> dict[str, int] | None:
         found = await agency_report(platform, as_auditor, agency, **period)
         promises: dict[str, int] | None = found and found["promises"]
-        return promises if promises and promises["kept"] == 1 else None
+        judged = promises and promises["kept"] == 1 and sum(promises.values()) == 3
+        return promises if judged else None
 
     assert await eventually(all_three_judged, within=60) == {"kept": 1, "broken": 1, "pending": 1}
 
@@ -79,7 +83,9 @@ async def test_an_agencys_promises_are_reported_kept_broken_and_pending(
     )
     assert this_week is not None
     assert this_week["promises"] == {"kept": 1, "broken": 1, "pending": 0}
-    before = await agency_report(platform, as_auditor, agency, to=midnight(today - timedelta(5)))
+    before = await agency_report(
+        platform, as_auditor, agency, to=midnight(today - timedelta(days=5))
+    )
     assert before is None  # no promise of the agency fell due then, nor any contact
 
     everyone = bearer(platform.every_lender_auditor.api_key)
