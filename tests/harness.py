@@ -27,7 +27,7 @@ from deploy.devstack.platform import (
 )
 from deploy.local_providers.config import EmulatorConfig
 from deploy.local_providers.server import running_providers
-from shared.auth import IssuedKey, Role
+from shared.auth import ALL_LENDERS, IssuedKey, Role
 from shared.auth.registry import CredentialIssuer, end_offsets
 from shared.runtime import ServiceRuntime
 
@@ -51,6 +51,7 @@ class RunningPlatform:
     database_urls: dict[str, str]
     keys: CredentialIssuer  # the platform's credential registry
     secrets: PlatformSecrets  # the data, transit and pseudonym keys the services were given
+    every_lender_auditor: IssuedKey  # tenant "*": the demo auditor sees the demo lender only
 
     def runtime(self, service: str) -> ServiceRuntime:
         runtime: ServiceRuntime = self.apps[service].state.runtime
@@ -60,7 +61,11 @@ class RunningPlatform:
         return {"Authorization": f"Bearer {self.credentials.lender['api_key']}"}
 
     def as_auditor(self) -> dict[str, str]:
+        """The demo auditor: the demo lender's (``credentials.lender``)."""
         return {"Authorization": f"Bearer {self.credentials.auditor['api_key']}"}
+
+    def as_auditor_of_every_lender(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.every_lender_auditor.api_key}"}
 
     async def issue(self, role: Role, tenant: str, label: str = "") -> IssuedKey:
         """A key from the registry, once every running service has it (the operator's
@@ -98,7 +103,8 @@ async def running_platform(
     credentials = DemoCredentials.generate()
     namespace = f"t{run}."
     issuer = await issue_demo_keys(infrastructure.kafka_bootstrap, credentials, namespace)
-    platform = RunningPlatform(namespace, credentials, {}, {}, {}, issuer, keys)
+    every_lender = await issuer.issue(Role.AUDITOR, ALL_LENDERS, "tests: every lender")
+    platform = RunningPlatform(namespace, credentials, {}, {}, {}, issuer, keys, every_lender)
     async with AsyncExitStack() as stack:
         given = {name: dict(values) for name, values in (settings or {}).items()}
         if "notifier" in services and "notifier" not in given:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import secrets
 import sys
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,12 @@ from services.notifier import wiring as notifier
 from services.notifier.settings import NotifierSettings
 from shared.auth import ALL_LENDERS, Role
 from shared.auth.keys import new_api_key, split_api_key
-from shared.auth.registry import CredentialIssuer, credentials_topic, ensure_credentials_topic
+from shared.auth.registry import (
+    CredentialIssuer,
+    CredentialRecord,
+    credentials_topic,
+    ensure_credentials_topic,
+)
 from shared.crypto import KeyRing
 from shared.db.migrations import upgrade_to_head
 from shared.settings import ServiceSettings
@@ -38,8 +44,10 @@ from .infrastructure import LocalInfrastructure
 DEMO_LENDER = "lender-demo"
 DEMO_AGENCIES = ("agency-north", "agency-south")
 AUDIT_LOG_ORIGIN = "collections.localhost/audit"  # the dev stack's log: checkpoint origin
-DEMO_AUDITOR = ALL_LENDERS  # the demo auditor sees every lender's loans
-OLD_DEMO_AUDITOR = "auditor-demo"  # its id in credentials.json files written before
+DEMO_AUDITOR = DEMO_LENDER  # the demo auditor sees the demo lender's loans, no other's
+# Its id in credentials.json files written before: such a file gets a new, scoped key.
+OLD_DEMO_AUDITORS = ("auditor-demo", ALL_LENDERS)
+DEMO_LABEL = "demo"  # the registry label of the keys below
 
 
 @dataclass(frozen=True)
@@ -157,8 +165,8 @@ class DemoCredentials:
     def load_or_create(cls, path: Path) -> DemoCredentials:
         if path.exists():
             loaded = cls(**json.loads(path.read_text()))
-            if loaded.auditor["id"] == OLD_DEMO_AUDITOR:  # from before the registry
-                loaded.auditor["id"] = DEMO_AUDITOR
+            if loaded.auditor["id"] in OLD_DEMO_AUDITORS:  # an auditor of every lender before
+                loaded = replace(loaded, auditor=_credential(DEMO_AUDITOR))
                 _write_private(path, json.dumps(asdict(loaded), indent=2))
             return loaded
         made = cls.generate()
@@ -241,7 +249,9 @@ async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess
 async def issue_demo_keys(
     kafka_bootstrap: str, credentials: DemoCredentials, topic_namespace: str = ""
 ) -> CredentialIssuer:
-    """Issue the demo keys the registry does not hold yet (one revoked by hand stays revoked)."""
+    """Issue the demo keys the registry does not hold yet (one revoked by hand stays revoked),
+    and revoke a demo auditor key an older stack issued that ``credentials`` no longer holds
+    (an auditor of every lender)."""
     topic = credentials_topic(topic_namespace)
     await ensure_credentials_topic(kafka_bootstrap, topic)
     issuer = CredentialIssuer(kafka_bootstrap, topic)
@@ -249,8 +259,25 @@ async def issue_demo_keys(
     for role, credential in credentials.grants():
         parts = split_api_key(credential["api_key"])
         if parts is not None and parts[0] not in registry:
-            await issuer.issue(role, credential["id"], "demo", api_key=credential["api_key"])
+            await issuer.issue(role, credential["id"], DEMO_LABEL, api_key=credential["api_key"])
+    for superseded in superseded_demo_auditors(registry.values(), credentials):
+        await issuer.revoke(superseded)
     return issuer
+
+
+def superseded_demo_auditors(
+    registry: Iterable[CredentialRecord], credentials: DemoCredentials
+) -> list[str]:
+    """The key ids of active demo auditor keys other than the current one."""
+    current = split_api_key(credentials.auditor["api_key"])
+    return [
+        record.key_id
+        for record in registry
+        if record.role is Role.AUDITOR
+        and record.label == DEMO_LABEL
+        and record.revoked_at is None
+        and (current is None or record.key_id != current[0])
+    ]
 
 
 def _credential(principal_id: str) -> dict[str, str]:

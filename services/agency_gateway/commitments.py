@@ -29,8 +29,6 @@ from services.agency_gateway.api.models import (
 )
 from services.agency_gateway.domain.commitments import (
     EscalationFacts,
-    Paid,
-    promise_status,
     reconcile,
     unmet_prerequisites,
 )
@@ -52,6 +50,7 @@ from shared.events.catalog import (
 )
 from shared.events.money import Money
 from shared.http.problems import ProblemError
+from shared.promises import Paid, promise_status
 
 AGENCY_DISPUTE = "agency-dispute:"  # prefix of the hold an agency's dispute puts on a case
 

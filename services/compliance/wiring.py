@@ -4,7 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.compliance.api import entries, proofs, violations
+from services.compliance.api import entries, proofs, reports, violations
 from services.compliance.consumer import AUDITED_TOPICS, GROUP, Recorder
 from services.compliance.judge import Judge
 from services.compliance.log_writer import LogWriter
@@ -38,7 +38,7 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         title="Collections compliance",
         description="Tamper-evident audit log (a signed Merkle tree), proofs and the auditor's "
         "reads.",
-        routers=[proofs.router, entries.router, violations.router],
+        routers=[proofs.router, entries.router, violations.router, reports.router],
     )
     app.state.authenticator = runtime.auth  # what role_required checks keys with
     app.state.log_writer = writer

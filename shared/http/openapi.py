@@ -4,8 +4,8 @@ FastAPI documents only the statuses a route names; the problem handlers, the aut
 and the body size limit answer others. This completes each operation of the generated
 document with the problem+json responses it can give, inferred from the operation itself:
 security (401, 403), parameters or a body (422), a body (400 when it cannot be decoded, 413,
-415), a path id (404), an ``Idempotency-Key`` header (409, a key reused) and, outside the
-health probes, 503.
+415), a path id or a 404 the route declares (404), an ``Idempotency-Key`` header (409, a key
+reused) and, outside the health probes, 503.
 """
 
 from collections.abc import Callable
@@ -44,9 +44,9 @@ def error_statuses(operation: dict[str, Any]) -> list[int]:
         statuses.append(422)
     if has_body:
         statuses += [400, 413, 415]
-    if any(p.get("in") == "path" for p in parameters):
-        statuses.append(404)
     declared = {str(status) for status in operation.get("responses", {})}
+    if "404" in declared or any(p.get("in") == "path" for p in parameters):
+        statuses.append(404)
     idempotent = any(
         p.get("in") == "header" and p.get("name", "").lower() == "idempotency-key"
         for p in parameters

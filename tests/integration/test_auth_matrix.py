@@ -321,19 +321,27 @@ async def test_every_endpoint_refuses_strangers_and_wrong_roles_and_hides_other_
 async def test_an_auditor_of_every_lender_sees_any_lenders_loan(
     platform: RunningPlatform, matrix: Matrix
 ) -> None:
-    """The tenant of an auditor is the lender it may see, or ``*`` (the demo auditor), which
-    names the lender of a loan it asks about (loan ids are per lender)."""
-    assert platform.credentials.auditor["id"] == ALL_LENDERS
+    """The tenant of an auditor is the lender it may see (the demo auditor's is the demo
+    lender), or ``*``, which names the lender of a loan it asks about (loan ids are per
+    lender)."""
+    assert platform.credentials.auditor["id"] == platform.credentials.lender["id"]
+    assert platform.every_lender_auditor.tenant == ALL_LENDERS
     loan_id = matrix.theirs.objects["loan_id"]
+    demo = await platform.clients["compliance"].get(
+        f"/v1/loans/{loan_id}/timeline",
+        params={"lender_id": matrix.theirs.lender_id},
+        headers=platform.as_auditor(),
+    )
+    assert demo.status_code == 404, demo.text  # the demo auditor sees the demo lender only
     unnamed = await platform.clients["compliance"].get(
-        f"/v1/loans/{loan_id}/timeline", headers=platform.as_auditor()
+        f"/v1/loans/{loan_id}/timeline", headers=platform.as_auditor_of_every_lender()
     )
     assert unnamed.status_code == 422, unnamed.text
     assert [error["field"] for error in unnamed.json()["errors"]] == ["query.lender_id"]
     response = await platform.clients["compliance"].get(
         f"/v1/loans/{loan_id}/timeline",
         params={"lender_id": matrix.theirs.lender_id},
-        headers=platform.as_auditor(),
+        headers=platform.as_auditor_of_every_lender(),
     )
     assert response.status_code == 200, response.text
     assert {entry["lender_id"] for entry in response.json()["entries"]} == {matrix.theirs.lender_id}

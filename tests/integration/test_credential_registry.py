@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from uuid import uuid4
@@ -18,8 +19,16 @@ import pytest
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
-from deploy.devstack.platform import SERVICES, PlatformSecrets, build_app, service_options
-from shared.auth import Role
+from deploy.devstack.platform import (
+    DEMO_LENDER,
+    SERVICES,
+    DemoCredentials,
+    PlatformSecrets,
+    build_app,
+    issue_demo_keys,
+    service_options,
+)
+from shared.auth import ALL_LENDERS, Role
 from shared.auth.keys import new_api_key
 from tests.harness import RunningPlatform, eventually
 from tests.infrastructure import TestInfrastructure
@@ -254,3 +263,24 @@ async def test_keys_work_while_kafka_is_down_and_revocations_arrive_once_it_is_b
     await eventually(partial(refused_everywhere, platform, revoked.api_key), within=90)
     for service in ("intake", "notifier", "agency_gateway"):
         assert await status_at(platform.clients[service], service, kept.api_key) == 404
+
+
+async def test_an_older_stacks_demo_auditor_of_every_lender_is_revoked_for_a_scoped_one(
+    infrastructure: TestInfrastructure,
+) -> None:
+    """``make run`` on a ``.devstack`` whose demo auditor saw every lender: the file gets a
+    key of the demo lender, and the old key, still in the registry, is revoked there."""
+    namespace = f"t{uuid4().hex[:10]}."
+    old = DemoCredentials.generate()
+    old.auditor.update(id=ALL_LENDERS)
+    await issue_demo_keys(infrastructure.kafka_bootstrap, old, namespace)
+    current = replace(old, auditor={"id": DEMO_LENDER, "api_key": new_api_key()[1]})
+    issuer = await issue_demo_keys(infrastructure.kafka_bootstrap, current, namespace)
+    registry = await issuer.list()
+    auditors = {
+        record.tenant: record.revoked_at is None
+        for record in registry.values()
+        if record.role is Role.AUDITOR
+    }
+    assert auditors == {ALL_LENDERS: False, DEMO_LENDER: True}
+    assert sum(record.revoked_at is None for record in registry.values()) == 4  # all but it

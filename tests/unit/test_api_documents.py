@@ -73,3 +73,15 @@ def test_the_error_statuses_follow_from_what_an_operation_takes() -> None:
     assert errors("get", "/v1/loans/{loan_id}") == [401, 403, 404, 422, 503]
     # A body: undecodable, too large, not JSON; the Idempotency-Key header: a key reused.
     assert errors("post", "/v1/overdue-loans/batch") == [400, 401, 403, 409, 413, 415, 422, 503]
+
+
+def test_a_404_a_route_declares_without_a_path_id_is_a_problem_too() -> None:
+    """Compliance's lists answer 404 to an auditor naming a lender its key does not cover."""
+    paths = generated_documents()["openapi/compliance.json"]["paths"]
+    for path in ("/v1/audit/entries", "/v1/violations", "/v1/reports/agencies"):
+        declared = paths[path]["get"]["responses"]["404"]
+        assert declared["content"] == {
+            "application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}
+        }
+        assert "lender_id" in declared["description"]
+    assert "404" not in paths["/v1/audit/checkpoint"]["get"]["responses"]

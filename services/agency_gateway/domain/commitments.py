@@ -1,54 +1,16 @@
-"""Promises kept or broken, agencies' payments reconciled with the lender's, and the
-prerequisites of legal escalation: pure functions of what the gateway knows."""
+"""Agencies' payments reconciled with the lender's, and the prerequisites of legal
+escalation: pure functions of what the gateway knows (promises kept or broken:
+``shared.promises``)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 
 from services.agency_gateway.domain.policy import EscalationPolicy
+from shared.promises import Paid
 
 MATCH_WINDOW = timedelta(days=3)  # an agency's report and the lender's record of one payment
-
-
-@dataclass(frozen=True)
-class Paid:
-    """A payment: the lender's (what counts) or one an agency reported."""
-
-    payment_id: str
-    amount: Decimal
-    currency: str
-    paid_at: datetime
-
-
-class PromiseStatus(StrEnum):
-    PENDING = "pending"
-    KEPT = "kept"
-    BROKEN = "broken"
-
-
-def promise_status(
-    amount: Decimal,
-    currency: str,
-    made_at: datetime,
-    due: date,
-    lender_payments: Sequence[Paid],
-    today: date,
-) -> PromiseStatus:
-    """Kept when the lender received the amount between the promise and its date; broken
-    once the date passed without it."""
-    paid = sum(
-        (
-            p.amount
-            for p in lender_payments
-            if p.currency == currency and made_at.date() <= p.paid_at.date() <= due
-        ),
-        Decimal(0),
-    )
-    if paid >= amount:
-        return PromiseStatus.KEPT
-    return PromiseStatus.BROKEN if today > due else PromiseStatus.PENDING
 
 
 def reconcile(reported: Sequence[Paid], lender_payments: Sequence[Paid]) -> dict[str, str | None]:

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Text,
     Uuid,
     func,
+    text,
 )
 
 from shared.db.metadata import new_metadata
@@ -36,6 +37,12 @@ audit_entries = Table(
     Index("ix_audit_entries_loan", "tenant_id", "loan_id", "leaf_index"),
     Index("ix_audit_entries_borrower", "tenant_id", "borrower_ref", "leaf_index"),
     Index("ix_audit_entries_agency", "agency_id", "leaf_index"),
+    Index(
+        "ix_audit_entries_promises",
+        "tenant_id",
+        "leaf_index",
+        postgresql_where=text("event_type = 'collections.agency.promise-recorded'"),
+    ),
 )
 
 log_state = Table(

@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from services.compliance.adapters.audit_log import AuditLog, EntryFilter
 from services.compliance.api import Auditor, Runtime, Writer
 from services.compliance.api.paging import (
+    OTHER_LENDER,
     CursorQuery,
     FromQuery,
     IdQuery,
@@ -105,7 +106,11 @@ def lender_in_scope(
     return lender_id
 
 
-@router.get("/audit/entries", summary="Log entries by loan, agency, type and time, in log order")
+@router.get(
+    "/audit/entries",
+    summary="Log entries by loan, agency, type and time, in log order",
+    responses=OTHER_LENDER,
+)
 async def list_entries(
     auditor: Auditor,
     runtime: Runtime,
@@ -162,7 +167,7 @@ CSV_COLUMNS = ("leaf_index", "leaf_hash", "canonical", "event_id", "type", "lend
     "/audit/export",
     summary="The log (the auditor's lender's part of it) as JSON lines or CSV, with its checkpoint",
     response_class=StreamingResponse,
-    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}},
+    responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}, **OTHER_LENDER},
 )
 async def export(
     auditor: Auditor,

@@ -22,6 +22,10 @@ CursorQuery = Annotated[
     str | None, Query(max_length=20, description="The next_cursor of the previous page.")
 ]
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_PAGE)]
+# What an auditor of one lender gets for naming another in ``lender_id``.
+OTHER_LENDER: dict[int | str, dict[str, Any]] = {
+    404: {"description": "`lender_id` names a lender this auditor's key does not cover"}
+}
 
 
 def cursor_value(cursor: str | None) -> int:

@@ -1,6 +1,7 @@
 """Events as the agency gateway and the notifier publish them, straight onto their topics."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 from uuid import uuid4
 
@@ -12,6 +13,7 @@ from shared.events.assignments import (
     ActivityType,
     AgencyActivityRecorded,
     AssignmentPlaced,
+    PromiseRecorded,
 )
 from shared.events.catalog import (
     AGENCY_ACTIVITY_RECORDED,
@@ -19,6 +21,7 @@ from shared.events.catalog import (
     NOTIFICATION_EVENTS,
     EventType,
 )
+from shared.events.money import Money
 from shared.events.notifications import NotificationChanged, NotificationKind, NotificationStatus
 from shared.events.topics import Topic
 from shared.runtime import ServiceRuntime
@@ -65,6 +68,20 @@ def activity(
         **changes,
     }
     return AgencyActivityRecorded(**fields)
+
+
+def promised(
+    loan_id: str, agency_id: str, promise_id: str, amount: str, due: date, at: datetime
+) -> PromiseRecorded:
+    return PromiseRecorded(
+        promise_id=promise_id,
+        assignment_id=f"A-{loan_id}-{agency_id}",
+        loan_id=loan_id,
+        agency_id=agency_id,
+        amount=Money(amount=Decimal(amount), currency="CNY"),
+        due_date=due,
+        recorded_at=at,
+    )
 
 
 def sent(loan_id: str, borrower_ref: str, at: datetime) -> NotificationChanged:

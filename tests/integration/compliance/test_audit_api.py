@@ -38,7 +38,7 @@ async def timeline_of(
     response = await platform.clients["compliance"].get(
         f"/v1/loans/{loan_id}/timeline",
         params={"lender_id": lender_id},
-        headers=platform.as_auditor(),
+        headers=platform.as_auditor_of_every_lender(),
     )
     if response.status_code != 200:
         return None
@@ -213,7 +213,7 @@ async def test_the_export_streams_with_its_checkpoint(platform: RunningPlatform)
 
 
 async def test_bad_parameters_are_422_naming_the_field(platform: RunningPlatform) -> None:
-    auditor = platform.as_auditor()
+    auditor = platform.as_auditor_of_every_lender()  # which names the lender of a loan
     client = platform.clients["compliance"]
     size = (await get(platform, "/v1/audit/checkpoint", auditor))["tree_size"]
     cases = [

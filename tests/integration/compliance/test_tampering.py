@@ -29,12 +29,12 @@ async def platform(infrastructure: TestInfrastructure) -> AsyncIterator[RunningP
 
 @pytest.fixture(scope="module")
 async def auditor(platform: RunningPlatform) -> AsyncIterator[httpx.AsyncClient]:
-    """An auditor of every lender (the demo one), as the verifier's HTTP client."""
+    """An auditor of every lender (``--full`` needs every entry), as the verifier's client."""
     app_client = platform.clients["compliance"]
     async with httpx.AsyncClient(
         transport=app_client._transport,
         base_url=str(app_client.base_url),
-        headers=platform.as_auditor(),
+        headers=platform.as_auditor_of_every_lender(),
     ) as client:
         yield client
 
