@@ -37,10 +37,10 @@ class Judge:
         judged whole each time, so a contact is judged by every fact logged so far; a
         violation, once logged, stays (the log is append-only)."""
         touched = sorted({(e.lender_id, e.loan_id) for e in entries if e.loan_id is not None})
-        log = AuditLog(session)
+        timelines = await AuditLog(session).timelines(touched)
         judged: list[tuple[str, Judged]] = []
         for lender_id, loan_id in touched:
-            rows = await log.timeline(lender_id, loan_id)
+            rows = timelines.get((lender_id, loan_id), [])
             events = [
                 LoggedEvent(
                     row["leaf_index"], row["event_type"], orjson.loads(row["entry"])["data"]

@@ -1,16 +1,16 @@
 """The append-only audit log in compliance's database: entries, Merkle nodes, tree head."""
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, tuple_, union_all, update
+from sqlalchemy import and_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.tables import audit_entries, log_state, merkle_nodes
 from services.compliance.domain.entries import NewEntry
-from shared.db.bulk import insert_rows
+from shared.db.bulk import among, insert_rows
 from shared.tlog.tree import Appended, NodeKey, append_leaves, range_nodes
 
 LOG_ID = 1
@@ -93,7 +93,7 @@ class AuditLog:
             return {}
         rows = await self._session.execute(
             select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
-                tuple_(merkle_nodes.c.level, merkle_nodes.c.idx).in_(wanted)
+                among([merkle_nodes.c.level, merkle_nodes.c.idx], wanted)
             )
         )
         found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
@@ -125,17 +125,37 @@ class AuditLog:
     async def timeline(self, lender_id: str, loan_id: str) -> list[dict[str, Any]]:
         """A lender's loan in leaf order: its own entries and its borrower's (opt-outs,
         preferences), which name the borrower's pseudonym but no loan."""
+        return (await self.timelines([(lender_id, loan_id)])).get((lender_id, loan_id), [])
+
+    async def timelines(
+        self, loans: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+        """The timelines of these (lender, loan) pairs, read in one statement."""
         c = audit_entries.c
         borrowers = (
-            select(c.borrower_ref)
-            .where(c.tenant_id == lender_id, c.loan_id == loan_id, c.borrower_ref.is_not(None))
+            select(c.tenant_id, c.loan_id, c.borrower_ref)
+            .where(among([c.tenant_id, c.loan_id], loans), c.borrower_ref.is_not(None))
             .distinct()
+            .subquery()
         )
-        own = select(*ENTRY_COLUMNS).where(c.tenant_id == lender_id, c.loan_id == loan_id)
-        of_borrower = select(*ENTRY_COLUMNS).where(
-            c.tenant_id == lender_id, c.loan_id.is_(None), c.borrower_ref.in_(borrowers)
+        own = select(*ENTRY_COLUMNS, c.loan_id.label("of_loan")).where(
+            among([c.tenant_id, c.loan_id], loans)
         )
-        # Two index scans (by loan, by borrower), not one OR over the lender's every entry.
+        of_borrower = (
+            select(*ENTRY_COLUMNS, borrowers.c.loan_id.label("of_loan"))
+            .join_from(
+                audit_entries,
+                borrowers,
+                and_(
+                    c.tenant_id == borrowers.c.tenant_id, c.borrower_ref == borrowers.c.borrower_ref
+                ),
+            )
+            .where(c.loan_id.is_(None))
+        )
+        # Two index scans (by loan, by borrower), not one OR over the lenders' every entry.
         both = union_all(own, of_borrower).subquery()
-        rows = await self._session.execute(select(both).order_by(both.c.leaf_index))
-        return [dict(row._mapping) for row in rows]
+        found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        for row in await self._session.execute(select(both).order_by(both.c.leaf_index)):
+            entry = dict(row._mapping)
+            found.setdefault((entry["tenant_id"], entry.pop("of_loan")), []).append(entry)
+        return found

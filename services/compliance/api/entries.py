@@ -134,7 +134,7 @@ async def list_entries(
         time_to=time_to,
         after_index=cursor_value(cursor),
     )
-    async with transaction(runtime.sessions) as session:
+    async with runtime.reads() as session:
         rows = await AuditLog(session).entries(where, limit)
     return EntryPage(
         entries=[entry_view(row) for row in rows],
@@ -148,7 +148,7 @@ async def loan_timeline(
 ) -> Timeline:
     lender = lender_in_scope(auditor, lender_id, naming_a_loan=True)
     assert lender is not None  # naming a loan, a lender is always known here
-    async with transaction(runtime.sessions) as session:
+    async with runtime.reads() as session:
         rows = await AuditLog(session).timeline(lender, loan_id)
     if not rows:
         raise ProblemError(404, "Loan not found", f"No audit entry names loan {loan_id!r}.")

@@ -8,7 +8,6 @@ from pydantic import BaseModel, Field
 
 from services.compliance.adapters.audit_log import AuditLog, MissingNodesError
 from services.compliance.api import Auditor, Runtime, Writer
-from shared.db.engine import transaction
 from shared.http.problems import ProblemError
 from shared.tlog.tree import NodeKey, consistency_ranges, inclusion_ranges, nodes_of, range_hash
 
@@ -55,7 +54,7 @@ async def _nodes(
     runtime: Runtime, keys: set[NodeKey], field: str, size: int
 ) -> dict[NodeKey, bytes]:
     """The proof's nodes in one read; missing ones mean a tree larger than the log."""
-    async with transaction(runtime.sessions) as session:
+    async with runtime.reads() as session:
         log = AuditLog(session)
         try:
             return await log.nodes(keys)
@@ -67,7 +66,7 @@ async def _nodes(
 
 @router.get("/checkpoint", summary="The log's latest signed checkpoint")
 async def checkpoint(_auditor: Auditor, runtime: Runtime, writer: Writer) -> CheckpointView:
-    async with transaction(runtime.sessions) as session:
+    async with runtime.reads() as session:
         signed = await writer.latest(session)
     return CheckpointView(
         tree_size=signed.tree_size,

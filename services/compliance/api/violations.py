@@ -20,7 +20,6 @@ from services.compliance.api.paging import (
     cursor_value,
     next_cursor,
 )
-from shared.db.engine import transaction
 
 router = APIRouter(prefix="/v1", tags=["violations"])
 RuleQuery = Annotated[str | None, Query(max_length=20, pattern=r"^[A-Z]+-\d+$")]
@@ -70,7 +69,7 @@ async def list_violations(
         time_to=time_to,
         after_index=cursor_value(cursor),
     )
-    async with transaction(runtime.sessions) as session:
+    async with runtime.reads() as session:
         rows = await Violations(session).page(where, limit)
     return ViolationPage(
         violations=[ViolationView(**row) for row in rows],
