@@ -26,6 +26,12 @@ class AgencyGatewaySettings(ServiceSettings, DataKeySettings):
     webhook_initial_backoff_seconds: float = Field(default=2.0, gt=0)
     webhook_max_backoff_seconds: float = Field(default=600.0, gt=0)
     webhook_idle_seconds: float = Field(default=0.5, gt=0)
+    webhook_log_retention_days: float = Field(
+        default=30,
+        ge=1,
+        description="How long a settled webhook delivery (delivered or failed) and its "
+        "attempts stay in the log agencies read; a pending one always stays.",
+    )
     transit_keys: SecretStr = Field(
         default=SecretStr(""),
         description="Key ring that opens the contact details sealed inside events.",

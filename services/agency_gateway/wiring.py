@@ -11,6 +11,7 @@ import httpx
 from fastapi import FastAPI
 
 from services.agency_gateway.adapters.contacts import ContactKeys
+from services.agency_gateway.adapters.webhooks import webhook_log_rules
 from services.agency_gateway.api.agencies import agencies_router
 from services.agency_gateway.api.assignments import assignments_router
 from services.agency_gateway.api.commitments import commitments_router
@@ -42,6 +43,8 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
     packs = {jurisdiction: load_pack(jurisdiction) for jurisdiction in Jurisdiction}
     keys = contact_keys(settings)
     runtime = ServiceRuntime("agency_gateway", settings, MIGRATIONS, ROLES)
+    for rule in webhook_log_rules(timedelta(days=settings.webhook_log_retention_days)):
+        runtime.retain(rule)
     assignments_topic = runtime.topic(Topic.ASSIGNMENTS)
     consumer = GatewayConsumer(policy, keys, assignments_topic)
     runtime.consume(GROUP, [Topic.LOANS, Topic.NOTIFICATIONS], consumer.handlers())

@@ -28,6 +28,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, Insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
+from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.sql.selectable import TableValuedAlias
 
 
@@ -89,11 +90,37 @@ async def update_rows(
 def among(columns: Sequence[Any], keys: Collection[tuple[Any, ...]]) -> ColumnElement[bool]:
     """``(columns) IN (SELECT * FROM unnest(:array1, :array2 ...))`` for composite keys: one
     array parameter per column, however many keys."""
-    arrays: list[ColumnElement[Any]] = []
-    for n, column in enumerate(columns):
-        array_type = ARRAY(column.type, dimensions=1)
-        arrays.append(cast(bindparam(None, [key[n] for key in keys], type_=array_type), array_type))
-    given: Select[Any] = select(literal_column("*")).select_from(func.unnest(*arrays))
+    return _keys_in(
+        columns,
+        [
+            bindparam(None, [key[n] for key in keys], type_=_array_of(column))
+            for n, column in enumerate(columns)
+        ],
+    )
+
+
+def among_named(columns: Sequence[Any], name: str) -> ColumnElement[bool]:
+    """``among`` with its arrays left as parameters ``name_0``, ``name_1`` ..., for a
+    statement built once and run with ``key_arrays(name, keys)`` (building a statement cost
+    more than running it, on a hot read)."""
+    return _keys_in(
+        columns,
+        [bindparam(f"{name}_{n}", type_=_array_of(column)) for n, column in enumerate(columns)],
+    )
+
+
+def key_arrays(name: str, keys: Collection[tuple[Any, ...]], width: int) -> dict[str, list[Any]]:
+    """The parameters of ``among_named(columns, name)`` (``width`` columns) for these keys."""
+    return {f"{name}_{n}": [key[n] for key in keys] for n in range(width)}
+
+
+def _array_of(column: Any) -> ARRAY[Any]:
+    return ARRAY(column.type, dimensions=1)
+
+
+def _keys_in(columns: Sequence[Any], arrays: Sequence[BindParameter[Any]]) -> ColumnElement[bool]:
+    unnested = func.unnest(*(cast(array, array.type) for array in arrays))
+    given: Select[Any] = select(literal_column("*")).select_from(unnested)
     return tuple_(*columns).in_(given)
 
 

@@ -20,6 +20,7 @@ from deploy.devstack.platform import (
     build_app,
     service_options,
 )
+from services.agency_gateway.wiring import MIGRATIONS as GATEWAY_MIGRATIONS
 from services.intake.settings import IntakeSettings
 from services.intake.wiring import MIGRATIONS
 from shared.db.migrations import upgrade_to_head
@@ -97,6 +98,58 @@ async def test_old_rows_go_and_recent_unpublished_and_parked_ones_stay(
             assert sorted(outbox) == ["old-parked", "old-unpublished", "recent-published"]
             assert list(inbox) == ["recent"]
             assert list(keys) == ["recent"]
+    finally:
+        await runtime.engine.dispose()
+
+
+async def test_settled_webhook_deliveries_go_after_their_window_and_pending_ones_stay(
+    infrastructure: TestInfrastructure,
+) -> None:
+    database = f"retention_{uuid4().hex[:10]}"
+    await infrastructure.create_database(database)
+    url = infrastructure.postgres_url(database)
+    gateway = next(service for service in SERVICES if service.name == "agency_gateway")
+    options = service_options(
+        gateway, url, infrastructure.kafka_bootstrap, PlatformSecrets.generate()
+    )
+    runtime: ServiceRuntime = build_app(
+        "agency_gateway", options | {"webhook_log_retention_days": 7}
+    ).state.runtime
+    await upgrade_to_head(GATEWAY_MIGRATIONS, url)
+    old = NOW - timedelta(days=8)
+    try:
+        async with runtime.engine.begin() as connection:
+            for delivery_id, status, created in [
+                ("old-delivered", "delivered", old),
+                ("old-failed", "failed", old),
+                ("old-pending", "pending", old),
+                ("recent-delivered", "delivered", RECENT),
+            ]:
+                await connection.execute(
+                    text(
+                        "INSERT INTO webhook_deliveries (delivery_id, agency_id, event,"
+                        " assignment_id, body, status, attempts, round_start, created_at)"
+                        " VALUES (:id, 'agency', 'assignment.placed', 'A-1', '{}', :status, 1,"
+                        " 0, :at)"
+                    ),
+                    {"id": delivery_id, "status": status, "at": created},
+                )
+                await connection.execute(
+                    text(
+                        "INSERT INTO webhook_attempts (delivery_id, attempt, at, status_code)"
+                        " VALUES (:id, 1, :at, 204)"
+                    ),
+                    {"id": delivery_id, "at": created},
+                )
+
+        deleted = await runtime.retention.run_once()
+
+        assert (deleted["webhook_deliveries"], deleted["webhook_attempts"]) == (2, 3)
+        async with runtime.engine.connect() as connection:
+            left = (
+                await connection.execute(text("SELECT delivery_id FROM webhook_deliveries"))
+            ).scalars()
+            assert sorted(left) == ["old-pending", "recent-delivered"]
     finally:
         await runtime.engine.dispose()
 

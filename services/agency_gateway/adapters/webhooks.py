@@ -13,9 +13,24 @@ from services.agency_gateway.domain.webhooks import announced, payload
 from shared.crypto import KeyRing
 from shared.db.bulk import insert_rows
 from shared.db.reseal import SealedColumn
+from shared.db.retention import RetentionRule
 from shared.events.envelope import Envelope
 
 SECRET = SealedColumn(agencies, "webhook_secret_sealed", bound_to=("agency_id",))
+
+
+def webhook_log_rules(window: timedelta) -> list[RetentionRule]:
+    """Settled deliveries (delivered or failed) and attempts older than ``window`` go; a
+    pending delivery stays whatever its age."""
+    return [
+        RetentionRule(
+            "webhook_deliveries",
+            "webhook_deliveries",
+            "status <> 'pending' AND created_at < :cutoff",
+            window,
+        ),
+        RetentionRule("webhook_attempts", "webhook_attempts", "at < :cutoff", window),
+    ]
 
 
 def seal_secret(ring: KeyRing, agency_id: str, secret: str) -> dict[str, str]:

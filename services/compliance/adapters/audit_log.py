@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, select, union_all, update
+from sqlalchemy import Select, and_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.tables import audit_entries, log_state, merkle_nodes
 from services.compliance.domain.entries import NewEntry
-from shared.db.bulk import among, insert_rows
+from shared.db.bulk import among_named, insert_rows, key_arrays
 from shared.tlog.tree import Appended, NodeKey, append_leaves, range_nodes
 
 LOG_ID = 1
@@ -27,6 +27,38 @@ ENTRY_COLUMNS = (
     audit_entries.c.entry,
     audit_entries.c.leaf_hash,
 )
+# The hot reads' statements, built once (building one cost more than running it).
+NODES = select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
+    among_named([merkle_nodes.c.level, merkle_nodes.c.idx], "nodes")
+)
+
+
+def _timelines() -> Select[Any]:
+    """Loans' entries and their borrowers' (which name no loan), each with the loan it is
+    read for (``of_loan``), in leaf order: two index scans, not an OR over every entry."""
+    c = audit_entries.c
+    loan_key = [c.tenant_id, c.loan_id]
+    borrowers = (
+        select(c.tenant_id, c.loan_id, c.borrower_ref)
+        .where(among_named(loan_key, "loans"), c.borrower_ref.is_not(None))
+        .distinct()
+        .subquery()
+    )
+    own = select(*ENTRY_COLUMNS, c.loan_id.label("of_loan")).where(among_named(loan_key, "loans"))
+    of_borrower = (
+        select(*ENTRY_COLUMNS, borrowers.c.loan_id.label("of_loan"))
+        .join_from(
+            audit_entries,
+            borrowers,
+            and_(c.tenant_id == borrowers.c.tenant_id, c.borrower_ref == borrowers.c.borrower_ref),
+        )
+        .where(c.loan_id.is_(None))
+    )
+    both = union_all(own, of_borrower).subquery()
+    return select(both).order_by(both.c.leaf_index)
+
+
+TIMELINES = _timelines()
 
 
 class MissingNodesError(LookupError):
@@ -91,11 +123,7 @@ class AuditLog:
         wanted = list(set(keys))
         if not wanted:
             return {}
-        rows = await self._session.execute(
-            select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
-                among([merkle_nodes.c.level, merkle_nodes.c.idx], wanted)
-            )
-        )
+        rows = await self._session.execute(NODES, key_arrays("nodes", wanted, 2))
         found = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows}
         if len(found) != len(wanted):
             raise MissingNodesError(f"{len(wanted) - len(found)} Merkle nodes are not stored")
@@ -131,31 +159,8 @@ class AuditLog:
         self, loans: Collection[tuple[str, str]]
     ) -> dict[tuple[str, str], list[dict[str, Any]]]:
         """The timelines of these (lender, loan) pairs, read in one statement."""
-        c = audit_entries.c
-        borrowers = (
-            select(c.tenant_id, c.loan_id, c.borrower_ref)
-            .where(among([c.tenant_id, c.loan_id], loans), c.borrower_ref.is_not(None))
-            .distinct()
-            .subquery()
-        )
-        own = select(*ENTRY_COLUMNS, c.loan_id.label("of_loan")).where(
-            among([c.tenant_id, c.loan_id], loans)
-        )
-        of_borrower = (
-            select(*ENTRY_COLUMNS, borrowers.c.loan_id.label("of_loan"))
-            .join_from(
-                audit_entries,
-                borrowers,
-                and_(
-                    c.tenant_id == borrowers.c.tenant_id, c.borrower_ref == borrowers.c.borrower_ref
-                ),
-            )
-            .where(c.loan_id.is_(None))
-        )
-        # Two index scans (by loan, by borrower), not one OR over the lenders' every entry.
-        both = union_all(own, of_borrower).subquery()
         found: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        for row in await self._session.execute(select(both).order_by(both.c.leaf_index)):
+        for row in await self._session.execute(TIMELINES, key_arrays("loans", loans, 2)):
             entry = dict(row._mapping)
             found.setdefault((entry["tenant_id"], entry.pop("of_loan")), []).append(entry)
         return found
