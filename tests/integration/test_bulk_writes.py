@@ -27,7 +27,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.bulk import insert_new_rows, insert_rows, upsert_if_newer
+from shared.db.bulk import (
+    among,
+    among_named,
+    insert_new_rows,
+    insert_rows,
+    key_arrays,
+    update_rows,
+    upsert_if_newer,
+)
 from shared.db.engine import SessionFactory, create_engine, create_session_factory, transaction
 from tests.infrastructure import TestInfrastructure
 
@@ -48,6 +56,8 @@ things = Table(
     PrimaryKeyConstraint("tenant", "thing_id"),
 )
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
+KEY = ("tenant", "thing_id")
+KEY_COLUMNS = [things.c.tenant, things.c.thing_id]
 
 
 @pytest.fixture
@@ -142,3 +152,52 @@ async def test_upsert_keeps_the_newest_version_of_each_row(sessions: SessionFact
         "b": (1, NOW),
         "c": (2, NOW),
     }
+
+
+async def test_upsert_leaves_insert_only_columns_as_they_were(sessions: SessionFactory) -> None:
+    async with transaction(sessions) as session:
+        await upsert_if_newer(session, things, [thing("a", note="opened")], key=KEY)
+        await upsert_if_newer(
+            session,
+            things,
+            [thing("a", NOW + timedelta(days=1), note="reported again", count=5)],
+            key=KEY,
+            insert_only=("note",),
+        )
+        found = await stored(session)
+    assert (found["a"]["note"], found["a"]["count"]) == ("opened", 5)
+
+
+async def test_each_row_gets_its_own_values_in_one_update(sessions: SessionFactory) -> None:
+    async with transaction(sessions) as session:
+        await insert_rows(session, things, [thing("a"), thing("b"), thing("c")])
+        await update_rows(
+            session,
+            things,
+            [
+                {"tenant": "t1", "thing_id": "a", "note": "first", "count": 1},
+                {"tenant": "t1", "thing_id": "c", "note": None, "count": 3},
+                {"tenant": "t1", "thing_id": "zz", "note": "nobody", "count": 9},
+            ],
+            key=KEY,
+        )
+        found = await stored(session)
+    assert {key: (row["note"], row["count"]) for key, row in found.items()} == {
+        "a": ("first", 1),
+        "b": (None, 0),
+        "c": (None, 3),
+    }
+
+
+async def test_rows_are_found_by_composite_keys_bound_now_or_at_run_time(
+    sessions: SessionFactory,
+) -> None:
+    async with transaction(sessions) as session:
+        await insert_rows(session, things, [thing(name) for name in "abcd"])
+        keys = [("t1", "b"), ("t1", "d"), ("t2", "a"), ("t1", "nope")]
+        now = await session.execute(select(things.c.thing_id).where(among(KEY_COLUMNS, keys)))
+        built_once = select(things.c.thing_id).where(among_named(KEY_COLUMNS, "wanted"))
+        later = await session.execute(built_once, key_arrays("wanted", keys, 2))
+        none = await session.execute(built_once, key_arrays("wanted", [], 2))
+    assert sorted(now.scalars()) == sorted(later.scalars()) == ["b", "d"]
+    assert list(none.scalars()) == []
