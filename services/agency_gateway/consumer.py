@@ -50,6 +50,15 @@ from shared.kafka.handlers import EventHandlers, Received
 from shared.kafka.outbox import enqueue
 
 GROUP = "agency-gateway"
+# What lifecycle events change of a case, with its key: written once per batch.
+STANDING = (
+    "lender_id",
+    "loan_id",
+    "holds",
+    "ended_reason",
+    "lender_recalled_at",
+    "amount_overdue",
+)
 LEDGER_STATUSES = {
     NotificationStatus.SENT: Outcome.ATTEMPTED,
     NotificationStatus.DELIVERED: Outcome.DELIVERED,
@@ -116,6 +125,8 @@ class GatewayConsumer:
         cases = await CaseRepository(session).for_update(keys)
         active = await AssignmentStore(session).active(keys)
         envelopes: list[Envelope] = []
+        payments: list[dict[str, Any]] = []
+        changed: set[tuple[str, str]] = set()
         now = datetime.now(UTC)
         for event in events:
             key = (event.envelope.tenantid, event.data.loan_id)
@@ -123,8 +134,9 @@ class GatewayConsumer:
             if case is None:
                 continue
             recall = self._apply(case, event.data)
+            changed.add(key)
             if isinstance(event.data, PaymentReceived):
-                await CommitmentBook(session).record_lender_payment(
+                payments.append(
                     {
                         "lender_id": key[0],
                         "loan_id": key[1],
@@ -134,15 +146,6 @@ class GatewayConsumer:
                         "paid_at": event.data.paid_at,
                     }
                 )
-            await CaseRepository(session).change(
-                key,
-                holds=case["holds"],
-                ended_reason=case["ended_reason"],
-                lender_recalled_at=case["lender_recalled_at"],
-                amount_overdue=case["amount_overdue"],
-                placement_due_at=now,
-                updated_at=now,
-            )
             assignment = active.get(key)
             if recall is not None and assignment is not None:
                 envelopes.append(
@@ -157,6 +160,14 @@ class GatewayConsumer:
                     )
                 )
                 del active[key]
+        await CaseRepository(session).change_each(
+            [
+                {name: cases[key][name] for name in STANDING}
+                | {"placement_due_at": now, "updated_at": now}
+                for key in sorted(changed)
+            ]
+        )
+        await CommitmentBook(session).record_lender_payments(payments)
         await enqueue(session, self.assignments_topic, envelopes)
         await DeliveryLog(session).owe_for(envelopes, now)
 

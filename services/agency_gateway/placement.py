@@ -156,7 +156,7 @@ class Placer:
             loads[choice.agency_id] = replace(chosen, open_accounts=chosen.open_accounts + 1)
             decided.append(standing | _standing("placed", choice.agency_id, None))
             envelopes.append(self._placed_event(row, case, details[choice.agency_id]))
-        await cases.decide(decided)
+        await cases.change_each(decided)
         await store.add(placed)
         return len(due)
 

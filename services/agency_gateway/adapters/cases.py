@@ -66,10 +66,10 @@ class CaseRepository:
         )
         return [dict(r._mapping) for r in rows]
 
-    async def decide(self, standings: Sequence[dict[str, Any]]) -> None:
-        """Write each case's standing (``lender_id``, ``loan_id``, ``status``, ``agency_id``,
-        ``placement_due_at``, ``placement_note``, ``updated_at``) in one statement."""
-        await update_rows(self._session, collection_cases, standings, key=("lender_id", "loan_id"))
+    async def change_each(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Give each case (``lender_id``, ``loan_id``) the other values of its row, in one
+        statement (the rows share their columns)."""
+        await update_rows(self._session, collection_cases, rows, key=("lender_id", "loan_id"))
 
     async def change(self, key: LoanKey, **values: Any) -> None:
         await self._session.execute(

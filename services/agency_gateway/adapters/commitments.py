@@ -1,5 +1,6 @@
 """Promises, payments, disputes and escalation decisions in the gateway's database."""
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Table, select
@@ -13,6 +14,7 @@ from services.agency_gateway.adapters.tables import (
     lender_payments,
     promises,
 )
+from shared.db.bulk import insert_rows
 
 KEYED = {"promise": (promises, "promise_id"), "payment": (agency_payments, "payment_id")}
 KEYED["dispute"] = (disputes, "dispute_id")
@@ -63,8 +65,9 @@ class CommitmentBook:
         )
         return [dict(r._mapping) for r in rows]
 
-    async def record_lender_payment(self, row: dict[str, Any]) -> None:
-        await self._session.execute(pg_insert(lender_payments).values(row).on_conflict_do_nothing())
+    async def record_lender_payments(self, rows: Sequence[dict[str, Any]]) -> None:
+        """The lender's payments (one seen before is left as it is)."""
+        await insert_rows(self._session, lender_payments, rows, skip_conflicts=True)
 
     async def add_escalation(self, row: dict[str, Any]) -> None:
         await self._session.execute(pg_insert(escalations).values(row))
