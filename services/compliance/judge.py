@@ -1,7 +1,7 @@
 """Judging the loans a batch touched, after its entries are in the log (same transaction)."""
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,9 +10,10 @@ from services.compliance.adapters.audit_log import AuditLog
 from services.compliance.adapters.violations import Violations
 from services.compliance.domain.entries import NewEntry
 from services.compliance.domain.judgement import Judged, LoggedEvent, judge_loan
+from services.compliance.domain.retraction import Retraction, retractions
 from shared.contact_rules import RulePack
-from shared.events.catalog import VIOLATION_FOUND
-from shared.events.compliance import ViolationFound
+from shared.events.catalog import VIOLATION_FOUND, VIOLATION_RETRACTED
+from shared.events.compliance import ViolationFound, ViolationRetracted
 from shared.events.envelope import Envelope
 from shared.vocabulary import Jurisdiction
 
@@ -26,37 +27,61 @@ class Found:
     envelope: Envelope
 
 
+@dataclass(frozen=True)
+class Retracted:
+    lender_id: str
+    retraction: Retraction
+    envelope: Envelope
+
+
+@dataclass(frozen=True)
+class Verdicts:
+    """What a batch changes: violations found (new, or again after a retraction) and standing
+    violations retracted."""
+
+    found: list[Found] = field(default_factory=list)
+    retracted: list[Retracted] = field(default_factory=list)
+
+    @property
+    def envelopes(self) -> list[Envelope]:
+        return [f.envelope for f in self.found] + [r.envelope for r in self.retracted]
+
+
 class Judge:
     def __init__(self, packs: Mapping[Jurisdiction, RulePack]) -> None:
         self._packs = packs
 
-    async def new_violations(
-        self, session: AsyncSession, entries: Sequence[NewEntry]
-    ) -> list[Found]:
-        """Violations of the loans these entries name that were not found before. A loan is
-        judged whole each time, so a contact is judged by every fact logged so far; a
-        violation, once logged, stays (the log is append-only)."""
+    async def verdicts(self, session: AsyncSession, entries: Sequence[NewEntry]) -> Verdicts:
+        """Judge every loan these entries name whole, by every fact logged so far: violations
+        not standing yet are found; standing ones no longer found are retracted (their entries
+        stay: the log is append-only)."""
         touched = sorted({(e.lender_id, e.loan_id) for e in entries if e.loan_id is not None})
         timelines = await AuditLog(session).timelines(touched)
-        judged: list[tuple[str, Judged]] = []
+        standing = await Violations(session).standing(touched)
+        verdicts = Verdicts()
         for lender_id, loan_id in touched:
-            rows = timelines.get((lender_id, loan_id), [])
             events = [
                 LoggedEvent(
                     row["leaf_index"], row["event_type"], orjson.loads(row["entry"])["data"]
                 )
-                for row in rows
+                for row in timelines.get((lender_id, loan_id), [])
             ]
-            judged += [(lender_id, v) for v in judge_loan(lender_id, loan_id, events, self._packs)]
-        known = await Violations(session).known([v.violation_id for _, v in judged])
-        return [
-            Found(lender_id, v, _envelope(lender_id, v))
-            for lender_id, v in judged
-            if v.violation_id not in known
-        ]
+            judged = judge_loan(lender_id, loan_id, events, self._packs)
+            stands = standing.get((lender_id, loan_id), [])
+            known = {v.violation_id for v in stands}
+            verdicts.found.extend(
+                Found(lender_id, v, _found(lender_id, v))
+                for v in judged
+                if v.violation_id not in known
+            )
+            verdicts.retracted.extend(
+                Retracted(lender_id, r, _retracted(lender_id, r))
+                for r in retractions(stands, judged, events)
+            )
+        return verdicts
 
 
-def _envelope(lender_id: str, v: Judged) -> Envelope:
+def _found(lender_id: str, v: Judged) -> Envelope:
     return VIOLATION_FOUND.envelope(
         source=SOURCE,
         subject=v.loan_id,
@@ -72,5 +97,26 @@ def _envelope(lender_id: str, v: Judged) -> Envelope:
             contact_at=v.contact_at,
             leaf_indexes=list(v.leaf_indexes),
             explanation=v.explanation,
+        ),
+    )
+
+
+def _retracted(lender_id: str, r: Retraction) -> Envelope:
+    v = r.violation
+    return VIOLATION_RETRACTED.envelope(
+        source=SOURCE,
+        subject=v.loan_id,
+        tenant=lender_id,
+        data=ViolationRetracted(
+            violation_id=v.violation_id,
+            rule_id=v.rule_id,
+            pack_version=v.pack_version,
+            loan_id=v.loan_id,
+            party=v.party,
+            agency_id=v.agency_id,
+            contact_id=v.contact_id,
+            violation_leaf_index=v.leaf_index,
+            clearing_leaf_indexes=list(r.clearing_leaf_indexes),
+            explanation=r.explanation,
         ),
     )

@@ -1,5 +1,5 @@
-"""Appending to the audit log: entries, tree, the violations they reveal and a signed
-checkpoint, in the consumed batch's one transaction."""
+"""Appending to the audit log: entries, tree, the violations they reveal or retract and a
+signed checkpoint, in the consumed batch's one transaction."""
 
 from collections.abc import Sequence
 
@@ -10,7 +10,7 @@ from services.compliance.adapters.audit_log import AuditLog
 from services.compliance.adapters.checkpoints import Checkpoints, SignedCheckpoint
 from services.compliance.adapters.violations import Violations
 from services.compliance.domain.entries import NewEntry, new_entry
-from services.compliance.judge import Found, Judge
+from services.compliance.judge import Judge, Verdicts
 from shared.kafka.outbox import enqueue
 from shared.tlog.note import Signer
 
@@ -29,25 +29,33 @@ class LogWriter:
     async def append(self, session: AsyncSession, entries: Sequence[NewEntry]) -> SignedCheckpoint:
         audit_log = AuditLog(session)
         appended = await audit_log.append(entries)
-        found = await self._judged(session, entries)
-        if found:
-            appended = await audit_log.append([new_entry(f.envelope) for f in found])
-            first = appended.size - len(found)
+        verdicts = await self._judged(session, entries)
+        envelopes = verdicts.envelopes
+        if envelopes:
+            appended = await audit_log.append([new_entry(e) for e in envelopes])
+            first = appended.size - len(envelopes)  # found first, then retracted
             store = Violations(session)
-            for offset, violation in enumerate(found):
+            for offset, violation in enumerate(verdicts.found):
                 await store.add(violation.lender_id, [(first + offset, violation.judged)])
-            await enqueue(session, self._topic, [f.envelope for f in found])
+            first += len(verdicts.found)
+            await store.retract(
+                [
+                    (r.retraction.violation.violation_id, first + offset, r.envelope.time)
+                    for offset, r in enumerate(verdicts.retracted)
+                ]
+            )
+            await enqueue(session, self._topic, envelopes)
         return await Checkpoints(session, self.signer).sign(appended.size, appended.root)
 
-    async def _judged(self, session: AsyncSession, entries: Sequence[NewEntry]) -> list[Found]:
-        """New violations; a judging failure must never keep events out of the log, so it is
-        logged and the loans are judged again with their next entries."""
+    async def _judged(self, session: AsyncSession, entries: Sequence[NewEntry]) -> Verdicts:
+        """Violations found and retracted; a judging failure must never keep events out of
+        the log, so it is logged and the loans are judged again with their next entries."""
         try:
             async with session.begin_nested():
-                return await self._judge.new_violations(session, entries)
+                return await self._judge.verdicts(session, entries)
         except Exception:
             log.exception("judging failed; the entries are logged unjudged")
-            return []
+            return Verdicts()
 
     async def latest(self, session: AsyncSession) -> SignedCheckpoint:
         """The checkpoint of the current tree head, signed now if none is (an empty log, a new

@@ -21,7 +21,7 @@ from shared.events.assignments import (
     EscalationDecided,
     PromiseRecorded,
 )
-from shared.events.compliance import ViolationFound
+from shared.events.compliance import ViolationFound, ViolationRetracted
 from shared.events.envelope import Envelope, new_envelope
 from shared.events.models import (
     ContactPreferencesUpdated,
@@ -235,6 +235,13 @@ VIOLATION_FOUND = EventType(
     model=ViolationFound,
     summary="A contact broke a rule of its pack, judged after the fact from the audit log.",
 )
+VIOLATION_RETRACTED = EventType(
+    name="collections.compliance.violation-retracted",
+    version=1,
+    topic=Topic.COMPLIANCE,
+    model=ViolationRetracted,
+    summary="A violation found earlier no longer holds: facts logged since excuse the contact.",
+)
 
 EVENT_TYPES: dict[str, EventType] = {
     event.name: event
@@ -260,6 +267,7 @@ EVENT_TYPES: dict[str, EventType] = {
         AGENCY_NOTICE_SENT,
         OPT_OUT_RECORDED,
         VIOLATION_FOUND,
+        VIOLATION_RETRACTED,
     )
 }
 

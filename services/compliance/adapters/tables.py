@@ -89,5 +89,10 @@ violations = Table(
     Column("contact_at", DateTime(timezone=True), nullable=False),
     Column("leaf_indexes", ARRAY(BigInteger), nullable=False),
     Column("explanation", Text, nullable=False),
+    Column("retracted_at", DateTime(timezone=True), nullable=True, comment="null: standing"),
+    Column(
+        "retraction_leaf_index", BigInteger, nullable=True, comment="the retraction's log entry"
+    ),
     Index("ix_violations_lender", "lender_id", "leaf_index"),
+    Index("ix_violations_loan", "lender_id", "loan_id"),
 )

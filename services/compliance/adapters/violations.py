@@ -1,15 +1,20 @@
 """Violations found after the fact, as the auditor's API lists them."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.tables import violations
 from services.compliance.domain.judgement import Judged
+from services.compliance.domain.retraction import Standing
+from shared.db.bulk import among
+
+Status = Literal["standing", "retracted", "all"]
 
 
 @dataclass(frozen=True)
@@ -20,6 +25,7 @@ class ViolationFilter:
     loan_id: str | None = None
     time_from: datetime | None = None
     time_to: datetime | None = None
+    status: Status = "all"
     after_index: int = -1
 
 
@@ -27,18 +33,48 @@ class Violations:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def known(self, ids: Sequence[str]) -> set[str]:
-        if not ids:
-            return set()
+    async def standing(
+        self, loans: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[Standing]]:
+        """The violations of these (lender, loan) pairs not retracted, by pair."""
+        if not loans:
+            return {}
+        c = violations.c
         rows = await self._session.execute(
-            select(violations.c.violation_id).where(violations.c.violation_id.in_(ids))
+            select(violations).where(
+                among([c.lender_id, c.loan_id], loans), c.retracted_at.is_(None)
+            )
         )
-        return set(rows.scalars())
+        found: dict[tuple[str, str], list[Standing]] = {}
+        for row in rows:
+            found.setdefault((row.lender_id, row.loan_id), []).append(
+                Standing(
+                    violation_id=row.violation_id,
+                    rule_id=row.rule_id,
+                    pack_version=row.pack_version,
+                    loan_id=row.loan_id,
+                    party=row.party,
+                    agency_id=row.agency_id,
+                    contact_id=row.contact_id,
+                    leaf_index=row.leaf_index,
+                )
+            )
+        return found
 
     async def add(self, lender_id: str, found: Sequence[tuple[int, Judged]]) -> None:
+        """Store violations found; one found again after its retraction stands again, its
+        row pointing at its new violation-found entry."""
+        statement = insert(violations)
+        again = {
+            name: statement.excluded[name]
+            for name in ("leaf_index", "pack_version", "contact_at", "leaf_indexes", "explanation")
+        }
         # executemany: an array column does not fit insert_rows' unnest of column arrays
         await self._session.execute(
-            insert(violations),
+            statement.on_conflict_do_update(
+                index_elements=[violations.c.violation_id],
+                set_={**again, "retracted_at": None, "retraction_leaf_index": None},
+            ),
             [
                 {
                     "violation_id": v.violation_id,
@@ -58,6 +94,18 @@ class Violations:
             ],
         )
 
+    async def retract(self, retracted: Sequence[tuple[str, int, datetime]]) -> None:
+        """Mark (violation id, retraction entry's leaf index, time) retracted."""
+        if not retracted:
+            return
+        c = violations.c
+        await self._session.execute(
+            update(violations)
+            .where(c.violation_id == bindparam("id"))
+            .values(retracted_at=bindparam("at"), retraction_leaf_index=bindparam("leaf")),
+            [{"id": i, "leaf": leaf, "at": at} for i, leaf, at in retracted],
+        )
+
     async def page(self, where: ViolationFilter, limit: int) -> list[dict[str, Any]]:
         c = violations.c
         conditions = [c.leaf_index > where.after_index]
@@ -73,6 +121,10 @@ class Violations:
             conditions.append(c.contact_at >= where.time_from)
         if where.time_to is not None:
             conditions.append(c.contact_at < where.time_to)
+        if where.status == "standing":
+            conditions.append(c.retracted_at.is_(None))
+        elif where.status == "retracted":
+            conditions.append(c.retracted_at.is_not(None))
         rows = await self._session.execute(
             select(violations).where(and_(*conditions)).order_by(c.leaf_index).limit(limit)
         )

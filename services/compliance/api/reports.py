@@ -32,7 +32,10 @@ class PromiseCounts(BaseModel):
 class AgencyReport(BaseModel):
     agency_id: str
     contacts_by_channel: dict[str, int] = Field(description="Activities by type (notes too).")
-    violations_by_rule: dict[str, int]
+    violations_by_rule: dict[str, int] = Field(
+        description="Standing violations only (a retracted one, excused by a fact logged "
+        "later, is not counted), by rule, whose contact is in the period."
+    )
     promises: PromiseCounts = Field(
         description="The agency's promises due in the period (their due date's first instant, "
         "00:00 UTC, at or after `from` and before `to`), by status as of today: judged from "
@@ -78,13 +81,13 @@ async def agencies_report(
     time_to: ToQuery = None,
 ) -> AgenciesReport:
     """Contacts by channel count the agencies' activities logged in the period; violations by
-    rule count those whose contact falls in it; promises count those due in it, kept, broken
-    or pending today."""
+    rule count the standing ones whose contact falls in it; promises count those due in it,
+    kept, broken or pending today."""
     lender = lender_in_scope(auditor, lender_id, naming_a_loan=False)
     contacts: dict[str, dict[str, int]] = defaultdict(dict)
     violated: dict[str, dict[str, int]] = defaultdict(dict)
     v = violations_table.c
-    conditions: list[Any] = [v.agency_id.is_not(None)]
+    conditions: list[Any] = [v.agency_id.is_not(None), v.retracted_at.is_(None)]
     if lender is not None:
         conditions.append(v.lender_id == lender)
     if time_from is not None:

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from services.compliance.adapters.violations import ViolationFilter, Violations
+from services.compliance.adapters.violations import Status, ViolationFilter, Violations
 from services.compliance.api import Auditor, Runtime
 from services.compliance.api.entries import lender_in_scope
 from services.compliance.api.paging import (
@@ -23,6 +23,13 @@ from services.compliance.api.paging import (
 
 router = APIRouter(prefix="/v1", tags=["violations"])
 RuleQuery = Annotated[str | None, Query(max_length=20, pattern=r"^[A-Z]+-\d+$")]
+StatusQuery = Annotated[
+    Status,
+    Query(
+        description="`standing`: not retracted; `retracted`: cleared by a later entry; `all` "
+        "(the default, as before retractions existed): both, told apart by `retracted_at`."
+    ),
+]
 
 
 class ViolationView(BaseModel):
@@ -36,8 +43,19 @@ class ViolationView(BaseModel):
     contact_id: str
     contact_at: datetime
     leaf_indexes: list[int] = Field(description="The entries that prove it, the contact first.")
-    leaf_index: int = Field(description="The violation's own entry in the log.")
+    leaf_index: int = Field(
+        description="The violation's own entry in the log (its latest, if found again after a "
+        "retraction)."
+    )
     explanation: str
+    retracted_at: datetime | None = Field(
+        description="When a later judgement retracted it (facts logged after the contact "
+        "excuse it); null while it stands. One found again stands again (null)."
+    )
+    retraction_leaf_index: int | None = Field(
+        description="The `collections.compliance.violation-retracted` entry that retracted it, "
+        "naming the entries that clear it; null while it stands."
+    )
 
 
 class ViolationPage(BaseModel):
@@ -46,7 +64,14 @@ class ViolationPage(BaseModel):
 
 
 @router.get(
-    "/violations", summary="Violations found in the log, in log order", responses=OTHER_LENDER
+    "/violations",
+    summary="Violations found in the log, in log order",
+    description="Each violation with its status: a violation a later judgement no longer "
+    "finds (a fact logged after the contact excuses it) is retracted by a new log entry and "
+    "shows `retracted_at` and `retraction_leaf_index`; its own entry stays in the log. "
+    "`status` defaults to `all`, so existing clients see every violation as before; pass "
+    "`status=standing` for the ones that hold now.",
+    responses=OTHER_LENDER,
 )
 async def list_violations(
     auditor: Auditor,
@@ -57,6 +82,7 @@ async def list_violations(
     loan_id: IdQuery = None,
     time_from: FromQuery = None,
     time_to: ToQuery = None,
+    status: StatusQuery = "all",
     cursor: CursorQuery = None,
     limit: LimitQuery = 100,
 ) -> ViolationPage:
@@ -67,6 +93,7 @@ async def list_violations(
         loan_id=loan_id,
         time_from=time_from,
         time_to=time_to,
+        status=status,
         after_index=cursor_value(cursor),
     )
     async with runtime.reads() as session:

@@ -74,6 +74,11 @@ RULE_FACTS = {
 borrower's zone every judgement rests on): their entries join the proof."""
 
 
+def fact_kind(event_type: str) -> str | None:
+    """The kind of fact an entry of this type states (None: no fact, e.g. a contact)."""
+    return FACT_OF_TYPE.get(event_type) or FACT_OF_TYPE.get(event_type.rsplit(".", 1)[-1])
+
+
 @dataclass(frozen=True)
 class LoggedEvent:
     """One log entry as the judge reads it."""
@@ -125,7 +130,7 @@ class _Case:
 
     def apply(self, event: LoggedEvent) -> None:
         d, kind = event.data, event.type.rsplit(".", 1)[-1]
-        fact = FACT_OF_TYPE.get(event.type) or FACT_OF_TYPE.get(kind)
+        fact = fact_kind(event.type)
         if fact is not None:
             self._fact(fact, event)
         if event.type == "collections.loan.overdue-reported":
