@@ -35,8 +35,12 @@ class LogWriter:
             appended = await audit_log.append([new_entry(e) for e in envelopes])
             first = appended.size - len(envelopes)  # found first, then retracted
             store = Violations(session)
-            for offset, violation in enumerate(verdicts.found):
-                await store.add(violation.lender_id, [(first + offset, violation.judged)])
+            await store.add(
+                [
+                    (violation.lender_id, first + offset, violation.judged)
+                    for offset, violation in enumerate(verdicts.found)
+                ]
+            )
             first += len(verdicts.found)
             await store.retract(
                 [

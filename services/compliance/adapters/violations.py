@@ -61,14 +61,17 @@ class Violations:
             )
         return found
 
-    async def add(self, lender_id: str, found: Sequence[tuple[int, Judged]]) -> None:
-        """Store violations found; one found again after its retraction stands again, its
+    async def add(self, found: Sequence[tuple[str, int, Judged]]) -> None:
+        """Store violations found (lender, leaf index of its entry, violation), in one
+        statement; one found again after its retraction stands again, its
         row pointing at its new violation-found entry."""
         statement = insert(violations)
         again = {
             name: statement.excluded[name]
             for name in ("leaf_index", "pack_version", "contact_at", "leaf_indexes", "explanation")
         }
+        if not found:
+            return
         # executemany: an array column does not fit insert_rows' unnest of column arrays
         await self._session.execute(
             statement.on_conflict_do_update(
@@ -90,7 +93,7 @@ class Violations:
                     "leaf_indexes": list(v.leaf_indexes),
                     "explanation": v.explanation,
                 }
-                for leaf_index, v in found
+                for lender_id, leaf_index, v in found
             ],
         )
 
