@@ -7,7 +7,7 @@ PYTHON ?= python3
 # uv from PATH, else the one pip installed into $(PYTHON) (its bin folder may not be on PATH).
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
 
-.PHONY: help install run keys test bench bench-rules bench-gateway docs lint clean
+.PHONY: help install run keys test bench bench-notifier bench-rules bench-gateway bench-compliance docs lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) \
@@ -39,6 +39,9 @@ bench-rules: ## Measure contact-rules checks per second against a bare loop (sec
 
 bench-gateway: install ## Placement decisions/s and the agencies' list p99, each against its raw limit
 	$(UV) run --frozen python -m benchmarks.agency_gateway
+
+bench-compliance: install ## Audit log: appends/s vs COPY, proof and timeline p99 in 1,000,000 entries, time to a signed checkpoint
+	$(UV) run --frozen python -m benchmarks.compliance
 
 docs: ## Regenerate docs/openapi/*.json, docs/asyncapi.json and docs/contact-rules.md from the code
 	$(UV) run --frozen python -m deploy.apidocs
