@@ -49,7 +49,7 @@ from shared.db.engine import create_engine, create_session_factory, transaction
 from shared.db.migrations import upgrade_to_head
 from shared.events.models import BorrowerContact
 from shared.events.money import Money
-from shared.vocabulary import Jurisdiction
+from shared.vocabulary import Channel, Jurisdiction
 
 NOTIFIER = next(service for service in SERVICES if service.name == "notifier")
 ACCOUNT = "AC00000000000000000000000000000000"
@@ -139,6 +139,7 @@ def loan_file(
         currency="CNY",
         contact_sealed=sealed,
         phone_refs=[],
+        reachable=frozenset({Channel.SMS}),
         policy_id="cn-default",
         policy_version="",
     )

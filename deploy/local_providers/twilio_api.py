@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 
 from .callbacks import CallbackPoster
 from .config import EmulatorConfig
-from .journal import Faults, Journal
+from .journal import Faults, Journal, ReceivedMessage
 from .signing import twilio_signature
 
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
@@ -91,7 +91,30 @@ def twilio_router(
             callbacks.later(*((callback, signed_webhook(token, callback, u)) for u in updates))
         return JSONResponse(_resource(config, sid, sender, form), status_code=201)
 
+    @router.get("/Accounts/{account_sid}/Messages.json")
+    async def list_messages(account_sid: str, request: Request) -> JSONResponse:
+        """Twilio's Message list, newest first, filtered by ``To`` and ``DateSent>`` (a day)."""
+        if not _authenticated(request.headers.get("authorization"), config):
+            return twilio_error(401, 20003, "Authenticate")
+        if account_sid != config.twilio_account_sid:
+            return twilio_error(404, 20404, "The requested resource was not found")
+        to, since = request.query_params.get("To"), request.query_params.get("DateSent>")
+        found = [
+            m
+            for m in reversed(journal.messages(to))
+            if m.provider == "twilio" and (not since or m.received_at[:10] >= since)
+        ]
+        page = [_listed(config, m) for m in found[: int(request.query_params.get("PageSize", 50))]]
+        return JSONResponse({"messages": page, "page": 0, "page_size": len(page)})
+
     return router
+
+
+def _listed(config: EmulatorConfig, message: ReceivedMessage) -> dict[str, Any]:
+    created = format_datetime(datetime.fromisoformat(message.received_at))
+    form = {"To": message.to, "Body": message.body}
+    resource = _resource(config, message.provider_message_id, config.twilio_numbers[0], form)
+    return {**resource, "date_created": created, "date_sent": created, "status": "delivered"}
 
 
 def _authenticated(header: str | None, config: EmulatorConfig) -> bool:

@@ -131,6 +131,7 @@ class LifecycleConsumer:
             currency=report.amount_overdue.currency,
             contact_sealed=contact.sealed,
             phone_refs=contact.phone_refs,
+            reachable=contact.reachable,
             policy_id=policy.id,
             policy_version=policy.version,
         )

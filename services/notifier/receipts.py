@@ -154,7 +154,12 @@ async def _notifications(
     named |= {key for r in reports if (key := _uuid(r.idempotency_key)) is not None}
     if named:
         conditions.append(notifications.c.id.in_(named))
-    rows = await session.execute(select(notifications).where(or_(*conditions)).with_for_update())
+    rows = await session.execute(
+        select(notifications)
+        .where(or_(*conditions))
+        .order_by(notifications.c.id)  # the order every writer locks them in
+        .with_for_update()
+    )
     found: dict[str, Notification] = {}
     for row in rows.mappings():
         n = notification_of(row)

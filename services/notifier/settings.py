@@ -43,5 +43,13 @@ class NotifierSettings(ServiceSettings, DataKeySettings, ProviderSettings):
         default=60.0,
         gt=0,
         description="How long a claimed reminder is held by its sender. A sender that dies "
-        "leaves it claimable again after this; providers' reports that arrive first settle it.",
+        "leaves it claimable again after this; providers' reports that arrive first settle it. "
+        "A send with no answer waits this long for the provider's report before the provider "
+        "is asked.",
+    )
+    sender_unconfirmed_after_seconds: float = Field(
+        default=600.0,
+        gt=0,
+        description="A send with no answer from a provider that cannot be asked (SMTP) is "
+        "counted as sent after this, and never repeated.",
     )

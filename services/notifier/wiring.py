@@ -70,6 +70,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
             notifications_topic=topic,
             batch_size=settings.sender_batch_size,
             lease=timedelta(seconds=settings.sender_lease_seconds),
+            unconfirmed_after=timedelta(seconds=settings.sender_unconfirmed_after_seconds),
         )
         for loop in range(1, settings.sender_loops + 1):
             runtime.work(f"sender-{loop}", sender.run)

@@ -87,6 +87,7 @@ class CasebookStore:
                     tuple_(notifications.c.lender_id, notifications.c.loan_id).in_(book.loans),
                     notifications.c.status == NotificationStatus.SCHEDULED.value,
                 )
+                .order_by(notifications.c.id)  # the order every writer locks them in
                 .with_for_update()
             )
             for row in pending.mappings():

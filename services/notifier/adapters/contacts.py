@@ -21,6 +21,7 @@ from services.notifier.adapters.tables import loans
 from shared.crypto import KeyRing
 from shared.db.reseal import SealedColumn
 from shared.events.models import BorrowerContact, BorrowerProfile
+from shared.vocabulary import Channel
 
 CONTACT = SealedColumn(loans, "contact_sealed", bound_to=("lender_id", "loan_id"))
 
@@ -36,7 +37,12 @@ class ContactVault:
         contact = BorrowerContact.model_validate_json(plaintext)
         row = {"lender_id": lender_id, "loan_id": loan_id}
         refs = [self.phone_ref(contact.phone)] if contact.phone else []
-        return StoredContact(CONTACT.seal(self.storage, plaintext, row), refs)
+        reachable = frozenset(
+            channel
+            for channel, address in ((Channel.SMS, contact.phone), (Channel.EMAIL, contact.email))
+            if address
+        )
+        return StoredContact(CONTACT.seal(self.storage, plaintext, row), refs, reachable)
 
     def open(self, lender_id: str, loan_id: str, sealed: dict[str, str]) -> BorrowerContact:
         row = {"lender_id": lender_id, "loan_id": loan_id, CONTACT.name: sealed}
@@ -64,6 +70,7 @@ class ContactVault:
 class StoredContact:
     sealed: dict[str, str]
     phone_refs: list[str]
+    reachable: frozenset[Channel]
 
 
 def _e164(phone: str) -> str:

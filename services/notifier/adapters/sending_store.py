@@ -1,42 +1,46 @@
-"""The sender's queries: claim due notifications, read what deciding needs, record outcomes.
+"""The sender's queries: claim due notifications, fence each send, record outcomes.
 
-Claiming sets a lease (``lease_until``) in a short transaction with ``FOR UPDATE SKIP
+A claim sets a lease and a fencing token in a short transaction with ``FOR UPDATE SKIP
 LOCKED``, so any number of replicas share the work and none waits for another's network calls.
-A sender that dies mid-batch leaves leases that expire: the notifications are claimed again
-(a provider's delivery callback that arrives first settles them; see ``api/receipts``).
+Just before a message goes out, ``begin_sends`` marks it (``send_began_at``, one more attempt)
+only while the claim is still this sender's and the notification still scheduled: a
+cancellation the consumer recorded first wins, and a sender whose lease ran out sends nothing.
+A notification marked so is never claimed as due again: until its outcome is recorded (by its
+sender, a provider's report, or the provider's answer to a lookup) it may have gone out.
+
+Every writer locks a loan before its notifications and notifications in id order, so the
+sender, the consumer and the receipts never deadlock.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, or_, select, text, tuple_
+from sqlalchemy import bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.rows import loan_file, loan_row, notification_of
+from services.notifier.adapters.rows import loan_file, notification_of
 from services.notifier.adapters.tables import contacts, loans, notifications
-from services.notifier.adapters.writes import (
-    add_contacts,
-    add_history,
-    update_notifications,
-    upsert,
-)
+from services.notifier.adapters.writes import add_contacts, add_history
 from services.notifier.domain.files import LoanFile, Notification, Transition
 from services.notifier.domain.lifecycle import debt_id
 from shared.contact_rules import Contact, Direction, Outcome, Party
+from shared.db.bulk import among
 from shared.vocabulary import Channel
 
 LoanKey = tuple[str, str]
 LEDGER_WINDOW = timedelta(days=31)  # longer than any cap's or rule's look-back
+REPORTED = frozenset({"sent", "delivered", "failed"})  # what a provider's report can settle
 
-_CLAIM = text(
+_CLAIM_DUE = text(
     """
     UPDATE notifications SET lease_until = now() + make_interval(secs => :lease),
-                             attempts = attempts + 1
+                             claim_token = :token
     WHERE id IN (
         SELECT id FROM notifications
-        WHERE status = 'scheduled' AND due_at <= now()
+        WHERE status = 'scheduled' AND due_at <= now() AND send_began_at IS NULL
           AND (lease_until IS NULL OR lease_until < now())
         ORDER BY due_at
         LIMIT :limit
@@ -46,10 +50,84 @@ _CLAIM = text(
     """
 )
 
+_CLAIM_IN_DOUBT = text(
+    """
+    UPDATE notifications SET lease_until = now() + make_interval(secs => :lease),
+                             claim_token = :token
+    WHERE id IN (
+        SELECT id FROM notifications
+        WHERE status = 'scheduled' AND send_began_at IS NOT NULL
+          AND (lease_until IS NULL OR lease_until < now())
+        ORDER BY send_began_at
+        LIMIT :limit
+        FOR UPDATE SKIP LOCKED
+    )
+    RETURNING *
+    """
+)
 
-async def claim_due(session: AsyncSession, limit: int, lease: timedelta) -> list[Notification]:
-    rows = await session.execute(_CLAIM, {"lease": lease.total_seconds(), "limit": limit})
+_BEGIN = text(
+    """
+    UPDATE notifications SET send_began_at = now(), attempts = attempts + 1,
+                             lease_until = now() + make_interval(secs => :lease)
+    WHERE id IN (
+        SELECT id FROM notifications
+        WHERE id = ANY(:ids) AND claim_token = :token AND status = 'scheduled'
+          AND send_began_at IS NULL AND lease_until > now()
+        ORDER BY id
+        FOR UPDATE
+    )
+    RETURNING id, attempts
+    """
+)
+
+_NOTICE_SENT = text(
+    """
+    UPDATE loans SET placements = (
+        SELECT coalesce(jsonb_agg(
+            CASE WHEN p->>'assignment_id' = :assignment AND p->>'notice_sent_at' IS NULL
+                 THEN jsonb_set(p, '{notice_sent_at}', to_jsonb(CAST(:at AS text)))
+                 ELSE p END
+            ORDER BY i), '[]'::jsonb)
+        FROM jsonb_array_elements(placements) WITH ORDINALITY AS given(p, i)
+    )
+    WHERE lender_id = :lender AND loan_id = :loan
+    """
+)
+
+
+async def claim_due(
+    session: AsyncSession, limit: int, lease: timedelta, token: UUID
+) -> list[Notification]:
+    """Due notifications no send has begun for, held under ``token`` for ``lease``."""
+    rows = await session.execute(
+        _CLAIM_DUE, {"lease": lease.total_seconds(), "limit": limit, "token": token}
+    )
     return [notification_of(row) for row in rows.mappings()]
+
+
+async def claim_in_doubt(
+    session: AsyncSession, limit: int, lease: timedelta, token: UUID
+) -> list[Notification]:
+    """Notifications whose send began but whose sender's lease ran out with no outcome
+    recorded: whether they went out is for the provider to say."""
+    rows = await session.execute(
+        _CLAIM_IN_DOUBT, {"lease": lease.total_seconds(), "limit": limit, "token": token}
+    )
+    return [notification_of(row) for row in rows.mappings()]
+
+
+async def begin_sends(
+    session: AsyncSession, token: UUID, ids: Collection[UUID], lease: timedelta
+) -> dict[UUID, int]:
+    """Fence the sends about to start: those still claimed by ``token`` and still scheduled,
+    with their attempts counted; the others must not go out."""
+    if not ids:
+        return {}
+    rows = await session.execute(
+        _BEGIN, {"ids": list(ids), "token": token, "lease": lease.total_seconds()}
+    )
+    return {row.id: row.attempts for row in rows}
 
 
 async def files_of(session: AsyncSession, keys: Iterable[LoanKey]) -> dict[LoanKey, LoanFile]:
@@ -104,33 +182,118 @@ def contact_of(row: Any) -> Contact:
     )
 
 
-async def reported_meanwhile(session: AsyncSession, ids: Sequence[UUID]) -> set[UUID]:
-    """Lock a batch's notifications; those a provider's report settled while the batch was
-    being sent (its callback can beat the sender's own record) are left as the report put them.
-    A notification cancelled meanwhile is not among them: if it went out, ``sent`` is the truth.
+@dataclass(frozen=True)
+class Outcomes:
+    """What a sender decided and did for its claimed notifications, to be recorded at once."""
+
+    token: UUID
+    settled: Sequence[Notification]
+    transitions: Sequence[Transition]
+    went_out: Collection[UUID]  # sent, or confirmed sent: true whoever holds the claim now
+    in_doubt: Mapping[UUID, datetime]  # may have gone out: when to ask the provider
+    sent: Sequence[tuple[Contact, LoanKey]]
+    notices: Sequence[tuple[LoanKey, str, datetime]]  # (loan, assignment, sent at)
+
+
+async def record(session: AsyncSession, outcomes: Outcomes) -> set[UUID]:
+    """Write the outcomes this sender may still write; the ids written.
+
+    A message that went out is recorded as sent unless a provider's report settled it first
+    (even if the consumer cancelled it meanwhile: that is the truth). Any other outcome is
+    written only while the claim is still this sender's and the notification still scheduled,
+    so a cancellation is never undone and a stale sender never overwrites a newer one.
     """
+    if not outcomes.settled:
+        return set()
+    await _lock_loans(session, {key for key, _, _ in outcomes.notices})
     rows = await session.execute(
-        select(notifications.c.id, notifications.c.status)
-        .where(notifications.c.id.in_(ids))
+        select(notifications.c.id, notifications.c.status, notifications.c.claim_token)
+        .where(notifications.c.id.in_([n.id for n in outcomes.settled]))
         .order_by(notifications.c.id)
         .with_for_update()
     )
-    reported = {"sent", "delivered", "failed"}
-    return {row.id for row in rows if row.status in reported}
-
-
-async def record(
-    session: AsyncSession,
-    settled: Sequence[Notification],
-    transitions: Sequence[Transition],
-    sent: Sequence[tuple[Contact, LoanKey]],
-    files: Sequence[LoanFile],
-) -> None:
-    """Write a batch's outcomes: statuses (leases released), history, ledger, loan files."""
-    await update_notifications(session, settled)
-    await add_history(session, transitions)
+    now_held = {row.id: (row.status, row.claim_token) for row in rows}
+    written = {
+        n.id
+        for n in outcomes.settled
+        if n.id in now_held
+        and (
+            now_held[n.id][0] not in REPORTED
+            if n.id in outcomes.went_out
+            else now_held[n.id] == ("scheduled", outcomes.token)
+        )
+    }
+    await _write_outcomes(
+        session, [n for n in outcomes.settled if n.id in written], outcomes.in_doubt
+    )
+    await add_history(session, [t for t in outcomes.transitions if t.notification_id in written])
+    own = {f"notifier:{i}" for i in written}
+    sent = [(c, key) for c, key in outcomes.sent if c.id in own]
     await add_contacts(session, [c for c, _ in sent], {c.id: key for c, key in sent})
-    await upsert(session, loans, [loan_row(f) for f in files], ("lender_id", "loan_id"))
+    if outcomes.notices:
+        await session.execute(
+            _NOTICE_SENT,
+            [
+                {"lender": key[0], "loan": key[1], "assignment": assignment, "at": at.isoformat()}
+                for key, assignment, at in outcomes.notices
+            ],
+        )
+    return written
+
+
+async def _lock_loans(session: AsyncSession, keys: Collection[LoanKey]) -> None:
+    if keys:
+        await session.execute(
+            select(loans.c.lender_id)
+            .where(among([loans.c.lender_id, loans.c.loan_id], keys))
+            .order_by(loans.c.lender_id, loans.c.loan_id)
+            .with_for_update()
+        )
+
+
+async def _write_outcomes(
+    session: AsyncSession, settled: Sequence[Notification], in_doubt: Mapping[UUID, datetime]
+) -> None:
+    """The sender's columns of each notification; the claim released. One whose send may
+    have gone out keeps ``send_began_at``, so it is looked up (once its lease, the time the
+    provider's report has to arrive, is over), never claimed as due."""
+    if not settled:
+        return
+    await session.execute(
+        update(notifications)
+        .where(notifications.c.id == bindparam("b_id"))
+        .values(
+            status=bindparam("b_status"),
+            due_at=bindparam("b_due_at"),
+            pack_version=bindparam("b_pack_version"),
+            rule_ids=bindparam("b_rule_ids"),
+            next_allowed_at=bindparam("b_next_allowed_at"),
+            reason=bindparam("b_reason"),
+            provider=bindparam("b_provider"),
+            provider_message_id=bindparam("b_provider_message_id"),
+            lease_until=bindparam("b_lease_until"),
+            claim_token=None,
+            send_began_at=bindparam("b_send_began_at"),
+            updated_at=func.now(),
+        )
+        .execution_options(synchronize_session=False),
+        [
+            {
+                "b_id": n.id,
+                "b_status": n.status.value,
+                "b_due_at": n.due_at,
+                "b_pack_version": n.pack_version,
+                "b_rule_ids": list(n.rule_ids),
+                "b_next_allowed_at": n.next_allowed_at,
+                "b_reason": n.reason,
+                "b_provider": n.provider,
+                "b_provider_message_id": n.provider_message_id,
+                "b_send_began_at": n.send_began_at if n.id in in_doubt else None,
+                "b_lease_until": in_doubt.get(n.id),
+            }
+            for n in settled
+        ],
+    )
 
 
 async def mark_delivered(session: AsyncSession, contact_ids: Sequence[str]) -> None:

@@ -29,6 +29,7 @@ loans = Table(
     Column("borrower_ref", Text, nullable=False),
     Column("contact_sealed", JSONB, nullable=False, comment="AES-GCM sealed, never logged"),
     Column("phone_refs", ARRAY(Text), nullable=False, comment="keyed hashes, for STOP replies"),
+    Column("reachable_channels", ARRAY(Text), nullable=False, comment="channels with an address"),
     Column("locale", Text, nullable=False),
     Column("timezone", Text, nullable=False),
     Column("jurisdiction", Text, nullable=False),
@@ -82,6 +83,12 @@ notifications = Table(
     Column("due_at", DateTime(timezone=True), nullable=False),
     Column("attempts", Integer, nullable=False),
     Column("lease_until", DateTime(timezone=True), comment="set while a sender holds it"),
+    Column("claim_token", UUID(as_uuid=True), comment="the fence: only its holder records"),
+    Column(
+        "send_began_at",
+        DateTime(timezone=True),
+        comment="a send began and its outcome is not recorded yet: it may have gone out",
+    ),
     Column("rule_ids", ARRAY(Text), nullable=False),
     Column("next_allowed_at", DateTime(timezone=True)),
     Column("reason", Text),
@@ -101,6 +108,11 @@ notifications = Table(
         "ix_notifications_leased", "lease_until", postgresql_where=text("lease_until IS NOT NULL")
     ),
     Index("ix_notifications_provider_id", "provider", "provider_message_id"),
+    Index(
+        "ix_notifications_send_began",
+        "send_began_at",
+        postgresql_where=text("send_began_at IS NOT NULL AND status = 'scheduled'"),
+    ),
 )
 
 notification_history = Table(

@@ -17,6 +17,9 @@ LoanKey = tuple[str, str]
 
 
 async def update_notifications(session: AsyncSession, changed: Sequence[Notification]) -> None:
+    """Write what the consumer or a provider's report changed. The columns of a send in
+    progress (attempts, lease, claim token, send began) are the sender's and stay as they
+    are: see ``sending_store``."""
     if not changed:
         return
     await session.execute(
@@ -25,8 +28,6 @@ async def update_notifications(session: AsyncSession, changed: Sequence[Notifica
         .values(
             status=_bind("b_status"),
             due_at=_bind("b_due_at"),
-            attempts=_bind("b_attempts"),
-            lease_until=None,
             pack_version=_bind("b_pack_version"),
             rule_ids=_bind("b_rule_ids"),
             next_allowed_at=_bind("b_next_allowed_at"),
@@ -41,7 +42,6 @@ async def update_notifications(session: AsyncSession, changed: Sequence[Notifica
                 "b_id": n.id,
                 "b_status": n.status.value,
                 "b_due_at": n.due_at,
-                "b_attempts": n.attempts,
                 "b_pack_version": n.pack_version,
                 "b_rule_ids": list(n.rule_ids),
                 "b_next_allowed_at": n.next_allowed_at,

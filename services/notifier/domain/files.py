@@ -58,6 +58,7 @@ class LoanFile:
     currency: str
     contact_sealed: dict[str, Any]  # opened only when a message is sent
     phone_refs: list[str]
+    reachable: frozenset[Channel]  # the channels the borrower has an address on
     policy_id: str
     policy_version: str
     state: LoanState = LoanState.ACTIVE
@@ -126,6 +127,8 @@ class Notification:
     provider_message_id: str | None = None
     agency_id: str | None = None
     assignment_id: str | None = None
+    claim_token: UUID | None = None  # the sender holding it; only that one records
+    send_began_at: datetime | None = None  # a send began, outcome unrecorded: it may be out
 
     @property
     def pending(self) -> bool:

@@ -106,6 +106,7 @@ class Casebook:
             setattr(known, name, getattr(file, name))
         known.amount_overdue, known.currency = file.amount_overdue, file.currency
         known.contact_sealed, known.phone_refs = file.contact_sealed, file.phone_refs
+        known.reachable = file.reachable
         self.touched_loans.add(known.key)
         if moved:
             self._move_due_dates(known)
@@ -195,7 +196,8 @@ class Casebook:
                 self.now,
                 f"notice:{data.assignment_id}:{step.channel.value}",
             )
-            notice.agency_id, notice.assignment_id = data.agency_id, data.assignment_id
+            if notice is not None:
+                notice.agency_id, notice.assignment_id = data.agency_id, data.assignment_id
 
     def placement_ended(self, lender_id: str, data: AssignmentEnded) -> None:
         file = self._file(lender_id, data.loan_id)
@@ -314,7 +316,8 @@ class Casebook:
             notification = self._new(
                 file, NotificationKind.REMINDER, step, at, f"reminder:{file.cycle}:{number}"
             )
-            notification.step = number
+            if notification is not None:
+                notification.step = number
 
     def _move_due_dates(self, file: LoanFile) -> None:
         policy, zone = self._policy(file), ZoneInfo(file.timezone)
@@ -335,7 +338,10 @@ class Casebook:
         step: CadenceStep | AgencyNotice,
         due_at: datetime,
         dedupe_key: str,
-    ) -> Notification:
+    ) -> Notification | None:
+        """A new pending notification; none on a channel the borrower has no address on."""
+        if step.channel not in file.reachable:
+            return None
         policy = self._policy(file)
         notification = Notification(
             id=uuid4(),

@@ -51,6 +51,7 @@ def loan(
         currency="CNY",
         contact_sealed={},
         phone_refs=[],
+        reachable=frozenset(Channel),
         policy_id="cn-default",
         policy_version="2026-12-01.1",
     )

@@ -112,5 +112,10 @@ class AliyunSms:
             raise ProviderError(f"code {code}", retriable=False, provider=self.name)
         raise status_error(self.name, response, code)
 
+    async def find(self, message: OutgoingMessage, since: datetime) -> SendReceipt | None:
+        """Not asked yet (``QuerySendDetails`` by ``OutId`` would tell): the send stays
+        unconfirmed until its SmsReport arrives."""
+        raise ProviderError("lookup not supported", retriable=False, provider=self.name)
+
     async def aclose(self) -> None:
         await self._client.aclose()

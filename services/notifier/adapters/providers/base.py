@@ -29,14 +29,22 @@ class SendReceipt:
 
 
 class ProviderError(Exception):
-    """A provider did not accept a message. ``reason`` never holds personal data (no number,
-    no address, no text): it is logged and stored."""
+    """A provider did not accept a message, or could not say. ``reason`` never holds personal
+    data (no number, no address, no text): it is logged and stored.
 
-    def __init__(self, reason: str, *, retriable: bool, provider: str = "") -> None:
+    ``ambiguous``: the request may have reached the provider and the message may have gone out
+    (a read timeout, a connection dropped before the answer). Such a send is never retried
+    blindly, nor handed to another provider: the provider is asked first (``find``).
+    """
+
+    def __init__(
+        self, reason: str, *, retriable: bool, provider: str = "", ambiguous: bool = False
+    ) -> None:
         super().__init__(f"{provider}: {reason}" if provider else reason)
         self.reason = reason
-        self.retriable = retriable
+        self.retriable = retriable and not ambiguous
         self.provider = provider
+        self.ambiguous = ambiguous
 
 
 class Provider(Protocol):
@@ -44,5 +52,10 @@ class Provider(Protocol):
     channel: Channel
 
     async def send(self, message: OutgoingMessage) -> SendReceipt: ...
+
+    async def find(self, message: OutgoingMessage, since: datetime) -> SendReceipt | None:
+        """The message if the provider accepted it since ``since``; None if the provider shows
+        it did not; ProviderError if the provider cannot tell (or offers no way to ask)."""
+        ...
 
     async def aclose(self) -> None: ...

@@ -1,8 +1,12 @@
 """Sends a message over one channel: per-provider rate limit (aiolimiter), retries with
-exponential backoff on retriable errors (tenacity), then failover to the next provider."""
+exponential backoff on retriable errors (tenacity), then failover to the next provider.
+
+A send whose outcome is unknown (``ProviderError.ambiguous``) is neither retried nor handed to
+the next provider: it may have gone out, and only the provider can say (``find``)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import structlog
 from aiolimiter import AsyncLimiter
@@ -70,6 +74,8 @@ class ChannelDispatcher:
             try:
                 return await self._send_with_retries(entry, message)
             except ProviderError as error:
+                if error.ambiguous:
+                    raise
                 failures.append(error)
                 log.warning(
                     "provider failed",
@@ -83,6 +89,21 @@ class ChannelDispatcher:
             f"every provider failed ({reasons})",
             retriable=any(error.retriable for error in failures),
         )
+
+    async def find(
+        self, message: OutgoingMessage, since: datetime, provider: str | None
+    ) -> SendReceipt | None:
+        """Whether a send that may have gone out did: asks ``provider`` (or, not knowing which
+        one took it, each of the channel's). None only if every provider asked shows it did
+        not; a ProviderError if one cannot tell."""
+        asked = [e.provider for e in self.providers if provider in (None, e.provider.name)]
+        if not asked:
+            raise ProviderError("not one of this channel's providers", retriable=False)
+        for entry in asked:
+            receipt = await entry.find(message, since)
+            if receipt is not None:
+                return receipt
+        return None
 
     async def _send_with_retries(
         self, entry: RateLimitedProvider, message: OutgoingMessage

@@ -9,6 +9,10 @@ from .base import ProviderError
 RETRIABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
 
+NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
+"""Transport failures before the request left: the provider cannot have the message."""
+
+
 async def post_form(
     client: httpx.AsyncClient,
     provider: str,
@@ -17,15 +21,39 @@ async def post_form(
     *,
     headers: Mapping[str, str] | None = None,
 ) -> httpx.Response:
-    """POST a form, turning a transport failure (refused, reset, timed out) into a retriable
-    error."""
+    """POST a form. A failure before the request left (refused, no connection) is retriable;
+    one after (timed out waiting, connection dropped) is ambiguous: it may have gone out."""
     try:
         return await client.post(url, data=dict(form), headers=headers)
-    except httpx.TimeoutException as error:
-        raise ProviderError("timed out", retriable=True, provider=provider) from error
-    except httpx.TransportError as error:
-        reason = f"transport failure ({type(error).__name__})"
+    except NOT_SENT as error:
+        reason = f"not sent ({type(error).__name__})"
         raise ProviderError(reason, retriable=True, provider=provider) from error
+    except httpx.TransportError as error:
+        reason = f"no answer ({type(error).__name__})"
+        raise ProviderError(reason, retriable=False, provider=provider, ambiguous=True) from error
+
+
+async def get_json(
+    client: httpx.AsyncClient,
+    provider: str,
+    url: str,
+    *,
+    params: Mapping[str, str],
+    headers: Mapping[str, str] | None = None,
+) -> object:
+    """GET a provider's JSON resource (a lookup); any failure is a ProviderError (it cannot
+    tell)."""
+    try:
+        response = await client.get(url, params=dict(params), headers=headers)
+    except httpx.TransportError as error:
+        reason = f"lookup failed ({type(error).__name__})"
+        raise ProviderError(reason, retriable=True, provider=provider) from error
+    if response.status_code != 200:
+        raise status_error(provider, response, None)
+    try:
+        return response.json()
+    except ValueError as error:
+        raise ProviderError("lookup answer not JSON", retriable=True, provider=provider) from error
 
 
 def status_error(provider: str, response: httpx.Response, code: object) -> ProviderError:

@@ -82,10 +82,22 @@ class SmtpEmail:
             raise ProviderError(
                 f"SMTP {error.code}", retriable=retriable, provider=self.name
             ) from error
-        except (aiosmtplib.SMTPException, OSError) as error:
+        except aiosmtplib.SMTPConnectError as error:  # its time-out too: nothing was sent
+            reason = f"SMTP not reached ({type(error).__name__})"
+            raise ProviderError(reason, retriable=True, provider=self.name) from error
+        except OSError as error:  # timed out or cut off mid-session: maybe after the DATA
+            reason = f"SMTP no answer ({type(error).__name__})"
+            raise ProviderError(
+                reason, retriable=False, provider=self.name, ambiguous=True
+            ) from error
+        except aiosmtplib.SMTPException as error:
             reason = f"SMTP failure ({type(error).__name__})"
             raise ProviderError(reason, retriable=True, provider=self.name) from error
         return SendReceipt(self.name, str(mail["Message-ID"]), datetime.now(UTC))
+
+    async def find(self, message: OutgoingMessage, since: datetime) -> SendReceipt | None:
+        """SMTP has no way to ask whether a message was accepted."""
+        raise ProviderError("SMTP offers no lookup", retriable=False, provider=self.name)
 
     async def aclose(self) -> None:
         """Nothing held open: one connection per message."""

@@ -13,18 +13,20 @@ before recording it still names the reminder it settles.
 """
 
 import base64
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
 
 import httpx
 
 from shared.vocabulary import Channel
 
 from .base import OutgoingMessage, ProviderError, SendReceipt
-from .http_errors import post_form, status_error
+from .http_errors import get_json, post_form, status_error
 
 API_VERSION = "2010-04-01"
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 NON_RETRIABLE_CODES = frozenset({21211, 21408, 21610, 21614})  # bad number, region, opted out
+CLOCK_SKEW = timedelta(minutes=2)  # between our clock and the provider's date_created
 
 
 class TwilioSms:
@@ -46,6 +48,7 @@ class TwilioSms:
         if not (from_number or messaging_service_sid):
             raise ValueError("Twilio needs a From number or a Messaging Service SID")
         self._url = f"{base_url.rstrip('/')}/{API_VERSION}/Accounts/{account_sid}/Messages.json"
+        self._headers = {"Accept": "application/json"}
         credentials = base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self._authorization = f"Basic {credentials}"
         self._from_number = from_number
@@ -89,8 +92,47 @@ class TwilioSms:
             raise ProviderError("answer without a sid", retriable=True, provider=self.name)
         return SendReceipt(self.name, sid, datetime.now(UTC))
 
+    async def find(self, message: OutgoingMessage, since: datetime) -> SendReceipt | None:
+        """Twilio's Message list, filtered by recipient and day: any message to this number
+        created since the send began counts as this one (erring towards not texting twice)."""
+        answer = await get_json(
+            self._client,
+            self.name,
+            self._url,
+            params={
+                "To": message.to,
+                "DateSent>": (since - CLOCK_SKEW).date().isoformat(),
+                "PageSize": "100",
+            },
+            headers={**self._headers, "Authorization": self._authorization},
+        )
+        listed = answer.get("messages") if isinstance(answer, dict) else None
+        if not isinstance(listed, list):
+            raise ProviderError(
+                "lookup answer without messages", retriable=True, provider=self.name
+            )
+        for item in listed:
+            created = _created(item)
+            if (
+                item.get("to") == message.to
+                and created is not None
+                and created >= since - CLOCK_SKEW
+            ):
+                return SendReceipt(self.name, str(item["sid"]), created)
+        return None
+
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+def _created(item: object) -> datetime | None:
+    """When a listed message was created; None for an entry that is not one."""
+    if not isinstance(item, dict) or not isinstance(item.get("sid"), str):
+        return None
+    try:
+        return parsedate_to_datetime(str(item.get("date_created")))
+    except (TypeError, ValueError):
+        return None
 
 
 def _json(response: httpx.Response) -> dict[str, object]:
