@@ -1,7 +1,8 @@
 """An Alibaba Cloud-compatible Dysmsapi endpoint (``/aliyun/``, GET or POST, RPC style,
-version 2017-05-25, ``SendSms``): the POP gateway's checks (parameters, access key, time stamp,
-nonce, HMAC-SHA1 signature) and SendSms's (numbers, sign name, template, its parameters), with
-Alibaba's error codes and shape; then the SmsReport push to the configured receipt URL."""
+version 2017-05-25, ``SendSms`` and ``QuerySendDetails``): the POP gateway's checks
+(parameters, access key, time stamp, nonce, HMAC-SHA1 signature) and SendSms's (numbers, sign
+name, template, its parameters), with Alibaba's error codes and shape; then the SmsReport push
+to the configured receipt URL."""
 
 import json
 import re
@@ -74,6 +75,9 @@ def aliyun_router(
             return answer(body, fault.status, xml)
         try:
             _authenticate(request.method, params, config, used_nonces)
+            if params["Action"] == "QuerySendDetails":
+                details = _send_details(params, journal)
+                return answer({"RequestId": request_id, "Code": "OK", **details}, 200, xml)
             sent = _send_sms(params, config)
         except AliyunError as refusal:
             body = {"RequestId": request_id, "Code": refusal.code, "Message": refusal.message}
@@ -89,6 +93,7 @@ def aliyun_router(
                 body=sent["text"],
                 provider="aliyun",
                 provider_message_id=biz_id,
+                reference=params.get("OutId") or None,
             )
         if config.aliyun_push_url:
             callbacks.later((config.aliyun_push_url, {"json_body": _reports(sent, biz_id, params)}))
@@ -106,7 +111,7 @@ def _authenticate(
             raise AliyunError(400, f"Missing{name}", f"{name} is mandatory for this action.")
     if params["Version"] != "2017-05-25":
         raise AliyunError(400, "InvalidVersion", "Specified parameter Version is not valid.")
-    if params["Action"] != "SendSms":
+    if params["Action"] not in ("SendSms", "QuerySendDetails"):
         raise AliyunError(404, "InvalidAction.NotFound", "Specified api is not found.")
     if params["SignatureMethod"] != "HMAC-SHA1" or params["SignatureVersion"] != "1.0":
         raise AliyunError(
@@ -159,6 +164,33 @@ def _send_sms(params: dict[str, str], config: EmulatorConfig) -> dict[str, Any]:
         raise AliyunError(200, "isv.TEMPLATE_MISSING_PARAMETERS", "模板缺少变量")
     text = TEMPLATE_VARIABLE.sub(lambda match: str(values[match.group(1)]), template)
     return {"numbers": numbers, "text": f"【{params['SignName']}】{text}"}
+
+
+def _send_details(params: dict[str, str], journal: Journal) -> dict[str, Any]:
+    """QuerySendDetails: what was sent to ``PhoneNumber`` on ``SendDate`` (yyyyMMdd, China)."""
+    for name in ("PhoneNumber", "SendDate", "PageSize", "CurrentPage"):
+        if not params.get(name):
+            raise AliyunError(400, f"Missing{name}", f"{name} is mandatory for this action.")
+    if not re.fullmatch(r"\d{8}", params["SendDate"]):
+        raise AliyunError(200, "isv.INVALID_PARAMETERS", "参数格式不正确")
+    to = _e164(params["PhoneNumber"])
+    found = []
+    for m in journal.messages(to):
+        sent_at = datetime.fromisoformat(m.received_at).astimezone(CHINA_TIME)
+        if m.provider == "aliyun" and sent_at.strftime("%Y%m%d") == params["SendDate"]:
+            found.append(
+                {
+                    "PhoneNum": params["PhoneNumber"],
+                    "SendStatus": 3,
+                    "ErrCode": "DELIVERED",
+                    "Content": m.body,
+                    "SendDate": sent_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "ReceiveDate": sent_at.strftime("%Y-%m-%d %H:%M:%S"),
+                    "OutId": m.reference or "",
+                    "BizId": m.provider_message_id,
+                }
+            )
+    return {"TotalCount": len(found), "SmsSendDetailDTOs": {"SmsSendDetailDTO": found}}
 
 
 def _e164(number: str) -> str:

@@ -16,6 +16,7 @@ class ReceivedMessage:
     provider: str  # "twilio" | "aliyun" | "smtp"
     provider_message_id: str
     received_at: str  # ISO 8601, UTC
+    reference: str | None = None  # the sender's own id of the message (Alibaba's OutId)
 
 
 class Journal:
@@ -37,6 +38,7 @@ class Journal:
         body: str,
         provider: str,
         provider_message_id: str,
+        reference: str | None = None,
     ) -> ReceivedMessage:
         message = ReceivedMessage(
             channel,
@@ -46,6 +48,7 @@ class Journal:
             provider,
             provider_message_id,
             datetime.now(UTC).isoformat(),
+            reference,
         )
         self._messages.append(message)
         if self._path is not None:

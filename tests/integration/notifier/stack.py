@@ -50,12 +50,14 @@ def notifier_settings(providers: RunningProviders, receipts: str, **extra: Any) 
     }
 
 
-def emulator_config(receipts: str) -> EmulatorConfig:
+def emulator_config(receipts: str, *, reports: bool = True) -> EmulatorConfig:
+    """The local providers, posting to ``receipts``; with ``reports=False`` Alibaba Cloud
+    pushes nothing (a notifier that never hears back)."""
     return EmulatorConfig(
         http_port=0,
         smtp_port=0,
         twilio_inbound_url=f"{receipts}/twilio",
-        aliyun_push_url=f"{receipts}/aliyun?token={CALLBACK_TOKEN}",
+        aliyun_push_url=f"{receipts}/aliyun?token={CALLBACK_TOKEN}" if reports else "",
         callback_delay_seconds=0.05,
         callback_retry_seconds=0.5,
         callback_attempts=20,
@@ -202,10 +204,16 @@ def daytime_zone() -> str:
 
 
 @asynccontextmanager
-async def notifier_stack(infrastructure: Infrastructure, **settings: Any) -> AsyncIterator[Stack]:
+async def notifier_stack(
+    infrastructure: Infrastructure, *, reports: bool = True, **settings: Any
+) -> AsyncIterator[Stack]:
+    """Intake and the notifier; with ``reports=False`` no provider's report or status
+    callback ever reaches the notifier."""
     port = free_port()
     receipts = f"http://127.0.0.1:{port}/v1/receipts"
-    async with running_providers(emulator_config(receipts)) as providers:
+    if not reports:
+        settings["twilio_status_callback_url"] = ""
+    async with running_providers(emulator_config(receipts, reports=reports)) as providers:
         options = {"notifier": notifier_settings(providers, receipts, **settings)}
         async with (
             running_platform(infrastructure, ("intake", "notifier"), options) as platform,

@@ -42,7 +42,7 @@ pytestmark = pytest.mark.faults
 async def stack(infrastructure: TestInfrastructure) -> AsyncIterator[Stack]:
     """No sender of the platform's own, and no status callbacks: nobody but the provider's
     lookup can tell whether a message went out."""
-    async with notifier_stack(infrastructure, sender=False, twilio_status_callback_url="") as s:
+    async with notifier_stack(infrastructure, reports=False, sender=False) as s:
         yield s
 
 
@@ -151,6 +151,48 @@ async def test_a_crash_after_the_provider_accepted_never_sends_twice(stack: Stac
     row = await row_of(stack, loan_id)
     assert (row.status, row.reason) == ("sent", "confirmed by the provider's lookup")
     assert row.provider_message_id == stack.providers.journal.messages(phone)[0].provider_message_id
+    assert texts_to(stack, phone) == 1
+
+
+async def test_a_crash_after_alibaba_accepted_is_found_by_its_out_id(stack: Stack) -> None:
+    """The crash came after a failover to Alibaba Cloud: whoever took it, it is found."""
+    loan_id, phone = await due_sms(stack)
+    real = real_sms(stack)
+
+    class ThroughAlibaba(Wrapped):
+        async def send(self, message: OutgoingMessage) -> SendReceipt:
+            await self.real.providers[1].provider.send(message)
+            raise Crash
+
+    with pytest.raises(Crash):
+        await sender(stack, ThroughAlibaba(real)).send_due()
+    await asyncio.sleep(1.2)
+    restarted = sender(stack)
+    assert await restarted.settle_in_doubt() == 1
+    row = await row_of(stack, loan_id)
+    assert (row.status, row.reason) == ("sent", "confirmed by the provider's lookup")
+    (text,) = stack.providers.journal.messages(phone)
+    assert (text.provider, row.provider_message_id) == ("aliyun", text.provider_message_id)
+
+
+async def test_a_crash_before_the_request_left_sends_once_after_the_lookup(
+    stack: Stack,
+) -> None:
+    """Every provider shows the message did not go out: it goes, once."""
+    loan_id, phone = await due_sms(stack)
+
+    async def die_first() -> None:
+        raise Crash
+
+    with pytest.raises(Crash):
+        await sender(stack, Wrapped(real_sms(stack), before_send=die_first)).send_due()
+    await asyncio.sleep(1.2)
+    restarted = sender(stack)
+    assert await restarted.send_due() == 0
+    assert await restarted.settle_in_doubt() == 1
+    assert await restarted.send_due() == 1
+    row = await row_of(stack, loan_id)
+    assert (row.status, row.attempts) == ("sent", 2)
     assert texts_to(stack, phone) == 1
 
 
