@@ -10,7 +10,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.activities import ActivityLog
 from services.agency_gateway.adapters.assignments import AssignmentStore
-from services.agency_gateway.adapters.cases import CaseRepository, PreferenceRepository
+from services.agency_gateway.adapters.cases import (
+    CaseRepository,
+    OptOutRepository,
+    PreferenceRepository,
+)
 from services.agency_gateway.adapters.contacts import CONTACT, ContactKeys
 from services.agency_gateway.adapters.ledger import ContactLedger, debt_id
 from services.agency_gateway.api.models import (
@@ -23,10 +27,10 @@ from services.agency_gateway.api.models import (
 )
 from services.agency_gateway.domain.handoff import (
     LEDGER_OUTCOMES,
-    NOTICE_PENDING,
     PlacementRecord,
     banned_in,
     debt_facts,
+    own_refusal,
 )
 from services.agency_gateway.outcomes import SOURCE, end_assignment
 from shared.contact_rules import Contact, Direction, Party, RulePack, check
@@ -159,6 +163,7 @@ class Handoff:
                 (key[0], case["borrower_ref"])
             )
             ledger = await ContactLedger(session).of_loan(*key, case["borrower_ref"])
+            replies = await OptOutRepository(session).of(key[0], case["borrower_ref"])
         debt = debt_id(*key)
         facts = debt_facts(
             debt,
@@ -168,6 +173,7 @@ class Handoff:
                 PlacementRecord(a["agency_id"], a["placed_at"], a["notice_sent_at"], a["ended_at"])
                 for a in history
             ],
+            replies,
         )
         intended = Contact(
             id=f"check:{assignment_id}",
@@ -180,12 +186,11 @@ class Handoff:
         )
         decision = check(intended, ledger, facts, self.packs[facts.jurisdiction])
         rules, explanation = list(decision.refused_by), decision.explanation
-        allowed = decision.allowed
-        if row["notice_sent_at"] is None and not rules:
-            allowed, rules = False, [NOTICE_PENDING]
-            explanation = "the borrower has not yet been told that this agency holds the account"
+        refusal = None if rules else own_refusal(facts, at, row["notice_sent_at"] is not None)
+        if refusal is not None:
+            rules, explanation = [refusal[0]], refusal[1]
         return ContactCheckAnswer(
-            allowed=allowed,
+            allowed=not rules,
             rules=rules,
             explanation=explanation,
             next_allowed_at=decision.next_allowed_at,

@@ -66,6 +66,16 @@ borrower_preferences = Table(
     PrimaryKeyConstraint("lender_id", "borrower_ref"),
 )
 
+borrower_opt_outs = Table(
+    "borrower_opt_outs",
+    metadata,
+    Column("lender_id", Text, nullable=False),
+    Column("borrower_ref", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    _at("at", nullable=False),
+    PrimaryKeyConstraint("lender_id", "borrower_ref", "channel"),
+)
+
 agencies = Table(
     "agencies",
     metadata,

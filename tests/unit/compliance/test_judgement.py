@@ -110,7 +110,12 @@ def test_contact_after_an_opt_out_and_after_a_cease_request() -> None:
     log = Log()
     log.placed()
     stop = log.add(
-        "collections.borrower.opt-out-recorded", channel="sms", at=at(1), borrower_ref="bref_1"
+        "collections.borrower.opt-out-recorded",
+        channel="sms",
+        at=at(1),
+        borrower_ref="bref_1",
+        source="reply",
+        loan_ids=["L-1"],
     )
     after_stop = log.sent(2)
     log.sent(3, channel="email")  # another channel: allowed
