@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.agency_gateway.adapters.activities import ActivityLog
+from services.agency_gateway.adapters.activities import ActivityLog, ActivityTexts
 from services.agency_gateway.adapters.assignments import AssignmentStore
 from services.agency_gateway.adapters.cases import (
     CaseRepository,
@@ -48,6 +48,7 @@ from shared.vocabulary import Channel, Jurisdiction
 class Handoff:
     runtime: ServiceRuntime
     keys: ContactKeys
+    texts: ActivityTexts
     packs: Mapping[Jurisdiction, RulePack]
     banned: tuple[str, ...]
     assignments_topic: str
@@ -106,27 +107,34 @@ class Handoff:
     async def activity(
         self, agency_id: str, assignment_id: str, body: ActivityReport
     ) -> ActivityRecorded:
+        """Recorded with its text sealed; the event carries the text's keyed hash and the
+        banned phrases found in it, never the text."""
         contact = self._screen(body)
+        identity = {"agency_id": agency_id, "activity_id": body.activity_id}
         async with transaction(self.runtime.sessions) as session:
             row, case = await own_active(session, agency_id, assignment_id)
             log = ActivityLog(session)
             stored = await log.add(
-                {
-                    "agency_id": agency_id,
-                    "activity_id": body.activity_id,
+                identity
+                | {
                     "assignment_id": assignment_id,
-                    "body": body.model_dump(mode="json"),
+                    "body": body.model_dump(mode="json", exclude={"text"}),
+                    "text_sealed": None
+                    if body.text is None
+                    else self.texts.seal(body.text, identity),
                     "recorded_at": datetime.now(UTC),
                 }
             )
             if stored is None:
                 return self._replay(await log.get(agency_id, body.activity_id), body)
             data = AgencyActivityRecorded(
-                **body.model_dump(),
+                **body.model_dump(exclude={"text"}),
                 assignment_id=assignment_id,
                 loan_id=row["loan_id"],
                 borrower_ref=case["borrower_ref"],
                 agency_id=agency_id,
+                text_hmac=None if body.text is None else self.texts.digest(body.text),
+                banned_phrases=[] if body.text is None else banned_in(body.text, self.banned),
             )
             if contact is not None:
                 await ContactLedger(session).record(
@@ -234,9 +242,9 @@ class Handoff:
             )
         return channel
 
-    @staticmethod
-    def _replay(stored: dict[str, Any], body: ActivityReport) -> ActivityRecorded:
-        if stored["body"] != json.loads(body.model_dump_json()):
+    def _replay(self, stored: dict[str, Any], body: ActivityReport) -> ActivityRecorded:
+        same = stored["body"] == json.loads(body.model_dump_json(exclude={"text"}))
+        if not same or self.texts.open(stored) != body.text:
             raise ProblemError(
                 409,
                 "Activity id reused",

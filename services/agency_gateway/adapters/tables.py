@@ -130,8 +130,14 @@ activities = Table(
     Column("agency_id", Text, nullable=False),
     Column("activity_id", Text, nullable=False),
     Column("assignment_id", Text, nullable=False),
-    Column("body", JSONB, nullable=False),
+    Column("body", JSONB, nullable=False, comment="the report without its text"),
     _at("recorded_at", nullable=False),
+    Column(
+        "text_sealed",
+        JSONB,
+        comment="the report's text, AES-GCM sealed under the gateway's data key, bound to "
+        "agency_id and activity_id; null when none (or erased)",
+    ),
     PrimaryKeyConstraint("agency_id", "activity_id"),
 )
 

@@ -194,7 +194,7 @@ class _Case:
         else:
             channel = ActivityType(d["type"]).channel
             if channel is None:  # a note is not a contact; its words are judged apart
-                if d.get("text"):
+                if wording(d):
                     self.notes.append(event)
                 return
             outcome = ACTIVITY_OUTCOMES[d["outcome"]]
@@ -211,7 +211,7 @@ class _Case:
                 outcome=outcome,
                 recording_id=d.get("recording_id"),
                 staff_count=d.get("staff_count"),
-                text=d.get("text"),
+                text=wording(d),
             )
         self.contacts.append(contact)
         self.leaf_of[contact.id] = event.leaf_index
@@ -315,7 +315,7 @@ def _notes_with_banned_words(case: _Case, pack: RulePack) -> list[_Found]:
     found = []
     for note in case.notes:
         d = note.data
-        folded = str(d["text"]).casefold()
+        folded = str(wording(d)).casefold()
         for rule_id, phrases in rules:
             words = [p for p in phrases if p.casefold() in folded]
             if words:
@@ -331,6 +331,16 @@ def _notes_with_banned_words(case: _Case, pack: RulePack) -> list[_Found]:
                     )
                 )
     return found
+
+
+def wording(activity: Mapping[str, Any]) -> str | None:
+    """What an agency's activity is judged by for its words: the banned phrases the gateway
+    found in its text (the text stays sealed in the gateway; the log holds its keyed hash), or
+    the text itself in entries logged before texts left the events."""
+    if activity.get("text"):
+        return str(activity["text"])
+    found = activity.get("banned_phrases") or []
+    return "\n".join(found) or None
 
 
 def _at(value: str) -> datetime:

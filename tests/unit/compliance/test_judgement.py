@@ -161,6 +161,16 @@ def test_banned_wording_in_an_agencys_message() -> None:
     assert [(rule, leaves) for rule, _, leaves in log.rules()] == [("CN-06", (text, REPORT))]
 
 
+def test_banned_wording_found_by_the_gateway_in_a_text_it_keeps_sealed() -> None:
+    log = Log()
+    log.placed()
+    sms = log.activity(
+        0, kind="sms", outcome="delivered", text_hmac="k1:00ff", banned_phrases=["jail"]
+    )
+    log.activity(1, kind="sms", outcome="delivered", text_hmac="k1:0a0b", banned_phrases=[])
+    assert [(rule, leaves) for rule, _, leaves in log.rules()] == [("CN-06", (sms, REPORT))]
+
+
 def test_us_calls_within_a_week_of_a_conversation() -> None:
     log = Log("US", "America/New_York")
     log.placed()
