@@ -3,7 +3,12 @@
 from datetime import UTC, datetime
 
 from shared.contact_rules import DebtFacts, OptOut
-from shared.contact_rules.limits import borrower_limits, replied_opt_out, reported_limits
+from shared.contact_rules.limits import (
+    borrower_limits,
+    replied_opt_out,
+    reported_limits,
+    represented,
+)
 from shared.events.models import ContactPreferences
 from shared.events.notifications import OptOutRecorded, OptOutSource
 from shared.vocabulary import Channel, Jurisdiction
@@ -42,3 +47,12 @@ def test_the_report_sets_cease_attorney_and_consents_from_its_time() -> None:
     facts = limits.on(DebtFacts("d", "p", Jurisdiction.CN, "Asia/Shanghai"))
     assert facts.cease_requested_at == NOON
     assert facts.opted_out(Channel.SMS, NOON) is None
+
+
+def test_a_represented_borrower_is_refused_from_the_reports_time() -> None:
+    wishes = ContactPreferences(attorney_represented=True)
+    facts = reported_limits(wishes, NOON).on(DebtFacts("d", "p", Jurisdiction.CN, "Asia/Shanghai"))
+    assert represented(facts, MORNING) is None
+    why = represented(facts, NOON)
+    assert why is not None
+    assert "attorney since 2026-12-01 12:00" in why  # the borrower's local time
