@@ -9,7 +9,9 @@ from functools import cached_property
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 NONCE_BYTES = 12
@@ -67,6 +69,14 @@ class KeyRing:
         nonce = os.urandom(NONCE_BYTES)
         ciphertext = self._ciphers[self.primary].encrypt(nonce, plaintext, associated_data)
         return SealedValue(kid=self.primary, ct=base64.b64encode(nonce + ciphertext).decode())
+
+    def keyed_hash(self, data: bytes, purpose: bytes, kid: str | None = None) -> str:
+        """``<kid>:<hex HMAC-SHA256>`` of ``data`` under a key derived (HKDF) for ``purpose``
+        from the current key (or ``kid``'s): it ties a record to a value without holding it,
+        and no one without the ring can test a guess against it."""
+        kid = kid or self.primary
+        key = HKDF(hashes.SHA256(), 32, salt=None, info=purpose).derive(self.keys[kid])
+        return f"{kid}:{hmac.new(key, data, hashlib.sha256).hexdigest()}"
 
     def open(self, sealed: SealedValue, associated_data: bytes = b"") -> bytes:
         cipher = self._ciphers.get(sealed.kid)

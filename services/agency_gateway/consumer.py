@@ -3,7 +3,8 @@
 Reports open or update cases; payments, holds, recalls and closures change a case's standing
 and recall the agency that holds it, in the same transaction as the recall's event; the
 notifier's agency notice lets the agency see the borrower (CN-09); its sends feed the contact
-ledger that agencies' contacts are checked against.
+ledger that agencies' contacts are checked against, and the borrower's STOP replies it records
+are kept per borrower and channel for the same check.
 """
 
 from collections.abc import Sequence
@@ -14,7 +15,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.assignments import AssignmentStore
-from services.agency_gateway.adapters.cases import CaseRepository, PreferenceRepository
+from services.agency_gateway.adapters.cases import (
+    CaseRepository,
+    OptOutRepository,
+    PreferenceRepository,
+)
 from services.agency_gateway.adapters.commitments import CommitmentBook
 from services.agency_gateway.adapters.contacts import ContactKeys
 from services.agency_gateway.adapters.ledger import ContactLedger
@@ -23,6 +28,7 @@ from services.agency_gateway.domain.cases import hold_exclusion
 from services.agency_gateway.domain.policy import PlacementPolicy
 from services.agency_gateway.outcomes import end_assignment
 from shared.contact_rules import Outcome
+from shared.contact_rules.limits import replied_opt_out
 from shared.events.catalog import (
     AGENCY_NOTICE_SENT,
     CONTACT_PREFERENCES_UPDATED,
@@ -30,6 +36,7 @@ from shared.events.catalog import (
     HOLD_PLACED,
     LOAN_CLOSED,
     NOTIFICATION_EVENTS,
+    OPT_OUT_RECORDED,
     OVERDUE_REPORTED,
     PAYMENT_RECEIVED,
     PLACEMENT_RECALLED,
@@ -45,7 +52,7 @@ from shared.events.models import (
     PaymentReceived,
     PlacementRecalled,
 )
-from shared.events.notifications import NotificationChanged, NotificationStatus
+from shared.events.notifications import NotificationChanged, NotificationStatus, OptOutRecorded
 from shared.kafka.handlers import EventHandlers, Received
 from shared.kafka.outbox import enqueue
 
@@ -84,6 +91,7 @@ class GatewayConsumer:
             handlers.on(lifecycle, self.lifecycle)
         handlers.on(CONTACT_PREFERENCES_UPDATED, self.preferences)
         handlers.on(AGENCY_NOTICE_SENT, self.notices)
+        handlers.on(OPT_OUT_RECORDED, self.opt_outs)
         for status in LEDGER_STATUSES:
             handlers.on(NOTIFICATION_EVENTS[status], self.lender_sends)
         return handlers
@@ -210,6 +218,27 @@ class GatewayConsumer:
                 }
             )
             await CaseRepository(session).borrowers_due_now(lender, data.borrower_ref, now)
+
+    async def opt_outs(
+        self, session: AsyncSession, events: Sequence[Received[OptOutRecorded]]
+    ) -> None:
+        """The borrower's STOP replies, per borrower and channel (the earliest stays); an
+        opt-out the lender reported comes with its preferences instead."""
+        rows: dict[tuple[str, str, str], dict[str, Any]] = {}
+        for event in events:
+            opt_out = replied_opt_out(event.data)
+            if opt_out is None:
+                continue
+            key = (event.envelope.tenantid, event.data.borrower_ref, opt_out.channel.value)
+            if key not in rows or opt_out.at < rows[key]["at"]:
+                lender_id, borrower_ref, channel = key
+                rows[key] = {
+                    "lender_id": lender_id,
+                    "borrower_ref": borrower_ref,
+                    "channel": channel,
+                    "at": opt_out.at,
+                }
+        await OptOutRepository(session).add(list(rows.values()))
 
     async def notices(
         self, session: AsyncSession, events: Sequence[Received[NotificationChanged]]

@@ -8,9 +8,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.agency_gateway.adapters.activities import ActivityLog
+from services.agency_gateway.adapters.activities import ActivityLog, ActivityTexts
 from services.agency_gateway.adapters.assignments import AssignmentStore
-from services.agency_gateway.adapters.cases import CaseRepository, PreferenceRepository
+from services.agency_gateway.adapters.cases import (
+    CaseRepository,
+    OptOutRepository,
+    PreferenceRepository,
+)
 from services.agency_gateway.adapters.contacts import CONTACT, ContactKeys
 from services.agency_gateway.adapters.ledger import ContactLedger, debt_id
 from services.agency_gateway.api.models import (
@@ -23,10 +27,10 @@ from services.agency_gateway.api.models import (
 )
 from services.agency_gateway.domain.handoff import (
     LEDGER_OUTCOMES,
-    NOTICE_PENDING,
     PlacementRecord,
     banned_in,
     debt_facts,
+    own_refusal,
 )
 from services.agency_gateway.outcomes import SOURCE, end_assignment
 from shared.contact_rules import Contact, Direction, Party, RulePack, check
@@ -44,6 +48,7 @@ from shared.vocabulary import Channel, Jurisdiction
 class Handoff:
     runtime: ServiceRuntime
     keys: ContactKeys
+    texts: ActivityTexts
     packs: Mapping[Jurisdiction, RulePack]
     banned: tuple[str, ...]
     assignments_topic: str
@@ -102,27 +107,34 @@ class Handoff:
     async def activity(
         self, agency_id: str, assignment_id: str, body: ActivityReport
     ) -> ActivityRecorded:
+        """Recorded with its text sealed; the event carries the text's keyed hash and the
+        banned phrases found in it, never the text."""
         contact = self._screen(body)
+        identity = {"agency_id": agency_id, "activity_id": body.activity_id}
         async with transaction(self.runtime.sessions) as session:
             row, case = await own_active(session, agency_id, assignment_id)
             log = ActivityLog(session)
             stored = await log.add(
-                {
-                    "agency_id": agency_id,
-                    "activity_id": body.activity_id,
+                identity
+                | {
                     "assignment_id": assignment_id,
-                    "body": body.model_dump(mode="json"),
+                    "body": body.model_dump(mode="json", exclude={"text"}),
+                    "text_sealed": None
+                    if body.text is None
+                    else self.texts.seal(body.text, identity),
                     "recorded_at": datetime.now(UTC),
                 }
             )
             if stored is None:
                 return self._replay(await log.get(agency_id, body.activity_id), body)
             data = AgencyActivityRecorded(
-                **body.model_dump(),
+                **body.model_dump(exclude={"text"}),
                 assignment_id=assignment_id,
                 loan_id=row["loan_id"],
                 borrower_ref=case["borrower_ref"],
                 agency_id=agency_id,
+                text_hmac=None if body.text is None else self.texts.digest(body.text),
+                banned_phrases=[] if body.text is None else banned_in(body.text, self.banned),
             )
             if contact is not None:
                 await ContactLedger(session).record(
@@ -159,6 +171,7 @@ class Handoff:
                 (key[0], case["borrower_ref"])
             )
             ledger = await ContactLedger(session).of_loan(*key, case["borrower_ref"])
+            replies = await OptOutRepository(session).of(key[0], case["borrower_ref"])
         debt = debt_id(*key)
         facts = debt_facts(
             debt,
@@ -168,6 +181,7 @@ class Handoff:
                 PlacementRecord(a["agency_id"], a["placed_at"], a["notice_sent_at"], a["ended_at"])
                 for a in history
             ],
+            replies,
         )
         intended = Contact(
             id=f"check:{assignment_id}",
@@ -180,12 +194,11 @@ class Handoff:
         )
         decision = check(intended, ledger, facts, self.packs[facts.jurisdiction])
         rules, explanation = list(decision.refused_by), decision.explanation
-        allowed = decision.allowed
-        if row["notice_sent_at"] is None and not rules:
-            allowed, rules = False, [NOTICE_PENDING]
-            explanation = "the borrower has not yet been told that this agency holds the account"
+        refusal = None if rules else own_refusal(facts, at, row["notice_sent_at"] is not None)
+        if refusal is not None:
+            rules, explanation = [refusal[0]], refusal[1]
         return ContactCheckAnswer(
-            allowed=allowed,
+            allowed=not rules,
             rules=rules,
             explanation=explanation,
             next_allowed_at=decision.next_allowed_at,
@@ -229,9 +242,9 @@ class Handoff:
             )
         return channel
 
-    @staticmethod
-    def _replay(stored: dict[str, Any], body: ActivityReport) -> ActivityRecorded:
-        if stored["body"] != json.loads(body.model_dump_json()):
+    def _replay(self, stored: dict[str, Any], body: ActivityReport) -> ActivityRecorded:
+        same = stored["body"] == json.loads(body.model_dump_json(exclude={"text"}))
+        if not same or self.texts.open(stored) != body.text:
             raise ProblemError(
                 409,
                 "Activity id reused",

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 from fastapi import FastAPI
 
+from services.agency_gateway.adapters.activities import ActivityTexts
 from services.agency_gateway.adapters.contacts import ContactKeys
 from services.agency_gateway.adapters.webhooks import webhook_log_rules
 from services.agency_gateway.api.agencies import agencies_router
@@ -59,6 +60,7 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
     handoff = Handoff(
         runtime=runtime,
         keys=keys,
+        texts=ActivityTexts(keys.storage),
         packs=packs,
         banned=banned_phrases(packs.values()),
         assignments_topic=assignments_topic,

@@ -95,7 +95,8 @@ class ActivityOutcome(StrEnum):
 
 
 class AgencyActivityRecorded(Frozen):
-    """One contact attempt or note an agency reported on an assignment."""
+    """One contact attempt or note an agency reported on an assignment; its free text is not
+    published (personal data the append-only audit log could never erase)."""
 
     activity_id: str
     assignment_id: str
@@ -108,7 +109,17 @@ class AgencyActivityRecorded(Frozen):
     at: datetime
     recording_id: str | None = None
     staff_count: int | None = None
-    text: str | None = Field(default=None, description="A note's text (screened by the gateway).")
+    text_hmac: str | None = Field(
+        default=None,
+        description="'<key id>:<hex>': HMAC-SHA256 of the agency's text under a key only the "
+        "gateway holds. The text itself stays sealed in the gateway (erasable); this ties the "
+        "record to it without carrying it.",
+    )
+    banned_phrases: list[str] = Field(
+        default_factory=list,
+        description="The phrases of any pack's banned wording (CN-06) the gateway found in the "
+        "text: what the text is judged by once published.",
+    )
 
 
 class PromiseRecorded(Frozen):

@@ -25,6 +25,19 @@ BIDI_CONTROLS = frozenset("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u206
 
 def storable_text(value: str) -> str:
     """Free text as NFC, refused if it holds control characters or bidirectional overrides."""
+    return _storable(value, frozenset(), "(line breaks, tabs, escapes)")
+
+
+NOTE_LAYOUT = frozenset("\t\n\r")
+"""The control characters a note of several lines may hold: tabs and line breaks."""
+
+
+def storable_note(value: str) -> str:
+    """Free text of several lines: as :func:`storable_text`, but tabs and line breaks pass."""
+    return _storable(value, NOTE_LAYOUT, "other than tabs and line breaks")
+
+
+def _storable(value: str, allowed: frozenset[str], controls: str) -> str:
     if "\x00" in value:
         raise ValueError("must not contain NUL (U+0000) characters")
     try:
@@ -32,8 +45,8 @@ def storable_text(value: str) -> str:
     except UnicodeEncodeError as error:
         raise ValueError("must be valid Unicode (no unpaired surrogates)") from error
     value = unicodedata.normalize("NFC", value)
-    if any(unicodedata.category(character) == "Cc" for character in value):
-        raise ValueError("must not contain control characters (line breaks, tabs, escapes)")
+    if any(unicodedata.category(c) == "Cc" and c not in allowed for c in value):
+        raise ValueError(f"must not contain control characters {controls}")
     if not BIDI_CONTROLS.isdisjoint(value):
         raise ValueError("must not contain bidirectional overrides (U+202A-U+202E, U+2066-U+2069)")
     return value

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from shared.events.limits import storable_text
+from shared.crypto import KeyRing
+from shared.events.limits import storable_note, storable_text
 from shared.events.models import InconvenientTime
 from shared.events.money import LenderMoney, Money
 
@@ -94,3 +95,21 @@ def test_text_is_normalised_to_nfc() -> None:
     assert storable_text("Zoe\u0301") == "Zo\u00e9"
     assert storable_text("张三") == "张三"
     assert TypeAdapter(str).validate_python(storable_text("O'Brien-Smith")) == "O'Brien-Smith"
+
+
+@pytest.mark.parametrize("text", ["a\x00b", "bell\x07", "esc\x1b[2J", "a\x7fb", "a\x85b", "\u202e"])
+def test_a_note_refuses_controls_but_tabs_and_line_breaks(text: str) -> None:
+    with pytest.raises(ValueError, match="must not contain"):
+        storable_note(text)
+    assert storable_note("two\r\nlines\tand Zoe\u0301") == "two\r\nlines\tand Zo\u00e9"
+
+
+def test_a_keyed_hash_names_its_key_and_needs_it() -> None:
+    ring = KeyRing.parse(KeyRing.generate_spec("k2") + "," + KeyRing.generate_spec("k1"))
+    digest = ring.keyed_hash(b"note", b"purpose")
+    assert digest.startswith("k2:")
+    assert digest == ring.keyed_hash(b"note", b"purpose", "k2")
+    assert digest != ring.keyed_hash(b"note", b"other purpose")
+    assert ring.keyed_hash(b"note", b"purpose", "k1").startswith("k1:")
+    other = KeyRing.parse(KeyRing.generate_spec("k2"))
+    assert other.keyed_hash(b"note", b"purpose") != digest

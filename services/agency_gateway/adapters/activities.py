@@ -1,5 +1,14 @@
-"""Agencies' reported activities, kept once per agency's own activity id."""
+"""Agencies' reported activities, kept once per agency's own activity id.
 
+An activity's free text is personal data: it is stored sealed under the gateway's data key
+ring, bound to the agency and activity ids (``text_sealed``), never in the report's JSON and
+never in an event; events carry its keyed hash (:meth:`ActivityTexts.digest`). Erasing a text
+is setting its column to null; key rotation re-seals it (``reseal``).
+"""
+
+import base64
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import select
@@ -7,6 +16,45 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.tables import activities
+from shared.crypto import KeyRing, SealedValue
+from shared.db.reseal import ResealJob, SealedColumn
+
+TEXT = SealedColumn(activities, "text_sealed", bound_to=("agency_id", "activity_id"))
+UNSEALED = "unsealed"
+"""The key id of a text recorded before texts were sealed, moved out of the report's JSON by
+migration 0013 as base64 (the reseal command seals it)."""
+PURPOSE = b"agency gateway activity text"
+
+
+@dataclass(frozen=True)
+class ActivityTexts:
+    ring: KeyRing  # the gateway's data key ring
+
+    def __post_init__(self) -> None:
+        if UNSEALED in self.ring.keys:
+            raise ValueError(f"data_keys: the key id {UNSEALED!r} is reserved")
+
+    def seal(self, text: str, row: Mapping[str, Any]) -> dict[str, str]:
+        return TEXT.seal(self.ring, text.encode(), row)
+
+    def open(self, row: Mapping[str, Any]) -> str | None:
+        """The stored text of ``row`` (raises DecryptionError); None if none or erased."""
+        if row[TEXT.name] is None:
+            return None
+        return self._open(TEXT, row).decode()
+
+    def digest(self, text: str) -> str:
+        """The keyed hash events carry instead of the text."""
+        return self.ring.keyed_hash(text.encode(), PURPOSE)
+
+    def reseal_job(self) -> ResealJob:
+        return ResealJob(TEXT, self.ring, opener=self._open)
+
+    def _open(self, column: SealedColumn, row: Mapping[str, Any]) -> bytes:
+        stored = SealedValue.model_validate(row[column.name])
+        if stored.kid == UNSEALED:
+            return base64.b64decode(stored.ct)
+        return column.open(self.ring, row)
 
 
 class ActivityLog:

@@ -4,12 +4,18 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.agency_gateway.adapters.tables import borrower_preferences, collection_cases
+from services.agency_gateway.adapters.tables import (
+    borrower_opt_outs,
+    borrower_preferences,
+    collection_cases,
+)
+from shared.contact_rules import OptOut
 from shared.db.bulk import among, update_rows, upsert_if_newer
+from shared.vocabulary import Channel
 
 LoanKey = tuple[str, str]
 # What only the report that opens a case sets; a newer report replaces every other column.
@@ -128,3 +134,30 @@ class PreferenceRepository:
             )
         )
         return {(r.lender_id, r.borrower_ref): dict(r._mapping) for r in rows}
+
+
+class OptOutRepository:
+    """The channels borrowers opted out of by reply; the earliest reply per channel stays."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+
+    async def add(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        statement = pg_insert(borrower_opt_outs).values(list(rows))
+        await self._session.execute(
+            statement.on_conflict_do_update(
+                index_elements=list(borrower_opt_outs.primary_key.columns),
+                set_={"at": func.least(borrower_opt_outs.c.at, statement.excluded.at)},
+            )
+        )
+
+    async def of(self, lender_id: str, borrower_ref: str) -> list[OptOut]:
+        rows = await self._session.execute(
+            select(borrower_opt_outs.c.channel, borrower_opt_outs.c.at).where(
+                borrower_opt_outs.c.lender_id == lender_id,
+                borrower_opt_outs.c.borrower_ref == borrower_ref,
+            )
+        )
+        return [OptOut(Channel(channel), at) for channel, at in rows]

@@ -66,6 +66,16 @@ borrower_preferences = Table(
     PrimaryKeyConstraint("lender_id", "borrower_ref"),
 )
 
+borrower_opt_outs = Table(
+    "borrower_opt_outs",
+    metadata,
+    Column("lender_id", Text, nullable=False),
+    Column("borrower_ref", Text, nullable=False),
+    Column("channel", Text, nullable=False),
+    _at("at", nullable=False),
+    PrimaryKeyConstraint("lender_id", "borrower_ref", "channel"),
+)
+
 agencies = Table(
     "agencies",
     metadata,
@@ -120,8 +130,14 @@ activities = Table(
     Column("agency_id", Text, nullable=False),
     Column("activity_id", Text, nullable=False),
     Column("assignment_id", Text, nullable=False),
-    Column("body", JSONB, nullable=False),
+    Column("body", JSONB, nullable=False, comment="the report without its text"),
     _at("recorded_at", nullable=False),
+    Column(
+        "text_sealed",
+        JSONB,
+        comment="the report's text, AES-GCM sealed under the gateway's data key, bound to "
+        "agency_id and activity_id; null when none (or erased)",
+    ),
     PrimaryKeyConstraint("agency_id", "activity_id"),
 )
 

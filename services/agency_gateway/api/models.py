@@ -21,7 +21,13 @@ from shared.events.assignments import (
     ActivityType,
     UnmetPrerequisite,
 )
-from shared.events.limits import IDENTIFIER_PATTERN, Identifier, Instant, storable_text
+from shared.events.limits import (
+    IDENTIFIER_PATTERN,
+    Identifier,
+    Instant,
+    storable_note,
+    storable_text,
+)
 from shared.events.money import LenderMoney, Money
 from shared.vocabulary import REGION_PATTERN, Channel, Jurisdiction, region_error
 
@@ -29,7 +35,14 @@ AssignmentId = Annotated[
     str, Path(pattern=IDENTIFIER_PATTERN, description="The assignment id the gateway gave")
 ]
 AgencyId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, description="The agency's id")]
-ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
+ShortText = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
+    AfterValidator(storable_text),
+]
+NoteText = Annotated[
+    str, StringConstraints(min_length=1, max_length=2000), AfterValidator(storable_note)
+]
 
 
 class _Body(BaseModel):
@@ -91,7 +104,12 @@ class ActivityReport(_Body):
     at: AwareDatetime
     recording_id: Identifier | None = None
     staff_count: int | None = Field(default=None, ge=1, le=20)
-    text: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
+    text: NoteText | None = Field(
+        default=None,
+        description="A note's text, or what a message said: kept sealed in the gateway, never "
+        "published (events carry its keyed hash). Tabs and line breaks are kept; other control "
+        "characters are refused.",
+    )
 
 
 class ActivityRecorded(BaseModel):

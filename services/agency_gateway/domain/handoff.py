@@ -8,6 +8,7 @@ from typing import Any
 
 from shared.contact_rules import DebtFacts, Hold, OptOut, Placement, RulePack
 from shared.contact_rules import Outcome as LedgerOutcome
+from shared.contact_rules.limits import ATTORNEY_REPRESENTED, borrower_limits, represented
 from shared.events.assignments import ActivityOutcome
 from shared.events.models import ContactPreferences, HoldReason
 from shared.vocabulary import Jurisdiction
@@ -55,31 +56,38 @@ def debt_facts(
     case: Mapping[str, Any],
     prefs: Mapping[str, Any] | None,
     placements: Sequence[PlacementRecord],
+    replies: Sequence[OptOut] = (),
 ) -> DebtFacts:
-    """The contact-rules view of a case: holds, the borrower's wishes, every placement."""
-    opt_outs: tuple[OptOut, ...] = ()
-    cease_at = attorney_at = None
-    preferences = ContactPreferences()
+    """The contact-rules view of a case: holds, the borrower's wishes (the lender's latest
+    report and the borrower's STOP replies), every placement."""
+    preferences, since = None, None
     if prefs is not None:
         preferences = ContactPreferences.model_validate(prefs["preferences"])
         since = prefs["as_of"]
-        opt_outs = tuple(OptOut(c, since) for c in preferences.opted_out_channels)
-        cease_at = since if preferences.cease_communication else None
-        attorney_at = since if preferences.attorney_represented else None
     holds = tuple(Hold(HoldReason(reason), EPOCH) for reason in case["holds"].values())
-    return DebtFacts(
+    facts = DebtFacts(
         debt_id=debt,
         person_ref=case["borrower_ref"],
         jurisdiction=Jurisdiction(case["jurisdiction"]),
         borrower_zone=case["borrower_zone"] or "UTC",
         holds=holds,
-        opt_outs=opt_outs,
-        consents=tuple(preferences.consents),
-        inconvenient_times=tuple(preferences.inconvenient_times),
-        cease_requested_at=cease_at,
-        attorney_represented_since=attorney_at,
         illegal_debt=HoldReason.SUSPECTED_ILLEGAL_DEBT.value in case["holds"].values(),
         placements=tuple(
             Placement(p.agency_id, p.placed_at, p.notice_sent_at, p.ended_at) for p in placements
         ),
     )
+    return borrower_limits(preferences, since, replies).on(facts)
+
+
+def own_refusal(facts: DebtFacts, at: datetime, notified: bool) -> tuple[str, str] | None:
+    """The gateway's refusal where the pack refused nothing, as (rule, explanation): a
+    represented borrower (the platform's rule wherever the pack has none) or one not yet told
+    of the agency."""
+    if (why := represented(facts, at)) is not None:
+        return ATTORNEY_REPRESENTED, why
+    if not notified:
+        return (
+            NOTICE_PENDING,
+            "the borrower has not yet been told that this agency holds the account",
+        )
+    return None

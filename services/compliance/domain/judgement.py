@@ -25,10 +25,12 @@ from shared.contact_rules import (
     judge_ledger,
 )
 from shared.contact_rules.ledger import POSSIBLE_OUTCOMES, PartyKind
+from shared.contact_rules.limits import replied_opt_out, reported_limits
 from shared.contact_rules.packs import RuleStatus
 from shared.contact_rules.params import BannedPhraseParams
 from shared.events.assignments import ActivityType
-from shared.events.models import ConsentRecord, HoldReason, InconvenientTime
+from shared.events.models import ConsentRecord, ContactPreferences, HoldReason, InconvenientTime
+from shared.events.notifications import OptOutRecorded
 from shared.vocabulary import Channel, Jurisdiction
 
 SENT = "collections.notification.sent"
@@ -155,22 +157,23 @@ class _Case:
                 p.agency_id, p.placed_at, p.borrower_notified_at or _at(d["at"]), p.ended_at
             )
         elif kind == "opt-out-recorded":
-            self.opt_outs.append(OptOut(Channel(d["channel"]), _at(d["at"])))
+            fields = {name: d[name] for name in OptOutRecorded.model_fields if name in d}
+            replied = replied_opt_out(OptOutRecorded.model_validate(fields))
+            self.opt_outs += [replied] if replied is not None else []
         elif kind == "contact-preferences-updated":
             self._preferences(d["preferences"], _at(d["effective_at"]))
         elif event.type in CONTACT_TYPES and self.person_ref is not None:
             self._contact(event)
 
     def _preferences(self, prefs: Mapping[str, Any], since: datetime) -> None:
-        self.opt_outs += [OptOut(Channel(c), since) for c in prefs.get("opted_out_channels", [])]
-        if prefs.get("cease_communication") and self.cease_at is None:
-            self.cease_at = since
-        if prefs.get("attorney_represented") and self.attorney_at is None:
-            self.attorney_at = since
-        self.consents += tuple(ConsentRecord.model_validate(c) for c in prefs.get("consents", []))
-        self.inconvenient = tuple(
-            InconvenientTime.model_validate(t) for t in prefs.get("inconvenient_times", [])
-        )
+        """A report's limits join what earlier ones set: the log judges each contact by every
+        wish stated before it (a cease or an attorney stays from its first report)."""
+        limits = reported_limits(ContactPreferences.model_validate(prefs), since)
+        self.opt_outs += limits.opt_outs
+        self.cease_at = self.cease_at or limits.cease_requested_at
+        self.attorney_at = self.attorney_at or limits.attorney_represented_since
+        self.consents += limits.consents
+        self.inconvenient = limits.inconvenient_times
 
     def _contact(self, event: LoggedEvent) -> None:
         d = event.data
@@ -191,7 +194,7 @@ class _Case:
         else:
             channel = ActivityType(d["type"]).channel
             if channel is None:  # a note is not a contact; its words are judged apart
-                if d.get("text"):
+                if wording(d):
                     self.notes.append(event)
                 return
             outcome = ACTIVITY_OUTCOMES[d["outcome"]]
@@ -208,7 +211,7 @@ class _Case:
                 outcome=outcome,
                 recording_id=d.get("recording_id"),
                 staff_count=d.get("staff_count"),
-                text=d.get("text"),
+                text=wording(d),
             )
         self.contacts.append(contact)
         self.leaf_of[contact.id] = event.leaf_index
@@ -312,7 +315,7 @@ def _notes_with_banned_words(case: _Case, pack: RulePack) -> list[_Found]:
     found = []
     for note in case.notes:
         d = note.data
-        folded = str(d["text"]).casefold()
+        folded = str(wording(d)).casefold()
         for rule_id, phrases in rules:
             words = [p for p in phrases if p.casefold() in folded]
             if words:
@@ -328,6 +331,16 @@ def _notes_with_banned_words(case: _Case, pack: RulePack) -> list[_Found]:
                     )
                 )
     return found
+
+
+def wording(activity: Mapping[str, Any]) -> str | None:
+    """What an agency's activity is judged by for its words: the banned phrases the gateway
+    found in its text (the text stays sealed in the gateway; the log holds its keyed hash), or
+    the text itself in entries logged before texts left the events."""
+    if activity.get("text"):
+        return str(activity["text"])
+    found = activity.get("banned_phrases") or []
+    return "\n".join(found) or None
 
 
 def _at(value: str) -> datetime:

@@ -21,7 +21,8 @@ from shared.contact_rules import (
     check,
     tighten,
 )
-from shared.events.models import ConsentRecord, HoldReason, InconvenientTime
+from shared.contact_rules.limits import borrower_limits
+from shared.events.models import HoldReason
 from shared.events.notifications import NotificationKind
 from shared.vocabulary import Channel, Jurisdiction
 
@@ -50,35 +51,21 @@ def stop_reason(
 
 def facts_of(file: LoanFile, prefs: Preferences | None) -> DebtFacts:
     """The contact-rules view of one loan and its borrower's preferences."""
-    opt_outs: list[OptOut] = []
-    consents: tuple[ConsentRecord, ...] = ()
-    inconvenient: tuple[InconvenientTime, ...] = ()
-    cease_at = attorney_at = None
-    if prefs is not None:
-        opt_outs = [OptOut(channel, at) for channel, at in prefs.reply_opt_outs.items()]
-        since = prefs.reported_at
-        if since is not None:
-            opt_outs += [OptOut(c, since) for c in prefs.reported.opted_out_channels]
-            cease_at = since if prefs.reported.cease_communication else None
-            attorney_at = since if prefs.reported.attorney_represented else None
-        consents = tuple(prefs.reported.consents)
-        inconvenient = tuple(prefs.reported.inconvenient_times)
-    return DebtFacts(
+    facts = DebtFacts(
         debt_id=debt_id(file.lender_id, file.loan_id),
         person_ref=file.borrower_ref,
         jurisdiction=file.jurisdiction,
         borrower_zone=file.timezone,
         holds=tuple(Hold(HoldReason(h.reason), h.placed_at) for h in file.holds.values()),
-        opt_outs=tuple(opt_outs),
-        consents=consents,
-        inconvenient_times=inconvenient,
-        cease_requested_at=cease_at,
-        attorney_represented_since=attorney_at,
         placements=tuple(
             Placement(p.agency_id, p.placed_at, p.notice_sent_at, p.ended_at)
             for p in file.placements
         ),
     )
+    if prefs is None:
+        return facts
+    replies = [OptOut(channel, at) for channel, at in prefs.reply_opt_outs.items()]
+    return borrower_limits(prefs.reported, prefs.reported_at, replies).on(facts)
 
 
 def intended_contact(notification: Notification, file: LoanFile, at: datetime) -> Contact:

@@ -159,9 +159,9 @@ def aged(
     return report(loan_id, days_past_due=days, due_date=due.isoformat(), as_of=as_of, **changes)
 
 
-@asynccontextmanager
-async def gateway_stack(infrastructure: Infrastructure) -> AsyncIterator[GatewayStack]:
-    options = {
+def gateway_options() -> dict[str, dict[str, Any]]:
+    """The gateway's settings in tests: quick workers and webhook retries."""
+    return {
         "agency_gateway": {
             "placement_idle_seconds": 0.05,
             "webhook_idle_seconds": 0.05,
@@ -169,5 +169,10 @@ async def gateway_stack(infrastructure: Infrastructure) -> AsyncIterator[Gateway
             "webhook_max_attempts": 4,
         }
     }
+
+
+@asynccontextmanager
+async def gateway_stack(infrastructure: Infrastructure) -> AsyncIterator[GatewayStack]:
+    options = gateway_options()
     async with running_platform(infrastructure, ("intake", "agency_gateway"), options) as platform:
         yield GatewayStack(platform, infrastructure.kafka_bootstrap)

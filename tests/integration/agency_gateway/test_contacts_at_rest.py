@@ -1,6 +1,7 @@
 """The gateway stores a borrower's contact under its own data key, bound to the case, and its
 reseal command moves stored contacts to a new data key in batches, old key ids readable
-throughout, a re-run doing nothing."""
+throughout, a re-run doing nothing; agencies' activity texts, once plain in the report's JSON,
+are moved out by a migration and sealed by the same command."""
 
 import copy
 import json
@@ -8,15 +9,18 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 import pytest
-from sqlalchemy import select, text
+from alembic import command
+from sqlalchemy import Connection, select, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
+from services.agency_gateway.adapters.activities import TEXT, UNSEALED, ActivityTexts
 from services.agency_gateway.adapters.contacts import CONTACT, ContactKeys
-from services.agency_gateway.adapters.tables import collection_cases
+from services.agency_gateway.adapters.tables import activities, collection_cases
 from services.agency_gateway.settings import AgencyGatewaySettings
 from services.agency_gateway.wiring import MIGRATIONS
 from shared.crypto import DecryptionError, KeyRing, SealedValue
 from shared.db.engine import create_engine
-from shared.db.migrations import upgrade_to_head
+from shared.db.migrations import alembic_config, upgrade_to_head
 from shared.db.reseal import BatchDone, kid_counts, reseal
 from shared.db.reseal_command import run_command
 from tests.harness import RunningPlatform, eventually
@@ -143,5 +147,65 @@ async def test_reseal_moves_every_contact_to_the_new_key_in_batches(
         assert stopped == 2
         assert "(lender_id=lender-a, loan_id=L-000): unknown key id 'k2'" in capsys.readouterr().err
         assert await kid_counts(engine, CONTACT) == {"k2": 23}  # the failed batch rolled back
+    finally:
+        await engine.dispose()
+
+
+async def migrate(url: str, revision: str) -> None:
+    config = alembic_config(MIGRATIONS, url)
+    engine = create_async_engine(url)
+
+    def run(connection: Connection) -> None:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(run)
+    finally:
+        await engine.dispose()
+
+
+async def test_activity_texts_leave_the_reports_json_and_reseal_seals_them(
+    infrastructure: TestInfrastructure,
+) -> None:
+    database = f"texts_{uuid4().hex[:10]}"
+    await infrastructure.create_database(database)
+    url = infrastructure.postgres_url(database)
+    await migrate(url, "0012")
+    engine = create_engine(url, pool_size=2)
+    note = "借款人说周五还款\nafter 6 pm"
+    try:
+        async with engine.begin() as connection:
+            for n, body in enumerate(({"type": "note", "text": note}, {"type": "call"})):
+                await connection.execute(
+                    text(
+                        "INSERT INTO activities VALUES ('ag', :id, 'A-1', CAST(:body AS jsonb), "
+                        "now())"
+                    ),
+                    {"id": f"ACT-{n}", "body": json.dumps(body)},
+                )
+        await migrate(url, "head")
+        async with engine.connect() as connection:
+            rows = {
+                row.activity_id: dict(row._mapping)
+                for row in await connection.execute(select(activities))
+            }
+        assert rows["ACT-0"]["body"] == {"type": "note"}
+        assert rows["ACT-0"]["text_sealed"]["kid"] == UNSEALED
+        assert rows["ACT-1"]["text_sealed"] is None
+        assert await kid_counts(engine, TEXT) == {UNSEALED: 1}
+
+        texts = ActivityTexts(KeyRing.parse(K1))
+        done = await reseal(engine, texts.reseal_job())
+        assert (done.resealed, done.left) == (1, 0)
+        assert await kid_counts(engine, TEXT) == {"k1": 1}
+        async with engine.connect() as connection:
+            row = await connection.execute(select(activities).where(TEXT.column.is_not(None)))
+            stored = dict(row.one()._mapping)
+        assert note not in str(stored)
+        assert ActivityTexts(KeyRing.parse(K1)).open(stored) == note
+        erased = {**stored, TEXT.name: None}  # erasing is a null: nothing else holds the text
+        assert texts.open(erased) is None
     finally:
         await engine.dispose()

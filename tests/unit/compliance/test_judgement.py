@@ -110,7 +110,12 @@ def test_contact_after_an_opt_out_and_after_a_cease_request() -> None:
     log = Log()
     log.placed()
     stop = log.add(
-        "collections.borrower.opt-out-recorded", channel="sms", at=at(1), borrower_ref="bref_1"
+        "collections.borrower.opt-out-recorded",
+        channel="sms",
+        at=at(1),
+        borrower_ref="bref_1",
+        source="reply",
+        loan_ids=["L-1"],
     )
     after_stop = log.sent(2)
     log.sent(3, channel="email")  # another channel: allowed
@@ -154,6 +159,16 @@ def test_banned_wording_in_an_agencys_message() -> None:
     words = PACKS[Jurisdiction.CN].rules["CN-06"].params.banned_phrases[0]  # type: ignore[attr-defined]
     text = log.activity(0, kind="sms", outcome="delivered", text=f"请注意 {words}")
     assert [(rule, leaves) for rule, _, leaves in log.rules()] == [("CN-06", (text, REPORT))]
+
+
+def test_banned_wording_found_by_the_gateway_in_a_text_it_keeps_sealed() -> None:
+    log = Log()
+    log.placed()
+    sms = log.activity(
+        0, kind="sms", outcome="delivered", text_hmac="k1:00ff", banned_phrases=["jail"]
+    )
+    log.activity(1, kind="sms", outcome="delivered", text_hmac="k1:0a0b", banned_phrases=[])
+    assert [(rule, leaves) for rule, _, leaves in log.rules()] == [("CN-06", (sms, REPORT))]
 
 
 def test_us_calls_within_a_week_of_a_conversation() -> None:

@@ -8,6 +8,17 @@ from tests.unit.compliance.test_judgement import PACKS, Log, at
 FOUND = "collections.compliance.violation-found"
 
 
+def stop_reply(channel: str, when: str) -> dict[str, object]:
+    """The data of the notifier's opt-out-recorded for a STOP reply."""
+    return {
+        "borrower_ref": "bref_1",
+        "channel": channel,
+        "source": "reply",
+        "at": when,
+        "loan_ids": ["L-1"],
+    }
+
+
 def judged(log: Log) -> list[Judged]:
     return judge_loan("lender-1", "L-1", log.events, PACKS)
 
@@ -45,7 +56,7 @@ def test_a_violation_that_still_holds_is_not_retracted_by_later_entries() -> Non
     log.activity(0)
     cn09 = logged_violation(log, "CN-09")
     log.add("collections.loan.hold-placed", hold_id="h1", reason="dispute", placed_at=at(5))
-    log.add("collections.borrower.opt-out-recorded", channel="email", at=at(6))
+    log.add("collections.borrower.opt-out-recorded", **stop_reply("email", at(6)))
     log.activity(7)
     log.add("collections.notification.agency-notice-sent", agency_id="ag", at=at(8))
 
@@ -71,7 +82,7 @@ def test_every_fact_logged_since_when_none_is_of_the_rules_kinds() -> None:
     log.add("collections.loan.hold-placed", hold_id="h1", reason="dispute", placed_at=at(0))
     log.sent(2)
     pol01 = logged_violation(log, "POL-01")
-    opt_out = log.add("collections.borrower.opt-out-recorded", channel="email", at=at(3))
+    opt_out = log.add("collections.borrower.opt-out-recorded", **stop_reply("email", at(3)))
 
     [retraction] = retractions([pol01], [], log.events)
 
