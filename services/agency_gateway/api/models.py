@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -21,13 +20,34 @@ from shared.events.assignments import (
     ActivityType,
     UnmetPrerequisite,
 )
-from shared.events.limits import IDENTIFIER_PATTERN, Identifier, Instant, storable_text
+from shared.events.limits import (
+    IDENTIFIER_PATTERN,
+    DateTime,
+    Identifier,
+    Instant,
+    storable_text,
+)
 from shared.events.money import LenderMoney, Money
 from shared.vocabulary import REGION_PATTERN, Channel, Jurisdiction, region_error
 
 AssignmentId = Annotated[
     str, Path(pattern=IDENTIFIER_PATTERN, description="The assignment id the gateway gave")
 ]
+Responses = dict[int | str, dict[str, Any]]
+ENDED: Responses = {
+    410: {
+        "description": "The assignment ended (recalled, returned or expired): its borrower "
+        "data is gone"
+    }
+}
+"""What every route of one assignment but the list can answer (``responses=``)."""
+
+
+def repeated(model: type[BaseModel], what: str) -> Responses:
+    """The 200 of an idempotent report whose id was recorded before (201: the first time)."""
+    return {200: {"model": model, "description": f"This {what} id was recorded before"}}
+
+
 AgencyId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, description="The agency's id")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200, strip_whitespace=True)]
 
@@ -88,7 +108,7 @@ class ActivityReport(_Body):
     type: ActivityType
     direction: ActivityDirection
     outcome: ActivityOutcome
-    at: AwareDatetime
+    at: DateTime
     recording_id: Identifier | None = None
     staff_count: int | None = Field(default=None, ge=1, le=20)
     text: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
@@ -107,7 +127,7 @@ class ReturnRequest(_Body):
 
 class ContactCheckRequest(_Body):
     channel: Channel
-    at: AwareDatetime | None = Field(default=None, description="When to contact; default now.")
+    at: DateTime | None = Field(default=None, description="When to contact; default now.")
 
 
 class ContactCheckAnswer(BaseModel):
