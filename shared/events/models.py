@@ -146,7 +146,7 @@ class ConsentKind(StrEnum):
 
 class ConsentRecord(Frozen):
     kind: ConsentKind
-    granted: bool
+    granted: bool = Field(strict=True)
     recorded_at: Instant
     channel: Channel | None = None
     evidence_ref: (
@@ -156,9 +156,9 @@ class ConsentRecord(Frozen):
 
 class ContactPreferences(Frozen):
     opted_out_channels: list[Channel] = Field(default_factory=list)
-    cease_communication: bool = False
+    cease_communication: bool = Field(default=False, strict=True)
     inconvenient_times: list[InconvenientTime] = Field(default_factory=list)
-    attorney_represented: bool = False
+    attorney_represented: bool = Field(default=False, strict=True)
     consents: list[ConsentRecord] = Field(default_factory=list)
 
 

@@ -110,7 +110,7 @@ class ActivityReport(_Body):
     outcome: ActivityOutcome
     at: DateTime
     recording_id: Identifier | None = None
-    staff_count: int | None = Field(default=None, ge=1, le=20)
+    staff_count: int | None = Field(default=None, ge=1, le=20, strict=True)
     text: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = None
 
 
@@ -176,12 +176,16 @@ class AgencyTerms(_Body):
         description="ISO 3166-2 regions of its jurisdictions it serves (e.g. CN-GD); none: "
         "the whole of them. It gets loans of its regions and loans of no stated region.",
     )
-    capacity: int = Field(ge=0, le=10_000_000, description="Open accounts it can hold.")
-    share: int = Field(ge=0, le=1000, description="Allocation weight among eligible agencies.")
+    capacity: int = Field(
+        ge=0, le=10_000_000, strict=True, description="Open accounts it can hold."
+    )
+    share: int = Field(
+        ge=0, le=1000, strict=True, description="Allocation weight among eligible agencies."
+    )
     webhook_url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = (
         None
     )
-    active: bool = True
+    active: bool = Field(default=True, strict=True)
 
     @field_validator("regions")
     @classmethod
@@ -270,7 +274,9 @@ class EscalationRequest(_Body):
 
 
 class LenderEscalationRequest(_Body):
-    approve: bool = Field(default=True, description="The lender's approval, recorded first.")
+    approve: bool = Field(
+        default=True, strict=True, description="The lender's approval, recorded first."
+    )
 
 
 class EscalationView(BaseModel):
