@@ -4,8 +4,9 @@ import json
 from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
+from shared.events.envelope import Envelope, new_envelope
 from shared.events.limits import (
     EARLIEST,
     MAX_CLOCK_SKEW,
@@ -75,3 +76,25 @@ def test_rfc3339_text_and_datetimes_made_in_code_are_date_times(text: str) -> No
     parsed = TypeAdapter(DateTime).validate_python(text)
     assert parsed.tzinfo is not None
     assert TypeAdapter(DateTime).validate_python(parsed) == parsed
+
+
+class NoData(BaseModel):
+    pass
+
+
+def test_an_event_whose_time_is_a_number_is_not_read_as_1970() -> None:
+    """Events carry the same date-times as the APIs: a poison message with ``"time": 0``
+    goes to the dead letters instead of being logged at the epoch."""
+    made = new_envelope(
+        type_name="collections.test",
+        schema_version=1,
+        source="/collections/tests",
+        subject="L-1",
+        tenant="lender-1",
+        data=NoData(),
+    )
+    envelope = json.loads(made.to_bytes())
+    assert Envelope.model_validate(envelope).time.tzinfo is not None
+    for time in (0, 1.7e9, "1700000000", "2026-01-01T00:00:00"):
+        with pytest.raises(ValidationError, match="RFC 3339"):
+            Envelope.model_validate_json(json.dumps(envelope | {"time": time}))
