@@ -1,6 +1,6 @@
 """Settings common to every service; each service subclasses with its own env prefix."""
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,8 +60,19 @@ class ServiceSettings(DatabaseTlsSettings, KafkaSettings):
     retention_batch_size: int = Field(
         default=1000, ge=1, description="Rows deleted per statement by a retention pass."
     )
+    profile: Literal["local", "production"] = Field(
+        default="production",
+        description="local: the dev stack and the tests, where the local provider emulators' "
+        "demo credentials are fine; production (the default): a start with a secret still at "
+        "such a known default value is refused, naming the setting.",
+    )
     http_host: str = "127.0.0.1"
     http_port: int = 8000
+    max_body_bytes: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request body accepted (413 beyond it, before the body is read).",
+    )
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -196,6 +196,7 @@ def service_options(
         "kafka_bootstrap_servers": kafka_bootstrap,
         "http_port": str(service.port),
         "topic_namespace": topic_namespace,
+        "profile": "local",  # the local provider emulators, with their demo credentials
     }
     if service.holds("data_keys"):
         options["data_keys"] = keys.storage_keys[service.name]

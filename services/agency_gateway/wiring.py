@@ -81,6 +81,7 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
             agencies_router(runtime, keys.storage),
             webhooks_router(runtime),
         ],
+        max_body_bytes=settings.max_body_bytes,
     )
     app.state.authenticator = runtime.auth
     return app

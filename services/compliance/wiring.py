@@ -39,6 +39,7 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         description="Tamper-evident audit log (a signed Merkle tree), proofs and the auditor's "
         "reads.",
         routers=[proofs.router, entries.router, violations.router, reports.router],
+        max_body_bytes=settings.max_body_bytes,
     )
     app.state.authenticator = runtime.auth  # what role_required checks keys with
     app.state.log_writer = writer

@@ -18,8 +18,11 @@ class IntakeSettings(ServiceSettings):
         description="Idempotency-Key replies are kept this long (at least 24 hours), then "
         "deleted: a retry after that is a new request.",
     )
-    max_body_bytes: int = 64 * 1024
-    max_batch_body_bytes: int = 4 * 1024 * 1024
+    max_batch_body_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest body of POST /v1/overdue-loans/batch (others: max_body_bytes).",
+    )
     data_keys: SecretStr = Field(
         default=SecretStr(""),
         description="Key ring sealing personal data at rest 'kid:base64key,...'; the first "

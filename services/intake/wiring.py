@@ -19,7 +19,6 @@ from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.retention import RetentionRule
 from shared.events.topics import Topic
 from shared.http.app import service_app
-from shared.http.limits import BodySizeLimit
 from shared.http.problems import problem_response
 from shared.logging import configure_logging
 from shared.runtime import ServiceRuntime
@@ -50,15 +49,12 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         "them after. Every POST takes an `Idempotency-Key` header; errors are RFC 9457 "
         "problem+json naming each bad field.",
         routers=[reports.router, loans.router, borrowers.router],
+        max_body_bytes=settings.max_body_bytes,
+        body_limits={"/v1/overdue-loans/batch": settings.max_batch_body_bytes},
     )
     app.state.authenticator = runtime.auth
     app.state.intake = IntakeApplication(
         commands=CommandBus(unit_of_work, IntakeHandlers(sealing)), unit_of_work=unit_of_work
-    )
-    app.add_middleware(
-        BodySizeLimit,
-        default_limit=settings.max_body_bytes,
-        limits={"/v1/overdue-loans/batch": settings.max_batch_body_bytes},
     )
     _answer_refusals(app)
     return app

@@ -44,8 +44,21 @@ def load_rules(
     return packs, templates, PolicyBook.load(settings.policies_dir, templates, packs)
 
 
+def refuse_default_secrets(settings: NotifierSettings) -> None:
+    """Outside the local profile, a configured provider's secret may not be the demo value
+    this repository ships (anyone could sign its callbacks, e.g. opt every number out)."""
+    if settings.profile == "local":
+        return
+    if defaults := settings.default_secrets_in_use():
+        raise ValueError(
+            f"{', '.join(defaults)}: still the local providers' demo value, which is public; "
+            "set the provider's own secret (NOTIFIER_PROFILE=local only with the local providers)"
+        )
+
+
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
+    refuse_default_secrets(settings)
     packs, templates, policies = load_rules(settings)
     vault = ContactVault(
         transit=KeyRing.from_secret(settings.transit_keys),
@@ -79,6 +92,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         title="Collections notifier",
         description="Reminders to borrowers under the contact rules, and their outcomes.",
         routers=[notifications.router, receipts.router],
+        max_body_bytes=settings.max_body_bytes,
     )
     app.state.authenticator = runtime.auth
     app.state.policies = policies

@@ -37,6 +37,10 @@ class Authenticator:
     (issued, revoked) drops it from both caches at once (``forget``), so a revocation is felt,
     and a just-issued key works, as soon as the record arrives; the expiries only bound how long
     a missed record could matter. Each cache holds at most ``CACHE_ENTRIES`` keys.
+
+    A lookup still in flight when a record arrives answers from the registry as it was before:
+    its answer is returned to its own request but not cached (``_epoch`` counts the records
+    felt), so a revocation can never be undone by a verification that began before it.
     """
 
     def __init__(
@@ -52,6 +56,7 @@ class Authenticator:
         self._negative_seconds = negative_cache_seconds
         self._known: dict[bytes, tuple[float, Principal]] = {}
         self._refused: dict[bytes, tuple[float, str]] = {}  # hash -> (when, key id)
+        self._epoch = 0  # registry records felt so far (``forget`` calls)
 
     async def authenticate(self, api_key: str) -> Principal | None:
         now = time.monotonic()
@@ -62,7 +67,10 @@ class Authenticator:
         refused = self._refused.get(cache_key)
         if refused is not None and now - refused[0] < self._negative_seconds:
             return None
+        epoch = self._epoch
         principal = await self._store.verify(api_key)
+        if epoch != self._epoch:
+            return principal  # a record arrived meanwhile: this answer may predate it
         if principal is None:
             parts = split_api_key(api_key)
             _bounded(self._refused)[cache_key] = (now, parts[0] if parts else "")
@@ -72,7 +80,9 @@ class Authenticator:
         return principal
 
     def forget(self, key_id: str) -> None:
-        """Drop a key from both caches (a registry record about it arrived)."""
+        """Drop a key from both caches (a registry record about it arrived), and keep the
+        lookups in flight from caching what they read before it."""
+        self._epoch += 1
         for cache_key, (_, principal) in list(self._known.items()):
             if principal.key_id == key_id:
                 del self._known[cache_key]

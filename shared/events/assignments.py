@@ -7,8 +7,9 @@ records them; the gateway is their only publisher.
 from datetime import date, datetime
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from shared.events.limits import DateTime
 from shared.events.models import Frozen
 from shared.events.money import Money
 from shared.vocabulary import Channel
@@ -25,8 +26,8 @@ class AssignmentPlaced(Frozen):
     agency_phone: str | None = Field(
         default=None, description="The agency's public service number (business data)."
     )
-    placed_at: AwareDatetime
-    expires_at: AwareDatetime | None = None
+    placed_at: DateTime
+    expires_at: DateTime | None = None
     policy_version: str
     reason: str
     arm: str | None = Field(
@@ -40,7 +41,7 @@ class AssignmentAcknowledged(Frozen):
     assignment_id: str
     loan_id: str
     agency_id: str
-    acknowledged_at: AwareDatetime
+    acknowledged_at: DateTime
 
 
 class AssignmentEnded(Frozen):
@@ -50,7 +51,7 @@ class AssignmentEnded(Frozen):
     loan_id: str
     borrower_ref: str
     agency_id: str
-    ended_at: AwareDatetime
+    ended_at: DateTime
     reason: str
     policy_version: str | None = Field(
         default=None, description="The placement policy that decided it (none: the agency did)."
@@ -131,7 +132,7 @@ class PromiseRecorded(Frozen):
     agency_id: str
     amount: Money
     due_date: date
-    recorded_at: AwareDatetime
+    recorded_at: DateTime
 
 
 class AgencyPaymentReported(Frozen):
@@ -143,8 +144,8 @@ class AgencyPaymentReported(Frozen):
     loan_id: str
     agency_id: str
     amount: Money
-    paid_at: AwareDatetime
-    recorded_at: AwareDatetime
+    paid_at: DateTime
+    recorded_at: DateTime
 
 
 class DisputeRaised(Frozen):
@@ -157,7 +158,7 @@ class DisputeRaised(Frozen):
     borrower_ref: str
     agency_id: str
     reason: str
-    raised_at: AwareDatetime
+    raised_at: DateTime
 
 
 class UnmetPrerequisite(Frozen):
@@ -177,4 +178,4 @@ class EscalationDecided(Frozen):
     granted: bool
     unmet: list[UnmetPrerequisite]
     policy_version: str
-    decided_at: AwareDatetime
+    decided_at: DateTime

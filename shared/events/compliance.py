@@ -1,7 +1,8 @@
 """Data of compliance's events: a contact rule found broken after the fact."""
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from shared.events.limits import DateTime
 from shared.events.models import Frozen
 
 
@@ -15,7 +16,7 @@ class ViolationFound(Frozen):
     party: str = Field(description="'lender' (its notifier) or 'agency:<agency id>'.")
     agency_id: str | None = None
     contact_id: str
-    contact_at: AwareDatetime
+    contact_at: DateTime
     leaf_indexes: list[int] = Field(
         description="Audit-log entries that prove it: the contact first, then its evidence."
     )

@@ -4,7 +4,9 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
+
+from shared.events.limits import DateTime
 
 CONTENT_TYPE = "application/cloudevents+json"
 
@@ -18,7 +20,7 @@ class Envelope(BaseModel):
     id: UUID
     source: str = Field(description="The service that produced it, e.g. /collections/intake.")
     type: str
-    time: AwareDatetime
+    time: DateTime
     subject: str = Field(description="The loan id (a borrower's pseudonym for preferences).")
     datacontenttype: Literal["application/json"] = "application/json"
     schemaversion: int = Field(ge=1, description="Version of the data schema of this type.")

@@ -8,11 +8,12 @@ minutes from now, and free text is NFC without control characters or bidirection
 Used as ``Annotated[str, StringConstraints(...), AfterValidator(storable_text)]``.
 """
 
+import re
 import unicodedata
 from datetime import UTC, date, datetime, timedelta
 from typing import Annotated
 
-from pydantic import AfterValidator, AwareDatetime, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, StringConstraints
 
 IDENTIFIER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,63}$"
 Identifier = Annotated[str, StringConstraints(pattern=IDENTIFIER_PATTERN, strict=True)]
@@ -60,6 +61,24 @@ def representable_instant(value: datetime) -> datetime:
     return value
 
 
+RFC3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+)
+
+
+def rfc3339_text(value: object) -> object:
+    """Let through RFC 3339 strings (offset required) and datetimes built in code; refuse the
+    numbers (and numeric strings) pydantic would otherwise read as seconds since 1970."""
+    if isinstance(value, datetime) or (isinstance(value, str) and RFC3339.fullmatch(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time with an offset, e.g. 2026-01-31T09:30:00Z")
+
+
+DateTime = Annotated[AwareDatetime, BeforeValidator(rfc3339_text)]
+"""A date and time as RFC 3339 text with its offset: every date-time a caller sends (bodies,
+query parameters) is this type or :data:`Instant`, which is this one and plausible."""
+
+
 MAX_CLOCK_SKEW = timedelta(minutes=5)
 """How far ahead of this host's clock a lender's clock may run."""
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -87,7 +106,7 @@ def plausible_date(value: date) -> date:
     return value
 
 
-Instant = Annotated[AwareDatetime, AfterValidator(plausible_instant)]
+Instant = Annotated[DateTime, AfterValidator(plausible_instant)]
 """A timezone-aware date and time, from 1970 until a few minutes from now."""
 PastDate = Annotated[date, AfterValidator(plausible_date)]
 """A calendar date from 1970 until today (in any time zone)."""

@@ -6,7 +6,6 @@ from typing import Annotated
 
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -15,7 +14,7 @@ from pydantic import (
 )
 
 from shared.crypto import SealedValue
-from shared.events.limits import Instant, storable_text
+from shared.events.limits import DateTime, Instant, storable_text
 from shared.events.money import Money
 from shared.vocabulary import REGION_PATTERN, Channel
 
@@ -57,14 +56,14 @@ class OverdueReported(Frozen):
     amount_overdue: Money
     due_date: date
     days_past_due: int
-    as_of: AwareDatetime
+    as_of: DateTime
 
 
 class PaymentReceived(Frozen):
     loan_id: str
     payment_id: str
     amount: Money
-    paid_at: AwareDatetime
+    paid_at: DateTime
     outstanding: Money = Field(description="What is left to pay after this payment.")
     cured: bool
 
@@ -81,19 +80,19 @@ class HoldPlaced(Frozen):
     loan_id: str
     hold_id: str
     reason: HoldReason
-    placed_at: AwareDatetime
+    placed_at: DateTime
 
 
 class HoldLifted(Frozen):
     loan_id: str
     hold_id: str
-    lifted_at: AwareDatetime
+    lifted_at: DateTime
 
 
 class PlacementRecalled(Frozen):
     loan_id: str
     reason: str
-    recalled_at: AwareDatetime
+    recalled_at: DateTime
 
 
 class ClosureReason(StrEnum):
@@ -105,7 +104,7 @@ class ClosureReason(StrEnum):
 class LoanClosed(Frozen):
     loan_id: str
     reason: ClosureReason
-    closed_at: AwareDatetime
+    closed_at: DateTime
 
 
 Weekday = Annotated[int, Field(strict=True, ge=0, le=6)]
@@ -146,7 +145,7 @@ class ConsentKind(StrEnum):
 
 class ConsentRecord(Frozen):
     kind: ConsentKind
-    granted: bool
+    granted: bool = Field(strict=True)
     recorded_at: Instant
     channel: Channel | None = None
     evidence_ref: (
@@ -156,13 +155,13 @@ class ConsentRecord(Frozen):
 
 class ContactPreferences(Frozen):
     opted_out_channels: list[Channel] = Field(default_factory=list)
-    cease_communication: bool = False
+    cease_communication: bool = Field(default=False, strict=True)
     inconvenient_times: list[InconvenientTime] = Field(default_factory=list)
-    attorney_represented: bool = False
+    attorney_represented: bool = Field(default=False, strict=True)
     consents: list[ConsentRecord] = Field(default_factory=list)
 
 
 class ContactPreferencesUpdated(Frozen):
     borrower_ref: str
     preferences: ContactPreferences
-    effective_at: AwareDatetime
+    effective_at: DateTime

@@ -3,8 +3,9 @@
 from enum import StrEnum
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
+from shared.events.limits import DateTime
 from shared.events.models import Frozen
 from shared.vocabulary import Channel
 
@@ -38,10 +39,10 @@ class NotificationChanged(Frozen):
     policy_version: str
     pack_version: str | None = Field(description="The rule pack that cleared or suppressed it.")
     status: NotificationStatus
-    at: AwareDatetime
-    due_at: AwareDatetime
+    at: DateTime
+    due_at: DateTime
     rule_ids: list[str] = Field(default_factory=list, description="Rules that suppressed it.")
-    next_allowed_at: AwareDatetime | None = None
+    next_allowed_at: DateTime | None = None
     reason: str | None = None
     provider: str | None = None
     provider_message_id: str | None = None
@@ -59,5 +60,5 @@ class OptOutRecorded(Frozen):
     borrower_ref: str
     channel: Channel
     source: OptOutSource
-    at: AwareDatetime
+    at: DateTime
     loan_ids: list[str]

@@ -1,4 +1,6 @@
-"""The FastAPI app every service builds around its runtime: lifespan, errors, health."""
+"""The FastAPI app every service builds around its runtime: lifespan, errors, health, and a
+limit on request bodies, checked before any of a body is read (a caller that is not
+authenticated yet cannot make a service buffer more than that)."""
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -7,6 +9,7 @@ from typing import Protocol
 from fastapi import APIRouter, FastAPI
 
 from shared.http.health import ReadinessCheck, TaskReport, health_router
+from shared.http.limits import BodySizeLimit
 from shared.http.openapi import declare_problem_responses
 from shared.http.problems import install_problem_handlers
 
@@ -23,8 +26,16 @@ class Runtime(Protocol):
 
 
 def service_app(
-    runtime: Runtime, *, title: str, description: str, routers: Sequence[APIRouter]
+    runtime: Runtime,
+    *,
+    title: str,
+    description: str,
+    routers: Sequence[APIRouter],
+    max_body_bytes: int,
+    body_limits: Mapping[str, int] | None = None,
 ) -> FastAPI:
+    """``max_body_bytes``: the largest body of any request; ``body_limits``: another limit for
+    some paths (exact paths)."""
     app = FastAPI(title=title, version="1.0.0", description=description, lifespan=runtime.lifespan)
     app.state.runtime = runtime
     install_problem_handlers(app)
@@ -32,4 +43,5 @@ def service_app(
     for router in routers:
         app.include_router(router)
     declare_problem_responses(app)
+    app.add_middleware(BodySizeLimit, default_limit=max_body_bytes, limits=body_limits)
     return app

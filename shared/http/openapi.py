@@ -5,7 +5,8 @@ and the body size limit answer others. This completes each operation of the gene
 document with the problem+json responses it can give, inferred from the operation itself:
 security (401, 403), parameters or a body (422), a body (400 when it cannot be decoded, 413,
 415), a path id or a 404 the route declares (404), an ``Idempotency-Key`` header (409, a key
-reused) and, outside the health probes, 503.
+reused) and, outside the health probes, 503. An error status a route declares itself
+(``responses=``, e.g. the gateway's 410) gets the same problem+json body.
 """
 
 from collections.abc import Callable
@@ -23,6 +24,7 @@ DESCRIPTIONS = {
     403: "The key's role is not served by this service, or may not call this operation",
     404: "No such resource for this caller",
     409: "The request conflicts with the state on record, or reuses an Idempotency-Key",
+    410: "The resource existed and is gone for good",
     413: "The body is larger than this operation accepts",
     415: "The body is not sent as JSON",
     422: "A parameter or the body is invalid; `errors` names each bad field",
@@ -53,7 +55,8 @@ def error_statuses(operation: dict[str, Any]) -> list[int]:
     )
     if "409" in declared or idempotent:
         statuses.append(409)
-    return sorted(statuses)
+    statuses += [int(status) for status in declared if status.isdigit() and int(status) >= 400]
+    return sorted(set(statuses))
 
 
 def problem_response_object(status: int, existing: dict[str, Any] | None) -> dict[str, Any]:

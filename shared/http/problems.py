@@ -8,8 +8,10 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import iter_route_contexts
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from shared.kafka.faults import is_transient
 
@@ -132,6 +134,16 @@ def _unparsable_body(error: StarletteHTTPException) -> dict[str, str] | None:
     return {"field": "body", "message": reason, "code": "json_invalid"}
 
 
+def allowed_methods(request: Request) -> str:
+    """Every method some route of this path takes: Starlette's 405 names only the first route
+    matching the path, though one path often has a route per method."""
+    methods: set[str] = set()
+    for route in iter_route_contexts(request.app.routes):
+        if route.path and compile_path(route.path)[0].match(request.url.path):
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
+
+
 def install_problem_handlers(app: FastAPI) -> None:
     async def on_problem(_request: Request, error: Exception) -> JSONResponse:
         assert isinstance(error, ProblemError)
@@ -172,7 +184,10 @@ def install_problem_handlers(app: FastAPI) -> None:
         unparsable = _unparsable_body(error)
         if unparsable is not None:
             return problem_response(400, title, f"body: {unparsable['message']}", [unparsable])
-        return problem_response(error.status_code, title, detail, headers=error.headers)
+        headers = error.headers
+        if error.status_code == 405:
+            headers = {**(headers or {}), "Allow": allowed_methods(_request)}
+        return problem_response(error.status_code, title, detail, headers=headers)
 
     async def on_unexpected(request: Request, error: Exception) -> JSONResponse:
         # The message and the locals of an exception can hold request data (SQL parameters,

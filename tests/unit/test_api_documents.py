@@ -85,3 +85,32 @@ def test_a_404_a_route_declares_without_a_path_id_is_a_problem_too() -> None:
         }
         assert "lender_id" in declared["description"]
     assert "404" not in paths["/v1/audit/checkpoint"]["get"]["responses"]
+
+
+def test_the_gateway_declares_every_status_its_routes_answer() -> None:
+    """An ended assignment is 410 to every route but the list; a repeat of an idempotent
+    report is 200 beside the 201 of the first; a reused activity id or a lender's escalation
+    of a loan with no agency is 409; an agency registered anew is 201."""
+    paths = generated_documents()["openapi/agency_gateway.json"]["paths"]
+
+    def statuses(method: str, path: str) -> set[str]:
+        return set(paths[path][method]["responses"])
+
+    assignment_routes = [
+        (method, path)
+        for path, operations in paths.items()
+        if path.startswith("/v1/assignments/{assignment_id}")
+        for method in operations
+    ]
+    assert len(assignment_routes) == 10
+    for method, path in assignment_routes:
+        gone = paths[path][method]["responses"].get("410")
+        assert gone is not None, (method, path)
+        assert list(gone["content"]) == ["application/problem+json"], (method, path)
+    assert "410" not in statuses("get", "/v1/assignments")
+    base = "/v1/assignments/{assignment_id}"
+    for report in ("activities", "promises", "payments", "disputes"):
+        assert {"200", "201"} <= statuses("post", f"{base}/{report}"), report
+    assert "409" in statuses("post", f"{base}/activities")
+    assert "409" in statuses("post", "/v1/loans/{loan_id}/escalations")
+    assert {"200", "201"} <= statuses("put", "/v1/agencies/{agency_id}")

@@ -1,6 +1,8 @@
 """The authenticator's caches: verified keys and refused ones are remembered, for different
 times, and a registry record about a key makes both forget it at once."""
 
+import asyncio
+
 import pytest
 
 from shared.auth import Authenticator, Principal, Role
@@ -89,3 +91,47 @@ def test_an_endpoint_may_not_admit_a_role_its_service_does_not_serve() -> None:
     assert auth.require(Role.AUDITOR).roles == (Role.AUDITOR,)
     with pytest.raises(ValueError, match="does not serve"):
         auth.require(Role.LENDER)
+
+
+class HeldVerifier(CountingVerifier):
+    """Answers from what it knew when asked, but only once ``release`` is set: a lookup that
+    is still in flight when the registry record arrives."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asked_event = asyncio.Event()
+        self.release = asyncio.Event()
+
+    async def verify(self, api_key: str) -> Principal | None:
+        answer = await super().verify(api_key)
+        self.asked_event.set()
+        await self.release.wait()
+        return answer
+
+
+async def test_a_revocation_during_a_lookup_is_not_undone_by_its_answer(clock: Clock) -> None:
+    store = HeldVerifier()
+    auth = Authenticator(store, [Role.LENDER])
+    key_id, api_key = new_api_key()
+    store.add(api_key)
+    lookup = asyncio.create_task(auth.authenticate(api_key))
+    await store.asked_event.wait()  # the store said "valid"; the answer is on its way back
+    del store.known[api_key]
+    auth.forget(key_id)  # the revocation is mirrored and felt meanwhile
+    store.release.set()
+    await lookup
+    assert await auth.authenticate(api_key) is None
+    assert store.asked == 2
+
+
+async def test_an_issue_during_a_refused_lookup_is_not_undone_by_its_answer(clock: Clock) -> None:
+    store = HeldVerifier()
+    auth = Authenticator(store, [Role.LENDER])
+    key_id, api_key = new_api_key()
+    lookup = asyncio.create_task(auth.authenticate(api_key))
+    await store.asked_event.wait()  # the store said "unknown"
+    principal = store.add(api_key)
+    auth.forget(key_id)  # the key is issued and mirrored meanwhile
+    store.release.set()
+    assert await lookup is None
+    assert await auth.authenticate(api_key) == principal

@@ -26,7 +26,11 @@ def agencies_router(runtime: ServiceRuntime, storage: KeyRing) -> APIRouter:
     """``storage``: the gateway's data key ring, which seals the agencies' webhook secrets."""
     router = APIRouter(prefix="/v1", tags=["agencies"])
 
-    @router.put("/agencies/{agency_id}", summary="Register an agency, or replace its terms")
+    @router.put(
+        "/agencies/{agency_id}",
+        summary="Register an agency, or replace its terms",
+        responses={201: {"model": Agency, "description": "The agency was registered anew"}},
+    )
     async def put_agency(
         agency_id: AgencyId, body: AgencyRequest, _operator: Operator, response: Response
     ) -> Agency:

@@ -17,6 +17,7 @@ from sqlalchemy import select, tuple_
 
 from services.agency_gateway.adapters.tables import assignments
 from services.agency_gateway.api.models import (
+    ENDED,
     ActivityRecorded,
     ActivityReport,
     AssignmentDetail,
@@ -26,9 +27,11 @@ from services.agency_gateway.api.models import (
     ContactCheckAnswer,
     ContactCheckRequest,
     ReturnRequest,
+    repeated,
 )
 from services.agency_gateway.handoff import Handoff
 from shared.auth import Principal, Role, role_required
+from shared.events.limits import DateTime
 from shared.events.money import MINOR_UNITS
 from shared.http.problems import ProblemError
 
@@ -50,7 +53,9 @@ def assignments_router(handoff: Handoff) -> APIRouter:
     async def list_assignments(
         agency: AgencyKey,
         status: Annotated[str | None, Query(pattern=f"^({'|'.join(STATUSES)})$")] = None,
-        updated_since: Annotated[datetime | None, Query()] = None,
+        updated_since: Annotated[
+            DateTime | None, Query(description="RFC 3339, with offset.")
+        ] = None,
         cursor: Annotated[str | None, Query(max_length=200)] = None,
         limit: Annotated[int, Query(ge=1, le=500)] = 100,
     ) -> Response:
@@ -58,8 +63,6 @@ def assignments_router(handoff: Handoff) -> APIRouter:
         if status is not None:
             query = query.where(assignments.c.status == status)
         if updated_since is not None:
-            if updated_since.tzinfo is None:
-                raise _bad_query("updated_since", "must carry a UTC offset")
             query = query.where(assignments.c.updated_at >= updated_since)
         if cursor is not None:
             after = decode_cursor(cursor)
@@ -74,11 +77,17 @@ def assignments_router(handoff: Handoff) -> APIRouter:
         page = {"items": items, "next_cursor": next_cursor}
         return Response(orjson.dumps(page), media_type="application/json")
 
-    @router.get("/assignments/{assignment_id}", summary="One assignment, with the borrower")
+    @router.get(
+        "/assignments/{assignment_id}",
+        summary="One assignment, with the borrower",
+        responses=ENDED,
+    )
     async def get_assignment(assignment_id: AssignmentId, agency: AgencyKey) -> AssignmentDetail:
         return await handoff.detail(agency.subject, assignment_id)
 
-    @router.post("/assignments/{assignment_id}/ack", summary="Acknowledge the assignment")
+    @router.post(
+        "/assignments/{assignment_id}/ack", summary="Acknowledge the assignment", responses=ENDED
+    )
     async def acknowledge(assignment_id: AssignmentId, agency: AgencyKey) -> AssignmentItem:
         return await handoff.acknowledge(agency.subject, assignment_id)
 
@@ -86,6 +95,9 @@ def assignments_router(handoff: Handoff) -> APIRouter:
         "/assignments/{assignment_id}/activities",
         summary="Report a contact attempt or a note (idempotent on activity_id)",
         status_code=201,
+        responses=ENDED
+        | repeated(ActivityRecorded, "activity")
+        | {409: {"description": "This activity id was recorded with other content"}},
     )
     async def report_activity(
         assignment_id: AssignmentId, body: ActivityReport, agency: AgencyKey, response: Response
@@ -95,7 +107,9 @@ def assignments_router(handoff: Handoff) -> APIRouter:
             response.status_code = 200
         return recorded
 
-    @router.post("/assignments/{assignment_id}/return", summary="Hand the loan back")
+    @router.post(
+        "/assignments/{assignment_id}/return", summary="Hand the loan back", responses=ENDED
+    )
     async def return_assignment(
         assignment_id: AssignmentId, body: ReturnRequest, agency: AgencyKey
     ) -> AssignmentItem:
@@ -104,6 +118,7 @@ def assignments_router(handoff: Handoff) -> APIRouter:
     @router.post(
         "/assignments/{assignment_id}/contact-check",
         summary="May the agency contact the borrower on this channel at this time?",
+        responses=ENDED,
     )
     async def contact_check(
         assignment_id: AssignmentId, body: ContactCheckRequest, agency: AgencyKey
@@ -152,9 +167,12 @@ def encode_cursor(row: dict[str, Any]) -> str:
 def decode_cursor(cursor: str) -> tuple[datetime, str]:
     try:
         at, assignment_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|", 1)
-        return datetime.fromisoformat(at), assignment_id
+        updated_at = datetime.fromisoformat(at)
     except (binascii.Error, UnicodeDecodeError, ValueError) as error:
         raise _bad_query("cursor", "is not a cursor this API gave") from error
+    if updated_at.tzinfo is None:  # this API writes the offset; a time without one is made up
+        raise _bad_query("cursor", "is not a cursor this API gave")
+    return updated_at, assignment_id
 
 
 def _bad_query(name: str, message: str) -> ProblemError:

@@ -5,6 +5,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from services.agency_gateway.api.models import (
+    ENDED,
     AgencyPaymentRequest,
     AgencyPaymentView,
     AssignmentId,
@@ -16,6 +17,7 @@ from services.agency_gateway.api.models import (
     LenderEscalationRequest,
     PromiseRequest,
     PromiseView,
+    repeated,
 )
 from services.agency_gateway.commitments import CommitmentDesk
 from shared.auth import Principal, Role, role_required
@@ -30,12 +32,19 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["commitments"])
     base = "/assignments/{assignment_id}"
 
-    @router.get(f"{base}/commitments", summary="The assignment's promises, payments, disputes")
+    @router.get(
+        f"{base}/commitments",
+        summary="The assignment's promises, payments, disputes",
+        responses=ENDED,
+    )
     async def commitments(assignment_id: AssignmentId, agency: AgencyKey) -> Commitments:
         return await desk.commitments(agency.subject, assignment_id)
 
     @router.post(
-        f"{base}/promises", status_code=CREATED, summary="Record a promise to pay (idempotent)"
+        f"{base}/promises",
+        status_code=CREATED,
+        summary="Record a promise to pay (idempotent)",
+        responses=ENDED | repeated(PromiseView, "promise"),
     )
     async def promise(
         assignment_id: AssignmentId, body: PromiseRequest, agency: AgencyKey, response: Response
@@ -45,7 +54,10 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
         return view
 
     @router.post(
-        f"{base}/payments", status_code=CREATED, summary="Report a payment collected (idempotent)"
+        f"{base}/payments",
+        status_code=CREATED,
+        summary="Report a payment collected (idempotent)",
+        responses=ENDED | repeated(AgencyPaymentView, "payment"),
     )
     async def payment(
         assignment_id: AssignmentId,
@@ -61,6 +73,7 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
         f"{base}/disputes",
         status_code=CREATED,
         summary="Report the borrower's dispute: the loan goes on hold (idempotent)",
+        responses=ENDED | repeated(DisputeView, "dispute"),
     )
     async def dispute(
         assignment_id: AssignmentId, body: DisputeRequest, agency: AgencyKey, response: Response
@@ -72,6 +85,7 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
     @router.post(
         f"{base}/escalations",
         summary="Request legal escalation: granted, or refused naming each unmet prerequisite",
+        responses=ENDED,
     )
     async def escalate(
         assignment_id: AssignmentId, _body: EscalationRequest, agency: AgencyKey
@@ -81,6 +95,7 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
     @router.post(
         "/loans/{loan_id}/escalations",
         summary="The lender approves (or withdraws approval of) legal escalation and requests it",
+        responses={409: {"description": "The loan is with no agency: nothing to escalate"}},
     )
     async def lender_escalate(
         loan_id: LoanId, body: LenderEscalationRequest, lender: LenderKey

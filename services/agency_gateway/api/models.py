@@ -6,7 +6,6 @@ from typing import Annotated, Any
 from fastapi import Path
 from pydantic import (
     AfterValidator,
-    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -23,6 +22,7 @@ from shared.events.assignments import (
 )
 from shared.events.limits import (
     IDENTIFIER_PATTERN,
+    DateTime,
     Identifier,
     Instant,
     storable_note,
@@ -34,6 +34,21 @@ from shared.vocabulary import REGION_PATTERN, Channel, Jurisdiction, region_erro
 AssignmentId = Annotated[
     str, Path(pattern=IDENTIFIER_PATTERN, description="The assignment id the gateway gave")
 ]
+Responses = dict[int | str, dict[str, Any]]
+ENDED: Responses = {
+    410: {
+        "description": "The assignment ended (recalled, returned or expired): its borrower "
+        "data is gone"
+    }
+}
+"""What every route of one assignment but the list can answer (``responses=``)."""
+
+
+def repeated(model: type[BaseModel], what: str) -> Responses:
+    """The 200 of an idempotent report whose id was recorded before (201: the first time)."""
+    return {200: {"model": model, "description": f"This {what} id was recorded before"}}
+
+
 AgencyId = Annotated[str, Path(pattern=IDENTIFIER_PATTERN, description="The agency's id")]
 ShortText = Annotated[
     str,
@@ -101,9 +116,9 @@ class ActivityReport(_Body):
     type: ActivityType
     direction: ActivityDirection
     outcome: ActivityOutcome
-    at: AwareDatetime
+    at: DateTime
     recording_id: Identifier | None = None
-    staff_count: int | None = Field(default=None, ge=1, le=20)
+    staff_count: int | None = Field(default=None, ge=1, le=20, strict=True)
     text: NoteText | None = Field(
         default=None,
         description="A note's text, or what a message said: kept sealed in the gateway, never "
@@ -125,7 +140,7 @@ class ReturnRequest(_Body):
 
 class ContactCheckRequest(_Body):
     channel: Channel
-    at: AwareDatetime | None = Field(default=None, description="When to contact; default now.")
+    at: DateTime | None = Field(default=None, description="When to contact; default now.")
 
 
 class ContactCheckAnswer(BaseModel):
@@ -174,12 +189,16 @@ class AgencyTerms(_Body):
         description="ISO 3166-2 regions of its jurisdictions it serves (e.g. CN-GD); none: "
         "the whole of them. It gets loans of its regions and loans of no stated region.",
     )
-    capacity: int = Field(ge=0, le=10_000_000, description="Open accounts it can hold.")
-    share: int = Field(ge=0, le=1000, description="Allocation weight among eligible agencies.")
+    capacity: int = Field(
+        ge=0, le=10_000_000, strict=True, description="Open accounts it can hold."
+    )
+    share: int = Field(
+        ge=0, le=1000, strict=True, description="Allocation weight among eligible agencies."
+    )
     webhook_url: Annotated[str, StringConstraints(max_length=500, pattern=r"^https?://")] | None = (
         None
     )
-    active: bool = True
+    active: bool = Field(default=True, strict=True)
 
     @field_validator("regions")
     @classmethod
@@ -268,7 +287,9 @@ class EscalationRequest(_Body):
 
 
 class LenderEscalationRequest(_Body):
-    approve: bool = Field(default=True, description="The lender's approval, recorded first.")
+    approve: bool = Field(
+        default=True, strict=True, description="The lender's approval, recorded first."
+    )
 
 
 class EscalationView(BaseModel):

@@ -2,6 +2,7 @@
 the borrower's contact only after the notifier told the borrower (CN-09) and never after the
 assignment ended; activities are idempotent and screened; contact checks count every party."""
 
+import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import uuid4
@@ -181,6 +182,15 @@ async def test_the_list_shows_only_own_assignments_page_by_page(stack: GatewaySt
     )
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["field"] == "query.cursor"
+    naive = base64.urlsafe_b64encode(b"2026-01-01T00:00:00|A-1").decode()
+    for params, field in (
+        ({"cursor": naive}, "query.cursor"),  # a time without its offset
+        ({"updated_since": "0.5"}, "query.updated_since"),  # not 1970-01-01T00:00:00.5Z
+        ({"updated_since": "2026-01-01T00:00:00"}, "query.updated_since"),
+    ):
+        bad = await stack.gateway.get("/v1/assignments", params=params, headers=stack.agency(NORTH))
+        assert bad.status_code == 422, (params, bad.text)
+        assert bad.json()["errors"][0]["field"] == field, bad.text
 
 
 def activity(**changes: Any) -> dict[str, Any]:
@@ -271,3 +281,7 @@ async def test_contact_checks_answer_the_quiet_window_and_caps_counting_the_noti
     refused = await eventually(capped)
     assert refused["rules"] == ["POL-03"]
     assert (await ask("phone_call", local(11)))["allowed"] is True
+    for at in (0, 1.5e9, "1700000000", "2026-01-01T12:00:00"):  # seconds, or no offset
+        bad = await stack.gateway.post(path, json={"channel": "sms", "at": at}, headers=agency)
+        assert bad.status_code == 422, (at, bad.text)
+        assert bad.json()["errors"][0]["field"] == "at", bad.text

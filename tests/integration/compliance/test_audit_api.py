@@ -228,6 +228,15 @@ async def test_bad_parameters_are_422_naming_the_field(platform: RunningPlatform
         ("/v1/audit/proofs/consistency", {"first": 1, "second": size + 10}, "query.second"),
         ("/v1/audit/entries", {"loan_id": "L-1"}, "query.lender_id"),
         ("/v1/audit/entries", {"cursor": "abc"}, "query.cursor"),
+        ("/v1/audit/entries", {"cursor": "\u00b2"}, "query.cursor"),  # isdigit() says yes
+        ("/v1/violations", {"cursor": "\u00b2"}, "query.cursor"),
+        ("/v1/violations", {"cursor": "\u0663"}, "query.cursor"),  # ARABIC-INDIC DIGIT THREE
+        ("/v1/audit/entries", {"cursor": "9" * 20}, "query.cursor"),  # beyond a bigint
+        ("/v1/audit/entries", {"to": "0.5"}, "query.to"),  # not 1970-01-01T00:00:00.5Z
+        ("/v1/violations", {"from": "0"}, "query.from"),
+        ("/v1/reports/agencies", {"to": "1700000000"}, "query.to"),
+        ("/v1/audit/entries", {"from": "2026-01-01T00:00:00"}, "query.from"),  # no offset
+        ("/v1/audit/entries", {"from": "2026-01-01"}, "query.from"),
         ("/v1/audit/export", {"format": "xml"}, "query.format"),
     ]
     for path, params, field in cases:

@@ -1,4 +1,5 @@
-"""The notifier refuses to start on a bad policy or template, naming the file and the key."""
+"""The notifier refuses to start on a bad policy or template, naming the file and the key, and
+outside the local profile on a provider secret still at its public demo value."""
 
 from pathlib import Path
 
@@ -12,9 +13,9 @@ from shared.crypto import KeyRing
 from tests.unit.notifier.support import POLICIES, TEMPLATES, copy_of, edit
 
 
-def settings(**changes: Path) -> NotifierSettings:
+def settings(**changes: Path | str) -> NotifierSettings:
     keys = {"transit_keys": KeyRing.generate_spec("t1"), "data_keys": KeyRing.generate_spec("n1")}
-    return NotifierSettings.model_validate({**keys, **changes})
+    return NotifierSettings.model_validate({**keys, "profile": "local", **changes})
 
 
 def test_the_shipped_policies_and_templates_start() -> None:
@@ -34,3 +35,31 @@ def test_a_template_with_a_banned_phrase_stops_the_start(tmp_path: Path) -> None
     edit(templates / "reminder_final_sms.toml", "逾期", "逾期，否则坐牢")
     with pytest.raises(TemplateError, match=r"reminder_final_sms\.toml.*坐牢"):
         create_app(settings(templates_dir=templates))
+
+
+def test_outside_the_local_profile_a_demo_provider_secret_stops_the_start() -> None:
+    assert NotifierSettings().profile == "production"  # what a start with no profile set is
+    with pytest.raises(ValueError, match="demo value") as refused:
+        create_app(settings(profile="production"))
+    named = str(refused.value)
+    for setting in (
+        "NOTIFIER_TWILIO_AUTH_TOKEN",
+        "NOTIFIER_ALIYUN_ACCESS_KEY_SECRET",
+        "NOTIFIER_ALIYUN_CALLBACK_TOKEN",
+    ):
+        assert setting in named
+    with pytest.raises(ValueError, match="NOTIFIER_ALIYUN_CALLBACK_TOKEN"):
+        create_app(
+            settings(
+                profile="production",
+                twilio_auth_token="a-real-token",
+                aliyun_access_key_secret="a-real-secret",
+            )
+        )
+
+
+def test_a_provider_not_configured_has_no_receipt_route_and_its_secrets_do_not_matter() -> None:
+    app = create_app(
+        settings(profile="production", sms_providers="twilio", twilio_auth_token="a-real-token")
+    )
+    assert set(app.state.callback_parsers) == {"twilio"}

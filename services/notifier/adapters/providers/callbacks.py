@@ -201,8 +201,11 @@ def _e164(number: str) -> str:
 
 
 def callback_parsers(settings: ProviderSettings) -> dict[str, CallbackParser]:
-    """The parser for each ``{provider}`` of ``POST /v1/receipts/{provider}``."""
-    return {
-        "twilio": TwilioCallbacks(settings.twilio_auth_token.get_secret_value()),
-        "aliyun": AliyunCallbacks(settings.aliyun_callback_token.get_secret_value()),
+    """The parser for each ``{provider}`` of ``POST /v1/receipts/{provider}``: the configured
+    SMS providers only (``NOTIFIER_SMS_PROVIDERS``), so the route of a provider this notifier
+    does not use is 404 rather than open under that provider's default secret."""
+    parsers: dict[str, Callable[[], CallbackParser]] = {
+        "twilio": lambda: TwilioCallbacks(settings.twilio_auth_token.get_secret_value()),
+        "aliyun": lambda: AliyunCallbacks(settings.aliyun_callback_token.get_secret_value()),
     }
+    return {name: parsers[name]() for name in settings.sms_provider_order()}

@@ -11,6 +11,13 @@ LOCAL_PROVIDERS = "http://127.0.0.1:8010"
 LOCAL_RECEIPTS = "http://127.0.0.1:8002/v1/receipts"
 
 
+PROVIDER_SECRETS = {
+    "twilio": ("twilio_auth_token",),
+    "aliyun": ("aliyun_access_key_secret", "aliyun_callback_token"),
+}
+"""Each SMS provider's secrets (signing its requests, authenticating its callbacks)."""
+
+
 class ProviderSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
 
@@ -69,6 +76,17 @@ class ProviderSettings(BaseSettings):
     )
     smtp_from_address: str = "reminders@lender.example"
     smtp_rate_per_second: float = Field(default=20.0, gt=0)
+
+    def default_secrets_in_use(self) -> list[str]:
+        """The settings of configured SMS providers still holding the local emulators' demo
+        values, which anyone can read here (``NOTIFIER_ALIYUN_CALLBACK_TOKEN``, ...)."""
+        fields = type(self).model_fields
+        return [
+            f"NOTIFIER_{name.upper()}"
+            for provider in self.sms_provider_order()
+            for name in PROVIDER_SECRETS[provider]
+            if getattr(self, name) == fields[name].default
+        ]
 
     def sms_provider_order(self) -> list[str]:
         names = [name.strip() for name in self.sms_providers.split(",") if name.strip()]
