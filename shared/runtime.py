@@ -158,6 +158,11 @@ class ServiceRuntime:
             )
         )
 
+    @property
+    def subscriptions(self) -> list[tuple[str, list[str], frozenset[str]]]:
+        """Each consumer group: its id, its topics and the event types it handles."""
+        return [(group, topics, handlers.types) for group, topics, handlers in self._subscriptions]
+
     def work(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a service's own background loop (a sender, a scheduler), supervised like the
         relay and the consumers: restarted if it fails, reported by ``/healthz``."""
