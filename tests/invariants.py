@@ -97,6 +97,7 @@ class Snapshot:
     consumers: list[ConsumerStore] = field(default_factory=list)
     audited_topics: frozenset[str] = frozenset()
     audit_event_ids: list[UUID] = field(default_factory=list)
+    audit_descriptions: dict[UUID, str] = field(default_factory=dict)  # type and subject
     audit_verification: str = ""  # "" when it verified, else why not
     notifications: dict[str, Notification] = field(default_factory=dict)
     reply_stops: dict[tuple[str, str], dict[str, datetime]] = field(default_factory=dict)
@@ -184,7 +185,11 @@ def _audit(snapshot: Snapshot, findings: Findings) -> None:
     )
     findings.violated("audit_once", [f"event {e} not logged" for e in audited - set(entries)])
     findings.violated(
-        "audit_once", [f"entry of unknown event {e}" for e in set(entries) - audited - own]
+        "audit_once",
+        [
+            f"entry of unknown event {e} ({snapshot.audit_descriptions.get(e, '?')})"
+            for e in set(entries) - audited - own
+        ],
     )
     if snapshot.audit_verification:
         findings.violated("audit_once", [f"log does not verify: {snapshot.audit_verification}"])
@@ -290,8 +295,7 @@ async def read_snapshot(
     for service, url in databases.items():
         rows = await _rows(
             url,
-            "SELECT event_id, topic, payload, published_at IS NULL AND parked_at IS NULL "
-            "AS pending FROM outbox",
+            "SELECT event_id, topic, payload, published_at IS NULL AS pending FROM outbox",
         )
         for row in rows:
             if row["pending"]:
@@ -314,16 +318,21 @@ async def read_snapshot(
                 reason = letter.header("dlq.reason")
                 snapshot.dead_letters.append(DeadLetterSeen(group, letter.value or b"", reason))
     compliance = databases["compliance"]
-    snapshot.audit_event_ids = [
-        row["event_id"] for row in await _rows(compliance, "SELECT event_id FROM audit_entries")
-    ]
+    entries = await _rows(
+        compliance, "SELECT event_id, event_type, tenant_id, subject FROM audit_entries"
+    )
+    snapshot.audit_event_ids = [row["event_id"] for row in entries]
+    snapshot.audit_descriptions = {
+        row["event_id"]: f"{row['event_type']} {row['tenant_id']}/{row['subject']}"
+        for row in entries
+    }
     await _read_notifier(databases["notifier"], snapshot)
     async with httpx.AsyncClient(timeout=30) as client:
         answer = await client.get(journal_url)
         answer.raise_for_status()
     snapshot.journal = [
         Accepted(
-            m.get("client_reference"),
+            sender_key(m.get("client_reference")),
             m["to"],
             m["channel"],
             datetime.fromisoformat(m["received_at"]),
@@ -331,6 +340,13 @@ async def read_snapshot(
         for m in answer.json()
     ]
     return snapshot
+
+
+def sender_key(reference: str | None) -> str | None:
+    """The notification id in a client reference: SMTP's Message-ID is ``<key@domain>``."""
+    if reference and reference.startswith("<") and "@" in reference:
+        return reference[1:].partition("@")[0]
+    return reference
 
 
 async def _read_notifier(url: str, snapshot: Snapshot) -> None:

@@ -54,9 +54,13 @@ class Driver:
     retries: int = 0
 
     async def attempt(
-        self, what: str, call: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]]
+        self,
+        what: str,
+        call: Callable[[httpx.AsyncClient], Awaitable[httpx.Response]],
+        refusals: frozenset[int] = frozenset(),
     ) -> httpx.Response | None:
-        """``call`` until it answers below 500 (a transport failure or a 5xx is retried)."""
+        """``call`` until it answers below 500 (a transport failure or a 5xx is retried); an
+        answer in ``refusals`` is a refusal the business rules make (counted, not an error)."""
         async with httpx.AsyncClient(timeout=10.0) as client:
             for attempt in range(ATTEMPTS):
                 if attempt:
@@ -66,6 +70,9 @@ class Driver:
                     answer = await call(client)
                 except httpx.HTTPError:
                     continue
+                if answer.status_code in refusals:
+                    self.done[f"{what} refused ({answer.status_code})"] += 1
+                    return None
                 if answer.status_code < 500:
                     assert answer.status_code < 300, f"{what}: {answer.status_code} {answer.text}"
                     self.done[what] += 1
@@ -119,6 +126,7 @@ class Driver:
             lambda c: c.post(
                 self._intake(f"/v1/loans/{loan.loan_id}/payments"), json=body, headers=headers
             ),
+            refusals=frozenset({409}),  # e.g. the loan was paid in full before
         )
 
     async def hold(self, loan: Loan) -> None:
@@ -129,6 +137,7 @@ class Driver:
             lambda c: c.post(
                 self._intake(f"/v1/loans/{loan.loan_id}/holds"), json=body, headers=headers
             ),
+            refusals=frozenset({409}),
         )
 
     async def stop_reply(self, loan: Loan) -> None:
@@ -168,7 +177,8 @@ class Driver:
             ) -> Awaitable[httpx.Response]:
                 return client.post(self._gateway(p), json=b, headers=h)
 
-            await self.attempt("agency activity", record)
+            # The assignment may have ended since it was listed (recalled on a dispute: 410).
+            await self.attempt("agency activity", record, refusals=frozenset({409, 410}))
 
     async def round(self) -> None:
         """One round: new loans, then stops and activity on earlier ones."""

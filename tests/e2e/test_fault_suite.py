@@ -156,14 +156,15 @@ async def provider_faults(platform: ProcessPlatform, faults: list[str]) -> None:
 
 
 async def publish_poison(platform: ProcessPlatform, topic: str) -> list[bytes]:
+    messages = poison_messages()
     producer = AIOKafkaProducer(bootstrap_servers=platform.infrastructure.kafka_bootstrap)
     await producer.start()
     try:
-        for key, value in poison_messages():
+        for key, value in messages:
             await producer.send_and_wait(topic, value, key=key)
     finally:
         await producer.stop()
-    return [value for _, value in poison_messages()]
+    return [value for _, value in messages]
 
 
 async def quiet(platform: ProcessPlatform, snapshot_of: Any) -> Snapshot:

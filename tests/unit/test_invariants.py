@@ -12,6 +12,7 @@ from tests.invariants import (
     Published,
     Snapshot,
     check,
+    sender_key,
 )
 
 T0 = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -148,3 +149,9 @@ def test_dead_letters_must_be_exactly_the_poison_once_each_with_a_reason() -> No
         "dead-lettered a good message",
         "poison message not dead-lettered",
     ]
+
+
+def test_the_senders_key_is_read_from_an_smtp_message_id() -> None:
+    assert sender_key("<3838bc36-7b54@lender.example>") == "3838bc36-7b54"
+    assert sender_key("3838bc36-7b54") == "3838bc36-7b54"
+    assert sender_key(None) is None
