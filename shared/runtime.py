@@ -26,7 +26,7 @@ from shared.kafka.admin import ensure_topics
 from shared.kafka.consumer import ConsumerRunner
 from shared.kafka.faults import is_broker_unavailable
 from shared.kafka.handlers import EventHandlers
-from shared.kafka.outbox import OutboxRelay
+from shared.kafka.outbox import OutboxRelay, RelayHold
 from shared.kafka.producer import create_producer
 from shared.settings import ServiceSettings
 
@@ -158,6 +158,11 @@ class ServiceRuntime:
             )
         )
 
+    @property
+    def subscriptions(self) -> list[tuple[str, list[str], frozenset[str]]]:
+        """Each consumer group: its id, its topics and the event types it handles."""
+        return [(group, topics, handlers.types) for group, topics, handlers in self._subscriptions]
+
     def work(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a service's own background loop (a sender, a scheduler), supervised like the
         relay and the consumers: restarted if it fails, reported by ``/healthz``."""
@@ -191,8 +196,12 @@ class ServiceRuntime:
             )
         self._producer = create_producer(self.kafka, client_id=self.name)
         self._relay_producer = create_producer(self.kafka, client_id=f"{self.name}-outbox")
+        hold = self.settings.fault_outbox_hold
         self._relay = OutboxRelay(
-            self.sessions, self._relay_producer, renew_producer=self._renew_relay_producer
+            self.sessions,
+            self._relay_producer,
+            renew_producer=self._renew_relay_producer,
+            hold=RelayHold(hold, self.settings.fault_outbox_hold_seconds) if hold else None,
         )
         self.consumers = [
             ConsumerRunner(

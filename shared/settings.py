@@ -45,6 +45,14 @@ class ServiceSettings(DatabaseTlsSettings, KafkaSettings):
         default=True,
         description="Publish the outbox from this process (off: an API-only replica).",
     )
+    fault_outbox_hold: Literal["", "before-publish", "after-publish"] = Field(
+        default="",
+        description="Fault injection, for tests only: the outbox relay logs 'outbox fault hold' "
+        "and holds each batch fault_outbox_hold_seconds before publishing it (committed, not "
+        "on Kafka) or after (on Kafka, not marked), so a test can kill the process there. "
+        "Empty (the default): off.",
+    )
+    fault_outbox_hold_seconds: float = Field(default=30.0, gt=0, le=600)
     outbox_retention_hours: float = Field(
         default=168.0,
         gt=0,

@@ -77,6 +77,11 @@ class TestInfrastructure:
         self._require_local_kafka("stop_kafka")
         await self._infra.stop_kafka()
 
+    async def kill_kafka(self) -> None:
+        """SIGKILL the broker (a crash, no clean shutdown), keeping its data; local stack only."""
+        self._require_local_kafka("kill_kafka")
+        await self._infra.kill_kafka()
+
     async def start_kafka(self) -> None:
         """Start the broker again on the same data and wait until it answers."""
         self._require_local_kafka("start_kafka")

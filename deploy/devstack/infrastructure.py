@@ -139,6 +139,12 @@ class LocalInfrastructure:
         self._kafka_stopped_on_purpose = True
         await broker.stop()
 
+    async def kill_kafka(self) -> None:
+        """SIGKILL the local broker, as a crash would (its data stays)."""
+        broker = self._local_broker("kill_kafka")
+        self._kafka_stopped_on_purpose = True
+        await broker.kill()
+
     async def start_kafka(self) -> None:
         """Start the local broker again on the same data and wait until it answers."""
         broker = self._local_broker("start_kafka")

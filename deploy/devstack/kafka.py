@@ -271,3 +271,10 @@ class KafkaBroker:
         if self._process is not None:
             await self._process.stop()
             self._process = None
+
+    async def kill(self) -> None:
+        """SIGKILL the broker (fault injection: no clean shutdown); its data stays."""
+        process = self._process
+        if process is not None and process.pid is not None and process.running():
+            os.kill(process.pid, signal.SIGKILL)
+        await self.stop()

@@ -24,9 +24,19 @@ def _config() -> EmulatorConfig:
         default="http://127.0.0.1:8002/v1/receipts",
         help="the notifier's receipts base URL (…/twilio, …/aliyun?token=…)",
     )
+    parser.add_argument(
+        "--callback-attempts",
+        type=int,
+        default=EmulatorConfig.callback_attempts,
+        help="deliveries of a callback before giving up (one second apart)",
+    )
     args = parser.parse_args()
     config = EmulatorConfig(
-        host=args.host, http_port=args.http_port, smtp_port=args.smtp_port, state_dir=args.state_dir
+        host=args.host,
+        http_port=args.http_port,
+        smtp_port=args.smtp_port,
+        state_dir=args.state_dir,
+        callback_attempts=args.callback_attempts,
     )
     base = args.receipts_url.rstrip("/")
     token = config.aliyun_push_url.partition("?")[2]

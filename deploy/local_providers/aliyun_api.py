@@ -70,11 +70,19 @@ def aliyun_router(
         xml = params.get("Format", "XML").upper() != "JSON"
         fault = faults.take("aliyun")
         if fault is not None:
-            code = fault.code or "ServiceUnavailable"
-            body = {"RequestId": request_id, "Code": code, "Message": "injected fault"}
-            return answer(body, fault.status, xml)
+            await fault.before_handling()
+            if fault.status is not None:
+                code = fault.code or "ServiceUnavailable"
+                body = {"RequestId": request_id, "Code": code, "Message": "injected fault"}
+                return answer(body, fault.status, xml)
+        response = _handle(request.method, params, request_id, xml)
+        if fault is not None:
+            await fault.after_handling()
+        return response
+
+    def _handle(method: str, params: dict[str, str], request_id: str, xml: bool) -> Response:
         try:
-            _authenticate(request.method, params, config, used_nonces)
+            _authenticate(method, params, config, used_nonces)
             if params["Action"] == "QuerySendDetails":
                 details = _send_details(params, journal)
                 return answer({"RequestId": request_id, "Code": "OK", **details}, 200, xml)
@@ -93,7 +101,7 @@ def aliyun_router(
                 body=sent["text"],
                 provider="aliyun",
                 provider_message_id=biz_id,
-                reference=params.get("OutId") or None,
+                client_reference=params.get("OutId"),
             )
         if config.aliyun_push_url:
             callbacks.later((config.aliyun_push_url, {"json_body": _reports(sent, biz_id, params)}))
@@ -186,7 +194,7 @@ def _send_details(params: dict[str, str], journal: Journal) -> dict[str, Any]:
                     "Content": m.body,
                     "SendDate": sent_at.strftime("%Y-%m-%d %H:%M:%S"),
                     "ReceiveDate": sent_at.strftime("%Y-%m-%d %H:%M:%S"),
-                    "OutId": m.reference or "",
+                    "OutId": m.client_reference or "",
                     "BizId": m.provider_message_id,
                 }
             )

@@ -2,11 +2,12 @@
 tests: ``GET /v1/messages``, ``POST /v1/replies``, ``POST /v1/faults``. The control API has no
 authentication: it listens on 127.0.0.1 only, and is a development tool."""
 
+import time
 from dataclasses import asdict
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from fastapi import FastAPI, HTTPException
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from . import aliyun_api, twilio_api
 from .callbacks import CallbackPoster
@@ -24,9 +25,33 @@ class Reply(BaseModel):
 
 class FaultRequest(BaseModel):
     provider: Literal["twilio", "aliyun", "smtp"]
-    status: int = Field(ge=200, le=599)
-    count: int = Field(default=1, ge=0)
+    status: int | None = Field(
+        default=None, ge=200, le=599, description="Answer with this status (SMTP: reply code)"
+    )
+    count: int = Field(default=1, ge=0, description="How many requests get the fault")
     code: str | None = Field(default=None, description="Provider error code (Aliyun, Twilio)")
+    delay_seconds: float = Field(default=0.0, ge=0, le=600, description="Answer this late")
+    after_accept: bool = Field(
+        default=False,
+        description="Accept the message first, then answer late: an ambiguous timeout",
+    )
+    for_seconds: float | None = Field(
+        default=None, gt=0, le=3600, description="Every request for this long (count ignored)"
+    )
+
+    @model_validator(mode="after")
+    def _a_fault_does_something(self) -> Self:
+        if self.status is None and not self.delay_seconds:
+            raise ValueError("give a status, a delay_seconds, or both")
+        if self.after_accept and (self.status is not None or not self.delay_seconds):
+            raise ValueError("after_accept needs delay_seconds and no status")
+        return self
+
+    def fault(self) -> Fault:
+        until = time.monotonic() + self.for_seconds if self.for_seconds else None
+        return Fault(
+            self.status, self.count, self.code, self.delay_seconds, self.after_accept, until
+        )
 
 
 def create_app(
@@ -64,8 +89,20 @@ def create_app(
 
     @app.post("/v1/faults")
     async def fault(request: FaultRequest) -> dict[str, Any]:
-        """The next ``count`` requests to ``provider`` fail with ``status`` (and ``code``)."""
-        faults.set(request.provider, Fault(request.status, request.count, request.code))
+        """The next ``count`` requests to ``provider`` (or all for ``for_seconds``) fail with
+        ``status`` (and ``code``), or are answered ``delay_seconds`` late; with
+        ``after_accept``, accepted first and answered late (replaces its earlier fault)."""
+        faults.set(request.provider, request.fault())
         return request.model_dump()
+
+    @app.get("/v1/faults")
+    async def current_faults() -> dict[str, dict[str, Any]]:
+        """Each provider's fault: what is left of it and how many requests it was applied to."""
+        return faults.report()
+
+    @app.delete("/v1/faults", status_code=204)
+    async def clear_faults() -> None:
+        """Every provider answers normally again."""
+        faults.clear()
 
     return app

@@ -78,7 +78,16 @@ class JournalHandler:
     ) -> str:
         fault = self._faults.take("smtp")
         if fault is not None:
-            return f"{fault.status} {'4.3.0' if fault.status < 500 else '5.3.0'} injected fault"
+            await fault.before_handling()
+            if fault.status is not None:
+                enhanced = "4.3.0" if fault.status < 500 else "5.3.0"
+                return f"{fault.status} {enhanced} injected fault"
+        self._accept(envelope)
+        if fault is not None:
+            await fault.after_handling()
+        return "250 2.0.0 Message accepted for delivery"
+
+    def _accept(self, envelope: Envelope) -> None:
         raw = envelope.original_content or envelope.content
         data = raw if isinstance(raw, bytes) else str(raw).encode()
         mail = message_from_bytes(data, policy=policy.default)
@@ -94,8 +103,8 @@ class JournalHandler:
                 body=body,
                 provider="smtp",
                 provider_message_id=str(mail.get("Message-ID", "")),
+                client_reference=str(mail.get("Message-ID", "")),
             )
-        return "250 2.0.0 Message accepted for delivery"
 
 
 class Authenticator:

@@ -22,6 +22,9 @@ from .signing import twilio_signature
 E164 = re.compile(r"^\+[1-9]\d{7,14}$")
 MESSAGING_SERVICE_SID = re.compile(r"^MG[0-9a-f]{32}$")
 MAX_BODY = 1600
+# Twilio puts it on the webhooks it sends; a client may send it too (Twilio ignores it): the
+# journal keeps it as the message's client reference.
+IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
 
 
 def twilio_error(status: int, code: int, message: str) -> JSONResponse:
@@ -60,8 +63,16 @@ def twilio_router(
     async def create_message(account_sid: str, request: Request) -> JSONResponse:
         fault = faults.take("twilio")
         if fault is not None:
-            code = int(fault.code) if fault.code and fault.code.isdigit() else 20500
-            return twilio_error(fault.status, code, "Service unavailable")
+            await fault.before_handling()
+            if fault.status is not None:
+                code = int(fault.code) if fault.code and fault.code.isdigit() else 20500
+                return twilio_error(fault.status, code, "Service unavailable")
+        answer = await _create(account_sid, request)
+        if fault is not None:
+            await fault.after_handling()
+        return answer
+
+    async def _create(account_sid: str, request: Request) -> JSONResponse:
         if not _authenticated(request.headers.get("authorization"), config):
             return twilio_error(401, 20003, "Authenticate")
         if account_sid != config.twilio_account_sid:
@@ -82,6 +93,7 @@ def twilio_router(
             body=form["Body"],
             provider="twilio",
             provider_message_id=sid,
+            client_reference=request.headers.get(IDEMPOTENCY_HEADER),
         )
         sender = form.get("From") or config.twilio_numbers[0]
         callback = form.get("StatusCallback")

@@ -59,6 +59,11 @@ class EventHandlers:
         self._types[event_type.name] = event_type
         self._handlers[event_type.name] = handler
 
+    @property
+    def types(self) -> frozenset[str]:
+        """The names of the event types handled here (others are skipped)."""
+        return frozenset(self._types)
+
     def receive(
         self, envelope: Envelope, record: "ConsumerRecord[bytes, bytes]"
     ) -> Received | None:

@@ -11,14 +11,19 @@ refused rows are parked and counted (``parked_total``), and the later rows of a 
 topic and key are held back (never published past it) until an operator deals with the parked
 row: clearing ``parked_at`` (after e.g. raising the topic's ``max.message.bytes``) has it
 published again, first of its key; setting ``published_at`` gives it up.
+
+A :class:`RelayHold` (tests only, from the ``fault_outbox_hold`` setting) stops each batch at a
+point of its way so that a test can kill the process there: after the rows were committed but
+before they are published, or after they are published but before they are marked.
 """
 
 import asyncio
 import contextlib
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -66,6 +71,20 @@ def _refused_for_good(error: BaseException) -> bool:
 
 
 RenewProducer = Callable[[AIOKafkaProducer], Awaitable[AIOKafkaProducer]]
+HoldPoint = Literal["before-publish", "after-publish"]
+
+
+@dataclass(frozen=True)
+class RelayHold:
+    """Fault injection (tests only): each batch logs ``outbox fault hold`` and waits
+    ``seconds`` at ``point``, inside the relay's transaction, so a test can kill it there."""
+
+    point: HoldPoint
+    seconds: float
+
+    async def wait(self, point: HoldPoint, rows: int) -> None:
+        log.warning("outbox fault hold", point=point, rows=rows, seconds=self.seconds)
+        await asyncio.sleep(self.seconds)
 
 
 async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelope]) -> None:
@@ -96,8 +115,11 @@ class OutboxRelay:
         idle_interval: float = 0.2,
         max_backoff: float = 5.0,
         renew_producer: RenewProducer | None = None,
+        hold: RelayHold | None = None,
     ) -> None:
         self._sessions = sessions
+        self._hold = hold
+        self.held_batches = 0
         self._producer = producer
         self._renew_producer = renew_producer
         self.producers_renewed = 0
@@ -161,7 +183,9 @@ class OutboxRelay:
             rows = (await session.execute(self._pending())).all()
             if not rows:
                 return 0
+            await self._held("before-publish", len(rows))
             ids, parked, deferred = await self._publish_rows(rows)
+            await self._held("after-publish", len(ids))
             if ids:
                 await session.execute(
                     update(outbox)
@@ -180,6 +204,11 @@ class OutboxRelay:
         if deferred is not None:
             raise deferred
         return len(ids) + len(parked)
+
+    async def _held(self, point: HoldPoint, rows: int) -> None:
+        if self._hold is not None and self._hold.point == point:
+            self.held_batches += 1
+            await self._hold.wait(point, rows)
 
     def _pending(self) -> Select[Any]:
         """Unpublished, unparked rows in id order, but none behind a parked row of its key."""
