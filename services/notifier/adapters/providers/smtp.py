@@ -82,7 +82,7 @@ class SmtpEmail:
             raise ProviderError(
                 f"SMTP {error.code}", retriable=retriable, provider=self.name
             ) from error
-        except aiosmtplib.SMTPConnectError as error:  # its time-out too: nothing was sent
+        except (aiosmtplib.SMTPConnectError, ssl.SSLError) as error:  # before any mail was sent
             reason = f"SMTP not reached ({type(error).__name__})"
             raise ProviderError(reason, retriable=True, provider=self.name) from error
         except OSError as error:  # timed out or cut off mid-session: maybe after the DATA
