@@ -8,7 +8,7 @@ are kept per borrower and channel for the same check.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,8 +27,9 @@ from services.agency_gateway.adapters.webhooks import DeliveryLog
 from services.agency_gateway.domain.cases import hold_exclusion
 from services.agency_gateway.domain.policy import PlacementPolicy
 from services.agency_gateway.outcomes import end_assignment
-from shared.contact_rules import Outcome
+from shared.contact_rules import Contact, Outcome
 from shared.contact_rules.limits import replied_opt_out
+from shared.contact_rules.sources import MESSAGE_OUTCOMES, notification_contact
 from shared.events.catalog import (
     AGENCY_NOTICE_SENT,
     CONTACT_PREFERENCES_UPDATED,
@@ -52,7 +53,7 @@ from shared.events.models import (
     PaymentReceived,
     PlacementRecalled,
 )
-from shared.events.notifications import NotificationChanged, NotificationStatus, OptOutRecorded
+from shared.events.notifications import NotificationChanged, OptOutRecorded
 from shared.kafka.handlers import EventHandlers, Received
 from shared.kafka.outbox import enqueue
 
@@ -66,10 +67,6 @@ STANDING = (
     "lender_recalled_at",
     "amount_overdue",
 )
-LEDGER_STATUSES = {
-    NotificationStatus.SENT: Outcome.ATTEMPTED,
-    NotificationStatus.DELIVERED: Outcome.DELIVERED,
-}
 
 
 @dataclass(frozen=True)
@@ -92,7 +89,7 @@ class GatewayConsumer:
         handlers.on(CONTACT_PREFERENCES_UPDATED, self.preferences)
         handlers.on(AGENCY_NOTICE_SENT, self.notices)
         handlers.on(OPT_OUT_RECORDED, self.opt_outs)
-        for status in LEDGER_STATUSES:
+        for status in MESSAGE_OUTCOMES:
             handlers.on(NOTIFICATION_EVENTS[status], self.lender_sends)
         return handlers
 
@@ -255,23 +252,15 @@ class GatewayConsumer:
     async def lender_sends(
         self, session: AsyncSession, events: Sequence[Received[NotificationChanged]]
     ) -> None:
-        rows: dict[str, dict[str, Any]] = {}
+        """The lender's messages; sent, then delivered in one run: the send's time, delivered."""
+        made: dict[str, tuple[Contact, tuple[str, str]]] = {}
         for event in events:
-            data = event.data
-            outcome = LEDGER_STATUSES.get(data.status, Outcome.ATTEMPTED)
-            contact_id = f"notifier:{data.notification_id}"
-            if contact_id in rows:  # sent, then delivered, in one run: the send's time
-                rows[contact_id]["outcome"] = outcome.value
+            contact = notification_contact(event.envelope.tenantid, event.data)
+            if contact is None:
                 continue
-            rows[contact_id] = {
-                "contact_id": contact_id,
-                "lender_id": event.envelope.tenantid,
-                "loan_id": data.loan_id,
-                "borrower_ref": data.borrower_ref,
-                "agency_id": None,
-                "channel": data.channel.value,
-                "direction": "outbound",
-                "outcome": outcome.value,
-                "at": data.at,
-            }
-        await ContactLedger(session).record(list(rows.values()))
+            if contact.id in made and contact.outcome is Outcome.ATTEMPTED:
+                continue  # delivered already, or the same send twice
+            if contact.id in made:
+                contact = replace(made[contact.id][0], outcome=contact.outcome)
+            made[contact.id] = (contact, (event.envelope.tenantid, event.data.loan_id))
+        await ContactLedger(session).record(list(made.values()))

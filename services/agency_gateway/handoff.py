@@ -16,7 +16,7 @@ from services.agency_gateway.adapters.cases import (
     PreferenceRepository,
 )
 from services.agency_gateway.adapters.contacts import CONTACT, ContactKeys
-from services.agency_gateway.adapters.ledger import ContactLedger, debt_id
+from services.agency_gateway.adapters.ledger import ContactLedger
 from services.agency_gateway.api.models import (
     ActivityRecorded,
     ActivityReport,
@@ -26,14 +26,15 @@ from services.agency_gateway.api.models import (
     ContactCheckAnswer,
 )
 from services.agency_gateway.domain.handoff import (
-    LEDGER_OUTCOMES,
     PlacementRecord,
     banned_in,
     debt_facts,
     own_refusal,
 )
 from services.agency_gateway.outcomes import SOURCE, end_assignment
-from shared.contact_rules import Contact, Direction, Party, RulePack, check
+from shared.contact_rules import Contact, Party, RulePack, check
+from shared.contact_rules.ledger import POSSIBLE_OUTCOMES
+from shared.contact_rules.sources import ACTIVITY_OUTCOMES, activity_contact, debt_id
 from shared.db.engine import transaction
 from shared.events.assignments import ActivityType, AgencyActivityRecorded, AssignmentAcknowledged
 from shared.events.catalog import AGENCY_ACTIVITY_RECORDED, ASSIGNMENT_ACKNOWLEDGED
@@ -109,7 +110,7 @@ class Handoff:
     ) -> ActivityRecorded:
         """Recorded with its text sealed; the event carries the text's keyed hash and the
         banned phrases found in it, never the text."""
-        contact = self._screen(body)
+        self._screen(body)
         identity = {"agency_id": agency_id, "activity_id": body.activity_id}
         async with transaction(self.runtime.sessions) as session:
             row, case = await own_active(session, agency_id, assignment_id)
@@ -136,22 +137,9 @@ class Handoff:
                 text_hmac=None if body.text is None else self.texts.digest(body.text),
                 banned_phrases=[] if body.text is None else banned_in(body.text, self.banned),
             )
-            if contact is not None:
-                await ContactLedger(session).record(
-                    [
-                        {
-                            "contact_id": f"agency:{agency_id}:{body.activity_id}",
-                            "lender_id": row["lender_id"],
-                            "loan_id": row["loan_id"],
-                            "borrower_ref": case["borrower_ref"],
-                            "agency_id": agency_id,
-                            "channel": contact.value,
-                            "direction": body.direction.value,
-                            "outcome": LEDGER_OUTCOMES[body.outcome].value,
-                            "at": body.at,
-                        }
-                    ]
-                )
+            made = activity_contact(row["lender_id"], data)
+            if made is not None:
+                await ContactLedger(session).record([(made, (row["lender_id"], row["loan_id"]))])
             await publish(session, self.activities_topic, row, AGENCY_ACTIVITY_RECORDED, data)
         return ActivityRecorded(
             activity_id=body.activity_id,
@@ -170,7 +158,7 @@ class Handoff:
             prefs = (await PreferenceRepository(session).of([(key[0], case["borrower_ref"])])).get(
                 (key[0], case["borrower_ref"])
             )
-            ledger = await ContactLedger(session).of_loan(*key, case["borrower_ref"])
+            ledger = await ContactLedger(session).of_loan(*key)
             replies = await OptOutRepository(session).of(key[0], case["borrower_ref"])
         debt = debt_id(*key)
         facts = debt_facts(
@@ -204,8 +192,8 @@ class Handoff:
             next_allowed_at=decision.next_allowed_at,
         )
 
-    def _screen(self, body: ActivityReport) -> Channel | None:
-        """The channel the activity counts on; 422 for what a report of its type lacks."""
+    def _screen(self, body: ActivityReport) -> None:
+        """422 for what a report of its type lacks."""
         problems = []
         if body.type is ActivityType.VISIT and (
             body.recording_id is None or body.staff_count is None
@@ -217,20 +205,9 @@ class Handoff:
             elif found := banned_in(body.text, self.banned):
                 problems.append(("text", f"contains the banned phrase {found[0]!r} (CN-06)"))
         channel = body.type.channel
-        if channel is not None:
-            try:
-                Contact(
-                    id="probe",
-                    debt_id="d",
-                    person_ref="p",
-                    party=Party.agency("a"),
-                    channel=channel,
-                    at=body.at,
-                    direction=Direction(body.direction.value),
-                    outcome=LEDGER_OUTCOMES[body.outcome],
-                )
-            except ValueError:
-                problems.append(("outcome", f"a {body.type.value} cannot end {body.outcome.value}"))
+        possible = POSSIBLE_OUTCOMES[channel] if channel is not None else ()
+        if channel is not None and ACTIVITY_OUTCOMES[body.outcome] not in possible:
+            problems.append(("outcome", f"a {body.type.value} cannot end {body.outcome.value}"))
         if problems:
             raise ProblemError(
                 422,
@@ -240,7 +217,6 @@ class Handoff:
                     {"field": f"body.{f}", "message": m, "code": "invalid"} for f, m in problems
                 ],
             )
-        return channel
 
     def _replay(self, stored: dict[str, Any], body: ActivityReport) -> ActivityRecorded:
         same = stored["body"] == json.loads(body.model_dump_json(exclude={"text"}))

@@ -8,9 +8,11 @@ notice) and its borrower's (preferences, opt-outs), each with the time it became
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from shared.contact_rules import (
     Contact,
@@ -18,33 +20,23 @@ from shared.contact_rules import (
     Direction,
     Hold,
     OptOut,
-    Outcome,
-    Party,
     Placement,
     RulePack,
     judge_ledger,
 )
-from shared.contact_rules.ledger import POSSIBLE_OUTCOMES, PartyKind
+from shared.contact_rules.ledger import PartyKind
 from shared.contact_rules.limits import replied_opt_out, reported_limits
 from shared.contact_rules.packs import RuleStatus
 from shared.contact_rules.params import BannedPhraseParams
-from shared.events.assignments import ActivityType
+from shared.contact_rules.sources import agency_contact, debt_id, message_contact
+from shared.events.assignments import ActivityOutcome, ActivityType
 from shared.events.models import ConsentRecord, ContactPreferences, HoldReason, InconvenientTime
-from shared.events.notifications import OptOutRecorded
+from shared.events.notifications import NotificationKind, OptOutRecorded
 from shared.vocabulary import Channel, Jurisdiction
 
 SENT = "collections.notification.sent"
 ACTIVITY = "collections.agency.activity-recorded"
 CONTACT_TYPES = frozenset({SENT, ACTIVITY})
-
-ACTIVITY_OUTCOMES = {
-    "no_answer": Outcome.ATTEMPTED,
-    "failed": Outcome.ATTEMPTED,
-    "refused": Outcome.ATTEMPTED,
-    "delivered": Outcome.DELIVERED,
-    "answered": Outcome.ANSWERED,
-    "conversation": Outcome.CONVERSATION,
-}
 
 
 FACT_OF_TYPE = {
@@ -111,6 +103,7 @@ class Judged:
 class _Case:
     """What the entries say of one loan, folded in log order."""
 
+    lender_id: str
     loan_id: str
     jurisdiction: Jurisdiction | None = None
     zone: str | None = None
@@ -157,8 +150,7 @@ class _Case:
                 p.agency_id, p.placed_at, p.borrower_notified_at or _at(d["at"]), p.ended_at
             )
         elif kind == "opt-out-recorded":
-            fields = {name: d[name] for name in OptOutRecorded.model_fields if name in d}
-            replied = replied_opt_out(OptOutRecorded.model_validate(fields))
+            replied = replied_opt_out(OptOutRecorded.model_validate(_fields(OptOutRecorded, d)))
             self.opt_outs += [replied] if replied is not None else []
         elif kind == "contact-preferences-updated":
             self._preferences(d["preferences"], _at(d["effective_at"]))
@@ -176,42 +168,36 @@ class _Case:
         self.inconvenient = limits.inconvenient_times
 
     def _contact(self, event: LoggedEvent) -> None:
-        d = event.data
-        assert self.person_ref is not None
-        if event.type == SENT:
-            notice = d["kind"] == "agency_notice"
-            contact = Contact(
-                id=f"notifier:{d['notification_id']}",
-                debt_id=self.loan_id,
-                person_ref=self.person_ref,
-                party=Party.lender(),
-                channel=Channel(d["channel"]),
-                at=_at(d["at"]),
-                to_mobile=d["channel"] == Channel.SMS.value,
-                opt_out_notice=True,
-                agency_named=True if notice else None,
+        d, person = event.data, self.person_ref
+        assert person is not None
+        if event.type == ACTIVITY:
+            contact = agency_contact(
+                self.lender_id,
+                self.loan_id,
+                person,
+                d["agency_id"],
+                d["activity_id"],
+                ActivityType(d["type"]),
+                Direction(d["direction"]),
+                ActivityOutcome(d["outcome"]),
+                _at(d["at"]),
+                recording_id=d.get("recording_id"),
+                staff_count=d.get("staff_count"),
             )
-        else:
-            channel = ActivityType(d["type"]).channel
-            if channel is None:  # a note is not a contact; its words are judged apart
+            if contact is None:  # a note is not a contact; its words are judged apart
                 if wording(d):
                     self.notes.append(event)
                 return
-            outcome = ACTIVITY_OUTCOMES[d["outcome"]]
-            if outcome not in POSSIBLE_OUTCOMES[channel]:
-                outcome = Outcome.ATTEMPTED
-            contact = Contact(
-                id=f"agency:{d['agency_id']}:{d['activity_id']}",
-                debt_id=self.loan_id,
-                person_ref=self.person_ref,
-                party=Party.agency(d["agency_id"]),
-                channel=channel,
-                at=_at(d["at"]),
-                direction=Direction(d["direction"]),
-                outcome=outcome,
-                recording_id=d.get("recording_id"),
-                staff_count=d.get("staff_count"),
-                text=wording(d),
+            contact = replace(contact, text=wording(d))
+        else:
+            contact = message_contact(
+                self.lender_id,
+                self.loan_id,
+                person,
+                d["notification_id"],
+                Channel(d["channel"]),
+                _at(d["at"]),
+                notice=d["kind"] == NotificationKind.AGENCY_NOTICE.value,
             )
         self.contacts.append(contact)
         self.leaf_of[contact.id] = event.leaf_index
@@ -220,7 +206,7 @@ class _Case:
         if self.jurisdiction is None or self.zone is None or self.person_ref is None:
             return None
         return DebtFacts(
-            debt_id=self.loan_id,
+            debt_id=debt_id(self.lender_id, self.loan_id),
             person_ref=self.person_ref,
             jurisdiction=self.jurisdiction,
             borrower_zone=self.zone,
@@ -242,7 +228,7 @@ def judge_loan(
 ) -> list[Judged]:
     """Every violation among the loan's logged contacts (none before the loan is reported:
     its jurisdiction and the borrower's zone are unknown until then)."""
-    case = _Case(loan_id)
+    case = _Case(lender_id, loan_id)
     ordered = sorted(events, key=lambda e: e.leaf_index)
     for event in ordered:  # facts first: a contact logged before the report still counts
         if event.type not in CONTACT_TYPES:
@@ -345,3 +331,8 @@ def wording(activity: Mapping[str, Any]) -> str | None:
 
 def _at(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def _fields(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, Any]:
+    """What of a logged event's data its model reads (older entries may carry more)."""
+    return {name: data[name] for name in model.model_fields if name in data}
