@@ -24,7 +24,7 @@ from services.agency_gateway.adapters.commitments import CommitmentBook
 from services.agency_gateway.adapters.contacts import ContactKeys
 from services.agency_gateway.adapters.ledger import ContactLedger
 from services.agency_gateway.adapters.webhooks import DeliveryLog
-from services.agency_gateway.domain.cases import hold_exclusion
+from services.agency_gateway.domain.cases import apply_event, case_of_report
 from services.agency_gateway.domain.policy import PlacementPolicy
 from services.agency_gateway.outcomes import end_assignment
 from shared.contact_rules import Contact, Outcome
@@ -46,12 +46,8 @@ from shared.events.catalog import (
 from shared.events.envelope import Envelope
 from shared.events.models import (
     ContactPreferencesUpdated,
-    HoldLifted,
-    HoldPlaced,
-    LoanClosed,
     OverdueReported,
     PaymentReceived,
-    PlacementRecalled,
 )
 from shared.events.notifications import NotificationChanged, OptOutRecorded
 from shared.kafka.handlers import EventHandlers, Received
@@ -102,22 +98,11 @@ class GatewayConsumer:
         rows = []
         for event in latest_reports(events):
             report = event.data
-            case = {
-                "lender_id": event.envelope.tenantid,
-                "loan_id": report.loan_id,
-                "borrower_ref": report.borrower.ref,
-            }
+            case = case_of_report(event.envelope.tenantid, report)
             rows.append(
                 {
                     **case,
                     "contact_sealed": self.contacts.stored(report.borrower.contact, case),
-                    "jurisdiction": report.jurisdiction,
-                    "amount_overdue": report.amount_overdue.amount,
-                    "currency": report.amount_overdue.currency,
-                    "days_past_due": report.days_past_due,
-                    "as_of": report.as_of,
-                    "borrower_zone": report.borrower.timezone,
-                    "region": report.borrower.region,
                     "status": self.policy.status_for(report.days_past_due).value,
                     "updated_at": now,
                     "placement_due_at": now,
@@ -138,7 +123,7 @@ class GatewayConsumer:
             case = cases.get(key)
             if case is None:
                 continue
-            recall = self._apply(case, event.data)
+            recall = apply_event(case, event.data)
             changed.add(key)
             if isinstance(event.data, PaymentReceived):
                 payments.append(
@@ -175,28 +160,6 @@ class GatewayConsumer:
         await CommitmentBook(session).record_lender_payments(payments)
         await enqueue(session, self.assignments_topic, envelopes)
         await DeliveryLog(session).owe_for(envelopes, now)
-
-    @staticmethod
-    def _apply(case: dict[str, Any], data: Any) -> str | None:
-        """Change the case by one event; the recall reason, if the event takes it back."""
-        match data:
-            case PaymentReceived():
-                case["amount_overdue"] = data.outstanding.amount
-                if data.cured:
-                    case["ended_reason"] = "cured"
-                    return "paid_in_full"
-            case HoldPlaced():
-                case["holds"] = {**case["holds"], data.hold_id: data.reason.value}
-                return hold_exclusion(data.reason.value)
-            case HoldLifted():
-                case["holds"] = {k: v for k, v in case["holds"].items() if k != data.hold_id}
-            case PlacementRecalled():
-                case["lender_recalled_at"] = data.recalled_at
-                return "lender_recall"
-            case LoanClosed():
-                case["ended_reason"] = f"closed:{data.reason.value}"
-                return case["ended_reason"]  # type: ignore[no-any-return]
-        return None
 
     async def preferences(
         self, session: AsyncSession, events: Sequence[Received[ContactPreferencesUpdated]]

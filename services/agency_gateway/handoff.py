@@ -28,11 +28,12 @@ from services.agency_gateway.api.models import (
 from services.agency_gateway.domain.handoff import (
     PlacementRecord,
     banned_in,
+    contact_answer,
     debt_facts,
-    own_refusal,
+    intended_contact,
 )
 from services.agency_gateway.outcomes import SOURCE, end_assignment
-from shared.contact_rules import Contact, Party, RulePack, check
+from shared.contact_rules import RulePack
 from shared.contact_rules.ledger import POSSIBLE_OUTCOMES
 from shared.contact_rules.sources import ACTIVITY_OUTCOMES, activity_contact, debt_id
 from shared.db.engine import transaction
@@ -171,25 +172,14 @@ class Handoff:
             ],
             replies,
         )
-        intended = Contact(
-            id=f"check:{assignment_id}",
-            debt_id=debt,
-            person_ref=case["borrower_ref"],
-            party=Party.agency(agency_id),
-            channel=channel,
-            at=at,
-            to_mobile=channel is Channel.SMS,
-        )
-        decision = check(intended, ledger, facts, self.packs[facts.jurisdiction])
-        rules, explanation = list(decision.refused_by), decision.explanation
-        refusal = None if rules else own_refusal(facts, at, row["notice_sent_at"] is not None)
-        if refusal is not None:
-            rules, explanation = [refusal[0]], refusal[1]
+        intended = intended_contact(assignment_id, facts, agency_id, channel, at)
+        pack = self.packs[facts.jurisdiction]
+        answer = contact_answer(intended, ledger, facts, pack, row["notice_sent_at"] is not None)
         return ContactCheckAnswer(
-            allowed=not rules,
-            rules=rules,
-            explanation=explanation,
-            next_allowed_at=decision.next_allowed_at,
+            allowed=answer.allowed,
+            rules=list(answer.rules),
+            explanation=answer.explanation,
+            next_allowed_at=answer.next_allowed_at,
         )
 
     def _screen(self, body: ActivityReport) -> None:

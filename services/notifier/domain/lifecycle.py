@@ -215,7 +215,7 @@ class Casebook:
         self, lender_id: str, borrower_ref: str, reported: ContactPreferences, at: datetime
     ) -> None:
         prefs = self._preferences(lender_id, borrower_ref)
-        if prefs.reported_at is not None and at <= prefs.reported_at:
+        if prefs.reported_at is not None and at < prefs.reported_at:
             return
         newly_out = set(reported.opted_out_channels) - set(prefs.reported.opted_out_channels)
         prefs.reported, prefs.reported_at = reported, at
