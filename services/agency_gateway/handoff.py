@@ -159,7 +159,7 @@ class Handoff:
             prefs = (await PreferenceRepository(session).of([(key[0], case["borrower_ref"])])).get(
                 (key[0], case["borrower_ref"])
             )
-            ledger = await ContactLedger(session).of_loan(*key)
+            ledger = await ContactLedger(session).of_loan(*key, case["borrower_ref"])
             replies = await OptOutRepository(session).of(key[0], case["borrower_ref"])
         debt = debt_id(*key)
         facts = debt_facts(

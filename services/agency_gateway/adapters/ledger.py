@@ -4,6 +4,7 @@ activities and the lender's own messages (the notifier's sent and delivered even
 The contacts and their rows are ``shared.contact_rules.sources``'; this is only their table."""
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -42,11 +43,14 @@ class ContactLedger:
             )
         )
 
-    async def of_loan(self, lender_id: str, loan_id: str) -> list[Contact]:
-        """Every party's contacts about the loan."""
+    async def of_loan(self, lender_id: str, loan_id: str, person_ref: str) -> list[Contact]:
+        """Every party's contacts about the loan, as contacts with its borrower."""
         rows = await self._session.execute(
             select(contacts)
             .where(contacts.c.lender_id == lender_id, contacts.c.loan_id == loan_id)
             .order_by(contacts.c.at)
         )
-        return [contact_of_row({"id": r.contact_id, **r._mapping}) for r in rows]
+        return [
+            replace(contact_of_row({"id": r.contact_id, **r._mapping}), person_ref=person_ref)
+            for r in rows
+        ]

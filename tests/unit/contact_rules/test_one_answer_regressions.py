@@ -12,7 +12,9 @@ from tests.unit.contact_rules.views import engine_answer
 AGENCY = Party.agency("agency-a")
 
 
-def answers(world: World, party: Party, channel: Channel, later: timedelta) -> list[tuple[str, ...]]:
+def answers(
+    world: World, party: Party, channel: Channel, later: timedelta
+) -> list[tuple[str, ...]]:
     """The engine's answer over the notifier's and the gateway's views, and compliance's."""
     at = world.clock + later
     contact = intended(world, party, channel, at)

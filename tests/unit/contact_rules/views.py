@@ -8,7 +8,7 @@ SQL is written here, each with the statement it stands for named.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
@@ -25,7 +25,7 @@ from services.agency_gateway.domain.handoff import (
 )
 from services.compliance.domain.entries import audit_entry
 from services.compliance.domain.judgement import LoggedEvent, judge_loan
-from services.notifier.domain.files import LoanFile, LoanState, Notification, Preferences
+from services.notifier.domain.files import LoanFile, Notification, Preferences
 from services.notifier.domain.lifecycle import Casebook
 from services.notifier.domain.outreach import (
     facts_of,
@@ -36,9 +36,10 @@ from services.notifier.domain.outreach import (
 from services.notifier.domain.outreach import (
     intended_contact as lender_message,
 )
-from shared.contact_rules import Contact, DebtFacts, Outcome, RulePack, check, load_pack
+from shared.contact_rules import Contact, DebtFacts, OptOut, Outcome, RulePack, check, load_pack
 from shared.contact_rules.limits import replied_opt_out
 from shared.contact_rules.sources import (
+    activity_contact,
     contact_of_row,
     debt_id,
     dispute_hold,
@@ -78,7 +79,7 @@ PACKS = {jurisdiction: load_pack(jurisdiction) for jurisdiction in Jurisdiction}
 NAMESPACE = UUID("6f1c1c1e-0000-4000-8000-000000000001")
 
 
-def event_type_of(data: BaseModel, status: NotificationStatus | None = None) -> str:
+def event_type_of(data: BaseModel) -> str:
     """The catalogue's name for an event's data (a notice sent has its own type)."""
     if isinstance(data, NotificationChanged):
         if data.kind is NotificationKind.AGENCY_NOTICE and data.status is NotificationStatus.SENT:
@@ -103,11 +104,9 @@ def event_type_of(data: BaseModel, status: NotificationStatus | None = None) -> 
     return names[type(data)]
 
 
-_END_TYPES = {"returned": "returned", "expired": "expired"}  # anything else: a recall
-
-
 def _end_type(reason: str) -> str:
-    return _END_TYPES.get(reason, "recalled")
+    """The gateway ends an assignment as returned or expired by those names, else a recall."""
+    return reason if reason in ("returned", "expired") else "recalled"
 
 
 # -- the notifier -----------------------------------------------------------------------------
@@ -236,7 +235,9 @@ class NotifierView:
         if reason is not None:
             return (f"stop:{reason}",)
         pack = notifier_pack(PACKS[self.file.jurisdiction])
-        return rules_decision(notification, self.file, self.prefs, self.ledger(), pack, at).refused_by
+        return rules_decision(
+            notification, self.file, self.prefs, self.ledger(), pack, at
+        ).refused_by
 
 
 # -- the gateway ------------------------------------------------------------------------------
@@ -330,8 +331,7 @@ class GatewayView:
             self._record(contact)
 
     def activity(self, data: AgencyActivityRecorded) -> None:
-        from shared.contact_rules.sources import activity_contact
-
+        """``Handoff.activity``: the activity's contact in the ledger."""
         contact = activity_contact(LENDER, data)
         if contact is not None:
             self._record(contact)
@@ -348,8 +348,7 @@ class GatewayView:
         return [contact_of_row(row) for row in self.rows.values()]
 
     def facts(self) -> DebtFacts:
-        from shared.contact_rules import OptOut
-
+        """``Handoff.contact_check``'s facts."""
         return debt_facts(
             debt_id(LENDER, LOAN),
             self.case,
@@ -444,11 +443,3 @@ def message_event(
 def engine_answer(contact: Contact, ledger: list[Contact], facts: DebtFacts) -> tuple[str, ...]:
     pack: RulePack = PACKS[facts.jurisdiction]
     return tuple(sorted(check(contact, ledger, facts, pack).refused_by))
-
-
-def with_id(contact: Contact, contact_id: str) -> Contact:
-    return replace(contact, id=contact_id)
-
-
-def is_active(file: LoanFile) -> bool:
-    return file.state is LoanState.ACTIVE
