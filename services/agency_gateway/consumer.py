@@ -8,7 +8,7 @@ are kept per borrower and channel for the same check.
 """
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,11 +24,12 @@ from services.agency_gateway.adapters.commitments import CommitmentBook
 from services.agency_gateway.adapters.contacts import ContactKeys
 from services.agency_gateway.adapters.ledger import ContactLedger
 from services.agency_gateway.adapters.webhooks import DeliveryLog
-from services.agency_gateway.domain.cases import hold_exclusion
+from services.agency_gateway.domain.cases import apply_event, case_of_report
 from services.agency_gateway.domain.policy import PlacementPolicy
 from services.agency_gateway.outcomes import end_assignment
-from shared.contact_rules import Outcome
+from shared.contact_rules import Contact, Outcome
 from shared.contact_rules.limits import replied_opt_out
+from shared.contact_rules.sources import MESSAGE_OUTCOMES, notification_contact
 from shared.events.catalog import (
     AGENCY_NOTICE_SENT,
     CONTACT_PREFERENCES_UPDATED,
@@ -45,14 +46,10 @@ from shared.events.catalog import (
 from shared.events.envelope import Envelope
 from shared.events.models import (
     ContactPreferencesUpdated,
-    HoldLifted,
-    HoldPlaced,
-    LoanClosed,
     OverdueReported,
     PaymentReceived,
-    PlacementRecalled,
 )
-from shared.events.notifications import NotificationChanged, NotificationStatus, OptOutRecorded
+from shared.events.notifications import NotificationChanged, OptOutRecorded
 from shared.kafka.handlers import EventHandlers, Received
 from shared.kafka.outbox import enqueue
 
@@ -66,10 +63,6 @@ STANDING = (
     "lender_recalled_at",
     "amount_overdue",
 )
-LEDGER_STATUSES = {
-    NotificationStatus.SENT: Outcome.ATTEMPTED,
-    NotificationStatus.DELIVERED: Outcome.DELIVERED,
-}
 
 
 @dataclass(frozen=True)
@@ -92,7 +85,7 @@ class GatewayConsumer:
         handlers.on(CONTACT_PREFERENCES_UPDATED, self.preferences)
         handlers.on(AGENCY_NOTICE_SENT, self.notices)
         handlers.on(OPT_OUT_RECORDED, self.opt_outs)
-        for status in LEDGER_STATUSES:
+        for status in MESSAGE_OUTCOMES:
             handlers.on(NOTIFICATION_EVENTS[status], self.lender_sends)
         return handlers
 
@@ -105,22 +98,11 @@ class GatewayConsumer:
         rows = []
         for event in latest_reports(events):
             report = event.data
-            case = {
-                "lender_id": event.envelope.tenantid,
-                "loan_id": report.loan_id,
-                "borrower_ref": report.borrower.ref,
-            }
+            case = case_of_report(event.envelope.tenantid, report)
             rows.append(
                 {
                     **case,
                     "contact_sealed": self.contacts.stored(report.borrower.contact, case),
-                    "jurisdiction": report.jurisdiction,
-                    "amount_overdue": report.amount_overdue.amount,
-                    "currency": report.amount_overdue.currency,
-                    "days_past_due": report.days_past_due,
-                    "as_of": report.as_of,
-                    "borrower_zone": report.borrower.timezone,
-                    "region": report.borrower.region,
                     "status": self.policy.status_for(report.days_past_due).value,
                     "updated_at": now,
                     "placement_due_at": now,
@@ -141,7 +123,7 @@ class GatewayConsumer:
             case = cases.get(key)
             if case is None:
                 continue
-            recall = self._apply(case, event.data)
+            recall = apply_event(case, event.data)
             changed.add(key)
             if isinstance(event.data, PaymentReceived):
                 payments.append(
@@ -178,28 +160,6 @@ class GatewayConsumer:
         await CommitmentBook(session).record_lender_payments(payments)
         await enqueue(session, self.assignments_topic, envelopes)
         await DeliveryLog(session).owe_for(envelopes, now)
-
-    @staticmethod
-    def _apply(case: dict[str, Any], data: Any) -> str | None:
-        """Change the case by one event; the recall reason, if the event takes it back."""
-        match data:
-            case PaymentReceived():
-                case["amount_overdue"] = data.outstanding.amount
-                if data.cured:
-                    case["ended_reason"] = "cured"
-                    return "paid_in_full"
-            case HoldPlaced():
-                case["holds"] = {**case["holds"], data.hold_id: data.reason.value}
-                return hold_exclusion(data.reason.value)
-            case HoldLifted():
-                case["holds"] = {k: v for k, v in case["holds"].items() if k != data.hold_id}
-            case PlacementRecalled():
-                case["lender_recalled_at"] = data.recalled_at
-                return "lender_recall"
-            case LoanClosed():
-                case["ended_reason"] = f"closed:{data.reason.value}"
-                return case["ended_reason"]  # type: ignore[no-any-return]
-        return None
 
     async def preferences(
         self, session: AsyncSession, events: Sequence[Received[ContactPreferencesUpdated]]
@@ -255,23 +215,15 @@ class GatewayConsumer:
     async def lender_sends(
         self, session: AsyncSession, events: Sequence[Received[NotificationChanged]]
     ) -> None:
-        rows: dict[str, dict[str, Any]] = {}
+        """The lender's messages; sent, then delivered in one run: the send's time, delivered."""
+        made: dict[str, tuple[Contact, tuple[str, str]]] = {}
         for event in events:
-            data = event.data
-            outcome = LEDGER_STATUSES.get(data.status, Outcome.ATTEMPTED)
-            contact_id = f"notifier:{data.notification_id}"
-            if contact_id in rows:  # sent, then delivered, in one run: the send's time
-                rows[contact_id]["outcome"] = outcome.value
+            contact = notification_contact(event.envelope.tenantid, event.data)
+            if contact is None:
                 continue
-            rows[contact_id] = {
-                "contact_id": contact_id,
-                "lender_id": event.envelope.tenantid,
-                "loan_id": data.loan_id,
-                "borrower_ref": data.borrower_ref,
-                "agency_id": None,
-                "channel": data.channel.value,
-                "direction": "outbound",
-                "outcome": outcome.value,
-                "at": data.at,
-            }
-        await ContactLedger(session).record(list(rows.values()))
+            if contact.id in made and contact.outcome is Outcome.ATTEMPTED:
+                continue  # delivered already, or the same send twice
+            if contact.id in made:
+                contact = replace(made[contact.id][0], outcome=contact.outcome)
+            made[contact.id] = (contact, (event.envelope.tenantid, event.data.loan_id))
+        await ContactLedger(session).record(list(made.values()))

@@ -16,7 +16,7 @@ from services.agency_gateway.adapters.cases import (
     PreferenceRepository,
 )
 from services.agency_gateway.adapters.contacts import CONTACT, ContactKeys
-from services.agency_gateway.adapters.ledger import ContactLedger, debt_id
+from services.agency_gateway.adapters.ledger import ContactLedger
 from services.agency_gateway.api.models import (
     ActivityRecorded,
     ActivityReport,
@@ -26,14 +26,16 @@ from services.agency_gateway.api.models import (
     ContactCheckAnswer,
 )
 from services.agency_gateway.domain.handoff import (
-    LEDGER_OUTCOMES,
     PlacementRecord,
     banned_in,
+    contact_answer,
     debt_facts,
-    own_refusal,
+    intended_contact,
 )
 from services.agency_gateway.outcomes import SOURCE, end_assignment
-from shared.contact_rules import Contact, Direction, Party, RulePack, check
+from shared.contact_rules import RulePack
+from shared.contact_rules.ledger import POSSIBLE_OUTCOMES
+from shared.contact_rules.sources import ACTIVITY_OUTCOMES, activity_contact, debt_id
 from shared.db.engine import transaction
 from shared.events.assignments import ActivityType, AgencyActivityRecorded, AssignmentAcknowledged
 from shared.events.catalog import AGENCY_ACTIVITY_RECORDED, ASSIGNMENT_ACKNOWLEDGED
@@ -109,7 +111,7 @@ class Handoff:
     ) -> ActivityRecorded:
         """Recorded with its text sealed; the event carries the text's keyed hash and the
         banned phrases found in it, never the text."""
-        contact = self._screen(body)
+        self._screen(body)
         identity = {"agency_id": agency_id, "activity_id": body.activity_id}
         async with transaction(self.runtime.sessions) as session:
             row, case = await own_active(session, agency_id, assignment_id)
@@ -136,22 +138,9 @@ class Handoff:
                 text_hmac=None if body.text is None else self.texts.digest(body.text),
                 banned_phrases=[] if body.text is None else banned_in(body.text, self.banned),
             )
-            if contact is not None:
-                await ContactLedger(session).record(
-                    [
-                        {
-                            "contact_id": f"agency:{agency_id}:{body.activity_id}",
-                            "lender_id": row["lender_id"],
-                            "loan_id": row["loan_id"],
-                            "borrower_ref": case["borrower_ref"],
-                            "agency_id": agency_id,
-                            "channel": contact.value,
-                            "direction": body.direction.value,
-                            "outcome": LEDGER_OUTCOMES[body.outcome].value,
-                            "at": body.at,
-                        }
-                    ]
-                )
+            made = activity_contact(row["lender_id"], data)
+            if made is not None:
+                await ContactLedger(session).record([(made, (row["lender_id"], row["loan_id"]))])
             await publish(session, self.activities_topic, row, AGENCY_ACTIVITY_RECORDED, data)
         return ActivityRecorded(
             activity_id=body.activity_id,
@@ -183,29 +172,18 @@ class Handoff:
             ],
             replies,
         )
-        intended = Contact(
-            id=f"check:{assignment_id}",
-            debt_id=debt,
-            person_ref=case["borrower_ref"],
-            party=Party.agency(agency_id),
-            channel=channel,
-            at=at,
-            to_mobile=channel is Channel.SMS,
-        )
-        decision = check(intended, ledger, facts, self.packs[facts.jurisdiction])
-        rules, explanation = list(decision.refused_by), decision.explanation
-        refusal = None if rules else own_refusal(facts, at, row["notice_sent_at"] is not None)
-        if refusal is not None:
-            rules, explanation = [refusal[0]], refusal[1]
+        intended = intended_contact(assignment_id, facts, agency_id, channel, at)
+        pack = self.packs[facts.jurisdiction]
+        answer = contact_answer(intended, ledger, facts, pack, row["notice_sent_at"] is not None)
         return ContactCheckAnswer(
-            allowed=not rules,
-            rules=rules,
-            explanation=explanation,
-            next_allowed_at=decision.next_allowed_at,
+            allowed=answer.allowed,
+            rules=list(answer.rules),
+            explanation=answer.explanation,
+            next_allowed_at=answer.next_allowed_at,
         )
 
-    def _screen(self, body: ActivityReport) -> Channel | None:
-        """The channel the activity counts on; 422 for what a report of its type lacks."""
+    def _screen(self, body: ActivityReport) -> None:
+        """422 for what a report of its type lacks."""
         problems = []
         if body.type is ActivityType.VISIT and (
             body.recording_id is None or body.staff_count is None
@@ -217,20 +195,9 @@ class Handoff:
             elif found := banned_in(body.text, self.banned):
                 problems.append(("text", f"contains the banned phrase {found[0]!r} (CN-06)"))
         channel = body.type.channel
-        if channel is not None:
-            try:
-                Contact(
-                    id="probe",
-                    debt_id="d",
-                    person_ref="p",
-                    party=Party.agency("a"),
-                    channel=channel,
-                    at=body.at,
-                    direction=Direction(body.direction.value),
-                    outcome=LEDGER_OUTCOMES[body.outcome],
-                )
-            except ValueError:
-                problems.append(("outcome", f"a {body.type.value} cannot end {body.outcome.value}"))
+        possible = POSSIBLE_OUTCOMES[channel] if channel is not None else ()
+        if channel is not None and ACTIVITY_OUTCOMES[body.outcome] not in possible:
+            problems.append(("outcome", f"a {body.type.value} cannot end {body.outcome.value}"))
         if problems:
             raise ProblemError(
                 422,
@@ -240,7 +207,6 @@ class Handoff:
                     {"field": f"body.{f}", "message": m, "code": "invalid"} for f, m in problems
                 ],
             )
-        return channel
 
     def _replay(self, stored: dict[str, Any], body: ActivityReport) -> ActivityRecorded:
         same = stored["body"] == json.loads(body.model_dump_json(exclude={"text"}))

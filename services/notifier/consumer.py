@@ -1,4 +1,5 @@
-"""Notifier's consumer: every lifecycle event of a loan, placements and agencies' contacts.
+"""Notifier's consumer: every lifecycle event of a loan, placements, agencies' contacts and
+disputes (a hold, as the lender's).
 
 Each run of events is applied to one casebook (the loans it touches, loaded once), in
 consumption order, and written back at once with the events it produces.
@@ -16,7 +17,13 @@ from services.notifier.adapters.contacts import ContactVault
 from services.notifier.domain.files import LoanFile
 from services.notifier.domain.lifecycle import Casebook
 from services.notifier.domain.policy_book import PolicyBook
-from shared.events.assignments import AgencyActivityRecorded, AssignmentEnded, AssignmentPlaced
+from shared.contact_rules.sources import dispute_hold
+from shared.events.assignments import (
+    AgencyActivityRecorded,
+    AssignmentEnded,
+    AssignmentPlaced,
+    DisputeRaised,
+)
 from shared.events.catalog import (
     AGENCY_ACTIVITY_RECORDED,
     ASSIGNMENT_EXPIRED,
@@ -24,6 +31,7 @@ from shared.events.catalog import (
     ASSIGNMENT_RECALLED,
     ASSIGNMENT_RETURNED,
     CONTACT_PREFERENCES_UPDATED,
+    DISPUTE_RAISED,
     HOLD_LIFTED,
     HOLD_PLACED,
     LOAN_CLOSED,
@@ -57,6 +65,7 @@ LOAN_EVENTS = (
     ASSIGNMENT_RETURNED,
     ASSIGNMENT_EXPIRED,
     AGENCY_ACTIVITY_RECORDED,
+    DISPUTE_RAISED,
 )
 
 
@@ -108,6 +117,8 @@ class LifecycleConsumer:
                 book.placement_ended(lender, data)
             case AgencyActivityRecorded():
                 book.activity(lender, data)
+            case DisputeRaised():
+                book.hold_placed(lender, dispute_hold(data))
             case ContactPreferencesUpdated():
                 book.preferences_updated(
                     lender, data.borrower_ref, data.preferences, data.effective_at

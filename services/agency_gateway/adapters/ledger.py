@@ -1,31 +1,40 @@
 """The contact ledger the gateway checks agencies' contacts against: every agency's reported
-activities and the lender's own messages (the notifier's sent and delivered events)."""
+activities and the lender's own messages (the notifier's sent and delivered events).
+
+The contacts and their rows are ``shared.contact_rules.sources``'; this is only their table."""
 
 from collections.abc import Sequence
-from typing import Any
+from dataclasses import replace
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.tables import contacts
-from shared.contact_rules import Contact, Direction, Outcome, Party
-from shared.vocabulary import Channel
+from shared.contact_rules import Contact, Outcome
+from shared.contact_rules.sources import contact_of_row, ledger_row
 
-
-def debt_id(lender_id: str, loan_id: str) -> str:
-    return f"{lender_id}/{loan_id}"
+LoanKey = tuple[str, str]
+COLUMNS = ("lender_id", "loan_id", "borrower_ref", "agency_id", "channel", "direction")
 
 
 class ContactLedger:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def record(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Add contacts; one known already takes the furthest outcome reported (delivered)."""
-        if not rows:
+    async def record(self, made: Sequence[tuple[Contact, LoanKey]]) -> None:
+        """Add contacts, each with its (lender, loan); one known already takes the furthest
+        outcome reported (delivered)."""
+        if not made:
             return
-        statement = pg_insert(contacts).values(list(rows))
+        rows = []
+        for contact, (lender_id, loan_id) in made:
+            row = ledger_row(contact, lender_id, loan_id)
+            rows.append(
+                {"contact_id": row["id"], "outcome": row["outcome"], "at": row["at"]}
+                | {name: row[name] for name in COLUMNS}
+            )
+        statement = pg_insert(contacts).values(rows)
         await self._session.execute(
             statement.on_conflict_do_update(
                 index_elements=[contacts.c.contact_id],
@@ -42,15 +51,6 @@ class ContactLedger:
             .order_by(contacts.c.at)
         )
         return [
-            Contact(
-                id=r.contact_id,
-                debt_id=debt_id(r.lender_id, r.loan_id),
-                person_ref=person_ref,
-                party=Party.agency(r.agency_id) if r.agency_id else Party.lender(),
-                channel=Channel(r.channel),
-                at=r.at,
-                direction=Direction(r.direction),
-                outcome=Outcome(r.outcome),
-            )
+            replace(contact_of_row({"id": r.contact_id, **r._mapping}), person_ref=person_ref)
             for r in rows
         ]

@@ -3,9 +3,18 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from services.agency_gateway.domain.policy import Arm, CaseStatus, PlacementPolicy
-from shared.events.models import HoldReason
+from shared.events.models import (
+    HoldLifted,
+    HoldPlaced,
+    HoldReason,
+    LoanClosed,
+    OverdueReported,
+    PaymentReceived,
+    PlacementRecalled,
+)
 
 
 @dataclass(frozen=True)
@@ -61,3 +70,42 @@ def status_of(case: CaseFacts, policy: PlacementPolicy, arm: Arm, placed: bool) 
     if reason in ("below_threshold", "below_minimum_amount"):
         return CaseStatus.AWAITING_THRESHOLD
     return CaseStatus.EXCLUDED
+
+
+def case_of_report(lender_id: str, report: OverdueReported) -> dict[str, Any]:
+    """What a report says of a case, besides its sealed contact and the gateway's own columns."""
+    return {
+        "lender_id": lender_id,
+        "loan_id": report.loan_id,
+        "borrower_ref": report.borrower.ref,
+        "jurisdiction": report.jurisdiction,
+        "amount_overdue": report.amount_overdue.amount,
+        "currency": report.amount_overdue.currency,
+        "days_past_due": report.days_past_due,
+        "as_of": report.as_of,
+        "borrower_zone": report.borrower.timezone,
+        "region": report.borrower.region,
+    }
+
+
+def apply_event(case: dict[str, Any], data: Any) -> str | None:
+    """Change the case by one lifecycle event; the recall reason, if the event takes the loan
+    back from its agency."""
+    match data:
+        case PaymentReceived():
+            case["amount_overdue"] = data.outstanding.amount
+            if data.cured:
+                case["ended_reason"] = "cured"
+                return "paid_in_full"
+        case HoldPlaced():
+            case["holds"] = {**case["holds"], data.hold_id: data.reason.value}
+            return hold_exclusion(data.reason.value)
+        case HoldLifted():
+            case["holds"] = {k: v for k, v in case["holds"].items() if k != data.hold_id}
+        case PlacementRecalled():
+            case["lender_recalled_at"] = data.recalled_at
+            return "lender_recall"
+        case LoanClosed():
+            case["ended_reason"] = f"closed:{data.reason.value}"
+            return f"closed:{data.reason.value}"
+    return None

@@ -1,26 +1,16 @@
-"""Pure rules of the handoff: what an agency's activity counts as in the contact ledger, notes
-screened for banned phrases, and the facts a contact check weighs."""
+"""Pure rules of the handoff: notes screened for banned phrases, the facts a contact check
+weighs and its answer."""
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from shared.contact_rules import DebtFacts, Hold, OptOut, Placement, RulePack
-from shared.contact_rules import Outcome as LedgerOutcome
+from shared.contact_rules import Contact, DebtFacts, Hold, OptOut, Party, Placement, RulePack, check
 from shared.contact_rules.limits import ATTORNEY_REPRESENTED, borrower_limits, represented
-from shared.events.assignments import ActivityOutcome
 from shared.events.models import ContactPreferences, HoldReason
-from shared.vocabulary import Jurisdiction
+from shared.vocabulary import Channel, Jurisdiction
 
-LEDGER_OUTCOMES = {
-    ActivityOutcome.NO_ANSWER: LedgerOutcome.ATTEMPTED,
-    ActivityOutcome.FAILED: LedgerOutcome.ATTEMPTED,
-    ActivityOutcome.REFUSED: LedgerOutcome.ATTEMPTED,
-    ActivityOutcome.ANSWERED: LedgerOutcome.ANSWERED,
-    ActivityOutcome.CONVERSATION: LedgerOutcome.CONVERSATION,
-    ActivityOutcome.DELIVERED: LedgerOutcome.DELIVERED,
-}
 NOTICE_PENDING = "agency_notice_pending"
 """The gateway's own refusal before the borrower was told (CN-09 in the CN pack; every pack
 here, since the platform never lets an agency contact an unannounced borrower)."""
@@ -71,7 +61,6 @@ def debt_facts(
         jurisdiction=Jurisdiction(case["jurisdiction"]),
         borrower_zone=case["borrower_zone"] or "UTC",
         holds=holds,
-        illegal_debt=HoldReason.SUSPECTED_ILLEGAL_DEBT.value in case["holds"].values(),
         placements=tuple(
             Placement(p.agency_id, p.placed_at, p.notice_sent_at, p.ended_at) for p in placements
         ),
@@ -91,3 +80,42 @@ def own_refusal(facts: DebtFacts, at: datetime, notified: bool) -> tuple[str, st
             "the borrower has not yet been told that this agency holds the account",
         )
     return None
+
+
+@dataclass(frozen=True)
+class CheckAnswer:
+    allowed: bool
+    rules: tuple[str, ...]
+    explanation: str
+    next_allowed_at: datetime | None
+
+
+def intended_contact(
+    assignment_id: str, facts: DebtFacts, agency_id: str, channel: Channel, at: datetime
+) -> Contact:
+    """The contact an agency asks about, as the ledger would hold it."""
+    return Contact(
+        id=f"check:{assignment_id}",
+        debt_id=facts.debt_id,
+        person_ref=facts.person_ref,
+        party=Party.agency(agency_id),
+        channel=channel,
+        at=at,
+        to_mobile=channel is Channel.SMS,
+    )
+
+
+def contact_answer(
+    intended: Contact,
+    ledger: Sequence[Contact],
+    facts: DebtFacts,
+    pack: RulePack,
+    notified: bool,
+) -> CheckAnswer:
+    """The engine's decision over every party's ledger, then the gateway's own refusals."""
+    decision = check(intended, ledger, facts, pack)
+    rules, explanation = decision.refused_by, decision.explanation
+    refusal = None if rules else own_refusal(facts, intended.at, notified)
+    if refusal is not None:
+        rules, explanation = (refusal[0],), refusal[1]
+    return CheckAnswer(not rules, rules, explanation, decision.next_allowed_at)

@@ -8,9 +8,11 @@ notice) and its borrower's (preferences, opt-outs), each with the time it became
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
+
+from pydantic import BaseModel
 
 from shared.contact_rules import (
     Contact,
@@ -18,39 +20,34 @@ from shared.contact_rules import (
     Direction,
     Hold,
     OptOut,
-    Outcome,
-    Party,
     Placement,
     RulePack,
-    judge_ledger,
+    Violation,
+    judge,
 )
-from shared.contact_rules.ledger import POSSIBLE_OUTCOMES, PartyKind
-from shared.contact_rules.limits import replied_opt_out, reported_limits
+from shared.contact_rules.ledger import PartyKind
+from shared.contact_rules.limits import borrower_limits, replied_opt_out
 from shared.contact_rules.packs import RuleStatus
 from shared.contact_rules.params import BannedPhraseParams
-from shared.events.assignments import ActivityType
-from shared.events.models import ConsentRecord, ContactPreferences, HoldReason, InconvenientTime
-from shared.events.notifications import OptOutRecorded
+from shared.contact_rules.sources import agency_contact, debt_id, dispute_hold, message_contact
+from shared.events.assignments import ActivityOutcome, ActivityType, DisputeRaised
+from shared.events.models import ContactPreferences, HoldReason
+from shared.events.notifications import NotificationKind, OptOutRecorded
 from shared.vocabulary import Channel, Jurisdiction
 
 SENT = "collections.notification.sent"
 ACTIVITY = "collections.agency.activity-recorded"
-CONTACT_TYPES = frozenset({SENT, ACTIVITY})
-
-ACTIVITY_OUTCOMES = {
-    "no_answer": Outcome.ATTEMPTED,
-    "failed": Outcome.ATTEMPTED,
-    "refused": Outcome.ATTEMPTED,
-    "delivered": Outcome.DELIVERED,
-    "answered": Outcome.ANSWERED,
-    "conversation": Outcome.CONVERSATION,
-}
+NOTICE = "collections.notification.agency-notice-sent"
+CONTACT_TYPES = frozenset({SENT, NOTICE, ACTIVITY})
+DISPUTE = "collections.agency.dispute-raised"
+ENDS = frozenset(f"collections.assignment.{end}" for end in ("recalled", "returned", "expired"))
 
 
 FACT_OF_TYPE = {
     "collections.loan.overdue-reported": "report",
     "hold-placed": "hold",
     "hold-lifted": "hold",
+    "dispute-raised": "hold",
     "collections.assignment.placed": "placement",
     "collections.assignment.recalled": "placement",
     "collections.assignment.returned": "placement",
@@ -111,16 +108,14 @@ class Judged:
 class _Case:
     """What the entries say of one loan, folded in log order."""
 
+    lender_id: str
     loan_id: str
     jurisdiction: Jurisdiction | None = None
     zone: str | None = None
     person_ref: str | None = None
     holds: dict[str, Hold] = field(default_factory=dict)
-    opt_outs: list[OptOut] = field(default_factory=list)
-    consents: tuple[ConsentRecord, ...] = ()
-    inconvenient: tuple[InconvenientTime, ...] = ()
-    cease_at: datetime | None = None
-    attorney_at: datetime | None = None
+    replies: list[OptOut] = field(default_factory=list)  # the borrower's STOP replies
+    reports: list[tuple[datetime, ContactPreferences]] = field(default_factory=list)
     placements: dict[str, Placement] = field(default_factory=dict)
     contacts: list[Contact] = field(default_factory=list)
     leaf_of: dict[str, int] = field(default_factory=dict)  # contact id -> leaf index
@@ -141,12 +136,15 @@ class _Case:
             self.person_ref = d["borrower"]["ref"]
         elif kind == "hold-placed":
             self.holds[d["hold_id"]] = Hold(HoldReason(d["reason"]), _at(d["placed_at"]))
+        elif event.type == DISPUTE:
+            hold = dispute_hold(DisputeRaised.model_validate(_fields(DisputeRaised, d)))
+            self.holds[hold.hold_id] = Hold(hold.reason, hold.placed_at)
         elif kind == "hold-lifted" and d["hold_id"] in self.holds:
             held = self.holds[d["hold_id"]]
             self.holds[d["hold_id"]] = Hold(held.reason, held.placed_at, _at(d["lifted_at"]))
         elif event.type == "collections.assignment.placed":
             self.placements[d["agency_id"]] = Placement(d["agency_id"], _at(d["placed_at"]))
-        elif event.type.startswith("collections.assignment.") and d["agency_id"] in self.placements:
+        elif event.type in ENDS and d["agency_id"] in self.placements:
             p = self.placements[d["agency_id"]]
             self.placements[p.agency_id] = Placement(
                 p.agency_id, p.placed_at, p.borrower_notified_at, _at(d["ended_at"])
@@ -157,81 +155,73 @@ class _Case:
                 p.agency_id, p.placed_at, p.borrower_notified_at or _at(d["at"]), p.ended_at
             )
         elif kind == "opt-out-recorded":
-            fields = {name: d[name] for name in OptOutRecorded.model_fields if name in d}
-            replied = replied_opt_out(OptOutRecorded.model_validate(fields))
-            self.opt_outs += [replied] if replied is not None else []
+            replied = replied_opt_out(OptOutRecorded.model_validate(_fields(OptOutRecorded, d)))
+            self.replies += [replied] if replied is not None else []
         elif kind == "contact-preferences-updated":
             self._preferences(d["preferences"], _at(d["effective_at"]))
-        elif event.type in CONTACT_TYPES and self.person_ref is not None:
-            self._contact(event)
 
     def _preferences(self, prefs: Mapping[str, Any], since: datetime) -> None:
-        """A report's limits join what earlier ones set: the log judges each contact by every
-        wish stated before it (a cease or an attorney stays from its first report)."""
-        limits = reported_limits(ContactPreferences.model_validate(prefs), since)
-        self.opt_outs += limits.opt_outs
-        self.cease_at = self.cease_at or limits.cease_requested_at
-        self.attorney_at = self.attorney_at or limits.attorney_represented_since
-        self.consents += limits.consents
-        self.inconvenient = limits.inconvenient_times
+        self.reports.append((since, ContactPreferences.model_validate(prefs)))
 
-    def _contact(self, event: LoggedEvent) -> None:
-        d = event.data
-        assert self.person_ref is not None
-        if event.type == SENT:
-            notice = d["kind"] == "agency_notice"
-            contact = Contact(
-                id=f"notifier:{d['notification_id']}",
-                debt_id=self.loan_id,
-                person_ref=self.person_ref,
-                party=Party.lender(),
-                channel=Channel(d["channel"]),
-                at=_at(d["at"]),
-                to_mobile=d["channel"] == Channel.SMS.value,
-                opt_out_notice=True,
-                agency_named=True if notice else None,
+    def _reported_at(self, at: datetime) -> tuple[datetime, ContactPreferences] | None:
+        """The lender's report in effect at ``at``: the latest effective by then (of two
+        effective at once, the later logged), as the notifier and the gateway keep it."""
+        effective = [(since, i) for i, (since, _) in enumerate(self.reports) if since <= at]
+        return self.reports[max(effective)[1]] if effective else None
+
+    def contact(self, event: LoggedEvent) -> None:
+        """A contact entry: the lender's message (a notice too) or an agency's activity."""
+        d, person = event.data, self.person_ref
+        if person is None:
+            return
+        if event.type == ACTIVITY:
+            contact = agency_contact(
+                self.lender_id,
+                self.loan_id,
+                person,
+                d["agency_id"],
+                d["activity_id"],
+                ActivityType(d["type"]),
+                Direction(d["direction"]),
+                ActivityOutcome(d["outcome"]),
+                _at(d["at"]),
+                recording_id=d.get("recording_id"),
+                staff_count=d.get("staff_count"),
             )
-        else:
-            channel = ActivityType(d["type"]).channel
-            if channel is None:  # a note is not a contact; its words are judged apart
+            if contact is None:  # a note is not a contact; its words are judged apart
                 if wording(d):
                     self.notes.append(event)
                 return
-            outcome = ACTIVITY_OUTCOMES[d["outcome"]]
-            if outcome not in POSSIBLE_OUTCOMES[channel]:
-                outcome = Outcome.ATTEMPTED
-            contact = Contact(
-                id=f"agency:{d['agency_id']}:{d['activity_id']}",
-                debt_id=self.loan_id,
-                person_ref=self.person_ref,
-                party=Party.agency(d["agency_id"]),
-                channel=channel,
-                at=_at(d["at"]),
-                direction=Direction(d["direction"]),
-                outcome=outcome,
-                recording_id=d.get("recording_id"),
-                staff_count=d.get("staff_count"),
-                text=wording(d),
+            contact = replace(contact, text=wording(d))
+        else:
+            contact = message_contact(
+                self.lender_id,
+                self.loan_id,
+                person,
+                d["notification_id"],
+                Channel(d["channel"]),
+                _at(d["at"]),
+                notice=d["kind"] == NotificationKind.AGENCY_NOTICE.value,
             )
         self.contacts.append(contact)
         self.leaf_of[contact.id] = event.leaf_index
 
-    def facts(self) -> DebtFacts | None:
+    def facts(self, at: datetime) -> DebtFacts | None:
+        """The facts a contact at ``at`` is judged by: the borrower's wishes as the lender's
+        report in effect then and every STOP reply stated them (``borrower_limits``)."""
         if self.jurisdiction is None or self.zone is None or self.person_ref is None:
             return None
-        return DebtFacts(
-            debt_id=self.loan_id,
+        report = self._reported_at(at)
+        preferences, since = report[1] if report else None, report[0] if report else None
+        base = DebtFacts(
+            debt_id=debt_id(self.lender_id, self.loan_id),
             person_ref=self.person_ref,
             jurisdiction=self.jurisdiction,
             borrower_zone=self.zone,
             holds=tuple(self.holds.values()),
-            opt_outs=tuple(self.opt_outs),
-            consents=self.consents,
-            inconvenient_times=self.inconvenient,
-            cease_requested_at=self.cease_at,
-            attorney_represented_since=self.attorney_at,
             placements=tuple(self.placements.values()),
         )
+        return borrower_limits(preferences, since, self.replies).on(base)
 
 
 def judge_loan(
@@ -242,20 +232,18 @@ def judge_loan(
 ) -> list[Judged]:
     """Every violation among the loan's logged contacts (none before the loan is reported:
     its jurisdiction and the borrower's zone are unknown until then)."""
-    case = _Case(loan_id)
+    case = _Case(lender_id, loan_id)
     ordered = sorted(events, key=lambda e: e.leaf_index)
     for event in ordered:  # facts first: a contact logged before the report still counts
-        if event.type not in CONTACT_TYPES:
-            case.apply(event)
+        case.apply(event)
     for event in ordered:
         if event.type in CONTACT_TYPES:
-            case.apply(event)
-    facts = case.facts()
-    if facts is None:
+            case.contact(event)
+    if case.jurisdiction is None or case.zone is None or case.person_ref is None:
         return []
-    pack = packs[facts.jurisdiction]
+    pack = packs[case.jurisdiction]
     judged = [_judged(lender_id, loan_id, v) for v in _notes_with_banned_words(case, pack)]
-    for violation in judge_ledger(case.contacts, facts, pack):
+    for violation in _violations(case, pack):
         contact = violation.contact
         evidence = {case.leaf_of[i] for i in violation.evidence if i in case.leaf_of}
         for kind in ("report", *RULE_FACTS.get(violation.rule_id, ())):
@@ -273,6 +261,17 @@ def judge_loan(
         )
         judged.append(_judged(lender_id, loan_id, found))
     return judged
+
+
+def _violations(case: _Case, pack: RulePack) -> list[Violation]:
+    """Every contact judged by the facts of its own time, oldest first (``judge_ledger``, with
+    the borrower's wishes of each contact's moment)."""
+    found: list[Violation] = []
+    for contact in sorted(case.contacts, key=lambda c: c.at):
+        facts = case.facts(contact.at)
+        assert facts is not None
+        found += judge(contact, case.contacts, facts, pack)
+    return found
 
 
 @dataclass(frozen=True)
@@ -345,3 +344,8 @@ def wording(activity: Mapping[str, Any]) -> str | None:
 
 def _at(value: str) -> datetime:
     return datetime.fromisoformat(value)
+
+
+def _fields(model: type[BaseModel], data: Mapping[str, Any]) -> dict[str, Any]:
+    """What of a logged event's data its model reads (older entries may carry more)."""
+    return {name: data[name] for name in model.model_fields if name in data}

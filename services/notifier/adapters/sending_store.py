@@ -15,7 +15,6 @@ sender, the consumer and the receipts never deadlock.
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import bindparam, func, or_, select, text, tuple_, update
@@ -25,10 +24,9 @@ from services.notifier.adapters.rows import loan_file, notification_of
 from services.notifier.adapters.tables import contacts, loans, notifications
 from services.notifier.adapters.writes import add_contacts, add_history
 from services.notifier.domain.files import LoanFile, Notification, Transition
-from services.notifier.domain.lifecycle import debt_id
-from shared.contact_rules import Contact, Direction, Outcome, Party
+from shared.contact_rules import Contact, Outcome
+from shared.contact_rules.sources import contact_of_row
 from shared.db.bulk import among
-from shared.vocabulary import Channel
 
 LoanKey = tuple[str, str]
 LEDGER_WINDOW = timedelta(days=31)  # longer than any cap's or rule's look-back
@@ -162,24 +160,8 @@ async def ledger_of(
     )
     ledger: dict[LoanKey, list[Contact]] = {}
     for row in rows.mappings():
-        ledger.setdefault((row["lender_id"], row["loan_id"]), []).append(contact_of(row))
+        ledger.setdefault((row["lender_id"], row["loan_id"]), []).append(contact_of_row(dict(row)))
     return ledger
-
-
-def contact_of(row: Any) -> Contact:
-    agency = row["agency_id"]
-    return Contact(
-        id=row["id"],
-        debt_id=debt_id(row["lender_id"], row["loan_id"]),
-        person_ref=row["borrower_ref"],
-        party=Party.agency(agency) if agency else Party.lender(),
-        channel=Channel(row["channel"]),
-        at=row["at"],
-        direction=Direction(row["direction"]),
-        outcome=Outcome(row["outcome"]),
-        recording_id=row["recording_id"],
-        staff_count=row["staff_count"],
-    )
 
 
 @dataclass(frozen=True)

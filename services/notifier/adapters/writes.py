@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.notifier.adapters.tables import contacts, notification_history, notifications
 from services.notifier.domain.files import Notification, Transition
 from shared.contact_rules import Contact
+from shared.contact_rules.sources import ledger_row
 
 LoanKey = tuple[str, str]
 
@@ -74,22 +75,7 @@ async def add_history(session: AsyncSession, transitions: Sequence[Transition]) 
 async def add_contacts(
     session: AsyncSession, ledger: Sequence[Contact], keys: dict[str, LoanKey]
 ) -> None:
-    rows = [
-        {
-            "id": c.id,
-            "lender_id": keys[c.id][0],
-            "loan_id": keys[c.id][1],
-            "borrower_ref": c.person_ref,
-            "agency_id": c.party.agency_id,
-            "channel": c.channel.value,
-            "direction": c.direction.value,
-            "outcome": c.outcome.value,
-            "at": c.at,
-            "recording_id": c.recording_id,
-            "staff_count": c.staff_count,
-        }
-        for c in ledger
-    ]
+    rows = [ledger_row(c, *keys[c.id]) for c in ledger]
     if rows:
         await session.execute(insert(contacts).on_conflict_do_nothing(), rows)
 

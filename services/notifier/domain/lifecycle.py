@@ -31,10 +31,9 @@ from services.notifier.domain.policy import (
     PartialPayment,
 )
 from services.notifier.domain.policy_book import PolicyBook
-from shared.contact_rules import Contact, Direction, Outcome, Party
-from shared.contact_rules.ledger import POSSIBLE_OUTCOMES
+from shared.contact_rules import Contact
+from shared.contact_rules.sources import activity_contact
 from shared.events.assignments import (
-    ActivityOutcome,
     AgencyActivityRecorded,
     AssignmentEnded,
     AssignmentPlaced,
@@ -52,15 +51,6 @@ from shared.vocabulary import Channel
 
 LoanKey = tuple[str, str]
 CATCH_UP_LIMIT = timedelta(days=3)  # a step missed by more than this is not caught up on
-
-_ACTIVITY_OUTCOMES = {
-    ActivityOutcome.NO_ANSWER: Outcome.ATTEMPTED,
-    ActivityOutcome.FAILED: Outcome.ATTEMPTED,
-    ActivityOutcome.REFUSED: Outcome.ATTEMPTED,
-    ActivityOutcome.DELIVERED: Outcome.DELIVERED,
-    ActivityOutcome.ANSWERED: Outcome.ANSWERED,
-    ActivityOutcome.CONVERSATION: Outcome.CONVERSATION,
-}
 
 
 @dataclass(frozen=True)
@@ -213,24 +203,9 @@ class Casebook:
 
     def activity(self, lender_id: str, data: AgencyActivityRecorded) -> None:
         """An agency's contact counts toward every party's caps (the ledger is shared)."""
-        channel = data.type.channel
-        if channel is None:
+        contact = activity_contact(lender_id, data)
+        if contact is None:
             return
-        outcome = _ACTIVITY_OUTCOMES[data.outcome]
-        if outcome not in POSSIBLE_OUTCOMES[channel]:
-            outcome = Outcome.ATTEMPTED
-        contact = Contact(
-            id=f"agency:{data.agency_id}:{data.activity_id}",
-            debt_id=debt_id(lender_id, data.loan_id),
-            person_ref=data.borrower_ref,
-            party=Party.agency(data.agency_id),
-            channel=channel,
-            at=data.at,
-            direction=Direction(data.direction.value),
-            outcome=outcome,
-            recording_id=data.recording_id,
-            staff_count=data.staff_count,
-        )
         self.contacts.append(contact)
         self.contact_keys[contact.id] = (lender_id, data.loan_id)
 
@@ -240,7 +215,7 @@ class Casebook:
         self, lender_id: str, borrower_ref: str, reported: ContactPreferences, at: datetime
     ) -> None:
         prefs = self._preferences(lender_id, borrower_ref)
-        if prefs.reported_at is not None and at <= prefs.reported_at:
+        if prefs.reported_at is not None and at < prefs.reported_at:
             return
         newly_out = set(reported.opted_out_channels) - set(prefs.reported.opted_out_channels)
         prefs.reported, prefs.reported_at = reported, at
@@ -406,8 +381,3 @@ class Casebook:
 
     def _policy(self, file: LoanFile) -> CadencePolicy:
         return self.policies.select(file.lender_id, file.product, file.jurisdiction.value)
-
-
-def debt_id(lender_id: str, loan_id: str) -> str:
-    """Loan ids are per lender: the ledger keys a debt by both."""
-    return f"{lender_id}/{loan_id}"

@@ -8,23 +8,22 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from services.notifier.domain.files import LoanFile, LoanState, Notification, Preferences
-from services.notifier.domain.lifecycle import debt_id
 from shared.contact_rules import (
     Contact,
     DebtFacts,
     Decision,
     Hold,
     OptOut,
-    Party,
     Placement,
     RulePack,
     check,
     tighten,
 )
 from shared.contact_rules.limits import borrower_limits
+from shared.contact_rules.sources import debt_id, message_contact
 from shared.events.models import HoldReason
 from shared.events.notifications import NotificationKind
-from shared.vocabulary import Channel, Jurisdiction
+from shared.vocabulary import Jurisdiction
 
 
 def stop_reason(
@@ -70,17 +69,14 @@ def facts_of(file: LoanFile, prefs: Preferences | None) -> DebtFacts:
 
 def intended_contact(notification: Notification, file: LoanFile, at: datetime) -> Contact:
     """The lender's message as the ledger will hold it once sent."""
-    notice = notification.kind is NotificationKind.AGENCY_NOTICE
-    return Contact(
-        id=f"notifier:{notification.id}",
-        debt_id=debt_id(file.lender_id, file.loan_id),
-        person_ref=file.borrower_ref,
-        party=Party.lender(),
-        channel=notification.channel,
-        at=at,
-        to_mobile=notification.channel is Channel.SMS,
-        opt_out_notice=True,
-        agency_named=True if notice else None,
+    return message_contact(
+        file.lender_id,
+        file.loan_id,
+        file.borrower_ref,
+        notification.id,
+        notification.channel,
+        at,
+        notice=notification.kind is NotificationKind.AGENCY_NOTICE,
     )
 
 

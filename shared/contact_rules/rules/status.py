@@ -10,6 +10,7 @@ from shared.contact_rules.ledger import Purpose, Recipient
 from shared.contact_rules.packs import Rule, RulePack
 from shared.contact_rules.params import HoldParams
 from shared.contact_rules.rules.base import Evaluate, Finding, Situation, local_text, merge
+from shared.events.models import HoldReason
 from shared.vocabulary import Channel
 
 Problems = list[tuple[str, tuple[str, ...], datetime | None]]
@@ -76,10 +77,20 @@ def build_attorney_and_cease(rule: Rule, pack: RulePack) -> Evaluate:
 
 
 def build_illegal_debt(rule: Rule, pack: RulePack) -> Evaluate:
+    """A loan flagged illegal, or held as suspected illegal debt at the contact's time: every
+    party reads it from the same hold, so none adds it on its own."""
+
     def evaluate(s: Situation) -> Finding | None:
-        if not (s.contact.outbound and s.facts.illegal_debt):
+        if not s.contact.outbound:
             return None
-        return Finding(rule.id, "the loan is flagged illegal: it is never collected")
+        suspected = any(
+            h.reason is HoldReason.SUSPECTED_ILLEGAL_DEBT and h.active_at(s.contact.at)
+            for h in s.facts.holds
+        )
+        if not (s.facts.illegal_debt or suspected):
+            return None
+        why = "held as suspected illegal debt" if suspected else "flagged illegal"
+        return Finding(rule.id, f"the loan is {why}: it is never collected")
 
     return evaluate
 

@@ -20,6 +20,9 @@ def at(hours: float) -> str:
     return (NOON_CN + timedelta(hours=hours)).isoformat()
 
 
+NOTICE = {"notification_id": "n-notice", "kind": "agency_notice", "channel": "email"}
+
+
 class Log:
     def __init__(self, jurisdiction: str = "CN", zone: str = "Asia/Shanghai") -> None:
         self.events: list[LoggedEvent] = []
@@ -37,7 +40,10 @@ class Log:
         self.add("collections.assignment.placed", agency_id=agency, placed_at=at(hours))
         if notified is not None:
             self.add(
-                "collections.notification.agency-notice-sent", agency_id=agency, at=at(notified)
+                "collections.notification.agency-notice-sent",
+                **NOTICE,
+                agency_id=agency,
+                at=at(notified),
             )
 
     def activity(

@@ -3,7 +3,7 @@ entries logged since that clear it; one that still holds never is."""
 
 from services.compliance.domain.judgement import Judged, judge_loan
 from services.compliance.domain.retraction import Standing, retractions
-from tests.unit.compliance.test_judgement import PACKS, Log, at
+from tests.unit.compliance.test_judgement import NOTICE, PACKS, Log, at
 
 FOUND = "collections.compliance.violation-found"
 
@@ -39,7 +39,7 @@ def test_a_cn09_notice_logged_after_the_call_retracts_its_violation() -> None:
     cn09 = logged_violation(log, "CN-09")
     log.sent(1)  # a contact logged since: no fact, clears nothing
     notice = log.add(
-        "collections.notification.agency-notice-sent", agency_id="ag", at=at(-47)
+        "collections.notification.agency-notice-sent", **NOTICE, agency_id="ag", at=at(-47)
     )  # sent before the call, logged after it
 
     [retraction] = retractions([cn09], judged(log), log.events)
@@ -58,7 +58,7 @@ def test_a_violation_that_still_holds_is_not_retracted_by_later_entries() -> Non
     log.add("collections.loan.hold-placed", hold_id="h1", reason="dispute", placed_at=at(5))
     log.add("collections.borrower.opt-out-recorded", **stop_reply("email", at(6)))
     log.activity(7)
-    log.add("collections.notification.agency-notice-sent", agency_id="ag", at=at(8))
+    log.add("collections.notification.agency-notice-sent", **NOTICE, agency_id="ag", at=at(8))
 
     assert retractions([cn09], judged(log), log.events) == []
 

@@ -145,6 +145,17 @@ def test_cn11_an_illegal_debt_is_never_collected() -> None:
     assert decision.next_allowed_at is None
 
 
+def test_cn11_a_suspected_illegal_debt_hold_is_read_as_illegal_while_it_stands() -> None:
+    placed, lifted = at("2026-05-01 10:00", SHANGHAI), at("2026-05-06 10:00", SHANGHAI)
+    hold = Hold(HoldReason.SUSPECTED_ILLEGAL_DEBT, placed, lifted)
+    held = check(contact(at("2026-05-05 10:00", SHANGHAI)), [], cn_facts(holds=(hold,)), CN)
+    assert held.refused_by == ("POL-01", "CN-11")
+    before = check(contact(at("2026-04-30 10:00", SHANGHAI)), [], cn_facts(holds=(hold,)), CN)
+    after = check(contact(at("2026-05-07 10:00", SHANGHAI)), [], cn_facts(holds=(hold,)), CN)
+    assert before.allowed
+    assert after.allowed
+
+
 def test_us09_no_threat_of_suit_on_a_time_barred_debt() -> None:
     threat = contact(
         at("2026-05-05 10:00", NEW_YORK), Channel.LETTER, party=AGENCY, threatens_suit=True
