@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
-from .errors import DevstackError
+from .errors import DevstackError, PortInUseError
 from .processes import ManagedProcess, RunAs, run_command, stop_leftover, tail
 
 log = logging.getLogger("devstack")
@@ -124,7 +124,8 @@ async def wait_for_postgres(
         while True:
             if process is not None and not process.running():
                 detail = f":\n{tail(log_path)}" if log_path else ""
-                raise DevstackError(
+                failure = PortInUseError if "Address already in use" in detail else DevstackError
+                raise failure(  # taken between the port check and the bind: another stack's
                     f"PostgreSQL exited (code {process.returncode}) while starting{where}{detail}"
                 )
             try:
