@@ -7,6 +7,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
 from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 
 from shared.http.health import ReadinessCheck, TaskReport, health_router
 from shared.http.limits import BodySizeLimit
@@ -36,7 +37,13 @@ def service_app(
 ) -> FastAPI:
     """``max_body_bytes``: the largest body of any request; ``body_limits``: another limit for
     some paths (exact paths)."""
-    app = FastAPI(title=title, version="1.0.0", description=description, lifespan=runtime.lifespan)
+    app = FastAPI(
+        title=title,
+        version="1.0.0",
+        description=description,
+        lifespan=runtime.lifespan,
+        generate_unique_id_function=operation_id,
+    )
     app.state.runtime = runtime
     install_problem_handlers(app)
     app.include_router(health_router(runtime.readiness_checks(), runtime.liveness))
@@ -45,3 +52,10 @@ def service_app(
     declare_problem_responses(app)
     app.add_middleware(BodySizeLimit, default_limit=max_body_bytes, limits=body_limits)
     return app
+
+
+def operation_id(route: APIRoute) -> str:
+    """A route's operation id is its function's name (``list_assignments``), the name a client
+    generated from the document gives the call; FastAPI's default appends the path and method.
+    Unique per service: tests/unit/test_api_documents.py checks every service's."""
+    return route.name

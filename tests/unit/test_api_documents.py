@@ -114,3 +114,31 @@ def test_the_gateway_declares_every_status_its_routes_answer() -> None:
     assert "409" in statuses("post", f"{base}/activities")
     assert "409" in statuses("post", "/v1/loans/{loan_id}/escalations")
     assert {"200", "201"} <= statuses("put", "/v1/agencies/{agency_id}")
+
+
+METHODS = ("get", "put", "post", "delete", "patch", "head", "options")
+
+
+def test_every_operation_id_is_a_unique_name_an_integrator_would_choose() -> None:
+    """The route function's name (``list_assignments``), never FastAPI's default that appends
+    the path and the method (``list_assignments_v1_assignments_get``): the name a generated
+    client gives the call. Unique over all the services (one client could cover two), but for
+    the health probes every service shares."""
+    seen: dict[str, tuple[str, str, str]] = {}
+    for name, document in generated_documents().items():
+        if not name.startswith("openapi/"):
+            continue
+        for path, operations in document["paths"].items():
+            fragments = {f for f in path.replace("{", "").replace("}", "").split("/") if f}
+            for method, operation in operations.items():
+                where = (name, method, path)
+                op = operation["operationId"]
+                assert op.isidentifier(), where
+                assert op == op.lower(), where
+                assert "v1" not in op.split("_"), where
+                assert not op.endswith(METHODS), where
+                assert not any(f.replace("-", "_") in op for f in fragments if "_" in f), where
+                if path.endswith(HEALTH_PATHS):
+                    continue
+                assert op not in seen, f"{op} is the id of {seen.get(op)} and {where}"
+                seen[op] = where

@@ -37,7 +37,7 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
         summary="The assignment's promises, payments, disputes",
         responses=ENDED,
     )
-    async def commitments(assignment_id: AssignmentId, agency: AgencyKey) -> Commitments:
+    async def list_commitments(assignment_id: AssignmentId, agency: AgencyKey) -> Commitments:
         return await desk.commitments(agency.subject, assignment_id)
 
     @router.post(
@@ -46,7 +46,7 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
         summary="Record a promise to pay (idempotent)",
         responses=ENDED | repeated(PromiseView, "promise"),
     )
-    async def promise(
+    async def record_promise(
         assignment_id: AssignmentId, body: PromiseRequest, agency: AgencyKey, response: Response
     ) -> PromiseView:
         view, new = await desk.promise(agency.subject, assignment_id, body)
@@ -59,7 +59,7 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
         summary="Report a payment collected (idempotent)",
         responses=ENDED | repeated(AgencyPaymentView, "payment"),
     )
-    async def payment(
+    async def record_agency_payment(
         assignment_id: AssignmentId,
         body: AgencyPaymentRequest,
         agency: AgencyKey,
@@ -75,7 +75,7 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
         summary="Report the borrower's dispute: the loan goes on hold (idempotent)",
         responses=ENDED | repeated(DisputeView, "dispute"),
     )
-    async def dispute(
+    async def raise_dispute(
         assignment_id: AssignmentId, body: DisputeRequest, agency: AgencyKey, response: Response
     ) -> DisputeView:
         view, new = await desk.dispute(agency.subject, assignment_id, body)
@@ -87,7 +87,7 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
         summary="Request legal escalation: granted, or refused naming each unmet prerequisite",
         responses=ENDED,
     )
-    async def escalate(
+    async def request_escalation(
         assignment_id: AssignmentId, _body: EscalationRequest, agency: AgencyKey
     ) -> EscalationView:
         return await desk.escalate_by_agency(agency.subject, assignment_id)
@@ -97,7 +97,7 @@ def commitments_router(desk: CommitmentDesk) -> APIRouter:
         summary="The lender approves (or withdraws approval of) legal escalation and requests it",
         responses={409: {"description": "The loan is with no agency: nothing to escalate"}},
     )
-    async def lender_escalate(
+    async def decide_escalation(
         loan_id: LoanId, body: LenderEscalationRequest, lender: LenderKey
     ) -> EscalationView:
         return await desk.escalate_by_lender(lender.subject, loan_id, body.approve)

@@ -24,7 +24,7 @@ def webhooks_router(runtime: ServiceRuntime) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["webhooks"])
 
     @router.post("/webhooks/redeliver", summary="Send the agency's webhooks again")
-    async def redeliver(body: RedeliveryRequest, agency: AgencyKey) -> Redelivery:
+    async def redeliver_webhooks(body: RedeliveryRequest, agency: AgencyKey) -> Redelivery:
         if body.delivery_ids is None and body.since is None:
             raise ProblemError(
                 422,
@@ -39,7 +39,7 @@ def webhooks_router(runtime: ServiceRuntime) -> APIRouter:
         return Redelivery(requeued=requeued)
 
     @router.get("/webhooks/deliveries", summary="The agency's webhook deliveries, newest first")
-    async def deliveries(
+    async def list_webhook_deliveries(
         agency: AgencyKey, limit: Annotated[int, Query(ge=1, le=500)] = 100
     ) -> WebhookDeliveries:
         async with transaction(runtime.sessions) as session:

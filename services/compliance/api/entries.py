@@ -169,7 +169,7 @@ CSV_COLUMNS = ("leaf_index", "leaf_hash", "canonical", "event_id", "type", "lend
     response_class=StreamingResponse,
     responses={200: {"content": {"application/x-ndjson": {}, "text/csv": {}}}, **OTHER_LENDER},
 )
-async def export(
+async def export_entries(
     auditor: Auditor,
     runtime: Runtime,
     writer: Writer,

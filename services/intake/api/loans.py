@@ -119,7 +119,7 @@ async def lift_hold(
     summary="Take the loan back from the agency that holds it",
     responses={404: NOT_FOUND, 409: CONFLICT},
 )
-async def recall(
+async def recall_loan(
     loan_id: LoanId,
     recall: RecallRequest,
     request: Request,
@@ -138,7 +138,7 @@ async def recall(
     summary="Write off, settle or close the loan: all collection stops for good",
     responses={200: DUPLICATE, 404: NOT_FOUND, 409: CONFLICT},
 )
-async def close(
+async def close_loan(
     loan_id: LoanId,
     closure: ClosureRequest,
     request: Request,
