@@ -35,7 +35,12 @@ from services.agency_gateway.domain.handoff import (
 from services.agency_gateway.outcomes import SOURCE, end_assignment
 from shared.contact_rules import RulePack
 from shared.contact_rules.ledger import POSSIBLE_OUTCOMES
-from shared.contact_rules.sources import ACTIVITY_OUTCOMES, activity_contact, debt_id
+from shared.contact_rules.sources import (
+    ACTIVITY_OUTCOMES,
+    activity_channel,
+    activity_contact,
+    debt_id,
+)
 from shared.db.engine import transaction
 from shared.events.assignments import ActivityType, AgencyActivityRecorded, AssignmentAcknowledged
 from shared.events.catalog import AGENCY_ACTIVITY_RECORDED, ASSIGNMENT_ACKNOWLEDGED
@@ -194,7 +199,7 @@ class Handoff:
                 problems.append(("text", "a note has its text"))
             elif found := banned_in(body.text, self.banned):
                 problems.append(("text", f"contains the banned phrase {found[0]!r} (CN-06)"))
-        channel = body.type.channel
+        channel = activity_channel(body.type)
         possible = POSSIBLE_OUTCOMES[channel] if channel is not None else ()
         if channel is not None and ACTIVITY_OUTCOMES[body.outcome] not in possible:
             problems.append(("outcome", f"a {body.type.value} cannot end {body.outcome.value}"))

@@ -23,6 +23,22 @@ from shared.events.models import HoldPlaced, HoldReason
 from shared.events.notifications import NotificationChanged, NotificationKind, NotificationStatus
 from shared.vocabulary import Channel
 
+ACTIVITY_CHANNELS: Mapping[ActivityType, Channel] = {
+    ActivityType.CALL: Channel.PHONE_CALL,
+    ActivityType.SMS: Channel.SMS,
+    ActivityType.EMAIL: Channel.EMAIL,
+    ActivityType.LETTER: Channel.LETTER,
+    ActivityType.VISIT: Channel.FIELD_VISIT,
+}
+"""The channel an agency's activity counts on in the ledger and the engine; a note is no
+contact. The agencies' API speaks the activity words (``call``, ``visit``) everywhere."""
+
+CHANNEL_ACTIVITIES: Mapping[str, ActivityType] = {
+    channel.value: kind for kind, channel in ACTIVITY_CHANNELS.items()
+}
+"""The engine's channel words as activity types (``phone_call`` -> ``call``): what the
+agencies' contact check took before it spoke the activity words, kept as deprecated aliases."""
+
 ACTIVITY_OUTCOMES: Mapping[ActivityOutcome, Outcome] = {
     ActivityOutcome.NO_ANSWER: Outcome.ATTEMPTED,
     ActivityOutcome.FAILED: Outcome.ATTEMPTED,
@@ -46,6 +62,11 @@ AGENCY_DISPUTE = "agency-dispute:"
 def debt_id(lender_id: str, loan_id: str) -> str:
     """Loan ids are per lender: the ledger keys a debt by both."""
     return f"{lender_id}/{loan_id}"
+
+
+def activity_channel(kind: ActivityType) -> Channel | None:
+    """The contact channel an activity counts on; None for a note (no contact)."""
+    return ACTIVITY_CHANNELS.get(kind)
 
 
 def activity_outcome(channel: Channel, outcome: ActivityOutcome) -> Outcome:
@@ -90,7 +111,7 @@ def agency_contact(
     staff_count: int | None = None,
 ) -> Contact | None:
     """:func:`activity_contact` from the activity's fields (a logged entry's, say)."""
-    channel = kind.channel
+    channel = activity_channel(kind)
     if channel is None:
         return None
     return Contact(

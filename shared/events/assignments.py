@@ -12,7 +12,6 @@ from pydantic import Field
 from shared.events.limits import DateTime
 from shared.events.models import Frozen
 from shared.events.money import Money
-from shared.vocabulary import Channel
 
 
 class AssignmentPlaced(Frozen):
@@ -65,20 +64,6 @@ class ActivityType(StrEnum):
     LETTER = "letter"
     VISIT = "visit"
     NOTE = "note"
-
-    @property
-    def channel(self) -> Channel | None:
-        """The contact channel this activity counts on; a note is not a contact."""
-        return _CHANNELS.get(self)
-
-
-_CHANNELS = {
-    ActivityType.CALL: Channel.PHONE_CALL,
-    ActivityType.SMS: Channel.SMS,
-    ActivityType.EMAIL: Channel.EMAIL,
-    ActivityType.LETTER: Channel.LETTER,
-    ActivityType.VISIT: Channel.FIELD_VISIT,
-}
 
 
 class ActivityDirection(StrEnum):

@@ -31,6 +31,7 @@ from services.agency_gateway.api.models import (
 )
 from services.agency_gateway.handoff import Handoff
 from shared.auth import Principal, Role, role_required
+from shared.contact_rules.sources import ACTIVITY_CHANNELS
 from shared.events.limits import DateTime
 from shared.events.money import MINOR_UNITS
 from shared.http.problems import ProblemError
@@ -117,14 +118,15 @@ def assignments_router(handoff: Handoff) -> APIRouter:
 
     @router.post(
         "/assignments/{assignment_id}/contact-check",
-        summary="May the agency contact the borrower on this channel at this time?",
+        summary="May the agency make this contact (a call, a visit ...) at this time?",
         responses=ENDED,
     )
     async def contact_check(
         assignment_id: AssignmentId, body: ContactCheckRequest, agency: AgencyKey
     ) -> ContactCheckAnswer:
         at = body.at or datetime.now(UTC)
-        return await handoff.contact_check(agency.subject, assignment_id, body.channel, at)
+        channel = ACTIVITY_CHANNELS[body.channel]
+        return await handoff.contact_check(agency.subject, assignment_id, channel, at)
 
     return router
 

@@ -9,11 +9,16 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     StringConstraints,
     ValidationInfo,
     field_validator,
 )
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
+from shared.contact_rules.sources import ACTIVITY_CHANNELS, CHANNEL_ACTIVITIES
 from shared.events.assignments import (
     ActivityDirection,
     ActivityOutcome,
@@ -29,7 +34,7 @@ from shared.events.limits import (
     storable_text,
 )
 from shared.events.money import LenderMoney, Money
-from shared.vocabulary import REGION_PATTERN, Channel, Jurisdiction, region_error
+from shared.vocabulary import REGION_PATTERN, Jurisdiction, region_error
 
 AssignmentId = Annotated[
     str, Path(pattern=IDENTIFIER_PATTERN, description="The assignment id the gateway gave")
@@ -138,8 +143,59 @@ class ReturnRequest(_Body):
     reason: ShortText = "returned by the agency"
 
 
+DEPRECATED_CHANNEL_WORDS = sorted(set(CHANNEL_ACTIVITIES) - set(ActivityType))
+"""The words contact-check took before it spoke the activities' (``phone_call``,
+``field_visit``): still accepted, as the activity they name, and marked deprecated."""
+
+
+class _AlsoDeprecatedChannelWords:
+    """An activity type that also accepts the engine's channel words (``phone_call`` is
+    ``call``) and documents them as a deprecated alternative."""
+
+    def __get_pydantic_core_schema__(
+        self, source: type[Any], handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_before_validator_function(_activity_word, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        deprecated = {
+            "type": "string",
+            "enum": DEPRECATED_CHANNEL_WORDS,
+            "title": "DeprecatedChannelWord",
+            "description": "Deprecated: the words this field took before; say "
+            + ", ".join(f"{CHANNEL_ACTIVITIES[w].value} for {w}" for w in DEPRECATED_CHANNEL_WORDS)
+            + ".",
+            "deprecated": True,
+        }
+        return {"anyOf": [handler(schema), deprecated]}
+
+
+def _activity_word(value: object) -> object:
+    return (
+        CHANNEL_ACTIVITIES[value].value
+        if isinstance(value, str) and value in CHANNEL_ACTIVITIES
+        else value
+    )
+
+
+def _a_contact(kind: ActivityType) -> ActivityType:
+    if kind not in ACTIVITY_CHANNELS:
+        words = ", ".join(k.value for k in ACTIVITY_CHANNELS)
+        raise ValueError(f"a {kind.value} is not a contact: ask about one of {words}")
+    return kind
+
+
+ContactType = Annotated[ActivityType, _AlsoDeprecatedChannelWords(), AfterValidator(_a_contact)]
+
+
 class ContactCheckRequest(_Body):
-    channel: Channel
+    channel: ContactType = Field(
+        description="The contact to check, in the activities' words (call, sms, email, letter, "
+        "visit; a note is no contact). The words it took before (phone_call, field_visit) are "
+        "deprecated aliases of call and visit, still accepted."
+    )
     at: DateTime | None = Field(default=None, description="When to contact; default now.")
 
 

@@ -285,3 +285,41 @@ async def test_contact_checks_answer_the_quiet_window_and_caps_counting_the_noti
         bad = await stack.gateway.post(path, json={"channel": "sms", "at": at}, headers=agency)
         assert bad.status_code == 422, (at, bad.text)
         assert bad.json()["errors"][0]["field"] == "at", bad.text
+
+
+async def test_contact_checks_speak_the_activities_words_and_still_take_the_old_ones(
+    stack: GatewayStack,
+) -> None:
+    """``call`` and ``visit``, as an agency reports them, answer 200; ``phone_call`` and
+    ``field_visit`` (the words the check took before) are deprecated aliases with the same
+    answer; a note is no contact (422 naming the field)."""
+    loan_id = await stack.report()
+    assignment = await stack.placed(loan_id)
+    await notice_sent(stack, loan_id, assignment["agency_id"])
+    path = f"/v1/assignments/{assignment['assignment_id']}/contact-check"
+    agency = stack.agency(assignment["agency_id"])
+    tomorrow = (datetime.now(UTC) + timedelta(days=1)).astimezone(SHANGHAI).date()
+    night = datetime(tomorrow.year, tomorrow.month, tomorrow.day, 23, tzinfo=SHANGHAI)
+
+    async def ask(word: str) -> dict[str, Any]:
+        answer = await stack.gateway.post(
+            path, json={"channel": word, "at": night.isoformat()}, headers=agency
+        )
+        assert answer.status_code == 200, (word, answer.text)
+        found: dict[str, Any] = answer.json()
+        return found
+
+    async def notified() -> bool:
+        return "CN-09" not in (await ask("call"))["rules"]
+
+    await eventually(notified)
+    for word, old in (("call", "phone_call"), ("visit", "field_visit")):
+        answer = await ask(word)
+        assert answer["allowed"] is False, answer
+        assert "CN-01" in answer["rules"], answer
+        assert await ask(old) == answer
+    note = await stack.gateway.post(path, json={"channel": "note"}, headers=agency)
+    assert note.status_code == 422, note.text
+    assert note.headers["content-type"] == "application/problem+json"
+    assert note.json()["errors"][0]["field"] == "channel", note.text
+    assert "call, sms, email, letter, visit" in note.text

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from services.notifier.domain.files import LoanState, Notification
 from shared.contact_rules import Contact, Party
 from shared.contact_rules.ledger import POSSIBLE_OUTCOMES
-from shared.contact_rules.sources import ACTIVITY_OUTCOMES, activity_id
+from shared.contact_rules.sources import ACTIVITY_OUTCOMES, activity_channel, activity_id
 from shared.contact_rules.sources import message_id as ledger_message_id
 from shared.crypto import SealedValue
 from shared.events.assignments import (
@@ -257,7 +257,7 @@ class World:
         live = self.gateway.active(agency)
         if live is None:
             return  # the gateway answers 410
-        channel = kind.channel
+        channel = activity_channel(kind)
         if channel is not None and ACTIVITY_OUTCOMES[outcome] not in POSSIBLE_OUTCOMES[channel]:
             return  # the gateway answers 422
         visit = kind is ActivityType.VISIT
