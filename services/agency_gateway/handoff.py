@@ -27,7 +27,6 @@ from services.agency_gateway.api.models import (
 )
 from services.agency_gateway.domain.handoff import (
     PlacementRecord,
-    banned_in,
     contact_answer,
     debt_facts,
     intended_contact,
@@ -41,6 +40,7 @@ from shared.contact_rules.sources import (
     activity_contact,
     debt_id,
 )
+from shared.contact_rules.wording import banned_in
 from shared.db.engine import transaction
 from shared.events.assignments import ActivityType, AgencyActivityRecorded, AssignmentAcknowledged
 from shared.events.catalog import AGENCY_ACTIVITY_RECORDED, ASSIGNMENT_ACKNOWLEDGED

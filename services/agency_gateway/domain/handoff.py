@@ -25,11 +25,6 @@ def banned_phrases(packs: Iterable[RulePack]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(found))
 
 
-def banned_in(text: str, phrases: Sequence[str]) -> list[str]:
-    folded = text.casefold()
-    return [phrase for phrase in phrases if phrase.casefold() in folded]
-
-
 @dataclass(frozen=True)
 class PlacementRecord:
     agency_id: str

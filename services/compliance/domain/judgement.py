@@ -30,6 +30,7 @@ from shared.contact_rules.limits import borrower_limits, replied_opt_out
 from shared.contact_rules.packs import RuleStatus
 from shared.contact_rules.params import BannedPhraseParams
 from shared.contact_rules.sources import agency_contact, debt_id, dispute_hold, message_contact
+from shared.contact_rules.wording import banned_in
 from shared.events.assignments import ActivityOutcome, ActivityType, DisputeRaised
 from shared.events.models import ContactPreferences, HoldReason
 from shared.events.notifications import NotificationKind, OptOutRecorded
@@ -314,9 +315,8 @@ def _notes_with_banned_words(case: _Case, pack: RulePack) -> list[_Found]:
     found = []
     for note in case.notes:
         d = note.data
-        folded = str(wording(d)).casefold()
         for rule_id, phrases in rules:
-            words = [p for p in phrases if p.casefold() in folded]
+            words = banned_in(str(wording(d)), phrases)
             if words:
                 found.append(
                     _Found(

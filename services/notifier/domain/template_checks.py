@@ -7,7 +7,6 @@ context of long, realistic values, so a check sees what a borrower would.
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Callable, Collection, Iterator, Mapping
 from datetime import date
 from typing import Protocol
@@ -31,6 +30,7 @@ from services.notifier.domain.template_files import (
 )
 from shared.contact_rules import RulePack
 from shared.contact_rules.params import BannedPhraseParams
+from shared.contact_rules.wording import fold
 from shared.events.money import Money
 from shared.vocabulary import Channel, Jurisdiction
 
@@ -177,15 +177,15 @@ class _Banned:
 
     def __init__(self, by_jurisdiction: Mapping[Jurisdiction, Collection[str]]) -> None:
         self.phrases = [
-            (_folded(phrase), jurisdiction)
+            (phrase, fold(phrase), jurisdiction)
             for jurisdiction, phrases in sorted(by_jurisdiction.items())
             for phrase in phrases
         ]
 
     def screen(self, where: str, text: str) -> Iterator[str]:
-        folded = _folded(text)
-        for phrase, jurisdiction in self.phrases:
-            if phrase in folded:
+        folded = fold(text)
+        for phrase, key, jurisdiction in self.phrases:
+            if key and key in folded:
                 yield f"{where} contains the banned phrase {phrase!r} ({jurisdiction} pack)"
 
 
@@ -196,11 +196,6 @@ def _banned_in_notices(
         for (channel, locale), text in notice.opt_out_notice.items():
             where = f"{NOTICES_FILE}: {jurisdiction}.opt_out_notice.{channel}.{locale}"
             yield from banned.screen(where, text)
-
-
-def _folded(text: str) -> str:
-    """Full-width letters, case and runs of white space do not hide a phrase."""
-    return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
 def banned_phrases(pack: RulePack) -> tuple[str, ...]:

@@ -10,19 +10,19 @@ from shared.contact_rules import clock
 from shared.contact_rules.packs import Rule, RulePack
 from shared.contact_rules.params import AutodialParams, BannedPhraseParams, FieldVisitParams
 from shared.contact_rules.rules.base import Evaluate, Finding, Situation, local_text, merge
+from shared.contact_rules.wording import banned_in
 from shared.events.models import ConsentKind
 from shared.vocabulary import Channel
 
 
 def build_banned_phrases(rule: Rule, pack: RulePack) -> Evaluate:
-    phrases = tuple(p.casefold() for p in cast(BannedPhraseParams, rule.params).banned_phrases)
+    phrases = tuple(cast(BannedPhraseParams, rule.params).banned_phrases)
 
     def evaluate(s: Situation) -> Finding | None:
         text = s.contact.text
         if not s.contact.outbound or not text:
             return None
-        folded = text.casefold()
-        found = [p for p in phrases if p in folded]
+        found = banned_in(text, phrases)
         if not found:
             return None
         return Finding(rule.id, "the message contains banned wording: " + ", ".join(found))

@@ -226,6 +226,11 @@ async def test_activities_are_idempotent_screened_and_published(stack: GatewaySt
     )
     assert banned.status_code == 422, banned.text
     assert banned.json()["errors"][0]["field"] == "body.text"
+    for hidden in ("the ＡＲＲＥＳＴ ＷＡＲＲＡＮＴ", "the arrest\u200b warrant"):
+        written = activity(type="note", text=f"told him about {hidden}")
+        screened = await stack.gateway.post(path, json=written, headers=agency)
+        assert screened.status_code == 422, (hidden, screened.text)
+        assert "arrest warrant" in screened.json()["errors"][0]["message"]
     visit = await stack.gateway.post(path, json=activity(type="visit"), headers=agency)
     assert visit.status_code == 422
     assert visit.json()["errors"][0]["field"] == "body.recording_id"

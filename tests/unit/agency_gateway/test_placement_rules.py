@@ -8,9 +8,10 @@ import pytest
 
 from services.agency_gateway.domain.allocation import AgencyLoad, allocate
 from services.agency_gateway.domain.cases import CaseFacts, exclusion, status_of
-from services.agency_gateway.domain.handoff import banned_in, banned_phrases
+from services.agency_gateway.domain.handoff import banned_phrases
 from services.agency_gateway.domain.policy import Arm, CaseStatus, PlacementPolicy
 from shared.contact_rules import load_pack
+from shared.contact_rules.wording import banned_in
 from shared.vocabulary import Jurisdiction
 
 POLICY = PlacementPolicy(threshold_days=30, minimum_amount=Decimal("100"))

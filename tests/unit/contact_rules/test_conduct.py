@@ -74,3 +74,20 @@ def test_us12_revocation_is_honoured_within_ten_business_days() -> None:
 
     assert text("2026-05-15 20:00")  # the 10th business day
     assert not text("2026-05-16 10:00")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "there is an ＡＲＲＥＳＴ ＷＡＲＲＡＮＴ for you",
+        "there is an arrest\u200b warrant for you",  # a zero-width space
+        "there is an Arrest\u00adWar rant for you",  # a soft hyphen, a space inside a word
+    ],
+)
+def test_cn06_banned_wording_cannot_hide_behind_width_case_or_invisible_characters(
+    text: str,
+) -> None:
+    threat = contact(at("2026-05-05 10:00", SHANGHAI), Channel.SMS, party=AGENCY, text=text)
+    violations = judge(threat, [], cn_facts(), CN)
+    assert [v.rule_id for v in violations] == ["CN-06"]
+    assert "arrest warrant" in violations[0].explanation
