@@ -7,8 +7,11 @@ is killed and restarted, compliance's database is unreachable for 20 s, the prov
 on the loans topic. Then the invariant checker (``tests/invariants.py``) reads every database
 and the providers' journal; each test below asserts one invariant of that one run.
 
-The run happens once per session (a module fixture); its counts are printed (``-s``) and
-quoted in docs/reliability.md.
+It runs twice (the module fixture is parametrized): ``[one-broker]`` on the session's broker,
+killed and restarted whole; ``[three-brokers]`` on a three-broker KRaft cluster (every topic 3
+replicas, ``min.insync.replicas`` 2), one broker SIGKILLed while the process faults go on and
+started again after them. Each run's counts are printed (``-s``) and quoted in
+docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -85,6 +88,17 @@ def poison_messages() -> list[tuple[bytes, bytes]]:
         (unknown_version.key.encode(), unknown_version.to_bytes()),
         (invalid_data.key.encode(), invalid_data.to_bytes()),
     ]
+
+
+class Timeline(list[str]):
+    """What happened in a run, each entry stamped with the seconds since the run began."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
+
+    def append(self, entry: str) -> None:
+        super().append(f"{time.monotonic() - self.started:4.0f} s  {entry}")
 
 
 @dataclass
@@ -232,12 +246,59 @@ async def replay_dead_letters(platform: ProcessPlatform, topic: str, group: str)
     return output.decode()
 
 
+class BrokerFault:
+    """The broker fault of a run on one broker: the process faults first, then the broker
+    SIGKILLed and started again 3 s later (every client loses Kafka for a while)."""
+
+    def __init__(self, infrastructure: TestInfrastructure) -> None:
+        self.infrastructure = infrastructure
+
+    async def before_process_faults(self, faults: list[str]) -> None:
+        return None
+
+    async def after_process_faults(self, faults: list[str]) -> None:
+        await self.infrastructure.kill_kafka()
+        await asyncio.sleep(3.0)
+        await self.infrastructure.start_kafka()
+        faults.append("Kafka SIGKILLed, restarted 3 s later")
+
+
+class OneOfThreeBrokersDown(BrokerFault):
+    """On a three-broker cluster: broker 1 (the first bootstrap address) SIGKILLed before the
+    process faults, so every service kill, restart and rebalance happens on two brokers (its
+    partitions' leadership moved, the quorum down to two voters), and started again after."""
+
+    NODE = 1
+
+    async def before_process_faults(self, faults: list[str]) -> None:
+        await self.infrastructure.kill_kafka_node(self.NODE)
+        self.killed_at = time.monotonic()
+
+    async def after_process_faults(self, faults: list[str]) -> None:
+        await self.infrastructure.start_kafka_node(self.NODE)
+        down = time.monotonic() - self.killed_at
+        faults.append(f"Kafka broker {self.NODE} of 3 SIGKILLed, back {down:.0f} s later")
+
+
+@pytest.fixture(scope="module", params=["one-broker", "three-brokers"])
+def kafka_under_test(request: pytest.FixtureRequest) -> tuple[TestInfrastructure, BrokerFault]:
+    """The suite runs twice: on the session's broker, then on a three-broker KRaft cluster
+    (every topic 3 replicas, 2 in sync) with one broker down through the process faults."""
+    if request.param == "one-broker":
+        infrastructure: TestInfrastructure = request.getfixturevalue("infrastructure")
+        if not infrastructure.can_restart_kafka:
+            pytest.skip("the fault suite restarts the broker: it needs the local stack")
+        return infrastructure, BrokerFault(infrastructure)
+    cluster: TestInfrastructure = request.getfixturevalue("cluster_infrastructure")
+    return cluster, OneOfThreeBrokersDown(cluster)
+
+
 @pytest.fixture(scope="module")
 async def run(
-    infrastructure: TestInfrastructure, tmp_path_factory: pytest.TempPathFactory
+    kafka_under_test: tuple[TestInfrastructure, BrokerFault],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Run]:
-    if not infrastructure.can_restart_kafka:
-        pytest.skip("the fault suite restarts the broker: it needs the local stack")
+    infrastructure, broker_fault = kafka_under_test
     started = time.monotonic()
     logs = tmp_path_factory.mktemp("fault-suite")
     async with process_platform(infrastructure, logs, SETTINGS) as platform:
@@ -268,21 +329,22 @@ async def run(
 
         notifier_db = create_async_engine(platform.database_urls["notifier"])
         driver = Driver(platform, notifier_db)
-        faults: list[str] = []
+        faults = Timeline(started)
+        faults.append(
+            f"platform up; traffic starts ({len(infrastructure.kafka_node_ids)} broker(s))"
+        )
         stop = asyncio.Event()
         traffic = asyncio.create_task(driver.run(stop))
         try:
             await asyncio.sleep(6.0)
+            await broker_fault.before_process_faults(faults)
             for service in ("intake", "notifier", "agency_gateway", "compliance"):
                 await kill_and_restart(platform.first(service), faults)
                 await asyncio.sleep(3.0)
             for point in ("before-publish", "after-publish"):
                 await kill_intake_at(platform, point, faults)
                 await asyncio.sleep(2.0)
-            await infrastructure.kill_kafka()
-            await asyncio.sleep(3.0)
-            await infrastructure.start_kafka()
-            faults.append("Kafka SIGKILLed, restarted 3 s later")
+            await broker_fault.after_process_faults(faults)
             await asyncio.sleep(5.0)
             platform.proxies["compliance"].cut()
             await asyncio.sleep(20.0)
@@ -298,7 +360,9 @@ async def run(
         for replica in (r for group in platform.replicas.values() for r in group):
             assert replica.process is not None
             assert replica.process.running(), replica.name
+        faults.append("traffic stopped")
         snapshot = await quiet(platform, snapshot_of)
+        faults.append("quiet: nothing left to do")
         audit = await audit_verification(platform)
         snapshot.audit_verification = audit
         findings = check(snapshot)
@@ -308,6 +372,7 @@ async def run(
         findings.counts["loans reported"] = len(driver.loans)
 
         group = next(g for s, g, t, _ in consumers if s == "compliance")
+        faults.append("checked")
         printed = await replay_dead_letters(platform, loans_topic, group)
         poison_groups = snapshot.dead_letter_groups
         kafka = platform.infrastructure.kafka_bootstrap
@@ -331,8 +396,10 @@ async def run(
             "findings after": check(after),
         }
         await notifier_db.dispose()
+        faults.append("replayed and checked again")
         seconds = time.monotonic() - started
-        print(f"\nfault suite: {seconds:.0f} s; faults injected:")
+        brokers = len(infrastructure.kafka_node_ids)
+        print(f"\nfault suite on {brokers} broker(s): {seconds:.0f} s; what happened when:")
         print("\n".join(f"  {fault}" for fault in faults))
         print("invariant checker saw:")
         print(findings.summary())
