@@ -60,6 +60,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "retry_initial_seconds": 0.2,
         "retry_max_seconds": 1.0,
         "sender_lease_seconds": 8.0,
+        # An SMTP send answered after the timeout cannot be looked up: counted as sent (never
+        # repeated) after this. At the default 600 s the run never settled before the checker.
+        "sender_unconfirmed_after_seconds": 20.0,
         "sender_batch_size": 20,
     },
     "agency_gateway": {"placement_idle_seconds": 0.2, "webhook_idle_seconds": 0.5},
@@ -91,7 +94,8 @@ def poison_messages() -> list[tuple[bytes, bytes]]:
 
 
 class Timeline(list[str]):
-    """What happened in a run, each entry stamped with the seconds since the run began."""
+    """What happened in a run, each entry stamped with the seconds since the run began (a
+    fault when it is over: a process back, a database reachable again)."""
 
     def __init__(self, started: float) -> None:
         super().__init__()
@@ -181,33 +185,41 @@ async def publish_poison(platform: ProcessPlatform, topic: str) -> list[bytes]:
     return [value for _, value in messages]
 
 
-async def quiet(platform: ProcessPlatform, snapshot_of: Any) -> Snapshot:
+async def quiet(platform: ProcessPlatform, snapshot_of: Any) -> tuple[Snapshot, list[str]]:
     """Wait until nothing is left to do: outboxes drained, every inbox complete, no reminder
-    due and unsettled; then the snapshot."""
+    due and unsettled; then the snapshot, and what was still left if that took over 120 s."""
     notifier = create_async_engine(platform.database_urls["notifier"])
     try:
+        waiting_for: list[str] = []
 
         async def settled() -> bool:
             async with notifier.connect() as connection:
-                due = await connection.scalar(
-                    text(
-                        "SELECT count(*) FROM notifications "
-                        "WHERE status = 'scheduled' AND due_at <= now()"
+                due = (
+                    await connection.execute(
+                        text(
+                            "SELECT kind, channel, count(*), min(due_at), max(attempts) "
+                            "FROM notifications WHERE status = 'scheduled' AND due_at <= now() "
+                            "GROUP BY kind, channel"
+                        )
                     )
-                )
+                ).all()
             if due:
+                waiting_for[:] = [f"due: {list(row)}" for row in due]
                 return False
             findings = check(await snapshot_of())
-            return not (
-                findings.violations["outbox_drained"] or findings.violations["inbox_exactly_once"]
-            )
+            waiting_for[:] = [
+                str(v)[:300]
+                for name in ("outbox_drained", "inbox_exactly_once")
+                for v in findings.violations[name][:3]
+            ]
+            return not waiting_for
 
         with contextlib.suppress(AssertionError):  # what is still missing, the checker says
             await until(settled, within=120, interval=3.0)
     finally:
         await notifier.dispose()
     snapshot: Snapshot = await snapshot_of()
-    return snapshot
+    return snapshot, waiting_for
 
 
 async def audit_verification(platform: ProcessPlatform) -> str:
@@ -361,8 +373,8 @@ async def run(
             assert replica.process is not None
             assert replica.process.running(), replica.name
         faults.append("traffic stopped")
-        snapshot = await quiet(platform, snapshot_of)
-        faults.append("quiet: nothing left to do")
+        snapshot, left = await quiet(platform, snapshot_of)
+        faults.append(f"not quiet after 120 s: {'; '.join(left)}" if left else "quiet")
         audit = await audit_verification(platform)
         snapshot.audit_verification = audit
         findings = check(snapshot)
