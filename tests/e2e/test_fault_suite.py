@@ -21,6 +21,7 @@ import contextlib
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -46,6 +47,7 @@ from tests.e2e.fault_driver import Driver
 from tests.e2e.process_platform import REPO, ProcessPlatform, Replica, process_platform
 from tests.infrastructure import TestInfrastructure
 from tests.invariants import Findings, Snapshot, check, read_snapshot
+from tests.support.topics import Replication, replication_of
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
@@ -113,6 +115,8 @@ class Run:
     seconds: float
     faults: list[str] = field(default_factory=list)
     replay: dict[str, Any] = field(default_factory=dict)
+    topics: dict[str, Replication] = field(default_factory=dict)  # the run's, as created
+    needed: Replication = (frozenset({1}), "1")  # what this Kafka needs
 
 
 def marker_after(log: Path, offset: int, marker: str) -> bool:
@@ -382,6 +386,13 @@ async def run(
         findings.counts["driver retries (service away)"] = driver.retries
         findings.counts["driver gave up"] = sum(driver.gave_up.values())
         findings.counts["loans reported"] = len(driver.loans)
+        topics = await replication_of(
+            infrastructure.kafka_bootstrap, lambda name: name.startswith(platform.namespace)
+        )
+        for (replicas, min_insync), count in Counter(topics.values()).items():
+            findings.counts[f"topics with {sorted(replicas)} replicas, min ISR {min_insync}"] = (
+                count
+            )
 
         group = next(g for s, g, t, _ in consumers if s == "compliance")
         faults.append("checked")
@@ -416,7 +427,19 @@ async def run(
         print("invariant checker saw:")
         print(findings.summary())
         print(f"replay: {replay['command']}; dead letters after: {replay['dead letters after']}")
-        yield Run(platform, findings, snapshot, seconds, faults, replay)
+        settings = infrastructure.topic_settings()
+        needed = (
+            frozenset({settings["topic_replication_factor"]}),
+            str(settings["topic_min_insync_replicas"]),
+        )
+        yield Run(platform, findings, snapshot, seconds, faults, replay, topics, needed)
+
+
+def test_every_topic_has_the_replication_the_kafka_needs(run: Run) -> None:
+    """One broker: 1 replica; the cluster: 3, with 2 in sync (dead-letter and credential
+    topics included)."""
+    assert len(run.topics) > len(Topic)
+    assert set(run.topics.values()) == {run.needed}
 
 
 def test_no_event_committed_and_left_unpublished(run: Run) -> None:

@@ -11,41 +11,17 @@ from uuid import uuid4
 
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
 
 from shared.kafka.admin import ensure_topics
 from shared.kafka.producer import create_producer
 from tests.infrastructure import TestInfrastructure
+from tests.support.topics import replication_of
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(300)]
 
 WRITE_WITHIN = 60.0  # one broker down: its partitions move once the controller fences it (~9 s)
 REFUSED_FOR = 10.0  # two down: no write is acknowledged in this long
-
-
-async def _replicas_and_min_insync(bootstrap: str, topic: str) -> tuple[set[int], str]:
-    """The replica counts of the topic's partitions, and its ``min.insync.replicas`` (asked
-    again while the broker answering has not learned of a topic made a moment ago)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        async with asyncio.timeout(30):
-            while True:
-                [described] = await admin.describe_topics([topic])
-                [response] = await admin.describe_configs(
-                    [ConfigResource(ConfigResourceType.TOPIC, topic, {"min.insync.replicas": None})]
-                )
-                [resource] = response.to_object()["resources"]
-                if described["partitions"] and resource["config_entries"]:
-                    break
-                await asyncio.sleep(0.2)
-        replicas = {len(p["replicas"]) for p in described["partitions"]}
-        [config] = resource["config_entries"]
-        return replicas, str(config["config_value"])
-    finally:
-        await admin.close()
 
 
 async def _write(bootstrap: str, topic: str, value: bytes, within: float) -> None:
@@ -101,9 +77,12 @@ async def test_a_cluster_topic_takes_acks_all_writes_with_one_broker_down_not_tw
         replication_factor=settings["topic_replication_factor"],
         min_insync_replicas=settings["topic_min_insync_replicas"],
     )
-    assert await _replicas_and_min_insync(bootstrap, topic) == ({3}, "2")
     # The group coordinator's topic (made by the readiness check) is replicated too.
-    assert (await _replicas_and_min_insync(bootstrap, "__consumer_offsets"))[0] == {3}
+    internal = "__consumer_offsets"
+    assert await replication_of(bootstrap, lambda t: t in (topic, internal)) == {
+        topic: (frozenset({3}), "2"),
+        internal: (frozenset({3}), "2"),
+    }
 
     await _write(bootstrap, topic, b"all three up", WRITE_WITHIN)
     await cluster.kill_kafka_node(1)
