@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
@@ -13,17 +13,23 @@ Replication = tuple[frozenset[int], str]
 
 
 async def replication_of(
-    bootstrap: str, chosen: Callable[[str], bool], *, within: float = 30.0
+    bootstrap: str,
+    chosen: Callable[[str], bool],
+    *,
+    including: Collection[str] = (),
+    within: float = 30.0,
 ) -> dict[str, Replication]:
-    """Each chosen topic's replication (asked again while the broker answering has not yet
-    learned of a topic made a moment ago: no partitions or no configs)."""
+    """Each chosen topic's replication. Asked again while the broker answering has not yet
+    learned all of a topic made a moment ago: not listed (one of ``including``), no partitions
+    or no configs."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
         async with asyncio.timeout(within):
             while True:
                 found = await _ask(admin, [t for t in await admin.list_topics() if chosen(t)])
-                if all(replicas and min_insync for replicas, min_insync in found.values()):
+                complete = all(replicas and min_insync for replicas, min_insync in found.values())
+                if complete and set(including) <= found.keys():
                     return found
                 await asyncio.sleep(0.2)
     finally:
