@@ -13,7 +13,11 @@ from pathlib import Path
 import pytest
 
 from tests.harness import RunningPlatform, running_platform
-from tests.infrastructure import TestInfrastructure, provide_infrastructure
+from tests.infrastructure import (
+    TestInfrastructure,
+    provide_cluster_infrastructure,
+    provide_infrastructure,
+)
 
 FOLDER_MARKERS = ("unit", "integration", "e2e")
 TESTS = Path(__file__).parent
@@ -47,3 +51,11 @@ async def platform(infrastructure: TestInfrastructure) -> AsyncIterator[RunningP
     """The four services, running in this process against the session's infrastructure."""
     async with running_platform(infrastructure) as running:
         yield running
+
+
+@pytest.fixture(scope="module")
+async def cluster_infrastructure() -> AsyncIterator[TestInfrastructure]:
+    """A three-broker KRaft cluster (local jars, formatted anew) with the session's PostgreSQL,
+    for one module: topics need its ``topic_settings()`` (3 replicas, 2 in sync)."""
+    async with provide_cluster_infrastructure(brokers=3) as cluster:
+        yield cluster

@@ -14,6 +14,10 @@ In this order:
 ``COLLECTIONS_TEST_INFRA=external|docker|local`` forces a choice. The servers are started once
 per process: nested or repeated :func:`provide_infrastructure` calls share them, and the last
 one out stops them.
+
+:func:`provide_cluster_infrastructure` gives a three-broker KRaft cluster instead, always from
+the local jars (``.devstack-test/cluster-N/``, brokers on 19102, 19104, 19106 + 100 * N,
+formatted anew at each start), with the session's PostgreSQL.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ import contextlib
 import importlib
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Literal
 
 from deploy.devstack import (
@@ -42,6 +46,7 @@ CHOICE_ENV = "COLLECTIONS_TEST_INFRA"
 LOCAL_KAFKA_PORT = 19092
 LOCAL_POSTGRES_PORT = 54339
 LOCAL_SLOTS = 8  # test sessions that can run side by side on one machine
+CLUSTER_PORT_OFFSET = 10  # a slot's cluster: its Kafka port + 10 onwards, 2 ports a broker
 KAFKA_IMAGE = "confluentinc/cp-kafka:7.9.0"
 POSTGRES_IMAGE = "postgres:17-alpine"
 
@@ -56,8 +61,27 @@ class TestInfrastructure:
     def __init__(self, kind: Kind, infra: LocalInfrastructure) -> None:
         self.kind: Kind = kind
         self.kafka_bootstrap: str = infra.kafka_bootstrap
-        """``host:port`` of the broker (the same after a restart)."""
+        """``host:port`` of the broker, of each for a cluster (the same after a restart)."""
         self._infra = infra
+
+    @property
+    def postgres_admin_url(self) -> str:
+        return self._infra.postgres_admin_url
+
+    @property
+    def kafka_node_ids(self) -> list[int]:
+        """The node ids of the local Kafka: ``[1]``, or ``[1, 2, 3]`` for a cluster."""
+        return self._infra.kafka_node_ids
+
+    def topic_settings(self) -> dict[str, int]:
+        """The services' topic settings for this Kafka, by field name: the replication factor
+        and ``min.insync.replicas`` its topics need (1 and 1 on one broker, 3 and 2 on a
+        cluster)."""
+        replication = self._infra.kafka_replication
+        return {
+            "topic_replication_factor": replication.factor,
+            "topic_min_insync_replicas": replication.min_insync,
+        }
 
     def postgres_url(self, database: str) -> str:
         """SQLAlchemy async URL (``postgresql+asyncpg://``) of ``database``."""
@@ -86,6 +110,16 @@ class TestInfrastructure:
         """Start the broker again on the same data and wait until it answers."""
         self._require_local_kafka("start_kafka")
         await self._infra.start_kafka()
+
+    async def kill_kafka_node(self, node_id: int) -> None:
+        """SIGKILL one broker of a cluster; the others go on (local stack only)."""
+        self._require_local_kafka("kill_kafka_node")
+        await self._infra.kill_kafka_node(node_id)
+
+    async def start_kafka_node(self, node_id: int) -> None:
+        """Start that broker again on its data; wait until it is back in the cluster."""
+        self._require_local_kafka("start_kafka_node")
+        await self._infra.start_kafka_node(node_id)
 
     def _require_local_kafka(self, action: str) -> None:
         if not self.can_restart_kafka:
@@ -173,13 +207,26 @@ async def _provide() -> AsyncIterator[TestInfrastructure]:
 @contextlib.asynccontextmanager
 async def _local_stack() -> AsyncIterator[LocalInfrastructure]:
     """The local stack in the first slot that no other test session is using."""
-    for slot in range(LOCAL_SLOTS):
-        infra = LocalInfrastructure(
+
+    def stack(slot: int) -> LocalInfrastructure:
+        return LocalInfrastructure(
             TEST_ROOT if slot == 0 else TEST_ROOT / f"slot-{slot}",
             kafka_port=LOCAL_KAFKA_PORT + 100 * slot,
             postgres_port=LOCAL_POSTGRES_PORT + 100 * slot,
             cache_dir=DEFAULT_CACHE,
         )
+
+    async with _first_free_slot(stack) as infra:
+        yield infra
+
+
+@contextlib.asynccontextmanager
+async def _first_free_slot(
+    make: Callable[[int], LocalInfrastructure],
+) -> AsyncIterator[LocalInfrastructure]:
+    """Start ``make(slot)`` in the first slot whose folder and ports are free."""
+    for slot in range(LOCAL_SLOTS):
+        infra = make(slot)
         try:
             await infra.__aenter__()
         except (AlreadyRunningError, PortInUseError) as busy:
@@ -221,3 +268,24 @@ async def provide_infrastructure() -> AsyncIterator[TestInfrastructure]:
             if _Shared.users == 0 and _Shared.stack is not None:
                 stack, _Shared.stack, _Shared.current = _Shared.stack, None, None
                 await stack.aclose()
+
+
+@contextlib.asynccontextmanager
+async def provide_cluster_infrastructure(brokers: int = 3) -> AsyncIterator[TestInfrastructure]:
+    """A local KRaft cluster of ``brokers`` combined nodes (its own slot, formatted anew), with
+    the test session's PostgreSQL; stopped on exit. Topics need
+    :meth:`TestInfrastructure.topic_settings` (3 replicas, 2 in sync)."""
+    async with provide_infrastructure() as session:
+
+        def cluster(slot: int) -> LocalInfrastructure:
+            return LocalInfrastructure(
+                TEST_ROOT / f"cluster-{slot}",
+                kafka_port=LOCAL_KAFKA_PORT + 100 * slot + CLUSTER_PORT_OFFSET,
+                cache_dir=DEFAULT_CACHE,
+                postgres_admin_url=session.postgres_admin_url,
+                kafka_brokers=brokers,
+                kafka_fresh=True,
+            )
+
+        async with _first_free_slot(cluster) as infra:
+            yield TestInfrastructure("local", infra)

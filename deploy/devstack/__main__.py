@@ -54,7 +54,8 @@ def clean(roots: list[Path], keep: Path) -> None:
             for folder in folders:
                 locks.enter_context(RunLock(folder / "devstack.lock", f"a dev stack in {folder}"))
                 # A server a killed run left behind must not keep writing into deleted files.
-                asyncio.run(LocalInfrastructure(folder).stop_leftovers())
+                brokers = len(list(folder.glob("kafka-*/"))) or 1  # a cluster's nodes
+                asyncio.run(LocalInfrastructure(folder, kafka_brokers=brokers).stop_leftovers())
             for child in root.iterdir():
                 if child == keep or child.name in ("devstack.lock", "run.lock"):
                     continue

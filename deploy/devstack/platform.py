@@ -248,13 +248,18 @@ async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess
 
 
 async def issue_demo_keys(
-    kafka_bootstrap: str, credentials: DemoCredentials, topic_namespace: str = ""
+    kafka_bootstrap: str,
+    credentials: DemoCredentials,
+    topic_namespace: str = "",
+    *,
+    replication_factor: int = 1,
+    min_insync_replicas: int = 1,
 ) -> CredentialIssuer:
     """Issue the demo keys the registry does not hold yet (one revoked by hand stays revoked),
     and revoke a demo auditor key an older stack issued that ``credentials`` no longer holds
-    (an auditor of every lender)."""
+    (an auditor of every lender). The registry's topic, if new, gets the replication given."""
     topic = credentials_topic(topic_namespace)
-    await ensure_credentials_topic(kafka_bootstrap, topic)
+    await ensure_credentials_topic(kafka_bootstrap, topic, replication_factor, min_insync_replicas)
     issuer = CredentialIssuer(kafka_bootstrap, topic)
     registry = await issuer.list()
     for role, credential in credentials.grants():

@@ -1,6 +1,7 @@
 """The whole platform as real processes, for the fault suite: each service replica and the
 local providers a separate OS process (devstack's :class:`ManagedProcess`), so a test can
-SIGKILL one and start it again, on the test session's Kafka and PostgreSQL.
+SIGKILL one and start it again, on the test session's Kafka and PostgreSQL (or a three-broker
+cluster's: then every topic gets 3 replicas, 2 in sync).
 
 Each run gets its own databases and topic namespace. Two replicas of each consumer service
 (so two notifier senders); one intake. The consumers' databases are reached through a
@@ -185,7 +186,15 @@ async def process_platform(
     namespace = f"f{run}."
     secrets = PlatformSecrets.generate()
     credentials = DemoCredentials.generate()
-    issuer = await issue_demo_keys(infrastructure.kafka_bootstrap, credentials, namespace)
+    # Every topic with the replication this Kafka needs (3 replicas, 2 in sync on a cluster).
+    topics = infrastructure.topic_settings()
+    issuer = await issue_demo_keys(
+        infrastructure.kafka_bootstrap,
+        credentials,
+        namespace,
+        replication_factor=topics["topic_replication_factor"],
+        min_insync_replicas=topics["topic_min_insync_replicas"],
+    )
     auditor = await issuer.issue(Role.AUDITOR, ALL_LENDERS, "fault suite: every lender")
     urls = await _migrate(infrastructure, run)
     ports = {name: [free_port() for _ in range(n)] for name, n in REPLICAS.items()}
@@ -245,7 +254,11 @@ async def process_platform(
             env = service_environment(
                 service, url, infrastructure.kafka_bootstrap, secrets, namespace
             )
-            extra = {**own.get(service.name, {}), **(settings or {}).get(service.name, {})}
+            extra = {
+                **topics,
+                **own.get(service.name, {}),
+                **(settings or {}).get(service.name, {}),
+            }
             env.update({f"{service.env_prefix}{k.upper()}": str(v) for k, v in extra.items()})
             options[service.name] = {
                 **service_options(service, url, infrastructure.kafka_bootstrap, secrets, namespace),

@@ -7,8 +7,11 @@ is killed and restarted, compliance's database is unreachable for 20 s, the prov
 on the loans topic. Then the invariant checker (``tests/invariants.py``) reads every database
 and the providers' journal; each test below asserts one invariant of that one run.
 
-The run happens once per session (a module fixture); its counts are printed (``-s``) and
-quoted in docs/reliability.md.
+It runs twice (the module fixture is parametrized): ``[one-broker]`` on the session's broker,
+killed and restarted whole; ``[three-brokers]`` on a three-broker KRaft cluster (every topic 3
+replicas, ``min.insync.replicas`` 2), one broker SIGKILLed while the process faults go on and
+started again after them. Each run's counts are printed (``-s``) and quoted in
+docs/reliability.md.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import contextlib
 import os
 import sys
 import time
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,6 +47,7 @@ from tests.e2e.fault_driver import Driver
 from tests.e2e.process_platform import REPO, ProcessPlatform, Replica, process_platform
 from tests.infrastructure import TestInfrastructure
 from tests.invariants import Findings, Snapshot, check, read_snapshot
+from tests.support.topics import Replication, replication_of
 
 pytestmark = [pytest.mark.faults, pytest.mark.timeout(900)]
 
@@ -57,6 +62,9 @@ SETTINGS: dict[str, dict[str, Any]] = {
         "retry_initial_seconds": 0.2,
         "retry_max_seconds": 1.0,
         "sender_lease_seconds": 8.0,
+        # An SMTP send answered after the timeout cannot be looked up: counted as sent (never
+        # repeated) after this. At the default 600 s the run never settled before the checker.
+        "sender_unconfirmed_after_seconds": 20.0,
         "sender_batch_size": 20,
     },
     "agency_gateway": {"placement_idle_seconds": 0.2, "webhook_idle_seconds": 0.5},
@@ -87,6 +95,18 @@ def poison_messages() -> list[tuple[bytes, bytes]]:
     ]
 
 
+class Timeline(list[str]):
+    """What happened in a run, each entry stamped with the seconds since the run began (a
+    fault when it is over: a process back, a database reachable again)."""
+
+    def __init__(self, started: float) -> None:
+        super().__init__()
+        self.started = started
+
+    def append(self, entry: str) -> None:
+        super().append(f"{time.monotonic() - self.started:4.0f} s  {entry}")
+
+
 @dataclass
 class Run:
     platform: ProcessPlatform
@@ -95,6 +115,8 @@ class Run:
     seconds: float
     faults: list[str] = field(default_factory=list)
     replay: dict[str, Any] = field(default_factory=dict)
+    topics: dict[str, Replication] = field(default_factory=dict)  # the run's, as created
+    needed: Replication = (frozenset({1}), "1")  # what this Kafka needs
 
 
 def marker_after(log: Path, offset: int, marker: str) -> bool:
@@ -167,33 +189,41 @@ async def publish_poison(platform: ProcessPlatform, topic: str) -> list[bytes]:
     return [value for _, value in messages]
 
 
-async def quiet(platform: ProcessPlatform, snapshot_of: Any) -> Snapshot:
+async def quiet(platform: ProcessPlatform, snapshot_of: Any) -> tuple[Snapshot, list[str]]:
     """Wait until nothing is left to do: outboxes drained, every inbox complete, no reminder
-    due and unsettled; then the snapshot."""
+    due and unsettled; then the snapshot, and what was still left if that took over 120 s."""
     notifier = create_async_engine(platform.database_urls["notifier"])
     try:
+        waiting_for: list[str] = []
 
         async def settled() -> bool:
             async with notifier.connect() as connection:
-                due = await connection.scalar(
-                    text(
-                        "SELECT count(*) FROM notifications "
-                        "WHERE status = 'scheduled' AND due_at <= now()"
+                due = (
+                    await connection.execute(
+                        text(
+                            "SELECT kind, channel, count(*), min(due_at), max(attempts) "
+                            "FROM notifications WHERE status = 'scheduled' AND due_at <= now() "
+                            "GROUP BY kind, channel"
+                        )
                     )
-                )
+                ).all()
             if due:
+                waiting_for[:] = [f"due: {list(row)}" for row in due]
                 return False
             findings = check(await snapshot_of())
-            return not (
-                findings.violations["outbox_drained"] or findings.violations["inbox_exactly_once"]
-            )
+            waiting_for[:] = [
+                str(v)[:300]
+                for name in ("outbox_drained", "inbox_exactly_once")
+                for v in findings.violations[name][:3]
+            ]
+            return not waiting_for
 
         with contextlib.suppress(AssertionError):  # what is still missing, the checker says
             await until(settled, within=120, interval=3.0)
     finally:
         await notifier.dispose()
     snapshot: Snapshot = await snapshot_of()
-    return snapshot
+    return snapshot, waiting_for
 
 
 async def audit_verification(platform: ProcessPlatform) -> str:
@@ -232,12 +262,59 @@ async def replay_dead_letters(platform: ProcessPlatform, topic: str, group: str)
     return output.decode()
 
 
+class BrokerFault:
+    """The broker fault of a run on one broker: the process faults first, then the broker
+    SIGKILLed and started again 3 s later (every client loses Kafka for a while)."""
+
+    def __init__(self, infrastructure: TestInfrastructure) -> None:
+        self.infrastructure = infrastructure
+
+    async def before_process_faults(self, faults: list[str]) -> None:
+        return None
+
+    async def after_process_faults(self, faults: list[str]) -> None:
+        await self.infrastructure.kill_kafka()
+        await asyncio.sleep(3.0)
+        await self.infrastructure.start_kafka()
+        faults.append("Kafka SIGKILLed, restarted 3 s later")
+
+
+class OneOfThreeBrokersDown(BrokerFault):
+    """On a three-broker cluster: broker 1 (the first bootstrap address) SIGKILLed before the
+    process faults, so every service kill, restart and rebalance happens on two brokers (its
+    partitions' leadership moved, the quorum down to two voters), and started again after."""
+
+    NODE = 1
+
+    async def before_process_faults(self, faults: list[str]) -> None:
+        await self.infrastructure.kill_kafka_node(self.NODE)
+        self.killed_at = time.monotonic()
+
+    async def after_process_faults(self, faults: list[str]) -> None:
+        await self.infrastructure.start_kafka_node(self.NODE)
+        down = time.monotonic() - self.killed_at
+        faults.append(f"Kafka broker {self.NODE} of 3 SIGKILLed, back {down:.0f} s later")
+
+
+@pytest.fixture(scope="module", params=["one-broker", "three-brokers"])
+def kafka_under_test(request: pytest.FixtureRequest) -> tuple[TestInfrastructure, BrokerFault]:
+    """The suite runs twice: on the session's broker, then on a three-broker KRaft cluster
+    (every topic 3 replicas, 2 in sync) with one broker down through the process faults."""
+    if request.param == "one-broker":
+        infrastructure: TestInfrastructure = request.getfixturevalue("infrastructure")
+        if not infrastructure.can_restart_kafka:
+            pytest.skip("the fault suite restarts the broker: it needs the local stack")
+        return infrastructure, BrokerFault(infrastructure)
+    cluster: TestInfrastructure = request.getfixturevalue("cluster_infrastructure")
+    return cluster, OneOfThreeBrokersDown(cluster)
+
+
 @pytest.fixture(scope="module")
 async def run(
-    infrastructure: TestInfrastructure, tmp_path_factory: pytest.TempPathFactory
+    kafka_under_test: tuple[TestInfrastructure, BrokerFault],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> AsyncIterator[Run]:
-    if not infrastructure.can_restart_kafka:
-        pytest.skip("the fault suite restarts the broker: it needs the local stack")
+    infrastructure, broker_fault = kafka_under_test
     started = time.monotonic()
     logs = tmp_path_factory.mktemp("fault-suite")
     async with process_platform(infrastructure, logs, SETTINGS) as platform:
@@ -268,21 +345,22 @@ async def run(
 
         notifier_db = create_async_engine(platform.database_urls["notifier"])
         driver = Driver(platform, notifier_db)
-        faults: list[str] = []
+        faults = Timeline(started)
+        faults.append(
+            f"platform up; traffic starts ({len(infrastructure.kafka_node_ids)} broker(s))"
+        )
         stop = asyncio.Event()
         traffic = asyncio.create_task(driver.run(stop))
         try:
             await asyncio.sleep(6.0)
+            await broker_fault.before_process_faults(faults)
             for service in ("intake", "notifier", "agency_gateway", "compliance"):
                 await kill_and_restart(platform.first(service), faults)
                 await asyncio.sleep(3.0)
             for point in ("before-publish", "after-publish"):
                 await kill_intake_at(platform, point, faults)
                 await asyncio.sleep(2.0)
-            await infrastructure.kill_kafka()
-            await asyncio.sleep(3.0)
-            await infrastructure.start_kafka()
-            faults.append("Kafka SIGKILLed, restarted 3 s later")
+            await broker_fault.after_process_faults(faults)
             await asyncio.sleep(5.0)
             platform.proxies["compliance"].cut()
             await asyncio.sleep(20.0)
@@ -298,7 +376,9 @@ async def run(
         for replica in (r for group in platform.replicas.values() for r in group):
             assert replica.process is not None
             assert replica.process.running(), replica.name
-        snapshot = await quiet(platform, snapshot_of)
+        faults.append("traffic stopped")
+        snapshot, left = await quiet(platform, snapshot_of)
+        faults.append(f"not quiet after 120 s: {'; '.join(left)}" if left else "quiet")
         audit = await audit_verification(platform)
         snapshot.audit_verification = audit
         findings = check(snapshot)
@@ -306,8 +386,16 @@ async def run(
         findings.counts["driver retries (service away)"] = driver.retries
         findings.counts["driver gave up"] = sum(driver.gave_up.values())
         findings.counts["loans reported"] = len(driver.loans)
+        topics = await replication_of(
+            infrastructure.kafka_bootstrap, lambda name: name.startswith(platform.namespace)
+        )
+        for (replicas, min_insync), count in Counter(topics.values()).items():
+            findings.counts[f"topics with {sorted(replicas)} replicas, min ISR {min_insync}"] = (
+                count
+            )
 
         group = next(g for s, g, t, _ in consumers if s == "compliance")
+        faults.append("checked")
         printed = await replay_dead_letters(platform, loans_topic, group)
         poison_groups = snapshot.dead_letter_groups
         kafka = platform.infrastructure.kafka_bootstrap
@@ -331,13 +419,27 @@ async def run(
             "findings after": check(after),
         }
         await notifier_db.dispose()
+        faults.append("replayed and checked again")
         seconds = time.monotonic() - started
-        print(f"\nfault suite: {seconds:.0f} s; faults injected:")
+        brokers = len(infrastructure.kafka_node_ids)
+        print(f"\nfault suite on {brokers} broker(s): {seconds:.0f} s; what happened when:")
         print("\n".join(f"  {fault}" for fault in faults))
         print("invariant checker saw:")
         print(findings.summary())
         print(f"replay: {replay['command']}; dead letters after: {replay['dead letters after']}")
-        yield Run(platform, findings, snapshot, seconds, faults, replay)
+        settings = infrastructure.topic_settings()
+        needed = (
+            frozenset({settings["topic_replication_factor"]}),
+            str(settings["topic_min_insync_replicas"]),
+        )
+        yield Run(platform, findings, snapshot, seconds, faults, replay, topics, needed)
+
+
+def test_every_topic_has_the_replication_the_kafka_needs(run: Run) -> None:
+    """One broker: 1 replica; the cluster: 3, with 2 in sync (dead-letter and credential
+    topics included)."""
+    assert len(run.topics) > len(Topic)
+    assert set(run.topics.values()) == {run.needed}
 
 
 def test_no_event_committed_and_left_unpublished(run: Run) -> None:

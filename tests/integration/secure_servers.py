@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from deploy.devstack import kafka
-from deploy.devstack.kafka import KafkaBroker, server_properties
+from deploy.devstack.kafka import KafkaBroker, Quorum, server_properties
 from deploy.devstack.paths import DEFAULT_CACHE
 from deploy.devstack.postgres import PostgresServer
 from deploy.devstack.processes import run_command
@@ -104,7 +104,8 @@ class SaslSslBroker(KafkaBroker):
     def secure_bootstrap(self) -> str:
         return f"localhost:{self.secure_port}"
 
-    async def prepare(self) -> None:
+    async def prepare(self, quorum: Quorum | None = None) -> None:
+        """Formatted anew, always a quorum of itself (``quorum`` is not used)."""
         self.home.mkdir(parents=True, exist_ok=True)
         certificate = self._authority.issue("kafka-server", HOSTS)
         keystore = self.home / "server.pem"
