@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy import bindparam, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.rows import loan_file, notification_of
 from services.notifier.adapters.tables import contacts, loans, notifications
-from services.notifier.adapters.writes import add_contacts, add_history
+from services.notifier.adapters.writes import add_contacts, add_history, state_params, state_update
 from services.notifier.domain.files import LoanFile, Notification, Transition
 from shared.contact_rules import Contact, Outcome
 from shared.contact_rules.sources import contact_of_row
@@ -242,34 +242,14 @@ async def _write_outcomes(
     if not settled:
         return
     await session.execute(
-        update(notifications)
-        .where(notifications.c.id == bindparam("b_id"))
-        .values(
-            status=bindparam("b_status"),
-            due_at=bindparam("b_due_at"),
-            pack_version=bindparam("b_pack_version"),
-            rule_ids=bindparam("b_rule_ids"),
-            next_allowed_at=bindparam("b_next_allowed_at"),
-            reason=bindparam("b_reason"),
-            provider=bindparam("b_provider"),
-            provider_message_id=bindparam("b_provider_message_id"),
+        state_update(
             lease_until=bindparam("b_lease_until"),
             claim_token=None,
             send_began_at=bindparam("b_send_began_at"),
-            updated_at=func.now(),
-        )
-        .execution_options(synchronize_session=False),
+        ),
         [
             {
-                "b_id": n.id,
-                "b_status": n.status.value,
-                "b_due_at": n.due_at,
-                "b_pack_version": n.pack_version,
-                "b_rule_ids": list(n.rule_ids),
-                "b_next_allowed_at": n.next_allowed_at,
-                "b_reason": n.reason,
-                "b_provider": n.provider,
-                "b_provider_message_id": n.provider_message_id,
+                **state_params(n),
                 "b_send_began_at": n.send_began_at if n.id in in_doubt else None,
                 "b_lease_until": in_doubt.get(n.id),
             }

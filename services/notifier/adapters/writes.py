@@ -2,10 +2,9 @@
 table for a whole batch, never one per row."""
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Table, bindparam, update
+from sqlalchemy import Table, Update, bindparam, func, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,43 +16,45 @@ from shared.contact_rules.sources import ledger_row
 LoanKey = tuple[str, str]
 
 
-async def update_notifications(session: AsyncSession, changed: Sequence[Notification]) -> None:
-    """Write what the consumer or a provider's report changed. The columns of a send in
-    progress (attempts, lease, claim token, send began) are the sender's and stay as they
-    are: see ``sending_store``."""
-    if not changed:
-        return
-    await session.execute(
+STATE_COLUMNS = (
+    "status",
+    "due_at",
+    "pack_version",
+    "rule_ids",
+    "next_allowed_at",
+    "reason",
+    "provider",
+    "provider_message_id",
+)
+"""A notification's state as decided: every writer's. A send in progress (attempts, lease,
+claim token, send began) is the sender's alone: see ``sending_store``."""
+
+
+def state_update(**more: Any) -> Update:
+    """``UPDATE notifications`` of the state columns (and ``more``), one row per parameter
+    set of :func:`state_params`."""
+    values = {name: _bind(f"b_{name}") for name in STATE_COLUMNS}
+    return (
         update(notifications)
         .where(notifications.c.id == _bind("b_id"))
-        .values(
-            status=_bind("b_status"),
-            due_at=_bind("b_due_at"),
-            pack_version=_bind("b_pack_version"),
-            rule_ids=_bind("b_rule_ids"),
-            next_allowed_at=_bind("b_next_allowed_at"),
-            reason=_bind("b_reason"),
-            provider=_bind("b_provider"),
-            provider_message_id=_bind("b_provider_message_id"),
-            updated_at=_bind("b_now"),
-        )
-        .execution_options(synchronize_session=False),
-        [
-            {
-                "b_id": n.id,
-                "b_status": n.status.value,
-                "b_due_at": n.due_at,
-                "b_pack_version": n.pack_version,
-                "b_rule_ids": list(n.rule_ids),
-                "b_next_allowed_at": n.next_allowed_at,
-                "b_reason": n.reason,
-                "b_provider": n.provider,
-                "b_provider_message_id": n.provider_message_id,
-                "b_now": datetime.now().astimezone(),
-            }
-            for n in changed
-        ],
+        .values(**values, updated_at=func.now(), **more)
+        .execution_options(synchronize_session=False)
     )
+
+
+def state_params(n: Notification) -> dict[str, Any]:
+    return {
+        "b_id": n.id,
+        **{f"b_{name}": getattr(n, name) for name in STATE_COLUMNS},
+        "b_status": n.status.value,
+        "b_rule_ids": list(n.rule_ids),
+    }
+
+
+async def update_notifications(session: AsyncSession, changed: Sequence[Notification]) -> None:
+    """Write what the consumer or a provider's report changed: the state columns only."""
+    if changed:
+        await session.execute(state_update(), [state_params(n) for n in changed])
 
 
 async def add_history(session: AsyncSession, transitions: Sequence[Transition]) -> None:
