@@ -50,7 +50,6 @@ from shared.events.models import (
 )
 from shared.kafka.handlers import EventHandlers, Received
 from shared.kafka.outbox import enqueue
-from shared.vocabulary import Jurisdiction
 
 GROUP = "notifier"
 LOAN_EVENTS = (
@@ -127,22 +126,11 @@ class LifecycleConsumer:
     def _file(self, lender: str, report: OverdueReported) -> LoanFile:
         policy = self.policies.select(lender, report.product, report.jurisdiction)
         contact = self.vault.receive(lender, report.loan_id, report.borrower)
-        return LoanFile(
-            lender_id=lender,
-            loan_id=report.loan_id,
-            borrower_ref=report.borrower.ref,
-            jurisdiction=Jurisdiction(report.jurisdiction),
-            product=report.product,
-            locale=report.borrower.locale,
-            timezone=report.borrower.timezone,
-            due_date=report.due_date,
-            days_past_due=report.days_past_due,
-            as_of=report.as_of,
-            amount_overdue=str(report.amount_overdue.model_dump()["amount"]),
-            currency=report.amount_overdue.currency,
-            contact_sealed=contact.sealed,
-            phone_refs=contact.phone_refs,
-            reachable=contact.reachable,
-            policy_id=policy.id,
-            policy_version=policy.version,
+        return LoanFile.of_report(
+            lender,
+            report,
+            (policy.id, policy.version),
+            contact.sealed,
+            contact.phone_refs,
+            contact.reachable,
         )

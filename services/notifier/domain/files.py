@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
-from shared.events.models import ContactPreferences
+from shared.events.models import ContactPreferences, OverdueReported
 from shared.events.notifications import NotificationKind, NotificationStatus
 from shared.vocabulary import Channel, Jurisdiction
 
@@ -66,6 +66,38 @@ class LoanFile:
     cycle: int = 0  # bumped when the cadence starts over (a hold lifted)
     holds: dict[str, HoldOnFile] = field(default_factory=dict)
     placements: list[PlacementOnFile] = field(default_factory=list)
+
+    @classmethod
+    def of_report(
+        cls,
+        lender_id: str,
+        report: OverdueReported,
+        policy: tuple[str, str],
+        contact_sealed: dict[str, Any],
+        phone_refs: list[str],
+        reachable: frozenset[Channel],
+    ) -> LoanFile:
+        """The file of a reported loan, under ``policy`` (id, version), with its borrower's
+        contact details as this service stores them."""
+        return cls(
+            lender_id=lender_id,
+            loan_id=report.loan_id,
+            borrower_ref=report.borrower.ref,
+            jurisdiction=Jurisdiction(report.jurisdiction),
+            product=report.product,
+            locale=report.borrower.locale,
+            timezone=report.borrower.timezone,
+            due_date=report.due_date,
+            days_past_due=report.days_past_due,
+            as_of=report.as_of,
+            amount_overdue=str(report.amount_overdue.model_dump()["amount"]),
+            currency=report.amount_overdue.currency,
+            contact_sealed=contact_sealed,
+            phone_refs=phone_refs,
+            reachable=reachable,
+            policy_id=policy[0],
+            policy_version=policy[1],
+        )
 
     @property
     def key(self) -> tuple[str, str]:

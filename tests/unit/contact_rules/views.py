@@ -125,27 +125,7 @@ class NotifierView:
 
     def report(self, report: OverdueReported, at: datetime) -> None:
         self.book.now = at
-        self.book.report(
-            LoanFile(
-                lender_id=LENDER,
-                loan_id=report.loan_id,
-                borrower_ref=report.borrower.ref,
-                jurisdiction=Jurisdiction(report.jurisdiction),
-                product=report.product,
-                locale=report.borrower.locale,
-                timezone=report.borrower.timezone,
-                due_date=report.due_date,
-                days_past_due=report.days_past_due,
-                as_of=report.as_of,
-                amount_overdue="100.00",
-                currency=report.amount_overdue.currency,
-                contact_sealed={},
-                phone_refs=[],
-                reachable=frozenset(Channel),
-                policy_id="p",
-                policy_version="1",
-            )
-        )
+        self.book.report(LoanFile.of_report(LENDER, report, ("p", "1"), {}, [], frozenset(Channel)))
 
     def consume(self, data: BaseModel, at: datetime) -> list[OptOutRecorded]:
         """One event as ``LifecycleConsumer._apply_one`` applies it; the opt-outs it records."""
