@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.tables import violations
 from services.compliance.domain.judgement import Judged
-from services.compliance.domain.retraction import Standing
+from services.compliance.domain.retraction import StandingViolation
 from shared.db.bulk import among
 
 Status = Literal["standing", "retracted", "all"]
@@ -35,7 +35,7 @@ class Violations:
 
     async def standing(
         self, loans: Collection[tuple[str, str]]
-    ) -> dict[tuple[str, str], list[Standing]]:
+    ) -> dict[tuple[str, str], list[StandingViolation]]:
         """The violations of these (lender, loan) pairs not retracted, by pair."""
         if not loans:
             return {}
@@ -45,10 +45,10 @@ class Violations:
                 among([c.lender_id, c.loan_id], loans), c.retracted_at.is_(None)
             )
         )
-        found: dict[tuple[str, str], list[Standing]] = {}
+        found: dict[tuple[str, str], list[StandingViolation]] = {}
         for row in rows:
             found.setdefault((row.lender_id, row.loan_id), []).append(
-                Standing(
+                StandingViolation(
                     violation_id=row.violation_id,
                     rule_id=row.rule_id,
                     pack_version=row.pack_version,
