@@ -1,11 +1,11 @@
 """Compliance's consumer: every event of every catalogued type becomes an audit-log entry."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
+from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork
+from services.compliance.application.log_writer import LogWriter
 from services.compliance.domain.entries import new_entry
-from services.compliance.log_writer import LogWriter
 from shared.events.catalog import EVENT_TYPES
 from shared.events.topics import Topic
 from shared.kafka.handlers import EventHandlers, Received
@@ -16,8 +16,9 @@ AUDITED_TOPICS = [Topic.LOANS, Topic.NOTIFICATIONS, Topic.ASSIGNMENTS, Topic.AGE
 
 
 class Recorder:
-    def __init__(self, writer: LogWriter) -> None:
+    def __init__(self, writer: LogWriter, unit_of_work: Callable[[Any], ComplianceUnitOfWork]):
         self._writer = writer
+        self._unit_of_work = unit_of_work
 
     def handlers(self) -> EventHandlers:
         """One recorder for every type, so a batch's events are appended in one call, in
@@ -28,6 +29,8 @@ class Recorder:
                 handlers.on(event_type, self.record)
         return handlers
 
-    async def record(self, session: AsyncSession, events: Sequence[Received]) -> None:
+    async def record(self, session: Any, events: Sequence[Received]) -> None:
         if events:
-            await self._writer.append(session, [new_entry(event.envelope) for event in events])
+            uow = self._unit_of_work(session)
+            await self._writer.append(uow, [new_entry(event.envelope) for event in events])
+            await uow.write_outbox()

@@ -3,11 +3,16 @@
 from pathlib import Path
 
 from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.compliance.adapters.clock import SystemClock
+from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork, audit_reads
 from services.compliance.api import entries, proofs, reports, violations
+from services.compliance.api.dependencies import ComplianceApplication
+from services.compliance.api.errors import answer_errors
+from services.compliance.application.judge import Judge
+from services.compliance.application.log_writer import LogWriter
 from services.compliance.consumer import AUDITED_TOPICS, GROUP, Recorder
-from services.compliance.judge import Judge
-from services.compliance.log_writer import LogWriter
 from services.compliance.settings import ComplianceSettings
 from shared.auth import Role
 from shared.contact_rules import load_pack
@@ -27,12 +32,15 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         raise ValueError("COMPLIANCE_LOG_SIGNING_KEY is required: the audit log's checkpoint key")
     packs = {jurisdiction: load_pack(jurisdiction) for jurisdiction in Jurisdiction}
     runtime = ServiceRuntime("compliance", settings, MIGRATIONS, ROLES)
-    writer = LogWriter(
-        Signer.parse(settings.log_signing_key.get_secret_value()),
-        Judge(packs),
-        runtime.topic(Topic.COMPLIANCE),
-    )
-    runtime.consume(GROUP, AUDITED_TOPICS, Recorder(writer).handlers())
+    clock = SystemClock()
+    signer = Signer.parse(settings.log_signing_key.get_secret_value())
+    writer = LogWriter(signer, Judge(packs), clock)
+    topic = runtime.topic(Topic.COMPLIANCE)
+
+    def unit_of_work(session: AsyncSession) -> ComplianceUnitOfWork:
+        return ComplianceUnitOfWork(session, topic)
+
+    runtime.consume(GROUP, AUDITED_TOPICS, Recorder(writer, unit_of_work).handlers())
     app = service_app(
         runtime,
         title="Collections compliance",
@@ -42,5 +50,11 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
     )
     app.state.authenticator = runtime.auth  # what role_required checks keys with
-    app.state.log_writer = writer
+    app.state.compliance = ComplianceApplication(
+        reads=audit_reads(runtime.reads),
+        consistent_reads=audit_reads(runtime.sessions, in_transaction=True),
+        writer=writer,
+        clock=clock,
+    )
+    answer_errors(app)
     return app
