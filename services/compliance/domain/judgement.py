@@ -145,9 +145,7 @@ class Case:
             held = self.holds[d["hold_id"]]
             self.holds[d["hold_id"]] = Hold(held.reason, held.placed_at, _at(d["lifted_at"]))
         elif event.type == "collections.assignment.placed":
-            self.placements[d["agency_id"]] = Placement(d["agency_id"], _at(d["placed_at"]))
-            for told_at in self.untold.pop(d["agency_id"], []):
-                self._told(d["agency_id"], told_at)
+            self._placed(d["agency_id"], _at(d["placed_at"]))
         elif event.type in ENDS and d["agency_id"] in self.placements:
             p = self.placements[d["agency_id"]]
             self.placements[p.agency_id] = Placement(
@@ -160,6 +158,15 @@ class Case:
             self.replies += [replied] if replied is not None else []
         elif kind == "contact-preferences-updated":
             self._preferences(d["preferences"], _at(d["effective_at"]))
+
+    def _placed(self, agency_id: str, at: datetime) -> None:
+        """A new placement of the agency (one logged again, the same placement, keeps its
+        notice and end), then the notices of it logged before it."""
+        current = self.placements.get(agency_id)
+        if current is None or current.placed_at != at:
+            self.placements[agency_id] = Placement(agency_id, at)
+        for told_at in self.untold.pop(agency_id, []):
+            self._told(agency_id, told_at)
 
     def _told(self, agency_id: str, at: datetime) -> None:
         """A CN-09 notice of the agency sent at ``at``: the borrower counts as told from the
