@@ -1,7 +1,6 @@
 """Compliance's consumer: every event of every catalogued type becomes an audit-log entry."""
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork
 from services.compliance.application.log_writer import LogWriter
@@ -16,21 +15,18 @@ AUDITED_TOPICS = [Topic.LOANS, Topic.NOTIFICATIONS, Topic.ASSIGNMENTS, Topic.AGE
 
 
 class Recorder:
-    def __init__(self, writer: LogWriter, unit_of_work: Callable[[Any], ComplianceUnitOfWork]):
+    def __init__(self, writer: LogWriter) -> None:
         self._writer = writer
-        self._unit_of_work = unit_of_work
 
-    def handlers(self) -> EventHandlers:
+    def handlers(self) -> EventHandlers[ComplianceUnitOfWork]:
         """One recorder for every type, so a batch's events are appended in one call, in
-        order, in the batch's one transaction, and signed once."""
-        handlers = EventHandlers()
+        order, in the batch's one unit of work, and signed once."""
+        handlers: EventHandlers[ComplianceUnitOfWork] = EventHandlers()
         for event_type in EVENT_TYPES.values():
             if event_type.topic in AUDITED_TOPICS:
                 handlers.on(event_type, self.record)
         return handlers
 
-    async def record(self, session: Any, events: Sequence[Received]) -> None:
+    async def record(self, uow: ComplianceUnitOfWork, events: Sequence[Received]) -> None:
         if events:
-            uow = self._unit_of_work(session)
             await self._writer.append(uow, [new_entry(event.envelope) for event in events])
-            await uow.write_outbox()

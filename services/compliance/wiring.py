@@ -3,7 +3,6 @@
 from pathlib import Path
 
 from fastapi import FastAPI
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.clock import SystemClock
 from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork, audit_reads
@@ -35,12 +34,8 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
     clock = SystemClock()
     signer = Signer.parse(settings.log_signing_key.get_secret_value())
     writer = LogWriter(signer, Judge(packs), clock)
-    topic = runtime.topic(Topic.COMPLIANCE)
-
-    def unit_of_work(session: AsyncSession) -> ComplianceUnitOfWork:
-        return ComplianceUnitOfWork(session, topic)
-
-    runtime.consume(GROUP, AUDITED_TOPICS, Recorder(writer, unit_of_work).handlers())
+    units = runtime.units_of_work(ComplianceUnitOfWork, publishes_to=Topic.COMPLIANCE)
+    runtime.consume(GROUP, AUDITED_TOPICS, Recorder(writer).handlers(), units)
     app = service_app(
         runtime,
         title="Collections compliance",

@@ -1,5 +1,5 @@
-"""Compliance's stores on one database session: the consumer's unit of work (a batch's
-transaction, its events to the outbox) and the auditors' reads."""
+"""Compliance's stores on one database session: its unit of work (the kit's, a consumed
+batch's transaction with its events to the outbox) and the auditors' reads."""
 
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -12,45 +12,21 @@ from services.compliance.adapters.promises import SqlPromiseEntries
 from services.compliance.adapters.reports import SqlAgencyActivity
 from services.compliance.adapters.violations import SqlViolations
 from shared.db.engine import SessionFactory
-from shared.events.envelope import Envelope
-from shared.kafka import outbox
+from shared.db.unit_of_work import UnitOfWork
 
 
-class ComplianceUnitOfWork:
-    """The consumed batch's transaction (the consumer runner's) with compliance's stores;
-    events published through it reach the outbox when ``write_outbox`` runs, in it."""
+class ComplianceUnitOfWork(UnitOfWork):
+    """A transaction with compliance's stores (the consumer's batch: the runner commits it);
+    events published through it reach the outbox in that transaction."""
 
     log: SqlAuditLog
     violations: SqlViolations
     checkpoints: SqlCheckpoints
 
-    def __init__(self, session: AsyncSession, topic: str) -> None:
-        self.session = session
-        self._topic = topic
-        self._events: list[Envelope] = []
-        self._open(session)
-
     def _open(self, session: AsyncSession) -> None:
         self.log = SqlAuditLog(session)
         self.violations = SqlViolations(session)
         self.checkpoints = SqlCheckpoints(session)
-
-    def publish(self, envelope: Envelope) -> None:
-        self._events.append(envelope)
-
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        published = len(self._events)
-        try:
-            async with self.session.begin_nested():
-                yield
-        except BaseException:
-            del self._events[published:]
-            raise
-
-    async def write_outbox(self) -> None:
-        await outbox.enqueue(self.session, self._topic, self._events)
-        self._events = []
 
 
 class SqlAuditReads:
