@@ -1,6 +1,7 @@
 """In-memory fakes of compliance's ports (``application/ports.py``): the audit log (a real
 Merkle tree, as ``shared.tlog.tree`` builds it), violations, checkpoints, a counting signer, a
-fixed clock and the unit of work over them."""
+fixed clock and the unit of work over them; the report's reads (agencies' activity, promises)
+and the auditors' reads over them all."""
 
 from collections.abc import AsyncIterator, Collection, Iterable, Sequence
 from contextlib import asynccontextmanager
@@ -14,14 +15,17 @@ from services.compliance.application.ports import (
     EntryRow,
     LoanPair,
     MissingNodesError,
+    Period,
     SignedCheckpoint,
     TreeHead,
     ViolationFilter,
 )
 from services.compliance.domain.entries import NewEntry, new_entry
 from services.compliance.domain.judgement import Judged
+from services.compliance.domain.promises import LoanKey, LoggedPromise
 from services.compliance.domain.retraction import StandingViolation
 from shared.events.envelope import Envelope
+from shared.promises import Paid
 from shared.tlog.merkle import EMPTY_ROOT
 from shared.tlog.note import Signer, Verifier
 from shared.tlog.tree import Appended, NodeKey, append_leaves, range_nodes
@@ -222,3 +226,42 @@ class FakeUnitOfWork:
 
     def published_types(self) -> list[str]:
         return [e.type for e in self.published]
+
+
+@dataclass
+class FakeAgencyActivity:
+    """The report's per-agency counts, as given (the SQL filters by period: not faked)."""
+
+    contacts: dict[str, dict[str, int]] = field(default_factory=dict)
+    standing: dict[str, dict[str, int]] = field(default_factory=dict)
+    periods: list[Period] = field(default_factory=list)
+
+    async def contacts_by_agency(self, period: Period) -> dict[str, dict[str, int]]:
+        self.periods.append(period)
+        return self.contacts
+
+    async def standing_by_agency(self, period: Period) -> dict[str, dict[str, int]]:
+        return self.standing
+
+
+@dataclass
+class FakePromiseEntries:
+    promises: list[LoggedPromise] = field(default_factory=list)
+    payments: dict[LoanKey, list[Paid]] = field(default_factory=dict)
+
+    async def due(
+        self, lender_id: str | None, time_from: datetime | None, time_to: datetime | None
+    ) -> list[LoggedPromise]:
+        return [p for p in self.promises if lender_id in (None, p.lender_id)]
+
+    async def lender_payments(self, loans: Collection[LoanKey]) -> dict[LoanKey, list[Paid]]:
+        return {loan: paid for loan, paid in self.payments.items() if loan in loans}
+
+
+@dataclass
+class FakeAuditReads:
+    log: FakeAuditLog = field(default_factory=FakeAuditLog)
+    violations: FakeViolations = field(default_factory=FakeViolations)
+    checkpoints: FakeCheckpoints = field(default_factory=FakeCheckpoints)
+    activity: FakeAgencyActivity = field(default_factory=FakeAgencyActivity)
+    promises: FakePromiseEntries = field(default_factory=FakePromiseEntries)
