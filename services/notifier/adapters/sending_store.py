@@ -1,4 +1,5 @@
-"""The sender's queries: claim due notifications, fence each send, record outcomes.
+"""The sender's queries: claim due notifications, fence each send, record outcomes
+(``SqlSendingStore``, the ``SendingStore`` of ``application/ports.py``).
 
 A claim sets a lease and a fencing token in a short transaction with ``FOR UPDATE SKIP
 LOCKED``, so any number of replicas share the work and none waits for another's network calls.
@@ -13,22 +14,21 @@ sender, the consumer and the receipts never deadlock.
 """
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, or_, select, text, tuple_
+from sqlalchemy import bindparam, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.rows import loan_file, notification_of
+from services.notifier.adapters.rows import notification_of
 from services.notifier.adapters.tables import contacts, loans, notifications
 from services.notifier.adapters.writes import add_contacts, add_history, state_params, state_update
-from services.notifier.domain.files import LoanFile, Notification, Transition
-from shared.contact_rules import Contact, Outcome
+from services.notifier.application.ports import BorrowerKey, LoanKey, SendResults
+from services.notifier.domain.files import Notification
+from shared.contact_rules import Contact
 from shared.contact_rules.sources import contact_of_row
 from shared.db.bulk import among
 
-LoanKey = tuple[str, str]
 LEDGER_WINDOW = timedelta(days=31)  # longer than any cap's or rule's look-back
 REPORTED = frozenset({"sent", "delivered", "failed"})  # what a provider's report can settle
 
@@ -128,20 +128,10 @@ async def begin_sends(
     return {row.id: row.attempts for row in rows}
 
 
-async def files_of(session: AsyncSession, keys: Iterable[LoanKey]) -> dict[LoanKey, LoanFile]:
-    keys = set(keys)
-    if not keys:
-        return {}
-    rows = await session.execute(
-        select(loans).where(tuple_(loans.c.lender_id, loans.c.loan_id).in_(keys))
-    )
-    return {(r["lender_id"], r["loan_id"]): loan_file(r) for r in rows.mappings()}
-
-
 async def ledger_of(
     session: AsyncSession,
     keys: Iterable[LoanKey],
-    borrowers: Iterable[tuple[str, str]],
+    borrowers: Iterable[BorrowerKey],
     now: datetime,
 ) -> dict[LoanKey, list[Contact]]:
     """Every party's contacts of the last weeks, per loan (and the borrower's other loans at
@@ -164,20 +154,7 @@ async def ledger_of(
     return ledger
 
 
-@dataclass(frozen=True)
-class Outcomes:
-    """What a sender decided and did for its claimed notifications, to be recorded at once."""
-
-    token: UUID
-    settled: Sequence[Notification]
-    transitions: Sequence[Transition]
-    went_out: Collection[UUID]  # sent, or confirmed sent: true whoever holds the claim now
-    in_doubt: Mapping[UUID, datetime]  # may have gone out: when to ask the provider
-    sent: Sequence[tuple[Contact, LoanKey]]
-    notices: Sequence[tuple[LoanKey, str, datetime]]  # (loan, assignment, sent at)
-
-
-async def record(session: AsyncSession, outcomes: Outcomes) -> set[UUID]:
+async def record(session: AsyncSession, outcomes: SendResults) -> set[UUID]:
     """Write the outcomes this sender may still write; the ids written.
 
     A message that went out is recorded as sent unless a provider's report settled it first
@@ -258,20 +235,25 @@ async def _write_outcomes(
     )
 
 
-async def mark_delivered(session: AsyncSession, contact_ids: Sequence[str]) -> None:
-    """A delivery receipt upgrades the ledger entry of the message it reports."""
-    if contact_ids:
-        await session.execute(
-            contacts.update()
-            .where(contacts.c.id.in_(contact_ids))
-            .values(outcome=Outcome.DELIVERED.value)
-        )
+class SqlSendingStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
+    async def claim_due(self, limit: int, lease: timedelta, token: UUID) -> list[Notification]:
+        return await claim_due(self._session, limit, lease, token)
 
-async def due_count(session: AsyncSession) -> int:
-    found = await session.scalar(
-        select(func.count())
-        .select_from(notifications)
-        .where(notifications.c.status == "scheduled", notifications.c.due_at <= func.now())
-    )
-    return int(found or 0)
+    async def claim_in_doubt(self, limit: int, lease: timedelta, token: UUID) -> list[Notification]:
+        return await claim_in_doubt(self._session, limit, lease, token)
+
+    async def begin_sends(
+        self, token: UUID, ids: Collection[UUID], lease: timedelta
+    ) -> dict[UUID, int]:
+        return await begin_sends(self._session, token, ids, lease)
+
+    async def ledger_of(
+        self, keys: Iterable[LoanKey], borrowers: Iterable[BorrowerKey], now: datetime
+    ) -> dict[LoanKey, list[Contact]]:
+        return await ledger_of(self._session, keys, borrowers, now)
+
+    async def record(self, results: SendResults) -> set[UUID]:
+        return await record(self._session, results)
