@@ -12,8 +12,6 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.agency_gateway.adapters.assignments import AssignmentStore
 from services.agency_gateway.adapters.cases import (
     CaseRepository,
@@ -30,6 +28,7 @@ from services.agency_gateway.outcomes import end_assignment
 from shared.contact_rules import Contact, Outcome
 from shared.contact_rules.limits import replied_opt_out
 from shared.contact_rules.sources import MESSAGE_OUTCOMES, notification_contact
+from shared.db.unit_of_work import UnitOfWork, enqueue
 from shared.events.catalog import (
     AGENCY_NOTICE_SENT,
     CONTACT_PREFERENCES_UPDATED,
@@ -51,7 +50,6 @@ from shared.events.models import (
 )
 from shared.events.notifications import NotificationChanged, OptOutRecorded
 from shared.kafka.handlers import EventHandlers, Received
-from shared.kafka.outbox import enqueue
 
 GROUP = "agency-gateway"
 # What lifecycle events change of a case, with its key: written once per batch.
@@ -89,9 +87,8 @@ class GatewayConsumer:
             handlers.on(NOTIFICATION_EVENTS[status], self.lender_sends)
         return handlers
 
-    async def reports(
-        self, session: AsyncSession, events: Sequence[Received[OverdueReported]]
-    ) -> None:
+    async def reports(self, uow: UnitOfWork, events: Sequence[Received[OverdueReported]]) -> None:
+        session = uow.session
         """A report whose contact does not open with the transit keys is dead-lettered (after
         a transit key rotation, replay it once the gateway holds the new key)."""
         now = datetime.now(UTC)
@@ -110,7 +107,8 @@ class GatewayConsumer:
             )
         await CaseRepository(session).upsert(rows)
 
-    async def lifecycle(self, session: AsyncSession, events: Sequence[Received[Any]]) -> None:
+    async def lifecycle(self, uow: UnitOfWork, events: Sequence[Received[Any]]) -> None:
+        session = uow.session
         keys = {(e.envelope.tenantid, e.data.loan_id) for e in events}
         cases = await CaseRepository(session).for_update(keys)
         active = await AssignmentStore(session).active(keys)
@@ -162,8 +160,9 @@ class GatewayConsumer:
         await DeliveryLog(session).owe_for(envelopes, now)
 
     async def preferences(
-        self, session: AsyncSession, events: Sequence[Received[ContactPreferencesUpdated]]
+        self, uow: UnitOfWork, events: Sequence[Received[ContactPreferencesUpdated]]
     ) -> None:
+        session = uow.session
         now = datetime.now(UTC)
         for event in events:
             lender, data = event.envelope.tenantid, event.data
@@ -179,9 +178,8 @@ class GatewayConsumer:
             )
             await CaseRepository(session).borrowers_due_now(lender, data.borrower_ref, now)
 
-    async def opt_outs(
-        self, session: AsyncSession, events: Sequence[Received[OptOutRecorded]]
-    ) -> None:
+    async def opt_outs(self, uow: UnitOfWork, events: Sequence[Received[OptOutRecorded]]) -> None:
+        session = uow.session
         """The borrower's STOP replies, per borrower and channel (the earliest stays); an
         opt-out the lender reported comes with its preferences instead."""
         rows: dict[tuple[str, str, str], dict[str, Any]] = {}
@@ -201,8 +199,9 @@ class GatewayConsumer:
         await OptOutRepository(session).add(list(rows.values()))
 
     async def notices(
-        self, session: AsyncSession, events: Sequence[Received[NotificationChanged]]
+        self, uow: UnitOfWork, events: Sequence[Received[NotificationChanged]]
     ) -> None:
+        session = uow.session
         """The borrower was told (CN-09): the agency may see and contact them from now on."""
         store = AssignmentStore(session)
         for event in events:
@@ -210,11 +209,12 @@ class GatewayConsumer:
                 await store.notice_sent(
                     event.envelope.tenantid, event.data.loan_id, event.data.agency_id, event.data.at
                 )
-        await self.lender_sends(session, events)
+        await self.lender_sends(uow, events)
 
     async def lender_sends(
-        self, session: AsyncSession, events: Sequence[Received[NotificationChanged]]
+        self, uow: UnitOfWork, events: Sequence[Received[NotificationChanged]]
     ) -> None:
+        session = uow.session
         """The lender's messages; sent, then delivered in one run: the send's time, delivered."""
         made: dict[str, tuple[Contact, tuple[str, str]]] = {}
         for event in events:

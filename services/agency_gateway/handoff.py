@@ -42,11 +42,11 @@ from shared.contact_rules.sources import (
 )
 from shared.contact_rules.wording import banned_in
 from shared.db.engine import transaction
+from shared.db.unit_of_work import enqueue
 from shared.events.assignments import ActivityType, AgencyActivityRecorded, AssignmentAcknowledged
 from shared.events.catalog import AGENCY_ACTIVITY_RECORDED, ASSIGNMENT_ACKNOWLEDGED
 from shared.events.models import BorrowerContact
 from shared.http.problems import ProblemError
-from shared.kafka.outbox import enqueue
 from shared.runtime import ServiceRuntime
 from shared.vocabulary import Channel, Jurisdiction
 

@@ -25,10 +25,10 @@ from services.agency_gateway.domain.policy import Arm, PlacementPolicy
 from services.agency_gateway.domain.webhooks import EXPIRING
 from services.agency_gateway.outcomes import SOURCE, end_assignment
 from shared.db.engine import SessionFactory, transaction
+from shared.db.unit_of_work import enqueue
 from shared.events.assignments import AssignmentPlaced
 from shared.events.catalog import ASSIGNMENT_PLACED
 from shared.events.envelope import Envelope
-from shared.kafka.outbox import enqueue
 
 
 def case_facts(case: dict[str, Any], prefs: dict[str, Any] | None) -> CaseFacts:

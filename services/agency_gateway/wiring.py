@@ -29,6 +29,7 @@ from services.agency_gateway.webhooks import WebhookSender
 from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.crypto import KeyRing
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
@@ -48,7 +49,12 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
         runtime.retain(rule)
     assignments_topic = runtime.topic(Topic.ASSIGNMENTS)
     consumer = GatewayConsumer(policy, keys, assignments_topic)
-    runtime.consume(GROUP, [Topic.LOANS, Topic.NOTIFICATIONS], consumer.handlers())
+    runtime.consume(
+        GROUP,
+        [Topic.LOANS, Topic.NOTIFICATIONS],
+        consumer.handlers(),
+        runtime.units_of_work(UnitOfWork),
+    )
     placer = Placer(
         runtime.sessions,
         policy,

@@ -1,7 +1,8 @@
 """Notifier's consumer: every lifecycle event of a loan, placements, agencies' contacts and
-disputes, and borrowers' contact preferences, each run handed to ``LifecycleHandlers``."""
+disputes, and borrowers' contact preferences, each run handed to ``LifecycleHandlers`` in the
+batch's unit of work (the runner commits it)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,15 +46,12 @@ EVENTS = (
 @dataclass(frozen=True)
 class LifecycleConsumer:
     lifecycle: LifecycleHandlers
-    unit_of_work: Callable[[Any], UnitOfWork]  # on the runner's transaction
 
-    def handlers(self) -> EventHandlers:
-        handlers = EventHandlers()
+    def handlers(self) -> EventHandlers[Any]:
+        handlers: EventHandlers[Any] = EventHandlers()
         for event_type in EVENTS:
             handlers.on(event_type, self.apply)
         return handlers
 
-    async def apply(self, session: Any, events: Sequence[Received[Any]]) -> None:
-        async with self.unit_of_work(session) as uow:
-            await self.lifecycle.apply(uow, [(e.envelope.tenantid, e.data) for e in events])
-            await uow.commit()
+    async def apply(self, uow: UnitOfWork, events: Sequence[Received[Any]]) -> None:
+        await self.lifecycle.apply(uow, [(e.envelope.tenantid, e.data) for e in events])

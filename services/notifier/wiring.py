@@ -16,7 +16,7 @@ from services.notifier.adapters.policy_files import load_policies
 from services.notifier.adapters.providers.callbacks import callback_parsers
 from services.notifier.adapters.providers.dispatch import build_dispatchers
 from services.notifier.adapters.template_files import load_catalog
-from services.notifier.adapters.unit_of_work import JoinedUnitOfWork, unit_of_work_factory
+from services.notifier.adapters.unit_of_work import NotifierUnitOfWork
 from services.notifier.api import notifications, receipts
 from services.notifier.api.dependencies import NotifierApplication
 from services.notifier.api.errors import answer_refusals
@@ -101,13 +101,13 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     policies = rules[2]
     vault = contact_vault(settings)
     runtime = ServiceRuntime("notifier", settings, MIGRATIONS, ROLES)
-    topic = runtime.topic(Topic.NOTIFICATIONS)
-    unit_of_work = unit_of_work_factory(runtime.sessions, topic)
-    consumer = LifecycleConsumer(
-        LifecycleHandlers(policies, vault), lambda session: JoinedUnitOfWork(session, topic)
-    )
+    unit_of_work = runtime.units_of_work(NotifierUnitOfWork, Topic.NOTIFICATIONS)
+    consumer = LifecycleConsumer(LifecycleHandlers(policies, vault))
     runtime.consume(
-        GROUP, [Topic.LOANS, Topic.ASSIGNMENTS, Topic.AGENCY_ACTIVITIES], consumer.handlers()
+        GROUP,
+        [Topic.LOANS, Topic.ASSIGNMENTS, Topic.AGENCY_ACTIVITIES],
+        consumer.handlers(),
+        unit_of_work,
     )
     if settings.sender:
         dispatchers = build_dispatchers(settings)

@@ -21,7 +21,7 @@ from sqlalchemy import text
 from services.notifier.adapters.providers.base import OutgoingMessage, ProviderError, SendReceipt
 from services.notifier.adapters.providers.dispatch import ChannelDispatcher, build_dispatchers
 from services.notifier.adapters.sending_store import begin_sends, claim_due
-from services.notifier.adapters.unit_of_work import unit_of_work_factory
+from services.notifier.adapters.unit_of_work import NotifierUnitOfWork
 from services.notifier.application.ports import Dispatcher
 from services.notifier.settings import NotifierSettings
 from services.notifier.wiring import build_sender, load_rules
@@ -76,7 +76,7 @@ def sender(stack: Stack, sms: Dispatcher | None = None, **options: Any) -> Sende
     assert isinstance(settings, NotifierSettings)
     real = build_dispatchers(settings)
     dispatchers: dict[Channel, Dispatcher] = {**real, Channel.SMS: sms or real[Channel.SMS]}
-    unit_of_work = unit_of_work_factory(runtime.sessions, runtime.topic(Topic.NOTIFICATIONS))
+    unit_of_work = runtime.units_of_work(NotifierUnitOfWork, Topic.NOTIFICATIONS)
     return build_sender(
         settings,
         load_rules(settings),
