@@ -39,7 +39,7 @@ async def provider_callback(
         provider,
         url=str(request.url),
         headers=dict(request.headers),
-        body=await request.body(),
+        body=request.body,
         notification_id=notification,
     )
     return Acknowledged()

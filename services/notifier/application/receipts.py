@@ -5,7 +5,7 @@ too (``?notification=``), so a report about a message whose sender died before r
 still finds its notification and settles it instead of letting it be sent again.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
@@ -62,15 +62,16 @@ class ReceiptHandlers:
         *,
         url: str,
         headers: Mapping[str, str],
-        body: bytes,
+        body: Callable[[], Awaitable[bytes]],
         notification_id: UUID | None = None,
     ) -> None:
         """A provider's callback, authenticated as it signs them, applied in one transaction
-        with its events. ``UnknownProviderError``, ``CallbackRejected`` otherwise."""
+        with its events. ``UnknownProviderError`` (before the body is read), ``CallbackRejected``
+        otherwise."""
         parser = self.parsers.get(provider)
         if parser is None:
             raise UnknownProviderError(provider)
-        items = parser.parse(url=url, headers=headers, body=body)
+        items = parser.parse(url=url, headers=headers, body=await body())
         async with self.unit_of_work() as uow:
             await self.apply(uow, provider, items, notification_id)
             await uow.commit()

@@ -19,13 +19,19 @@ DELIVERED, FAILED = NotificationStatus.DELIVERED, NotificationStatus.FAILED
 CANCELLED = NotificationStatus.CANCELLED
 
 
+async def no_body() -> bytes:
+    return b""
+
+
 def report(message_id: str, status: str, world: World, error: str | None = None) -> DeliveryReport:
     return DeliveryReport("twilio", message_id, status, error, world.now)  # type: ignore[arg-type]
 
 
 async def take(world: World, *items: object, notification: UUID | None = None) -> None:
     world.parsers["twilio"] = FakeParser(list(items))  # type: ignore[arg-type]
-    await world.receipts.take("twilio", url="", headers={}, body=b"", notification_id=notification)
+    await world.receipts.take(
+        "twilio", url="", headers={}, body=no_body, notification_id=notification
+    )
 
 
 async def sent(world: World) -> UUID:
@@ -112,4 +118,4 @@ async def test_a_reply_that_is_not_an_opt_out_changes_nothing() -> None:
 async def test_a_provider_that_does_not_report_here_is_refused() -> None:
     world = World()
     with pytest.raises(UnknownProviderError):
-        await world.receipts.take("aliyun", url="", headers={}, body=b"")
+        await world.receipts.take("aliyun", url="", headers={}, body=no_body)
