@@ -38,10 +38,10 @@ from benchmarks.intake import BENCH_ROOT, BenchError, Figures, _drop, _free_port
 from deploy.devstack import LocalInfrastructure
 from deploy.devstack.paths import DEFAULT_CACHE, REPO_ROOT
 from deploy.devstack.platform import SERVICES, PlatformSecrets, service_environment
-from services.notifier.adapters.casebook_store import CasebookStore
-from services.notifier.adapters.contacts import CONTACT
-from services.notifier.domain.files import LoanFile
-from services.notifier.domain.lifecycle import Casebook
+from services.notifier.adapters.case_batch_store import SqlCaseBatchStore
+from services.notifier.adapters.contact_details import CONTACT
+from services.notifier.domain.files import Case
+from services.notifier.domain.lifecycle import CaseBatch
 from services.notifier.settings import NotifierSettings
 from services.notifier.wiring import MIGRATIONS, load_rules
 from shared.crypto import KeyRing
@@ -93,7 +93,7 @@ def afternoon_zone() -> str:
 
 
 async def seed(database_url: str, secrets: PlatformSecrets, count: int, lender: str) -> None:
-    """``count`` loans, each with its cadence laid out by the notifier's own casebook, the
+    """``count`` loans, each with its cadence laid out by the notifier's own case batch, the
     first reminder of each to fall due when the run starts (far in the future until then)."""
     _, _, policies = load_rules(NotifierSettings())
     policy = policies.select(lender, "consumer-credit", Jurisdiction.CN.value)
@@ -104,13 +104,13 @@ async def seed(database_url: str, secrets: PlatformSecrets, count: int, lender: 
     today = datetime.now(UTC).date()
     try:
         for start in range(0, count, 1000):
-            book = Casebook(policies, datetime.now(UTC))
+            book = CaseBatch(policies, datetime.now(UTC))
             for number in range(start, min(start + 1000, count)):
-                file = loan_file(lender, f"BENCH-{number:07d}", number, zone, today, ring)
+                file = bench_case(lender, f"BENCH-{number:07d}", number, zone, today, ring)
                 file.policy_id, file.policy_version = policy.id, policy.version
                 book.report(file)
             async with transaction(sessions) as session:
-                await CasebookStore(session).save(book)
+                await SqlCaseBatchStore(session).save(book)
                 await session.execute(
                     text("UPDATE notifications SET due_at = now() + interval '10 years'")
                 )
@@ -118,13 +118,13 @@ async def seed(database_url: str, secrets: PlatformSecrets, count: int, lender: 
         await engine.dispose()
 
 
-def loan_file(
+def bench_case(
     lender: str, loan_id: str, number: int, zone: str, today: date, ring: KeyRing
-) -> LoanFile:
+) -> Case:
     contact = BorrowerContact(name="张三", phone=f"+86138{number:08d}", email=None)
     row = {"lender_id": lender, "loan_id": loan_id}
     sealed = CONTACT.seal(ring, contact.model_dump_json().encode(), row)
-    return LoanFile(
+    return Case(
         lender_id=lender,
         loan_id=loan_id,
         borrower_ref=f"bref_bench{number:07d}",

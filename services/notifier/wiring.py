@@ -4,45 +4,54 @@ Policies and templates are loaded and checked here, before anything starts: a ba
 template with a banned phrase stops the service at once, naming the file and the key.
 """
 
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 
-from services.notifier.adapters.contacts import ContactVault
+from services.notifier.adapters.contact_details import ContactVault
+from services.notifier.adapters.policy_files import load_policies
 from services.notifier.adapters.providers.callbacks import callback_parsers
 from services.notifier.adapters.providers.dispatch import build_dispatchers
+from services.notifier.adapters.template_files import load_catalog
+from services.notifier.adapters.unit_of_work import NotifierUnitOfWork
 from services.notifier.api import notifications, receipts
-from services.notifier.composer import MessageComposer
+from services.notifier.api.dependencies import NotifierApplication
+from services.notifier.api.errors import answer_refusals
+from services.notifier.application.composer import MessageComposer
+from services.notifier.application.lifecycle import LifecycleHandlers
+from services.notifier.application.ports import Dispatcher, UnitOfWork
+from services.notifier.application.queries import NotificationQueries
+from services.notifier.application.receipts import ReceiptHandlers
+from services.notifier.application.sending import SendHandlers
 from services.notifier.consumer import GROUP, LifecycleConsumer
+from services.notifier.domain.cadence_policies import CadencePolicies
 from services.notifier.domain.outreach import notifier_pack
-from services.notifier.domain.policy_book import PolicyBook
 from services.notifier.domain.template_checks import banned_phrases
 from services.notifier.domain.templates import TemplateCatalog
-from services.notifier.receipts import Receipts
-from services.notifier.sender import Sender
 from services.notifier.settings import NotifierSettings
+from services.notifier.workers import Sender
 from shared.auth import Role
 from shared.contact_rules import RulePack, load_pack
 from shared.crypto import KeyRing
-from shared.db.unit_of_work import UnitOfWork
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
-from shared.vocabulary import Jurisdiction
+from shared.vocabulary import Channel, Jurisdiction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 ROLES = (Role.LENDER,)  # the roles whose keys the notifier serves
+Rules = tuple[dict[Jurisdiction, RulePack], TemplateCatalog, CadencePolicies]
 
 
-def load_rules(
-    settings: NotifierSettings,
-) -> tuple[dict[Jurisdiction, RulePack], TemplateCatalog, PolicyBook]:
+def load_rules(settings: NotifierSettings) -> Rules:
     """The rule packs, templates and policies, each checked (a bad one raises, naming it)."""
     packs = {j: notifier_pack(load_pack(j)) for j in Jurisdiction}
     banned = {jurisdiction: banned_phrases(pack) for jurisdiction, pack in packs.items()}
-    templates = TemplateCatalog.load(settings.templates_dir, banned)
-    return packs, templates, PolicyBook.load(settings.policies_dir, templates, packs)
+    templates = load_catalog(settings.templates_dir, banned)
+    return packs, templates, load_policies(settings.policies_dir, templates, packs)
 
 
 def refuse_default_secrets(settings: NotifierSettings) -> None:
@@ -57,38 +66,54 @@ def refuse_default_secrets(settings: NotifierSettings) -> None:
         )
 
 
+def contact_vault(settings: NotifierSettings) -> ContactVault:
+    return ContactVault(
+        transit=KeyRing.from_secret(settings.transit_keys), storage=settings.data_key_ring()
+    )
+
+
+def build_sender(
+    settings: NotifierSettings,
+    rules: Rules,
+    unit_of_work: Callable[[], UnitOfWork],
+    dispatchers: Mapping[Channel, Dispatcher],
+    **options: Any,
+) -> Sender:
+    """The sender as the service runs it (``options``: ``lease``, ``batch_size`` ... instead
+    of the settings')."""
+    packs, templates, policies = rules
+    composer = MessageComposer(contact_vault(settings), templates, settings.lender_names)
+    lease = options.pop("lease", timedelta(seconds=settings.sender_lease_seconds))
+    unconfirmed_after = options.pop(
+        "unconfirmed_after", timedelta(seconds=settings.sender_unconfirmed_after_seconds)
+    )
+    handlers = SendHandlers(
+        unit_of_work, policies, packs, composer, dispatchers, lease, unconfirmed_after
+    )
+    batch_size = options.pop("batch_size", settings.sender_batch_size)
+    return Sender(unit_of_work, handlers, batch_size, lease, **options)
+
+
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     refuse_default_secrets(settings)
-    packs, templates, policies = load_rules(settings)
-    vault = ContactVault(
-        transit=KeyRing.from_secret(settings.transit_keys),
-        storage=settings.data_key_ring(),
-    )
+    rules = load_rules(settings)
+    policies = rules[2]
+    vault = contact_vault(settings)
     runtime = ServiceRuntime("notifier", settings, MIGRATIONS, ROLES)
-    topic = runtime.topic(Topic.NOTIFICATIONS)
-    consumer = LifecycleConsumer(policies, vault, topic)
+    unit_of_work = runtime.units_of_work(NotifierUnitOfWork, Topic.NOTIFICATIONS)
+    consumer = LifecycleConsumer(LifecycleHandlers(policies, vault))
     runtime.consume(
         GROUP,
         [Topic.LOANS, Topic.ASSIGNMENTS, Topic.AGENCY_ACTIVITIES],
         consumer.handlers(),
-        runtime.units_of_work(UnitOfWork),
+        unit_of_work,
     )
     if settings.sender:
         dispatchers = build_dispatchers(settings)
         for dispatcher in dispatchers.values():
             runtime.close_on_stop(dispatcher.aclose)
-        sender = Sender(
-            sessions=runtime.sessions,
-            policies=policies,
-            packs=packs,
-            messages=MessageComposer(vault, templates, settings.lender_names),
-            dispatchers=dispatchers,
-            notifications_topic=topic,
-            batch_size=settings.sender_batch_size,
-            lease=timedelta(seconds=settings.sender_lease_seconds),
-            unconfirmed_after=timedelta(seconds=settings.sender_unconfirmed_after_seconds),
-        )
+        sender = build_sender(settings, rules, unit_of_work, dispatchers)
         for loop in range(1, settings.sender_loops + 1):
             runtime.work(f"sender-{loop}", sender.run)
     app = service_app(
@@ -99,7 +124,10 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
     )
     app.state.authenticator = runtime.auth
-    app.state.policies = policies
-    app.state.receipts = Receipts(policies, vault)
-    app.state.callback_parsers = callback_parsers(settings)
+    app.state.notifier = NotifierApplication(
+        policies=policies,
+        notifications=NotificationQueries(unit_of_work),
+        receipts=ReceiptHandlers(unit_of_work, policies, vault, callback_parsers(settings)),
+    )
+    answer_refusals(app)
     return app

@@ -5,19 +5,19 @@ from datetime import datetime
 from typing import Any
 
 from services.notifier.domain.files import (
-    HoldOnFile,
-    LoanFile,
+    Case,
+    CaseHold,
+    CasePlacement,
     LoanState,
     Notification,
-    PlacementOnFile,
     Preferences,
 )
 from shared.events.notifications import NotificationKind, NotificationStatus
 from shared.vocabulary import Channel, Jurisdiction
 
 
-def loan_file(row: Any) -> LoanFile:
-    return LoanFile(
+def case_of_row(row: Any) -> Case:
+    return Case(
         lender_id=row["lender_id"],
         loan_id=row["loan_id"],
         borrower_ref=row["borrower_ref"],
@@ -39,11 +39,11 @@ def loan_file(row: Any) -> LoanFile:
         state_reason=row["state_reason"],
         cycle=row["cycle"],
         holds={
-            hold_id: HoldOnFile(hold_id, h["reason"], datetime.fromisoformat(h["placed_at"]))
+            hold_id: CaseHold(hold_id, h["reason"], datetime.fromisoformat(h["placed_at"]))
             for hold_id, h in row["holds"].items()
         },
         placements=[
-            PlacementOnFile(
+            CasePlacement(
                 p["assignment_id"],
                 p["agency_id"],
                 p["agency_name"],
@@ -57,7 +57,7 @@ def loan_file(row: Any) -> LoanFile:
     )
 
 
-def loan_row(file: LoanFile) -> dict[str, Any]:
+def loan_row(file: Case) -> dict[str, Any]:
     return {
         "lender_id": file.lender_id,
         "loan_id": file.loan_id,

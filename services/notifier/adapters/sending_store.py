@@ -1,83 +1,43 @@
-"""The sender's queries: claim due notifications, fence each send, record outcomes.
+"""The sender's queries: claim due notifications, fence each send, record outcomes
+(``SqlSendingStore``, the ``SendingStore`` of ``application/ports.py``).
 
-A claim sets a lease and a fencing token in a short transaction with ``FOR UPDATE SKIP
-LOCKED``, so any number of replicas share the work and none waits for another's network calls.
-Just before a message goes out, ``begin_sends`` marks it (``send_began_at``, one more attempt)
-only while the claim is still this sender's and the notification still scheduled: a
-cancellation the consumer recorded first wins, and a sender whose lease ran out sends nothing.
-A notification marked so is never claimed as due again: until its outcome is recorded (by its
-sender, a provider's report, or the provider's answer to a lookup) it may have gone out.
+A claim (the kit's leased job queue, ``shared/db/jobs.py``) sets a lease and a fencing token
+in a short transaction with ``FOR UPDATE SKIP LOCKED``, so any number of replicas share the
+work and none waits for another's network calls. Just before a message goes out,
+``begin_sends`` marks it (``send_began_at``, one more attempt) only while the claim is still
+this sender's and the notification still scheduled: a cancellation the consumer recorded first
+wins, and a sender whose lease ran out sends nothing. A notification marked so is never
+claimed as due again: until its outcome is recorded (by its sender, a provider's report, or the
+provider's answer to a lookup) it may have gone out. Outcomes are recorded by the claim's
+token alone (``record``): a sender past its lease whose rows nobody has claimed since still
+records what it did.
 
 Every writer locks a loan before its notifications and notifications in id order, so the
 sender, the consumer and the receipts never deadlock.
 """
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, or_, select, text, tuple_
+from sqlalchemy import bindparam, func, or_, select, text, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.notifier.adapters.rows import loan_file, notification_of
+from services.notifier.adapters.rows import notification_of
 from services.notifier.adapters.tables import contacts, loans, notifications
 from services.notifier.adapters.writes import add_contacts, add_history, state_params, state_update
-from services.notifier.domain.files import LoanFile, Notification, Transition
-from shared.contact_rules import Contact, Outcome
+from services.notifier.application.ports import BorrowerKey, LoanKey, SendResults
+from services.notifier.domain.files import Notification
+from shared.contact_rules import Contact
 from shared.contact_rules.sources import contact_of_row
 from shared.db.bulk import among
+from shared.db.jobs import JobQueue
 
-LoanKey = tuple[str, str]
 LEDGER_WINDOW = timedelta(days=31)  # longer than any cap's or rule's look-back
 REPORTED = frozenset({"sent", "delivered", "failed"})  # what a provider's report can settle
 
-_CLAIM_DUE = text(
-    """
-    UPDATE notifications SET lease_until = now() + make_interval(secs => :lease),
-                             claim_token = :token
-    WHERE id IN (
-        SELECT id FROM notifications
-        WHERE status = 'scheduled' AND due_at <= now() AND send_began_at IS NULL
-          AND (lease_until IS NULL OR lease_until < now())
-        ORDER BY due_at
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING *
-    """
-)
-
-_CLAIM_IN_DOUBT = text(
-    """
-    UPDATE notifications SET lease_until = now() + make_interval(secs => :lease),
-                             claim_token = :token
-    WHERE id IN (
-        SELECT id FROM notifications
-        WHERE status = 'scheduled' AND send_began_at IS NOT NULL
-          AND (lease_until IS NULL OR lease_until < now())
-        ORDER BY send_began_at
-        LIMIT :limit
-        FOR UPDATE SKIP LOCKED
-    )
-    RETURNING *
-    """
-)
-
-_BEGIN = text(
-    """
-    UPDATE notifications SET send_began_at = now(), attempts = attempts + 1,
-                             lease_until = now() + make_interval(secs => :lease)
-    WHERE id IN (
-        SELECT id FROM notifications
-        WHERE id = ANY(:ids) AND claim_token = :token AND status = 'scheduled'
-          AND send_began_at IS NULL AND lease_until > now()
-        ORDER BY id
-        FOR UPDATE
-    )
-    RETURNING id, attempts
-    """
-)
+QUEUE = JobQueue(notifications)  # lease_until, claim_token: the kit's leased job queue
+_SCHEDULED = notifications.c.status == "scheduled"
 
 _NOTICE_SENT = text(
     """
@@ -98,10 +58,17 @@ async def claim_due(
     session: AsyncSession, limit: int, lease: timedelta, token: UUID
 ) -> list[Notification]:
     """Due notifications no send has begun for, held under ``token`` for ``lease``."""
-    rows = await session.execute(
-        _CLAIM_DUE, {"lease": lease.total_seconds(), "limit": limit, "token": token}
+    rows = await QUEUE.claim_rows(
+        session,
+        _SCHEDULED,
+        notifications.c.due_at <= func.now(),
+        notifications.c.send_began_at.is_(None),
+        order_by=[notifications.c.due_at],
+        limit=limit,
+        lease=lease,
+        token=token,
     )
-    return [notification_of(row) for row in rows.mappings()]
+    return [notification_of(row) for row in rows]
 
 
 async def claim_in_doubt(
@@ -109,39 +76,53 @@ async def claim_in_doubt(
 ) -> list[Notification]:
     """Notifications whose send began but whose sender's lease ran out with no outcome
     recorded: whether they went out is for the provider to say."""
-    rows = await session.execute(
-        _CLAIM_IN_DOUBT, {"lease": lease.total_seconds(), "limit": limit, "token": token}
+    rows = await QUEUE.claim_rows(
+        session,
+        _SCHEDULED,
+        notifications.c.send_began_at.is_not(None),
+        order_by=[notifications.c.send_began_at],
+        limit=limit,
+        lease=lease,
+        token=token,
     )
-    return [notification_of(row) for row in rows.mappings()]
+    return [notification_of(row) for row in rows]
 
 
 async def begin_sends(
     session: AsyncSession, token: UUID, ids: Collection[UUID], lease: timedelta
 ) -> dict[UUID, int]:
-    """Fence the sends about to start: those still claimed by ``token`` and still scheduled,
-    with their attempts counted; the others must not go out."""
+    """Fence the sends about to start: those still held by ``token`` (its lease not over) and
+    still scheduled, with their attempts counted; the others must not go out."""
     if not ids:
         return {}
+    fenced = (
+        select(notifications.c.id)
+        .where(
+            among([notifications.c.id], [(i,) for i in ids]),
+            QUEUE.held_by(token),
+            _SCHEDULED,
+            notifications.c.send_began_at.is_(None),
+        )
+        .order_by(notifications.c.id)  # the order every writer locks them in
+        .with_for_update()
+    )
     rows = await session.execute(
-        _BEGIN, {"ids": list(ids), "token": token, "lease": lease.total_seconds()}
+        update(notifications)
+        .where(notifications.c.id.in_(fenced.scalar_subquery()))
+        .values(
+            send_began_at=func.now(),
+            attempts=notifications.c.attempts + 1,
+            **QUEUE.leased_for(lease),
+        )
+        .returning(notifications.c.id, notifications.c.attempts)
     )
     return {row.id: row.attempts for row in rows}
-
-
-async def files_of(session: AsyncSession, keys: Iterable[LoanKey]) -> dict[LoanKey, LoanFile]:
-    keys = set(keys)
-    if not keys:
-        return {}
-    rows = await session.execute(
-        select(loans).where(tuple_(loans.c.lender_id, loans.c.loan_id).in_(keys))
-    )
-    return {(r["lender_id"], r["loan_id"]): loan_file(r) for r in rows.mappings()}
 
 
 async def ledger_of(
     session: AsyncSession,
     keys: Iterable[LoanKey],
-    borrowers: Iterable[tuple[str, str]],
+    borrowers: Iterable[BorrowerKey],
     now: datetime,
 ) -> dict[LoanKey, list[Contact]]:
     """Every party's contacts of the last weeks, per loan (and the borrower's other loans at
@@ -164,20 +145,7 @@ async def ledger_of(
     return ledger
 
 
-@dataclass(frozen=True)
-class Outcomes:
-    """What a sender decided and did for its claimed notifications, to be recorded at once."""
-
-    token: UUID
-    settled: Sequence[Notification]
-    transitions: Sequence[Transition]
-    went_out: Collection[UUID]  # sent, or confirmed sent: true whoever holds the claim now
-    in_doubt: Mapping[UUID, datetime]  # may have gone out: when to ask the provider
-    sent: Sequence[tuple[Contact, LoanKey]]
-    notices: Sequence[tuple[LoanKey, str, datetime]]  # (loan, assignment, sent at)
-
-
-async def record(session: AsyncSession, outcomes: Outcomes) -> set[UUID]:
+async def record(session: AsyncSession, outcomes: SendResults) -> set[UUID]:
     """Write the outcomes this sender may still write; the ids written.
 
     A message that went out is recorded as sent unless a provider's report settled it first
@@ -258,20 +226,25 @@ async def _write_outcomes(
     )
 
 
-async def mark_delivered(session: AsyncSession, contact_ids: Sequence[str]) -> None:
-    """A delivery receipt upgrades the ledger entry of the message it reports."""
-    if contact_ids:
-        await session.execute(
-            contacts.update()
-            .where(contacts.c.id.in_(contact_ids))
-            .values(outcome=Outcome.DELIVERED.value)
-        )
+class SqlSendingStore:
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
 
+    async def claim_due(self, limit: int, lease: timedelta, token: UUID) -> list[Notification]:
+        return await claim_due(self._session, limit, lease, token)
 
-async def due_count(session: AsyncSession) -> int:
-    found = await session.scalar(
-        select(func.count())
-        .select_from(notifications)
-        .where(notifications.c.status == "scheduled", notifications.c.due_at <= func.now())
-    )
-    return int(found or 0)
+    async def claim_in_doubt(self, limit: int, lease: timedelta, token: UUID) -> list[Notification]:
+        return await claim_in_doubt(self._session, limit, lease, token)
+
+    async def begin_sends(
+        self, token: UUID, ids: Collection[UUID], lease: timedelta
+    ) -> dict[UUID, int]:
+        return await begin_sends(self._session, token, ids, lease)
+
+    async def ledger_of(
+        self, keys: Iterable[LoanKey], borrowers: Iterable[BorrowerKey], now: datetime
+    ) -> dict[LoanKey, list[Contact]]:
+        return await ledger_of(self._session, keys, borrowers, now)
+
+    async def record(self, results: SendResults) -> set[UUID]:
+        return await record(self._session, results)

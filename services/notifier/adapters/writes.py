@@ -1,5 +1,12 @@
 """Batch writes of notifications, their history and the contact ledger: one statement per
-table for a whole batch, never one per row."""
+table for a whole batch, never one per row.
+
+History and ledger rows go through ``shared/db/bulk.py`` (one array per column). New
+notifications, loans and borrowers, and state updates, are ``executemany`` statements here:
+they hold array columns (``rule_ids``, ``phone_refs``), which bulk's ``unnest`` would flatten,
+loans and borrowers are replaced whatever their version (bulk's upsert keeps the newer), and
+an update stamps ``updated_at`` with the database's ``now()``.
+"""
 
 from collections.abc import Sequence
 from typing import Any
@@ -12,6 +19,7 @@ from services.notifier.adapters.tables import contacts, notification_history, no
 from services.notifier.domain.files import Notification, Transition
 from shared.contact_rules import Contact
 from shared.contact_rules.sources import ledger_row
+from shared.db import bulk
 
 LoanKey = tuple[str, str]
 
@@ -58,7 +66,7 @@ async def update_notifications(session: AsyncSession, changed: Sequence[Notifica
 
 
 async def add_history(session: AsyncSession, transitions: Sequence[Transition]) -> None:
-    await insert_rows(
+    await bulk.insert_rows(
         session,
         notification_history,
         [
@@ -70,6 +78,7 @@ async def add_history(session: AsyncSession, transitions: Sequence[Transition]) 
             }
             for t in transitions
         ],
+        skip_conflicts=True,
     )
 
 
@@ -77,8 +86,7 @@ async def add_contacts(
     session: AsyncSession, ledger: Sequence[Contact], keys: dict[str, LoanKey]
 ) -> None:
     rows = [ledger_row(c, *keys[c.id]) for c in ledger]
-    if rows:
-        await session.execute(insert(contacts).on_conflict_do_nothing(), rows)
+    await bulk.insert_rows(session, contacts, rows, skip_conflicts=True)
 
 
 def _bind(name: str) -> Any:

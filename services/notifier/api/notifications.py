@@ -1,27 +1,20 @@
 """``GET /v1/loans/{loan_id}/notifications`` and ``GET /v1/policies`` (lender role)."""
 
-from collections.abc import Sequence
+from dataclasses import fields
 from datetime import datetime
-from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, Field
-from sqlalchemy import select
 
-from services.notifier.adapters.tables import loans, notification_history, notifications
+from services.notifier.api.dependencies import Lender, Notifications, PoliciesInForce
+from services.notifier.application.ports import NotificationRecord
 from services.notifier.domain.policy import CadencePolicy
-from services.notifier.domain.policy_book import PolicyBook
-from shared.auth import Principal, Role, role_required
-from shared.db.engine import transaction
 from shared.events.notifications import NotificationKind, NotificationStatus
 from shared.http.params import LoanId
-from shared.http.problems import ProblemError
-from shared.runtime import ServiceRuntime
 from shared.vocabulary import Channel
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
-Lender = Annotated[Principal, Depends(role_required(Role.LENDER))]
 
 
 class StateChange(BaseModel):
@@ -61,14 +54,12 @@ class LoanNotifications(BaseModel):
     notifications: list[NotificationView]
 
 
-def _runtime(request: Request) -> ServiceRuntime:
-    runtime: ServiceRuntime = request.app.state.runtime
-    return runtime
-
-
-def _policies(request: Request) -> PolicyBook:
-    book: PolicyBook = request.app.state.policies
-    return book
+def _view(record: NotificationRecord) -> NotificationView:
+    n = record.notification
+    history = [StateChange(status=t.status, at=t.at, **t.detail) for t in record.history]
+    return NotificationView.model_validate(
+        {**{f.name: getattr(n, f.name) for f in fields(n)}, "history": history}
+    )
 
 
 @router.get(
@@ -76,53 +67,10 @@ def _policies(request: Request) -> PolicyBook:
     summary="A loan's reminders and notices, each with its state history",
 )
 async def loan_notifications(
-    loan_id: LoanId, lender: Lender, runtime: Annotated[ServiceRuntime, Depends(_runtime)]
+    loan_id: LoanId, lender: Lender, notifications: Notifications
 ) -> LoanNotifications:
-    async with transaction(runtime.sessions) as session:
-        known = await session.scalar(
-            select(loans.c.loan_id).where(
-                loans.c.lender_id == lender.subject, loans.c.loan_id == loan_id
-            )
-        )
-        if known is None:
-            raise ProblemError(404, "Loan not found", f"No loan {loan_id!r} is known here.")
-        rows = (
-            (
-                await session.execute(
-                    select(notifications)
-                    .where(
-                        notifications.c.lender_id == lender.subject,
-                        notifications.c.loan_id == loan_id,
-                    )
-                    .order_by(notifications.c.due_at, notifications.c.id)
-                )
-            )
-            .mappings()
-            .all()
-        )
-        history = await _history(session, [row["id"] for row in rows])
-    return LoanNotifications(
-        loan_id=loan_id,
-        notifications=[
-            NotificationView.model_validate({**row, "history": history.get(row["id"], [])})
-            for row in rows
-        ],
-    )
-
-
-async def _history(session: Any, ids: Sequence[UUID]) -> dict[UUID, list[StateChange]]:
-    if not ids:
-        return {}
-    rows = await session.execute(
-        select(notification_history)
-        .where(notification_history.c.notification_id.in_(ids))
-        .order_by(notification_history.c.seq)
-    )
-    found: dict[UUID, list[StateChange]] = {}
-    for row in rows.mappings():
-        change = StateChange(status=row["status"], at=row["at"], **row["detail"])
-        found.setdefault(row["notification_id"], []).append(change)
-    return found
+    records = await notifications.of_loan(lender.subject, loan_id)
+    return LoanNotifications(loan_id=loan_id, notifications=[_view(record) for record in records])
 
 
 class Policies(BaseModel):
@@ -132,7 +80,5 @@ class Policies(BaseModel):
 
 
 @router.get("/policies", summary="The cadence policies in force, with their versions")
-async def active_policies(
-    _lender: Lender, book: Annotated[PolicyBook, Depends(_policies)]
-) -> Policies:
-    return Policies(policies=list(book.policies))
+async def active_policies(_lender: Lender, in_force: PoliciesInForce) -> Policies:
+    return Policies(policies=list(in_force.policies))

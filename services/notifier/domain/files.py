@@ -1,6 +1,6 @@
 """What the notifier knows of a loan, a borrower and a notification, as plain values.
 
-A ``LoanFile`` is one loan as the events told it; ``Preferences`` are one borrower's, shared by
+A ``Case`` is one loan as the events told it; ``Preferences`` are one borrower's, shared by
 all their loans at one lender; a ``Notification`` is one reminder or notice with its state.
 """
 
@@ -25,14 +25,14 @@ class LoanState(StrEnum):
 
 
 @dataclass
-class HoldOnFile:
+class CaseHold:
     hold_id: str
     reason: str
     placed_at: datetime
 
 
 @dataclass
-class PlacementOnFile:
+class CasePlacement:
     assignment_id: str
     agency_id: str
     agency_name: str
@@ -43,7 +43,7 @@ class PlacementOnFile:
 
 
 @dataclass
-class LoanFile:
+class Case:
     lender_id: str
     loan_id: str
     borrower_ref: str
@@ -64,8 +64,8 @@ class LoanFile:
     state: LoanState = LoanState.ACTIVE
     state_reason: str | None = None
     cycle: int = 0  # bumped when the cadence starts over (a hold lifted)
-    holds: dict[str, HoldOnFile] = field(default_factory=dict)
-    placements: list[PlacementOnFile] = field(default_factory=list)
+    holds: dict[str, CaseHold] = field(default_factory=dict)
+    placements: list[CasePlacement] = field(default_factory=list)
 
     @classmethod
     def of_report(
@@ -76,7 +76,7 @@ class LoanFile:
         contact_sealed: dict[str, Any],
         phone_refs: list[str],
         reachable: frozenset[Channel],
-    ) -> LoanFile:
+    ) -> Case:
         """The file of a reported loan, under ``policy`` (id, version), with its borrower's
         contact details as this service stores them."""
         return cls(
@@ -104,7 +104,7 @@ class LoanFile:
         return (self.lender_id, self.loan_id)
 
     @property
-    def placement(self) -> PlacementOnFile | None:
+    def placement(self) -> CasePlacement | None:
         """The agency that holds the loan now, if any."""
         current = self.placements[-1] if self.placements else None
         return current if current is not None and current.ended_at is None else None

@@ -1,9 +1,9 @@
 """How each lifecycle event changes a loan's file and its notifications, free of I/O.
 
-A ``Casebook`` holds the loans a batch of events touches, with their pending notifications and
+A ``CaseBatch`` holds the loans a batch of events touches, with their pending notifications and
 their borrowers' preferences; its methods apply one event each, in consumption order, and
 collect what to write: new notifications, transitions (history and events), ledger contacts,
-opt-outs. The consumer loads a casebook, applies the batch and writes the result at once.
+opt-outs. The consumer loads a case batch, applies the batch and writes the result at once.
 """
 
 from __future__ import annotations
@@ -14,12 +14,13 @@ from datetime import date, datetime, timedelta
 from uuid import uuid4
 from zoneinfo import ZoneInfo
 
+from services.notifier.domain.cadence_policies import CadencePolicies
 from services.notifier.domain.files import (
-    HoldOnFile,
-    LoanFile,
+    Case,
+    CaseHold,
+    CasePlacement,
     LoanState,
     Notification,
-    PlacementOnFile,
     Preferences,
     Transition,
 )
@@ -30,7 +31,6 @@ from services.notifier.domain.policy import (
     CadenceStep,
     PartialPayment,
 )
-from services.notifier.domain.policy_book import PolicyBook
 from shared.contact_rules import Contact
 from shared.contact_rules.sources import activity_contact
 from shared.events.assignments import (
@@ -64,10 +64,10 @@ class OptOut:
 
 
 @dataclass
-class Casebook:
-    policies: PolicyBook
+class CaseBatch:
+    policies: CadencePolicies
     now: datetime
-    loans: dict[LoanKey, LoanFile] = field(default_factory=dict)
+    loans: dict[LoanKey, Case] = field(default_factory=dict)
     pending: dict[LoanKey, list[Notification]] = field(default_factory=dict)
     preferences: dict[tuple[str, str], Preferences] = field(default_factory=dict)
     created: list[Notification] = field(default_factory=list)
@@ -81,7 +81,7 @@ class Casebook:
 
     # -- loans ------------------------------------------------------------------------------
 
-    def report(self, file: LoanFile) -> None:
+    def report(self, file: Case) -> None:
         """An overdue report: a new loan gets its cadence; a newer one updates the file."""
         known = self.loans.get(file.key)
         if known is None:
@@ -127,7 +127,7 @@ class Casebook:
         file = self._file(lender_id, data.loan_id)
         if file is None:
             return
-        file.holds[data.hold_id] = HoldOnFile(data.hold_id, data.reason.value, data.placed_at)
+        file.holds[data.hold_id] = CaseHold(data.hold_id, data.reason.value, data.placed_at)
         self.touched_loans.add(file.key)
         self._cancel(self._pending_of(file), f"hold:{data.reason.value}")
 
@@ -166,7 +166,7 @@ class Casebook:
         if file is None or any(p.assignment_id == data.assignment_id for p in file.placements):
             return
         file.placements.append(
-            PlacementOnFile(
+            CasePlacement(
                 data.assignment_id,
                 data.agency_id,
                 data.agency_name,
@@ -246,7 +246,7 @@ class Casebook:
     def _opt_out(
         self,
         prefs: Preferences,
-        files: list[LoanFile],
+        files: list[Case],
         channel: Channel,
         source: OptOutSource,
         at: datetime,
@@ -260,7 +260,7 @@ class Casebook:
 
     def _plan(
         self,
-        file: LoanFile,
+        file: Case,
         start: datetime,
         *,
         anchor: date | None = None,
@@ -294,7 +294,7 @@ class Casebook:
             if notification is not None:
                 notification.step = number
 
-    def _move_due_dates(self, file: LoanFile) -> None:
+    def _move_due_dates(self, file: Case) -> None:
         policy, zone = self._policy(file), ZoneInfo(file.timezone)
         steps = policy.steps
         for notification in self._pending_reminders(file):
@@ -308,7 +308,7 @@ class Casebook:
 
     def _new(
         self,
-        file: LoanFile,
+        file: Case,
         kind: NotificationKind,
         step: CadenceStep | AgencyNotice,
         due_at: datetime,
@@ -338,7 +338,7 @@ class Casebook:
         self.transitions.append(notification.move(NotificationStatus.SCHEDULED, self.now))
         return notification
 
-    def _end(self, file: LoanFile, state: LoanState, reason: str, at: datetime) -> None:
+    def _end(self, file: Case, state: LoanState, reason: str, at: datetime) -> None:
         if file.state is not LoanState.ACTIVE:
             return
         file.state, file.state_reason = state, reason
@@ -357,10 +357,10 @@ class Casebook:
         self.transitions.append(notification.move(status, self.now, **detail))
         self.changed[str(notification.id)] = notification
 
-    def _file(self, lender_id: str, loan_id: str) -> LoanFile | None:
+    def _file(self, lender_id: str, loan_id: str) -> Case | None:
         return self.loans.get((lender_id, loan_id))
 
-    def _files_of(self, lender_id: str, borrower_ref: str) -> list[LoanFile]:
+    def _files_of(self, lender_id: str, borrower_ref: str) -> list[Case]:
         return [
             f
             for f in self.loans.values()
@@ -373,11 +373,11 @@ class Casebook:
             self.preferences[key] = Preferences(lender_id, borrower_ref)
         return self.preferences[key]
 
-    def _pending_of(self, file: LoanFile) -> list[Notification]:
+    def _pending_of(self, file: Case) -> list[Notification]:
         return [n for n in self.pending.get(file.key, []) if n.pending]
 
-    def _pending_reminders(self, file: LoanFile) -> list[Notification]:
+    def _pending_reminders(self, file: Case) -> list[Notification]:
         return [n for n in self._pending_of(file) if n.kind is NotificationKind.REMINDER]
 
-    def _policy(self, file: LoanFile) -> CadencePolicy:
+    def _policy(self, file: Case) -> CadencePolicy:
         return self.policies.select(file.lender_id, file.product, file.jurisdiction.value)

@@ -7,7 +7,7 @@ before that event is applied; so the sender asks again here, with the file it ju
 from collections.abc import Sequence
 from datetime import datetime
 
-from services.notifier.domain.files import LoanFile, LoanState, Notification, Preferences
+from services.notifier.domain.files import Case, LoanState, Notification, Preferences
 from shared.contact_rules import (
     Contact,
     DebtFacts,
@@ -26,9 +26,7 @@ from shared.events.notifications import NotificationKind
 from shared.vocabulary import Jurisdiction
 
 
-def stop_reason(
-    notification: Notification, file: LoanFile, prefs: Preferences | None
-) -> str | None:
+def stop_reason(notification: Notification, file: Case, prefs: Preferences | None) -> str | None:
     """Why this notification must not go out at all any more, or None."""
     if file.state is not LoanState.ACTIVE:
         return file.state_reason or file.state.value
@@ -48,7 +46,7 @@ def stop_reason(
     return None
 
 
-def facts_of(file: LoanFile, prefs: Preferences | None) -> DebtFacts:
+def facts_of(file: Case, prefs: Preferences | None) -> DebtFacts:
     """The contact-rules view of one loan and its borrower's preferences."""
     facts = DebtFacts(
         debt_id=debt_id(file.lender_id, file.loan_id),
@@ -67,7 +65,7 @@ def facts_of(file: LoanFile, prefs: Preferences | None) -> DebtFacts:
     return borrower_limits(prefs.reported, prefs.reported_at, replies).on(facts)
 
 
-def intended_contact(notification: Notification, file: LoanFile, at: datetime) -> Contact:
+def intended_contact(notification: Notification, file: Case, at: datetime) -> Contact:
     """The lender's message as the ledger will hold it once sent."""
     return message_contact(
         file.lender_id,
@@ -82,7 +80,7 @@ def intended_contact(notification: Notification, file: LoanFile, at: datetime) -
 
 def rules_decision(
     notification: Notification,
-    file: LoanFile,
+    file: Case,
     prefs: Preferences | None,
     ledger: Sequence[Contact],
     pack: RulePack,

@@ -1,7 +1,7 @@
 """A lender's reminder cadence as versioned data: which message goes when, retries, and stops.
 
 One TOML file per policy (``services/notifier/policies/``), validated by Pydantic at start-up
-(``policy_book.PolicyBook.load``). The helpers here are pure: the notifier's state machine asks
+(``adapters/policy_files.py``). The helpers here are pure: the notifier's state machine asks
 them when each step is due, when to retry, and when reminders stop. Dates from 1970 to 9999 are
 safe: where a result would fall past the calendar's end the helper returns ``None``.
 

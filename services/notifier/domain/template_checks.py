@@ -21,7 +21,7 @@ from services.notifier.domain.messages import (
     TemplateKind,
 )
 from services.notifier.domain.sms_length import SmsLength, sms_length
-from services.notifier.domain.template_files import (
+from services.notifier.domain.template_specs import (
     NOTICES_FILE,
     JurisdictionNotices,
     TemplateError,

@@ -1,15 +1,15 @@
 """The message catalogue: renders a message in the borrower's locale from checked templates.
 
-Loaded once at start-up: every template file is compiled in a Jinja2 sandbox, checked for
-unknown variables, rendered with a probe context for each jurisdiction and locale, and screened
-against the banned phrases (``template_checks``). A template that fails any check stops the
-service with ``TemplateError`` naming the file, the locale and the problem.
+Made once at start-up (``adapters/template_files.py`` reads the files): every template is
+compiled in a Jinja2 sandbox, checked for unknown variables, rendered with a probe context for
+each jurisdiction and locale, and screened against the banned phrases (``template_checks``). A
+template that fails any check stops the service with ``TemplateError`` naming the file, the
+locale and the problem.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Mapping
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -29,15 +29,12 @@ from services.notifier.domain.messages import (
 )
 from services.notifier.domain.sms_length import SmsLength
 from services.notifier.domain.template_checks import check_catalog
-from services.notifier.domain.template_files import (
-    NOTICES_FILE,
+from services.notifier.domain.template_specs import (
     JurisdictionNotices,
     TemplateError,
     TemplateSpec,
     catalog_locales,
     check_notice_locales,
-    load_notices,
-    load_template,
 )
 from shared.vocabulary import Jurisdiction
 
@@ -61,26 +58,14 @@ class TemplateCatalog:
         self._babel = {tag: babel_locale(tag) for tag in locales}
 
     @classmethod
-    def load(
+    def checked(
         cls,
-        directory: Path,
+        specs: Mapping[str, TemplateSpec],
+        notices: Mapping[Jurisdiction, JurisdictionNotices],
         banned_phrases_by_jurisdiction: Mapping[Jurisdiction, Collection[str]],
     ) -> TemplateCatalog:
-        """Read ``notices.toml`` and every other ``*.toml`` in ``directory``; check them all."""
-        notices = load_notices(directory / NOTICES_FILE)
-        specs = {}
-        problems = []
-        for path in sorted(directory.glob("*.toml")):
-            if path.name == NOTICES_FILE:
-                continue
-            try:
-                specs[path.stem] = load_template(path)
-            except TemplateError as error:
-                problems.append(str(error))
-        if problems:
-            raise TemplateError("\n".join(problems))
-        if not specs:
-            raise TemplateError(f"{directory}: no template files (*.toml)")
+        """The catalogue of ``specs``, every template checked (``TemplateError`` names the
+        first problem)."""
         locales = catalog_locales(specs)
         check_notice_locales(notices, locales)
         catalog = cls(specs, locales, notices)

@@ -11,13 +11,10 @@ from fastapi.responses import JSONResponse
 
 from deploy.local_providers.config import EmulatorConfig
 from deploy.local_providers.server import RunningProviders, running_providers, serving
-from services.notifier.adapters.providers.callbacks import (
-    Callback,
-    CallbackParser,
-    CallbackRejected,
-    callback_parsers,
-)
+from services.notifier.adapters.providers.callbacks import callback_parsers
 from services.notifier.adapters.providers.settings import ProviderSettings
+from services.notifier.application.errors import CallbackRejected
+from services.notifier.application.ports import Callback, CallbackParser
 
 CALLBACK_TOKEN = "test-callback-token"
 

@@ -9,14 +9,11 @@ from pydantic import SecretStr
 
 from deploy.local_providers.server import RunningProviders
 from services.notifier.adapters.providers.base import OutgoingMessage
-from services.notifier.adapters.providers.callbacks import (
-    DeliveryReport,
-    InboundReply,
-    callback_parsers,
-)
+from services.notifier.adapters.providers.callbacks import callback_parsers
 from services.notifier.adapters.providers.dispatch import aliyun_provider, twilio_provider
-from services.notifier.adapters.providers.opt_out import is_opt_out
 from services.notifier.adapters.providers.settings import ProviderSettings
+from services.notifier.application.ports import DeliveryReport, InboundReply
+from services.notifier.domain.opt_out import is_opt_out
 from shared.vocabulary import Channel
 from tests.harness import eventually
 from tests.integration.notifier.conftest import Receiver

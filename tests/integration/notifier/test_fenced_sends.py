@@ -18,15 +18,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import text
 
-from services.notifier.adapters.contacts import ContactVault
 from services.notifier.adapters.providers.base import OutgoingMessage, ProviderError, SendReceipt
 from services.notifier.adapters.providers.dispatch import ChannelDispatcher, build_dispatchers
 from services.notifier.adapters.sending_store import begin_sends, claim_due
-from services.notifier.composer import MessageComposer
-from services.notifier.sender import Dispatcher, Sender
+from services.notifier.adapters.unit_of_work import NotifierUnitOfWork
+from services.notifier.application.ports import Dispatcher
 from services.notifier.settings import NotifierSettings
-from services.notifier.wiring import load_rules
-from shared.crypto import KeyRing
+from services.notifier.wiring import build_sender, load_rules
+from services.notifier.workers import Sender
 from shared.db.engine import transaction
 from shared.events.topics import Topic
 from shared.vocabulary import Channel
@@ -75,17 +74,14 @@ def sender(stack: Stack, sms: Dispatcher | None = None, **options: Any) -> Sende
     runtime = stack.platform.runtime("notifier")
     settings = runtime.settings
     assert isinstance(settings, NotifierSettings)
-    packs, templates, policies = load_rules(settings)
-    vault = ContactVault(KeyRing.from_secret(settings.transit_keys), settings.data_key_ring())
     real = build_dispatchers(settings)
     dispatchers: dict[Channel, Dispatcher] = {**real, Channel.SMS: sms or real[Channel.SMS]}
-    return Sender(
-        sessions=runtime.sessions,
-        policies=policies,
-        packs=packs,
-        messages=MessageComposer(vault, templates, settings.lender_names),
-        dispatchers=dispatchers,
-        notifications_topic=runtime.topic(Topic.NOTIFICATIONS),
+    unit_of_work = runtime.units_of_work(NotifierUnitOfWork, Topic.NOTIFICATIONS)
+    return build_sender(
+        settings,
+        load_rules(settings),
+        unit_of_work,
+        dispatchers,
         **{"lease": timedelta(seconds=1), **options},
     )
 

@@ -11,10 +11,10 @@ import pytest
 
 from deploy.local_providers.server import RunningProviders
 from services.notifier.adapters.providers.base import OutgoingMessage, ProviderError
-from services.notifier.adapters.providers.callbacks import DeliveryReport
 from services.notifier.adapters.providers.dispatch import aliyun_provider, twilio_provider
 from services.notifier.adapters.providers.settings import ProviderSettings
 from services.notifier.adapters.providers.smtp import SmtpEmail
+from services.notifier.application.ports import DeliveryReport
 from shared.vocabulary import Channel
 from tests.harness import eventually
 from tests.integration.notifier.conftest import Receiver

@@ -1,6 +1,6 @@
 """The notifier's, the gateway's and compliance's views of one loan, fed the same events.
 
-Each view runs its service's own pure code: the notifier's ``Casebook`` and ``outreach``, the
+Each view runs its service's own pure code: the notifier's ``CaseBatch`` and ``outreach``, the
 gateway's ``domain`` (cases, handoff) and the shared contact sources, compliance's
 ``judge_loan`` over audit entries made by its ``audit_entry``. Only what each service does in
 SQL is written here, each with the statement it stands for named.
@@ -25,8 +25,8 @@ from services.agency_gateway.domain.handoff import (
 )
 from services.compliance.domain.entries import audit_entry
 from services.compliance.domain.judgement import LoggedEvent, judge_loan
-from services.notifier.domain.files import LoanFile, Notification, Preferences
-from services.notifier.domain.lifecycle import Casebook
+from services.notifier.domain.files import Case, Notification, Preferences
+from services.notifier.domain.lifecycle import CaseBatch
 from services.notifier.domain.outreach import (
     facts_of,
     notifier_pack,
@@ -114,18 +114,18 @@ def _end_type(reason: str) -> str:
 
 @dataclass
 class NotifierView:
-    """The notifier's casebook (its consumer's pure core) and its contacts table."""
+    """The notifier's case batch (its consumer's pure core) and its contacts table."""
 
-    book: Casebook
+    book: CaseBatch
     rows: dict[str, dict[str, Any]] = field(default_factory=dict)  # contacts, by id
 
     @classmethod
     def start(cls, at: datetime) -> NotifierView:
-        return cls(Casebook(shipped_policies(), at))
+        return cls(CaseBatch(shipped_policies(), at))
 
     def report(self, report: OverdueReported, at: datetime) -> None:
         self.book.now = at
-        self.book.report(LoanFile.of_report(LENDER, report, ("p", "1"), {}, [], frozenset(Channel)))
+        self.book.report(Case.of_report(LENDER, report, ("p", "1"), {}, [], frozenset(Channel)))
 
     def consume(self, data: BaseModel, at: datetime) -> list[OptOutRecorded]:
         """One event as ``LifecycleConsumer._apply_one`` applies it; the opt-outs it records."""
@@ -154,7 +154,7 @@ class NotifierView:
                 book.preferences_updated(
                     LENDER, data.borrower_ref, data.preferences, data.effective_at
                 )
-        for contact in book.contacts:  # CasebookStore.save: add_contacts (insert, no update)
+        for contact in book.contacts:  # SqlCaseBatchStore.save: add_contacts (insert, no update)
             self.rows.setdefault(contact.id, ledger_row(contact, LENDER, LOAN))
         book.contacts.clear()
         return self._published(before)
@@ -179,7 +179,7 @@ class NotifierView:
         ]
 
     @property
-    def file(self) -> LoanFile:
+    def file(self) -> Case:
         return self.book.loans[(LENDER, LOAN)]
 
     @property
@@ -378,7 +378,7 @@ def message_id(name: str) -> UUID:
     return uuid5(NAMESPACE, name)
 
 
-def reminder(channel: Channel, name: str, at: datetime, file: LoanFile) -> Notification:
+def reminder(channel: Channel, name: str, at: datetime, file: Case) -> Notification:
     """A due reminder of the lender's, as the sender holds it."""
     return Notification(
         id=message_id(name),
@@ -400,7 +400,7 @@ def reminder(channel: Channel, name: str, at: datetime, file: LoanFile) -> Notif
 def message_event(
     notification: Notification, status: NotificationStatus, at: datetime
 ) -> NotificationChanged:
-    """``casebook_store.notification_event`` for a send (the sender's record)."""
+    """``application.events.notification_event`` for a send (the sender's record)."""
     return NotificationChanged(
         notification_id=notification.id,
         loan_id=notification.loan_id,

@@ -6,7 +6,9 @@ import shutil
 from functools import cache
 from pathlib import Path
 
-from services.notifier.domain.policy_book import PolicyBook
+from services.notifier.adapters.policy_files import load_policies
+from services.notifier.adapters.template_files import load_catalog
+from services.notifier.domain.cadence_policies import CadencePolicies
 from services.notifier.domain.template_checks import banned_phrases
 from services.notifier.domain.templates import TemplateCatalog
 from shared.contact_rules import RulePack, load_pack
@@ -30,13 +32,13 @@ def packs() -> dict[Jurisdiction, RulePack]:
 
 @cache
 def catalog() -> TemplateCatalog:
-    return TemplateCatalog.load(TEMPLATES, banned())
+    return load_catalog(TEMPLATES, banned())
 
 
 @cache
-def book() -> PolicyBook:
+def book() -> CadencePolicies:
     """The shipped policies."""
-    return PolicyBook.load(POLICIES, catalog(), packs())
+    return load_policies(POLICIES, catalog(), packs())
 
 
 def copy_of(source: Path, into: Path) -> Path:

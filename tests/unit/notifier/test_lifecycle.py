@@ -5,8 +5,8 @@ from decimal import Decimal
 
 import pytest
 
-from services.notifier.domain.files import LoanFile, LoanState
-from services.notifier.domain.lifecycle import Casebook
+from services.notifier.domain.files import Case, LoanState
+from services.notifier.domain.lifecycle import CaseBatch
 from shared.events.assignments import (
     ActivityDirection,
     ActivityOutcome,
@@ -33,10 +33,8 @@ LENDER = "lender-1"
 NOW = datetime(2026, 3, 2, 1, 0, tzinfo=UTC)  # 09:00 in Shanghai
 
 
-def loan(
-    loan_id: str = "L1", due: date = date(2026, 3, 1), zone: str = "Asia/Shanghai"
-) -> LoanFile:
-    return LoanFile(
+def loan(loan_id: str = "L1", due: date = date(2026, 3, 1), zone: str = "Asia/Shanghai") -> Case:
+    return Case(
         lender_id=LENDER,
         loan_id=loan_id,
         borrower_ref="bref_1",
@@ -57,11 +55,11 @@ def loan(
     )
 
 
-def book(now: datetime = NOW) -> Casebook:
-    return Casebook(shipped_policies(), now)
+def book(now: datetime = NOW) -> CaseBatch:
+    return CaseBatch(shipped_policies(), now)
 
 
-def pending(b: Casebook) -> list[tuple[int | None, Channel, datetime]]:
+def pending(b: CaseBatch) -> list[tuple[int | None, Channel, datetime]]:
     return [
         (n.step, n.channel, n.due_at)
         for items in b.pending.values()
@@ -70,7 +68,7 @@ def pending(b: Casebook) -> list[tuple[int | None, Channel, datetime]]:
     ]
 
 
-def cancelled_reasons(b: Casebook) -> set[str | None]:
+def cancelled_reasons(b: CaseBatch) -> set[str | None]:
     return {n.reason for n in b.changed.values() if n.status is NotificationStatus.CANCELLED}
 
 

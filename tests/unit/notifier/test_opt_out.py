@@ -2,7 +2,7 @@
 
 import pytest
 
-from services.notifier.adapters.providers.opt_out import is_opt_out
+from services.notifier.domain.opt_out import is_opt_out
 
 
 @pytest.mark.parametrize(

@@ -5,11 +5,11 @@ from datetime import UTC, datetime
 from uuid import uuid4
 
 from services.notifier.domain.files import (
-    HoldOnFile,
-    LoanFile,
+    Case,
+    CaseHold,
+    CasePlacement,
     LoanState,
     Notification,
-    PlacementOnFile,
     Preferences,
 )
 from services.notifier.domain.outreach import notifier_pack, rules_decision, stop_reason
@@ -42,7 +42,7 @@ def reminder(
     )
 
 
-def us_loan() -> LoanFile:
+def us_loan() -> Case:
     return replace(loan(zone="America/New_York"), jurisdiction=Jurisdiction.US)
 
 
@@ -90,7 +90,7 @@ def test_caps_count_what_agencies_sent_the_same_day() -> None:
 def test_a_stopped_loan_or_an_opted_out_channel_stops_the_send() -> None:
     file = loan()
     assert stop_reason(reminder(), file, None) is None
-    file.holds["H1"] = HoldOnFile("H1", "hardship", datetime(2026, 3, 1, tzinfo=UTC))
+    file.holds["H1"] = CaseHold("H1", "hardship", datetime(2026, 3, 1, tzinfo=UTC))
     assert stop_reason(reminder(), file, None) == "hold:hardship"
     file.holds.clear()
     prefs = Preferences(
@@ -109,7 +109,7 @@ def test_a_notice_goes_only_while_its_placement_lasts() -> None:
     notice = reminder(kind=NotificationKind.AGENCY_NOTICE)
     notice.assignment_id = "A1"
     file.placements.append(
-        PlacementOnFile("A1", "a1", "Acme", None, datetime(2026, 3, 1, tzinfo=UTC))
+        CasePlacement("A1", "a1", "Acme", None, datetime(2026, 3, 1, tzinfo=UTC))
     )
     assert stop_reason(notice, file, None) is None
     file.placements[0].ended_at = datetime(2026, 3, 2, tzinfo=UTC)

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.domain.policy_book import PolicyBook, PolicyError
-from services.notifier.domain.templates import TemplateCatalog
+from services.notifier.adapters.policy_files import load_policies
+from services.notifier.adapters.template_files import load_catalog
+from services.notifier.domain.cadence_policies import CadencePolicies, PolicyError
 from tests.unit.notifier.support import (
     EXAMPLE_POLICY,
     POLICIES,
@@ -24,10 +25,10 @@ def test_the_shipped_policies_load_and_record_their_version() -> None:
     assert labels == {"cn-default@2026-12-01.1", "us-default@2026-12-01.1"}
 
 
-def _load_edited(tmp_path: Path, name: str, old: str, new: str) -> PolicyBook:
+def _load_edited(tmp_path: Path, name: str, old: str, new: str) -> CadencePolicies:
     directory = copy_of(POLICIES, tmp_path / "policies")
     edit(directory / name, old, new)
-    return PolicyBook.load(directory, catalog())
+    return load_policies(directory, catalog())
 
 
 CN_STEP_2 = 'days_past_due = 3\nchannel = "sms"\ntemplate = "reminder_firm_sms"'
@@ -145,7 +146,7 @@ def test_a_chinese_policy_must_say_how_the_borrower_is_told_of_a_placement(
     text = path.read_text("utf-8")
     path.write_text(text[: text.index("# CN-09")], "utf-8")
     with pytest.raises(PolicyError, match=r"cn-default.toml: agency_notice: CN-09 requires"):
-        PolicyBook.load(directory, catalog())
+        load_policies(directory, catalog())
 
 
 def test_two_policies_may_not_match_the_same_loans(tmp_path: Path) -> None:
@@ -153,7 +154,7 @@ def test_two_policies_may_not_match_the_same_loans(tmp_path: Path) -> None:
     copy = (directory / "cn-default.toml").read_text("utf-8").replace("cn-default", "cn-copy")
     (directory / "cn-copy.toml").write_text(copy, "utf-8")
     with pytest.raises(PolicyError) as refused:
-        PolicyBook.load(directory, catalog())
+        load_policies(directory, catalog())
     assert str(refused.value) == (
         "cn-default.toml: match: lender_id=*, product=*, jurisdiction=CN "
         "is already matched by cn-copy.toml"
@@ -165,7 +166,7 @@ def test_every_problem_of_every_file_is_reported_at_once(tmp_path: Path) -> None
     edit(directory / "cn-default.toml", 'channel = "email"', 'channel = "letter"')
     edit(directory / "us-default.toml", "max_attempts = 4", "max_attempts = 0")
     with pytest.raises(PolicyError) as refused:
-        PolicyBook.load(directory, catalog())
+        load_policies(directory, catalog())
     lines = str(refused.value).splitlines()
     assert lines == [
         "cn-default.toml: steps.3.channel: the notifier sends only sms and email",
@@ -178,9 +179,9 @@ def test_a_policy_naming_a_template_not_written_for_its_jurisdiction_is_refused(
 ) -> None:
     templates = copy_of(TEMPLATES, tmp_path / "templates")
     edit(templates / "reminder_final_sms.toml", "kind =", 'jurisdictions = ["US"]\nkind =')
-    narrowed = TemplateCatalog.load(templates, banned())
+    narrowed = load_catalog(templates, banned())
     with pytest.raises(PolicyError) as refused:
-        PolicyBook.load(POLICIES, narrowed)
+        load_policies(POLICIES, narrowed)
     assert str(refused.value) == (
         "cn-default.toml: steps.4.template: 'reminder_final_sms' is not written for CN"
     )
@@ -188,13 +189,13 @@ def test_a_policy_naming_a_template_not_written_for_its_jurisdiction_is_refused(
 
 def test_an_empty_directory_is_refused(tmp_path: Path) -> None:
     with pytest.raises(PolicyError, match="no policy files"):
-        PolicyBook.load(tmp_path, catalog())
+        load_policies(tmp_path, catalog())
 
 
 def test_the_example_lender_policy_loads_beside_the_defaults(tmp_path: Path) -> None:
     directory = copy_of(POLICIES, tmp_path / "policies")
     copy_of(EXAMPLE_POLICY.parent, directory)
-    loaded = PolicyBook.load(directory, catalog())
+    loaded = load_policies(directory, catalog())
     assert [p.id for p in loaded.policies] == ["acme-cash-loan-cn", "cn-default", "us-default"]
 
 
@@ -202,9 +203,9 @@ def test_a_send_time_inside_a_quiet_window_binding_the_lender_is_refused(tmp_pat
     directory = copy_of(POLICIES, tmp_path / "policies")
     edit(directory / "cn-default.toml", 'send_at = "10:00"', 'send_at = "22:30"')
     edit(directory / "us-default.toml", 'send_at = "10:00"', 'send_at = "21:30"')
-    assert len(PolicyBook.load(directory, catalog()).policies) == 2  # without packs: not checked
+    assert len(load_policies(directory, catalog()).policies) == 2  # without packs: not checked
     with pytest.raises(PolicyError) as refused:
-        PolicyBook.load(directory, catalog(), packs())
+        load_policies(directory, catalog(), packs())
     # US-01 binds agencies only, so the lender's 21:30 passes; CN-01 binds the lender too.
     assert str(refused.value) == (
         "cn-default.toml: send_at: 22:30 is inside CN-01's quiet window 22:00-08:00 (CN-2026.1)"

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.notifier.domain.policy_book import NoPolicyError, PolicyBook
+from services.notifier.adapters.policy_files import load_policies
+from services.notifier.domain.cadence_policies import CadencePolicies, NoPolicyError
 from tests.unit.notifier.support import EXAMPLE_POLICY, POLICIES, book, catalog, copy_of
 
 MATCHES = {
@@ -20,7 +21,7 @@ MATCHES = {
 
 
 @pytest.fixture(scope="module")
-def layered(tmp_path_factory: pytest.TempPathFactory) -> PolicyBook:
+def layered(tmp_path_factory: pytest.TempPathFactory) -> CadencePolicies:
     directory = tmp_path_factory.mktemp("policies")
     template = (POLICIES / "cn-default.toml").read_text("utf-8")
     for name, (lender, product, jurisdiction) in MATCHES.items():
@@ -30,7 +31,7 @@ def layered(tmp_path_factory: pytest.TempPathFactory) -> PolicyBook:
             f'lender_id = "{lender}"\nproduct = "{product}"\njurisdiction = "{jurisdiction}"',
         )
         (directory / f"{name}.toml").write_text(text, "utf-8")
-    return PolicyBook.load(directory, catalog())
+    return load_policies(directory, catalog())
 
 
 @pytest.mark.parametrize(
@@ -45,7 +46,7 @@ def layered(tmp_path_factory: pytest.TempPathFactory) -> PolicyBook:
     ],
 )
 def test_the_most_specific_match_wins(
-    layered: PolicyBook, lender: str, product: str, jurisdiction: str, chosen: str
+    layered: CadencePolicies, lender: str, product: str, jurisdiction: str, chosen: str
 ) -> None:
     assert layered.select(lender, product, jurisdiction).id == chosen
 
@@ -56,7 +57,7 @@ def test_the_most_specific_match_wins(
     jurisdiction=st.sampled_from(["CN", "US"]),
 )
 def test_no_other_matching_policy_is_more_specific(
-    layered: PolicyBook, lender: str, product: str, jurisdiction: str
+    layered: CadencePolicies, lender: str, product: str, jurisdiction: str
 ) -> None:
     chosen = layered.select(lender, product, jurisdiction)
     for policy in layered.policies:
@@ -67,7 +68,7 @@ def test_no_other_matching_policy_is_more_specific(
 def test_a_lender_policy_beats_the_default_only_for_its_loans(tmp_path: Path) -> None:
     directory = copy_of(POLICIES, tmp_path / "policies")
     copy_of(EXAMPLE_POLICY.parent, directory)
-    loaded = PolicyBook.load(directory, catalog())
+    loaded = load_policies(directory, catalog())
     assert loaded.select("acme", "cash_loan", "CN").label == "acme-cash-loan-cn@2026-12-01.1"
     assert loaded.select("acme", "bnpl", "CN").id == "cn-default"
     assert loaded.select("acme", "cash_loan", "US").id == "us-default"

@@ -8,14 +8,13 @@ import pytest
 
 from services.notifier.adapters.providers.callbacks import (
     AliyunCallbacks,
-    CallbackRejected,
-    DeliveryReport,
-    InboundReply,
     TwilioCallbacks,
     callback_parsers,
 )
 from services.notifier.adapters.providers.settings import ProviderSettings
 from services.notifier.adapters.providers.signatures import twilio_signature
+from services.notifier.application.errors import CallbackRejected
+from services.notifier.application.ports import DeliveryReport, InboundReply
 
 NOW = datetime(2026, 12, 3, 1, 0, tzinfo=UTC)
 URL = "https://notifier.example/v1/receipts/twilio"

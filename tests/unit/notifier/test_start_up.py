@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from services.notifier.domain.policy_book import PolicyError
+from services.notifier.domain.cadence_policies import PolicyError
 from services.notifier.domain.templates import TemplateError
 from services.notifier.settings import NotifierSettings
 from services.notifier.wiring import create_app
@@ -20,7 +20,7 @@ def settings(**changes: Path | str) -> NotifierSettings:
 
 def test_the_shipped_policies_and_templates_start() -> None:
     app = create_app(settings())
-    assert {p.id for p in app.state.policies.policies} == {"cn-default", "us-default"}
+    assert {p.id for p in app.state.notifier.policies.policies} == {"cn-default", "us-default"}
 
 
 def test_an_invalid_policy_stops_the_start_naming_file_and_key(tmp_path: Path) -> None:
@@ -62,4 +62,4 @@ def test_a_provider_not_configured_has_no_receipt_route_and_its_secrets_do_not_m
     app = create_app(
         settings(profile="production", sms_providers="twilio", twilio_auth_token="a-real-token")
     )
-    assert set(app.state.callback_parsers) == {"twilio"}
+    assert set(app.state.notifier.receipts.parsers) == {"twilio"}

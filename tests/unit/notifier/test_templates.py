@@ -8,9 +8,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.notifier.adapters.template_files import load_catalog
 from services.notifier.domain.messages import AgencyContact, MessageContext
 from services.notifier.domain.sms_length import SmsEncoding
-from services.notifier.domain.templates import TemplateCatalog, TemplateError
+from services.notifier.domain.templates import TemplateError
 from shared.events.money import Money
 from shared.vocabulary import Channel, Jurisdiction
 from tests.unit.notifier.support import TEMPLATES, banned, catalog, copy_of, edit
@@ -133,7 +134,7 @@ def _broken(tmp_path: Path, name: str, old: str, new: str) -> str:
     directory = copy_of(TEMPLATES, tmp_path / "templates")
     edit(directory / name, old, new)
     with pytest.raises(TemplateError) as refused:
-        TemplateCatalog.load(directory, banned())
+        load_catalog(directory, banned())
     return str(refused.value)
 
 
@@ -279,7 +280,7 @@ def test_a_template_without_the_required_chinese_locale_is_refused(tmp_path: Pat
             text = path.read_text("utf-8")
             path.write_text(text[: text.index("[zh-CN]")] + text[text.index("[en]") :], "utf-8")
     with pytest.raises(TemplateError, match=r"missing locale zh-CN"):
-        TemplateCatalog.load(directory, banned())
+        load_catalog(directory, banned())
 
 
 def test_every_bad_template_is_reported_at_once(tmp_path: Path) -> None:
@@ -287,7 +288,7 @@ def test_every_bad_template_is_reported_at_once(tmp_path: Path) -> None:
     edit(directory / "agency_notice_sms.toml", "{{ agency_phone }}", "{{ agency_fax }}")
     edit(directory / "reminder_final_sms.toml", "{{ lender_name }}: {{ borrower_name }}", "Hi")
     with pytest.raises(TemplateError) as refused:
-        TemplateCatalog.load(directory, banned())
+        load_catalog(directory, banned())
     lines = str(refused.value).splitlines()
     assert lines[0].startswith("agency_notice_sms.toml: zh-CN.body: unknown variable 'agency_fax'")
     assert lines[1:] == [

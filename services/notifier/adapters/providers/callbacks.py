@@ -15,57 +15,26 @@ replies, each authenticated the way its provider authenticates it.
 import hmac
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Literal, Protocol
 from urllib.parse import parse_qs, parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import phonenumbers
 
+from services.notifier.application.errors import CallbackRejected
+from services.notifier.application.ports import (
+    Callback,
+    CallbackParser,
+    DeliveryReport,
+    DeliveryStatus,
+    InboundReply,
+)
+
 from .settings import ProviderSettings
 from .signatures import twilio_signature
 
-DeliveryStatus = Literal["sent", "delivered", "failed"]
 Clock = Callable[[], datetime]
 CHINA_TIME = ZoneInfo("Asia/Shanghai")
-
-
-@dataclass(frozen=True)
-class DeliveryReport:
-    provider: str
-    provider_message_id: str
-    status: DeliveryStatus
-    error_code: str | None
-    at: datetime
-    idempotency_key: str | None = None  # echoed by providers that keep it (Aliyun's out_id)
-
-
-@dataclass(frozen=True)
-class InboundReply:
-    provider: str
-    from_number: str  # E.164
-    body: str
-    at: datetime
-
-
-Callback = DeliveryReport | InboundReply
-
-
-class CallbackRejected(Exception):  # noqa: N818 (the name the receipts route expects)
-    """Answer the provider with ``status`` (401: signature or token bad or missing; 400:
-    malformed). ``reason`` holds no personal data."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-        self.reason = reason
-
-
-class CallbackParser(Protocol):
-    def parse(
-        self, *, url: str, headers: Mapping[str, str], body: bytes
-    ) -> list[DeliveryReport | InboundReply]: ...
 
 
 def _now() -> datetime:

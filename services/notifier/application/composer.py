@@ -8,9 +8,8 @@ from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from services.notifier.adapters.contacts import ContactVault
-from services.notifier.adapters.providers.base import OutgoingMessage
-from services.notifier.domain.files import LoanFile, Notification
+from services.notifier.application.ports import ContactDetails, OutgoingMessage
+from services.notifier.domain.files import Case, Notification
 from services.notifier.domain.messages import AgencyContact, MessageContext
 from services.notifier.domain.templates import TemplateCatalog
 from shared.events.money import Money
@@ -19,27 +18,27 @@ from shared.vocabulary import Channel
 
 @dataclass(frozen=True)
 class MessageComposer:
-    vault: ContactVault
+    contact_details: ContactDetails
     templates: TemplateCatalog
     lender_names: Mapping[str, str]
 
-    def compose(self, n: Notification, file: LoanFile, now: datetime) -> OutgoingMessage:
+    def compose(self, n: Notification, case: Case, now: datetime) -> OutgoingMessage:
         """The message for ``n``; LookupError if the borrower has no address on its channel."""
-        contact = self.vault.open(file.lender_id, file.loan_id, file.contact_sealed)
+        contact = self.contact_details.open(case.lender_id, case.loan_id, case.contact_sealed)
         to = contact.phone if n.channel is Channel.SMS else contact.email
         if not to:
             raise LookupError(f"no {n.channel.value} address on file")
-        lender_name = self.lender_names.get(file.lender_id, file.lender_id)
-        placement = file.placement
-        today = now.astimezone(ZoneInfo(file.timezone)).date()
+        lender_name = self.lender_names.get(case.lender_id, case.lender_id)
+        placement = case.placement
+        today = now.astimezone(ZoneInfo(case.timezone)).date()
         context = MessageContext(
             borrower_name=contact.name,
             lender_name=lender_name,
-            amount_overdue=Money(amount=Decimal(file.amount_overdue), currency=file.currency),
-            due_date=file.due_date,
-            days_past_due=max((today - file.due_date).days, 0),
-            loan_id=file.loan_id,
-            jurisdiction=file.jurisdiction,
+            amount_overdue=Money(amount=Decimal(case.amount_overdue), currency=case.currency),
+            due_date=case.due_date,
+            days_past_due=max((today - case.due_date).days, 0),
+            loan_id=case.loan_id,
+            jurisdiction=case.jurisdiction,
             agency=AgencyContact(placement.agency_name, placement.agency_phone or "")
             if placement
             else None,

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from services.notifier.adapters.tables import loans
+from services.notifier.application.ports import StoredContactDetails
 from shared.crypto import KeyRing
 from shared.db.reseal import SealedColumn
 from shared.events.models import BorrowerContact, BorrowerProfile
@@ -31,7 +32,9 @@ class ContactVault:
     transit: KeyRing
     storage: KeyRing
 
-    def receive(self, lender_id: str, loan_id: str, borrower: BorrowerProfile) -> "StoredContact":
+    def receive(
+        self, lender_id: str, loan_id: str, borrower: BorrowerProfile
+    ) -> StoredContactDetails:
         """Open an event's contact and seal it for this service's own table."""
         plaintext = self.transit.open(borrower.contact, associated_data=borrower.ref.encode())
         contact = BorrowerContact.model_validate_json(plaintext)
@@ -42,7 +45,7 @@ class ContactVault:
             for channel, address in ((Channel.SMS, contact.phone), (Channel.EMAIL, contact.email))
             if address
         )
-        return StoredContact(CONTACT.seal(self.storage, plaintext, row), refs, reachable)
+        return StoredContactDetails(CONTACT.seal(self.storage, plaintext, row), refs, reachable)
 
     def open(self, lender_id: str, loan_id: str, sealed: dict[str, str]) -> BorrowerContact:
         row = {"lender_id": lender_id, "loan_id": loan_id, CONTACT.name: sealed}
@@ -64,13 +67,6 @@ class ContactVault:
             kid: HKDF(hashes.SHA256(), 32, salt=None, info=b"notifier phone lookup").derive(key)
             for kid, key in self.storage.keys.items()
         }
-
-
-@dataclass(frozen=True)
-class StoredContact:
-    sealed: dict[str, str]
-    phone_refs: list[str]
-    reachable: frozenset[Channel]
 
 
 def _e164(phone: str) -> str:

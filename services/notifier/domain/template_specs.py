@@ -1,6 +1,7 @@
-"""Template and notice files: one TOML file per message, compiled in a Jinja2 sandbox.
+"""Templates and notices as checked values: one per message, compiled in a Jinja2 sandbox.
 
-A template file has ``kind``, ``channel``, optional ``description`` and ``jurisdictions``, and
+Pure: ``adapters/template_files.py`` reads the files and gives each one's TOML here. A template
+file has ``kind``, ``channel``, optional ``description`` and ``jurisdictions``, and
 one table per locale (``[zh-CN]``, ``[en]``) with ``body`` (and ``subject`` for e-mail).
 ``notices.toml`` says per jurisdiction which channels must carry an opt-out notice and its text
 per channel and locale.
@@ -8,10 +9,8 @@ per channel and locale.
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -99,8 +98,9 @@ def parse_text(source: str) -> nodes.Template:
     return _ENVIRONMENT.parse(source)
 
 
-def load_template(path: Path) -> TemplateSpec:
-    raw = _toml(path)
+def template_spec(file_name: str, raw: dict[str, Any]) -> TemplateSpec:
+    """The template of one file (``file_name``, its TOML ``raw``), compiled and checked."""
+    raw = dict(raw)
     meta = {
         key: raw.pop(key)
         for key in ("kind", "channel", "description", "jurisdictions")
@@ -109,8 +109,8 @@ def load_template(path: Path) -> TemplateSpec:
     try:
         spec = _TemplateFile.model_validate({**meta, "locales": raw})
     except ValidationError as error:
-        raise TemplateError(_describe(path.name, error)) from None
-    where = path.name
+        raise TemplateError(_describe(file_name, error)) from None
+    where = file_name
     if spec.channel not in SENDABLE_CHANNELS:
         raise TemplateError(f"{where}: channel: the notifier sends only sms and email")
     compiled = {}
@@ -127,7 +127,7 @@ def load_template(path: Path) -> TemplateSpec:
             at = f" (line {line})" if line else ""
             raise TemplateError(f"{where}: {locale}{at}: {error}") from None
     return TemplateSpec(
-        name=path.stem,
+        name=file_name.removesuffix(".toml"),
         kind=spec.kind,
         channel=spec.channel,
         jurisdictions=frozenset(spec.jurisdictions),
@@ -154,18 +154,17 @@ def catalog_locales(specs: Mapping[str, TemplateSpec]) -> tuple[str, ...]:
     return (*REQUIRED_LOCALES, *sorted(locales - set(REQUIRED_LOCALES)))
 
 
-def load_notices(path: Path) -> dict[Jurisdiction, JurisdictionNotices]:
-    if not path.exists():
-        raise TemplateError(f"{path}: missing (what each jurisdiction requires messages to say)")
-    raw = _toml(path)
+def jurisdiction_notices(raw: dict[str, Any]) -> dict[Jurisdiction, JurisdictionNotices]:
+    """What ``notices.toml`` (its TOML ``raw``) requires of each jurisdiction's messages."""
+    raw = dict(raw)
     notices = {}
     for jurisdiction in Jurisdiction:
         if jurisdiction.value not in raw:
-            raise TemplateError(f"{path.name}: {jurisdiction.value}: missing")
+            raise TemplateError(f"{NOTICES_FILE}: {jurisdiction.value}: missing")
         try:
             parsed = _JurisdictionNotices.model_validate(raw.pop(jurisdiction.value))
         except ValidationError as error:
-            raise TemplateError(_describe(path.name, error, jurisdiction.value)) from None
+            raise TemplateError(_describe(NOTICES_FILE, error, jurisdiction.value)) from None
         texts = {
             (channel, locale): text
             for channel, by_locale in parsed.opt_out_notice.items()
@@ -175,7 +174,7 @@ def load_notices(path: Path) -> dict[Jurisdiction, JurisdictionNotices]:
             frozenset(parsed.opt_out_required), MappingProxyType(texts)
         )
     if raw:
-        raise TemplateError(f"{path.name}: {', '.join(raw)}: not a jurisdiction")
+        raise TemplateError(f"{NOTICES_FILE}: {', '.join(raw)}: not a jurisdiction")
     return notices
 
 
@@ -189,13 +188,6 @@ def check_notice_locales(
                     raise TemplateError(
                         f"{NOTICES_FILE}: {jurisdiction}.opt_out_notice.{channel}.{locale}: missing"
                     )
-
-
-def _toml(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text("utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise TemplateError(f"{path.name}: not valid TOML: {error}") from None
 
 
 def _describe(name: str, error: ValidationError, prefix: str = "") -> str:

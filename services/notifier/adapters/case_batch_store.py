@@ -1,4 +1,5 @@
-"""Loads the casebook a batch of events needs, and writes what applying them changed.
+"""Loads the case batch a batch of events needs, and writes what applying them changed
+(``SqlCaseBatchStore``, the ``CaseBatchStore`` of ``application/ports.py``).
 
 One read per table for the whole batch (rows locked, so two consumers of a rebalanced
 partition cannot interleave), one write per table after: never a statement per event.
@@ -6,13 +7,12 @@ partition cannot interleave), one write per table after: never a statement per e
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.rows import (
-    loan_file,
+    case_of_row,
     loan_row,
     notification_of,
     notification_row,
@@ -30,39 +30,27 @@ from services.notifier.adapters.writes import (
     update_notifications,
     upsert,
 )
-from services.notifier.domain.files import (
-    Notification,
-    Preferences,
-)
-from services.notifier.domain.lifecycle import Casebook
-from services.notifier.domain.policy_book import PolicyBook
-from shared.events.catalog import AGENCY_NOTICE_SENT, NOTIFICATION_EVENTS, OPT_OUT_RECORDED
-from shared.events.envelope import Envelope
+from services.notifier.application.ports import BorrowerKey, LoanKey
+from services.notifier.domain.cadence_policies import CadencePolicies
+from services.notifier.domain.files import Case, Preferences
+from services.notifier.domain.lifecycle import CaseBatch
 from shared.events.models import ContactPreferences
-from shared.events.notifications import (
-    NotificationChanged,
-    NotificationKind,
-    NotificationStatus,
-    OptOutRecorded,
-)
+from shared.events.notifications import NotificationStatus
 from shared.vocabulary import Channel
 
-SOURCE = "notifier"
-LoanKey = tuple[str, str]
 
-
-class CasebookStore:
+class SqlCaseBatchStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def load(
         self,
-        policies: PolicyBook,
+        policies: CadencePolicies,
         now: datetime,
         loan_keys: Iterable[LoanKey],
-        borrower_keys: Iterable[tuple[str, str]] = (),
-    ) -> Casebook:
-        book = Casebook(policies, now)
+        borrower_keys: Iterable[BorrowerKey] = (),
+    ) -> CaseBatch:
+        book = CaseBatch(policies, now)
         loan_keys, borrower_keys = set(loan_keys), set(borrower_keys)
         conditions = []
         if loan_keys:
@@ -77,7 +65,7 @@ class CasebookStore:
                 .with_for_update()
             )
             for row in rows.mappings():
-                file = loan_file(row)
+                file = case_of_row(row)
                 book.loans[file.key] = file
                 borrower_keys.add((file.lender_id, file.borrower_ref))
         if book.loans:
@@ -97,9 +85,16 @@ class CasebookStore:
         book.preferences.update(await self.preferences(borrower_keys))
         return book
 
-    async def preferences(
-        self, keys: Iterable[tuple[str, str]]
-    ) -> dict[tuple[str, str], Preferences]:
+    async def cases_of(self, keys: Iterable[LoanKey]) -> dict[LoanKey, Case]:
+        keys = set(keys)
+        if not keys:
+            return {}
+        rows = await self._session.execute(
+            select(loans).where(tuple_(loans.c.lender_id, loans.c.loan_id).in_(keys))
+        )
+        return {(r["lender_id"], r["loan_id"]): case_of_row(r) for r in rows.mappings()}
+
+    async def preferences(self, keys: Iterable[BorrowerKey]) -> dict[BorrowerKey, Preferences]:
         keys = set(keys)
         if not keys:
             return {}
@@ -120,8 +115,8 @@ class CasebookStore:
             found[(prefs.lender_id, prefs.borrower_ref)] = prefs
         return found
 
-    async def save(self, book: Casebook) -> list[Envelope]:
-        """Write what the casebook changed; return the events to publish with it."""
+    async def save(self, book: CaseBatch) -> None:
+        """Write what the case batch changed (its events are the use case's to publish)."""
         await upsert(
             self._session,
             loans,
@@ -141,52 +136,3 @@ class CasebookStore:
         )
         await add_history(self._session, book.transitions)
         await add_contacts(self._session, book.contacts, book.contact_keys)
-        known = {n.id: n for n in [*book.created, *book.changed.values()]}
-        events = [
-            notification_event(known[t.notification_id], t.status, t.at, t.detail)
-            for t in book.transitions
-        ]
-        for opt_out in book.opt_outs:
-            data = OptOutRecorded(
-                borrower_ref=opt_out.borrower_ref,
-                channel=opt_out.channel,
-                source=opt_out.source,
-                at=opt_out.at,
-                loan_ids=list(opt_out.loan_ids),
-            )
-            events.append(
-                OPT_OUT_RECORDED.envelope(
-                    source=SOURCE, subject=opt_out.borrower_ref, tenant=opt_out.lender_id, data=data
-                )
-            )
-        return events
-
-
-def notification_event(
-    n: Notification, status: NotificationStatus, at: datetime, detail: dict[str, Any]
-) -> Envelope:
-    data = NotificationChanged(
-        notification_id=n.id,
-        loan_id=n.loan_id,
-        borrower_ref=n.borrower_ref,
-        kind=n.kind,
-        step=n.step,
-        channel=n.channel,
-        template=n.template,
-        locale=n.locale,
-        policy_id=n.policy_id,
-        policy_version=n.policy_version,
-        pack_version=n.pack_version,
-        status=status,
-        at=at,
-        due_at=n.due_at,
-        rule_ids=list(detail.get("rule_ids", [])),
-        next_allowed_at=detail.get("next_allowed_at"),
-        reason=detail.get("reason"),
-        provider=detail.get("provider"),
-        provider_message_id=detail.get("provider_message_id"),
-        agency_id=n.agency_id,
-    )
-    notice_sent = n.kind is NotificationKind.AGENCY_NOTICE and status is NotificationStatus.SENT
-    event_type = AGENCY_NOTICE_SENT if notice_sent else NOTIFICATION_EVENTS[status]
-    return event_type.envelope(source=SOURCE, subject=n.loan_id, tenant=n.lender_id, data=data)

@@ -1,6 +1,7 @@
-"""Every cadence policy, loaded and cross-checked at start-up, and the choice of one per loan.
+"""Every cadence policy, cross-checked at start-up, and the choice of one per loan.
 
-``PolicyBook.load`` reads every ``*.toml`` of a directory and reports all problems at once in one
+``adapters/policy_files.py`` reads the files; ``policy_of`` makes each one a policy and
+``CadencePolicies.checked`` checks them together. All problems are reported at once in one
 ``PolicyError``, each line naming the file and the key, e.g.
 ``cn-default.toml: steps.2.channel: the notifier sends only sms and email``. List items are
 numbered from 1, as they appear in the file.
@@ -9,10 +10,8 @@ numbered from 1, as they appear in the file.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,32 +34,29 @@ class NoPolicyError(LookupError):
 
 
 @dataclass(frozen=True)
-class PolicyBook:
+class CadencePolicies:
     policies: tuple[CadencePolicy, ...]  # in file-name order, for ``GET /v1/policies``
 
     @classmethod
-    def load(
+    def checked(
         cls,
-        directory: Path,
+        files: Mapping[str, CadencePolicy | PolicyError],
         templates: TemplateCatalog,
         packs: Mapping[Jurisdiction, RulePack] | None = None,
-    ) -> PolicyBook:
-        """Every policy of ``directory``, checked against the templates and, when given, the
-        rule packs (a ``send_at`` inside a quiet window binding the lender is refused)."""
+    ) -> CadencePolicies:
+        """The policies of ``files`` (file name -> its policy, or why it is none), checked
+        against the templates and, when given, the rule packs (a ``send_at`` inside a quiet
+        window binding the lender is refused); one ``PolicyError`` with every problem."""
         problems: list[str] = []
         loaded: dict[str, CadencePolicy] = {}
-        for path in sorted(directory.glob("*.toml")):
-            try:
-                policy = _parse(path)
-            except PolicyError as error:
-                problems.append(str(error))
+        for name, policy in files.items():
+            if isinstance(policy, PolicyError):
+                problems.append(str(policy))
                 continue
-            problems += [f"{path.name}: {p}" for p in _template_problems(policy, templates)]
-            problems += [f"{path.name}: {p}" for p in _quiet_hours_problems(policy, packs or {})]
-            loaded[path.name] = policy
+            problems += [f"{name}: {p}" for p in _template_problems(policy, templates)]
+            problems += [f"{name}: {p}" for p in _quiet_hours_problems(policy, packs or {})]
+            loaded[name] = policy
         problems += _duplicates(loaded)
-        if not loaded and not problems:
-            problems.append(f"{directory}: no policy files (*.toml)")
         if problems:
             raise PolicyError("\n".join(problems))
         return cls(tuple(loaded.values()))
@@ -77,17 +73,16 @@ class PolicyBook:
         return max(matching, key=lambda policy: policy.match.specificity)
 
 
-def _parse(path: Path) -> CadencePolicy:
-    try:
-        raw = tomllib.loads(path.read_text("utf-8"))
-    except tomllib.TOMLDecodeError as error:
-        raise PolicyError(f"{path.name}: not valid TOML: {error}") from None
+def policy_of(file_name: str, raw: dict[str, Any]) -> CadencePolicy:
+    """The policy of one file (``file_name``, its TOML ``raw``); ``PolicyError`` naming the
+    file and the key otherwise."""
     try:
         policy = CadencePolicy.model_validate(raw)
     except ValidationError as error:
-        raise PolicyError("\n".join(describe(path.name, error))) from None
-    if policy.id != path.stem:
-        raise PolicyError(f"{path.name}: id: {policy.id!r} must be the file's name, {path.stem!r}")
+        raise PolicyError("\n".join(describe(file_name, error))) from None
+    stem = file_name.removesuffix(".toml")
+    if policy.id != stem:
+        raise PolicyError(f"{file_name}: id: {policy.id!r} must be the file's name, {stem!r}")
     return policy
 
 
@@ -158,7 +153,7 @@ def _served(policy: CadencePolicy) -> set[Jurisdiction]:
     return {Jurisdiction(policy.match.jurisdiction)}
 
 
-def _duplicates(loaded: dict[str, CadencePolicy]) -> Iterator[str]:
+def _duplicates(loaded: Mapping[str, CadencePolicy]) -> Iterator[str]:
     seen: dict[tuple[str, str, str], str] = {}
     for name, policy in loaded.items():
         key = policy.match.key
