@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from services.agency_gateway.adapters.policy_file import load_policy
 from services.agency_gateway.domain.allocation import AgencyLoad, allocate
 from services.agency_gateway.domain.cases import CaseFacts, exclusion, status_of
 from services.agency_gateway.domain.contact_check import banned_phrases
-from services.agency_gateway.adapters.policy_file import load_policy
 from services.agency_gateway.domain.policy import CaseStatus, PlacementPolicy, Variant
 from shared.contact_rules import load_pack
 from shared.contact_rules.wording import banned_in
@@ -49,7 +49,9 @@ def test_each_exclusion_is_named(changes: dict[str, object], reason: str | None)
 
 
 def test_status_follows_the_reason() -> None:
-    assert status_of(case(), POLICY, Variant.CHAMPION, placed=False) is CaseStatus.READY_FOR_PLACEMENT
+    assert (
+        status_of(case(), POLICY, Variant.CHAMPION, placed=False) is CaseStatus.READY_FOR_PLACEMENT
+    )
     young = case(days_past_due=3)
     assert status_of(young, POLICY, Variant.CHAMPION, placed=False) is CaseStatus.AWAITING_THRESHOLD
     held = case(holds={"H": "dispute"})

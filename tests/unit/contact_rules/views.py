@@ -341,7 +341,7 @@ class GatewayView:
         )
 
     def answer(self, agency_id: str, channel: Channel, at: datetime) -> CheckAnswer:
-        """``AssignmentHandlers.contact_check``; 410 (no rule) once the agency's assignment ended."""
+        """``AssignmentHandlers.contact_check``; 410 (no rule) once the assignment ended."""
         live = self.active(agency_id)
         if live is None:
             return CheckAnswer(False, ("assignment_ended",), "410", None)
