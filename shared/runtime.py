@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mappin
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import structlog
 from aiokafka import AIOKafkaProducer
@@ -20,12 +21,13 @@ from shared.auth.registry import credentials_topic, ensure_credentials_topic
 from shared.db.engine import create_engine, create_session_factory, database_is_reachable
 from shared.db.migrations import upgrade_to_head
 from shared.db.retention import RetentionJob, RetentionRule, inbox_rule, outbox_rule
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.topics import Topic, dead_letter_topic
 from shared.http.health import ReadinessCheck, TaskReport
 from shared.kafka.admin import ensure_topics
 from shared.kafka.consumer import ConsumerRunner
 from shared.kafka.faults import is_broker_unavailable
-from shared.kafka.handlers import EventHandlers
+from shared.kafka.handlers import EventHandlers, U
 from shared.kafka.outbox import OutboxRelay, RelayHold
 from shared.kafka.producer import create_producer
 from shared.settings import ServiceSettings
@@ -119,7 +121,9 @@ class ServiceRuntime:
         self._producer: AIOKafkaProducer | None = None
         self._relay_producer: AIOKafkaProducer | None = None
         self._relay: OutboxRelay | None = None
-        self._subscriptions: list[tuple[str, list[str], EventHandlers]] = []
+        self._subscriptions: list[
+            tuple[str, list[str], EventHandlers[Any], Callable[[], UnitOfWork]]
+        ] = []
         self._workers: list[tuple[str, Callable[[], Awaitable[None]]]] = []
         self._closers: list[Callable[[], Awaitable[None]]] = []
         keys = ApiKeyStore(self.sessions)
@@ -148,20 +152,38 @@ class ServiceRuntime:
     def topic(self, topic: Topic) -> str:
         return topic.qualified(self.settings.topic_namespace)
 
-    def consume(self, group: str, topics: Sequence[Topic], handlers: EventHandlers) -> None:
-        """Register a consumer group; the group id carries the topic namespace too."""
+    def units_of_work(self, kind: type[U], publishes_to: Topic | None = None) -> Callable[[], U]:
+        """Units of work of ``kind`` on this service's database, publishing to ``publishes_to``;
+        a commit that published wakes the outbox relay."""
+        topic = self.topic(publishes_to) if publishes_to is not None else None
+        return lambda: kind(self.sessions, topic, on_commit=self._wake_relay)
+
+    def _wake_relay(self) -> None:
+        if self._relay is not None:
+            self._relay.wake()
+
+    def consume(
+        self,
+        group: str,
+        topics: Sequence[Topic],
+        handlers: EventHandlers[U],
+        units: Callable[[], U],
+    ) -> None:
+        """Register a consumer group; the group id carries the topic namespace too. Each batch
+        is applied in one unit of work from ``units``."""
         self._subscriptions.append(
             (
                 f"{self.settings.topic_namespace}{group}",
                 [self.topic(topic) for topic in topics],
                 handlers,
+                units,
             )
         )
 
     @property
     def subscriptions(self) -> list[tuple[str, list[str], frozenset[str]]]:
         """Each consumer group: its id, its topics and the event types it handles."""
-        return [(group, topics, handlers.types) for group, topics, handlers in self._subscriptions]
+        return [(group, topics, handler.types) for group, topics, handler, _ in self._subscriptions]
 
     def work(self, name: str, run: Callable[[], Awaitable[None]]) -> None:
         """Run a service's own background loop (a sender, a scheduler), supervised like the
@@ -209,10 +231,11 @@ class ServiceRuntime:
                 topics=topics,
                 kafka=self.kafka,
                 sessions=self.sessions,
+                units=units,
                 handlers=handlers,
                 dead_letters=self._producer,
             )
-            for group, topics, handlers in self._subscriptions
+            for group, topics, handlers, units in self._subscriptions
         ]
         # Kafka down is not this service down: the producer's failures never fail liveness.
         self._tasks.append(

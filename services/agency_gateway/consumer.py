@@ -1,8 +1,6 @@
 """The gateway's consumer: each event type to its use case (``application/lifecycle.py``)."""
 
-from collections.abc import Callable
-from typing import Any
-
+from services.agency_gateway.adapters.unit_of_work import GatewayUnitOfWork
 from services.agency_gateway.application.lifecycle import LifecycleHandlers
 from shared.contact_rules.sources import MESSAGE_OUTCOMES
 from shared.events.catalog import (
@@ -23,15 +21,15 @@ GROUP = "agency-gateway"
 LIFECYCLE = (PAYMENT_RECEIVED, HOLD_PLACED, HOLD_LIFTED, PLACEMENT_RECALLED, LOAN_CLOSED)
 
 
-def event_handlers(use_cases: LifecycleHandlers, bind: Callable[[Any], Any]) -> EventHandlers:
-    """``bind`` makes a use case (``uow, events``) a handler of the consumer runner."""
-    handlers = EventHandlers()
-    handlers.on(OVERDUE_REPORTED, bind(use_cases.reports))
+def event_handlers(use_cases: LifecycleHandlers) -> EventHandlers[GatewayUnitOfWork]:
+    """Each batch's run of events of a type to its use case, in the batch's unit of work."""
+    handlers = EventHandlers[GatewayUnitOfWork]()
+    handlers.on(OVERDUE_REPORTED, use_cases.reports)
     for lifecycle in LIFECYCLE:
-        handlers.on(lifecycle, bind(use_cases.lifecycle))
-    handlers.on(CONTACT_PREFERENCES_UPDATED, bind(use_cases.preferences))
-    handlers.on(AGENCY_NOTICE_SENT, bind(use_cases.notices))
-    handlers.on(OPT_OUT_RECORDED, bind(use_cases.opt_outs))
+        handlers.on(lifecycle, use_cases.lifecycle)
+    handlers.on(CONTACT_PREFERENCES_UPDATED, use_cases.preferences)
+    handlers.on(AGENCY_NOTICE_SENT, use_cases.notices)
+    handlers.on(OPT_OUT_RECORDED, use_cases.opt_outs)
     for status in MESSAGE_OUTCOMES:
-        handlers.on(NOTIFICATION_EVENTS[status], bind(use_cases.lender_sends))
+        handlers.on(NOTIFICATION_EVENTS[status], use_cases.lender_sends)
     return handlers

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 import httpx
 from fastapi import FastAPI
@@ -17,7 +16,7 @@ from services.agency_gateway.adapters.activities import ActivityTexts
 from services.agency_gateway.adapters.assignment_list import AssignmentList
 from services.agency_gateway.adapters.contact_details import ContactKeys
 from services.agency_gateway.adapters.policy_file import load_policy
-from services.agency_gateway.adapters.unit_of_work import in_session, unit_of_work_factory
+from services.agency_gateway.adapters.unit_of_work import GatewayUnitOfWork, routed_units
 from services.agency_gateway.adapters.webhook_poster import SignedWebhookPoster
 from services.agency_gateway.adapters.webhooks import seal_secret, webhook_log_rules
 from services.agency_gateway.api import agencies, assignments, commitments, placements, webhooks
@@ -55,10 +54,12 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
     runtime = ServiceRuntime("agency_gateway", settings, MIGRATIONS, ROLES)
     for rule in webhook_log_rules(timedelta(days=settings.webhook_log_retention_days)):
         runtime.retain(rule)
-    unit_of_work: Callable[[], UnitOfWork] = unit_of_work_factory(runtime.sessions, runtime.topic)
-    bind: Callable[[Any], Any] = partial(in_session, topic_names=runtime.topic)
+    units = routed_units(
+        runtime.units_of_work(GatewayUnitOfWork, publishes_to=Topic.ASSIGNMENTS), runtime.topic
+    )
+    unit_of_work: Callable[[], UnitOfWork] = units
     lifecycle = LifecycleHandlers(policy, keys)
-    runtime.consume(GROUP, [Topic.LOANS, Topic.NOTIFICATIONS], event_handlers(lifecycle, bind))
+    runtime.consume(GROUP, [Topic.LOANS, Topic.NOTIFICATIONS], event_handlers(lifecycle), units)
     placement = PlacementWorker(
         unit_of_work,
         PlacementHandlers(policy),

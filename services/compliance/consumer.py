@@ -2,10 +2,9 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.compliance.domain.entries import new_entry
 from services.compliance.log_writer import LogWriter
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.catalog import EVENT_TYPES
 from shared.events.topics import Topic
 from shared.kafka.handlers import EventHandlers, Received
@@ -28,6 +27,7 @@ class Recorder:
                 handlers.on(event_type, self.record)
         return handlers
 
-    async def record(self, session: AsyncSession, events: Sequence[Received]) -> None:
+    async def record(self, uow: UnitOfWork, events: Sequence[Received]) -> None:
+        session = uow.session
         if events:
             await self._writer.append(session, [new_entry(event.envelope) for event in events])

@@ -11,7 +11,7 @@ from services.compliance.adapters.checkpoints import Checkpoints, SignedCheckpoi
 from services.compliance.adapters.violations import Violations
 from services.compliance.domain.entries import NewEntry, new_entry
 from services.compliance.judge import Judge, Verdicts
-from shared.kafka.outbox import enqueue
+from shared.db.unit_of_work import enqueue
 from shared.tlog.note import Signer
 
 log = structlog.get_logger(__name__)

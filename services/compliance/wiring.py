@@ -11,6 +11,7 @@ from services.compliance.log_writer import LogWriter
 from services.compliance.settings import ComplianceSettings
 from shared.auth import Role
 from shared.contact_rules import load_pack
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
@@ -32,7 +33,9 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         Judge(packs),
         runtime.topic(Topic.COMPLIANCE),
     )
-    runtime.consume(GROUP, AUDITED_TOPICS, Recorder(writer).handlers())
+    runtime.consume(
+        GROUP, AUDITED_TOPICS, Recorder(writer).handlers(), runtime.units_of_work(UnitOfWork)
+    )
     app = service_app(
         runtime,
         title="Collections compliance",

@@ -10,14 +10,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from services.notifier.adapters.casebook_store import CasebookStore
 from services.notifier.adapters.contacts import ContactVault
 from services.notifier.domain.files import LoanFile
 from services.notifier.domain.lifecycle import Casebook
 from services.notifier.domain.policy_book import PolicyBook
 from shared.contact_rules.sources import dispute_hold
+from shared.db.unit_of_work import UnitOfWork, enqueue
 from shared.events.assignments import (
     AgencyActivityRecorded,
     AssignmentEnded,
@@ -49,7 +48,6 @@ from shared.events.models import (
     PlacementRecalled,
 )
 from shared.kafka.handlers import EventHandlers, Received
-from shared.kafka.outbox import enqueue
 
 GROUP = "notifier"
 LOAN_EVENTS = (
@@ -81,7 +79,8 @@ class LifecycleConsumer:
         handlers.on(CONTACT_PREFERENCES_UPDATED, self.apply)
         return handlers
 
-    async def apply(self, session: AsyncSession, events: Sequence[Received[Any]]) -> None:
+    async def apply(self, uow: UnitOfWork, events: Sequence[Received[Any]]) -> None:
+        session = uow.session
         loan_keys, borrower_keys = set(), set()
         for event in events:
             lender = event.envelope.tenantid

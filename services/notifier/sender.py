@@ -42,9 +42,9 @@ from services.notifier.domain.policy import SendFailure
 from services.notifier.domain.policy_book import PolicyBook
 from shared.contact_rules import Contact, RulePack
 from shared.db.engine import SessionFactory, transaction
+from shared.db.unit_of_work import enqueue
 from shared.events.envelope import Envelope
 from shared.events.notifications import NotificationKind, NotificationStatus
-from shared.kafka.outbox import enqueue
 from shared.vocabulary import Channel, Jurisdiction
 
 log = structlog.get_logger(__name__)

@@ -25,6 +25,7 @@ from services.notifier.settings import NotifierSettings
 from shared.auth import Role
 from shared.contact_rules import RulePack, load_pack
 from shared.crypto import KeyRing
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
@@ -68,7 +69,10 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     topic = runtime.topic(Topic.NOTIFICATIONS)
     consumer = LifecycleConsumer(policies, vault, topic)
     runtime.consume(
-        GROUP, [Topic.LOANS, Topic.ASSIGNMENTS, Topic.AGENCY_ACTIVITIES], consumer.handlers()
+        GROUP,
+        [Topic.LOANS, Topic.ASSIGNMENTS, Topic.AGENCY_ACTIVITIES],
+        consumer.handlers(),
+        runtime.units_of_work(UnitOfWork),
     )
     if settings.sender:
         dispatchers = build_dispatchers(settings)

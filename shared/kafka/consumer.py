@@ -22,9 +22,10 @@ no-op however often it is replayed.
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -38,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.db.bulk import insert_new_rows, insert_rows
 from shared.db.engine import SessionFactory
 from shared.db.kit_tables import inbox
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.topics import dead_letter_topic
 from shared.kafka.connection import KafkaTarget, client_options
@@ -79,7 +81,8 @@ class ConsumerRunner:
         topics: Sequence[str],
         kafka: KafkaTarget,
         sessions: SessionFactory,
-        handlers: EventHandlers,
+        units: Callable[[], UnitOfWork],
+        handlers: EventHandlers[Any],
         dead_letters: AIOKafkaProducer,
         max_batch: int = 500,
         poll_timeout_ms: int = 500,
@@ -88,6 +91,7 @@ class ConsumerRunner:
         self.group_id = group_id
         self.topics = list(topics)
         self._sessions = sessions
+        self._units = units
         self._handlers = handlers
         self._dead_letters = dead_letters
         self._max_batch = max_batch
@@ -236,9 +240,10 @@ class ConsumerRunner:
     async def _apply(self, events: Sequence[Received]) -> None:
         if not events:
             return
-        async with self._sessions() as session, session.begin():
-            fresh = await self._claim(session, events)
-            await self._handlers.dispatch(session, fresh)
+        async with self._units() as uow:
+            fresh = await self._claim(uow.session, events)
+            await self._handlers.dispatch(uow, fresh)
+            await uow.commit()
         self.applied_total += len(events)
 
     async def _apply_one_by_one(self, events: Sequence[Received]) -> list[_Rejected]:

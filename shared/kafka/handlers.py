@@ -5,12 +5,14 @@ A service registers one handler per event type it acts on::
     handlers = EventHandlers()
     handlers.on(OVERDUE_REPORTED, handle_reports)
 
-and the consumer runner calls ``handle_reports(session, events)`` with each maximal run of
+and the consumer runner calls ``handle_reports(uow, events)`` with each maximal run of
 consecutive events of a batch that go to it, in consumption order: a report, a payment and a
 report again of one loan reach their handlers in three calls, in that order, and a batch costs
 one call per run, not per event. A handler registered for several types (compliance records
 every type) gets their consecutive events in one call. Types with no handler are left out
-before runs are formed (the runner counts them).
+before runs are formed (the runner counts them). ``uow`` is the batch's unit of work (the
+service's subclass of :class:`~shared.db.unit_of_work.UnitOfWork`): the runner marks the events
+seen in its transaction and commits it once every handler has run.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -20,14 +22,15 @@ from typing import Any, Generic
 
 from aiokafka import ConsumerRecord
 from pydantic import BaseModel, ValidationError
-from sqlalchemy.ext.asyncio import AsyncSession
 from typing_extensions import TypeVar
 
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.catalog import EventType
 from shared.events.envelope import Envelope
 from shared.kafka.faults import describe_validation
 
 M = TypeVar("M", bound=BaseModel, covariant=True, default=BaseModel)
+U = TypeVar("U", bound=UnitOfWork, default=UnitOfWork)
 
 
 @dataclass(frozen=True)
@@ -39,21 +42,21 @@ class Received(Generic[M]):
     record: "ConsumerRecord[bytes, bytes]"
 
 
-Handler = Callable[[AsyncSession, Sequence[Received[M]]], Awaitable[None]]
+Handler = Callable[[U, Sequence[Received[M]]], Awaitable[None]]
 
 
 class PoisonMessageError(Exception):
     """An event that can never be applied as it is (its data does not fit its type's schema)."""
 
 
-class EventHandlers:
-    """The handler of each event type a consumer group acts on."""
+class EventHandlers(Generic[U]):
+    """The handler of each event type a consumer group acts on, given units of work ``U``."""
 
     def __init__(self) -> None:
         self._types: dict[str, EventType] = {}
-        self._handlers: dict[str, Handler[Any]] = {}  # by type name
+        self._handlers: dict[str, Handler[U, Any]] = {}  # by type name
 
-    def on(self, event_type: EventType[M], handler: Handler[M]) -> None:
+    def on(self, event_type: EventType[M], handler: Handler[U, M]) -> None:
         if event_type.name in self._types:
             raise ValueError(f"{event_type.name} already has a handler")
         self._types[event_type.name] = event_type
@@ -84,8 +87,8 @@ class EventHandlers:
             ) from error
         return Received(envelope, data, record)
 
-    async def dispatch(self, session: AsyncSession, events: Sequence[Received]) -> None:
+    async def dispatch(self, uow: U, events: Sequence[Received]) -> None:
         """Call each handler with each maximal run of consecutive events that go to it, in
         order (every event here came from :meth:`receive`, so its type has a handler)."""
         for handler, run in groupby(events, key=lambda event: self._handlers[event.envelope.type]):
-            await handler(session, list(run))
+            await handler(uow, list(run))

@@ -38,12 +38,10 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import BigInteger, Row, Select, any_, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.db.bulk import insert_rows
 from shared.db.engine import SessionFactory
 from shared.db.kit_tables import outbox
-from shared.events.envelope import CONTENT_TYPE, Envelope
+from shared.events.envelope import CONTENT_TYPE
 from shared.kafka.faults import describe_failure, is_transient
 
 RELAY_LOCK_ID = 0x0B7B0C5
@@ -85,23 +83,6 @@ class RelayHold:
     async def wait(self, point: HoldPoint, rows: int) -> None:
         log.warning("outbox fault hold", point=point, rows=rows, seconds=self.seconds)
         await asyncio.sleep(self.seconds)
-
-
-async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelope]) -> None:
-    """Add events to the outbox in the caller's transaction, keyed by tenant and subject."""
-    await insert_rows(
-        session,
-        outbox,
-        [
-            {
-                "event_id": envelope.id,
-                "topic": topic,
-                "message_key": envelope.key,
-                "payload": envelope.to_bytes(),
-            }
-            for envelope in envelopes
-        ],
-    )
 
 
 class OutboxRelay:

@@ -36,9 +36,9 @@ from sqlalchemy import (
     insert,
     text,
 )
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.engine import create_engine, create_session_factory
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.catalog import EventType
 from shared.events.topics import Topic
 from shared.kafka.consumer import ConsumerRunner
@@ -82,14 +82,15 @@ POISON = EventType(
 )
 
 
-def effects_handler(group: str, *, db_pause: float = 0.0) -> Handler[Step]:
+def effects_handler(group: str, *, db_pause: float = 0.0) -> Handler[UnitOfWork, Step]:
     """One ``effects`` row per event.
 
     ``db_pause`` makes each call hold its transaction open that long (server-side sleep), so
     a fault injected meanwhile lands inside a transaction.
     """
 
-    async def handle(session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+    async def handle(uow: UnitOfWork, events: Sequence[Received[Step]]) -> None:
+        session = uow.session
         await session.execute(
             insert(effects),
             [
@@ -108,7 +109,7 @@ def effects_handler(group: str, *, db_pause: float = 0.0) -> Handler[Step]:
     return handle
 
 
-async def refuse(_session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+async def refuse(_uow: UnitOfWork, events: Sequence[Received[Step]]) -> None:
     raise ValueError(f"cannot apply event {events[0].envelope.id}: seq is poisoned")
 
 
@@ -148,12 +149,14 @@ async def main(argv: Sequence[str]) -> None:
     engine = create_engine(args.database_url, pool_size=2)
     dead_letters = create_producer(args.bootstrap, client_id=f"{args.group}-dlq")
     await dead_letters.start()
+    sessions = create_session_factory(engine)
     runner = _AnnouncingRunner(
         pause_before_offset_commit=args.pause_before_offset_commit,
         group_id=args.group,
         topics=[args.topic],
         kafka=args.bootstrap,
-        sessions=create_session_factory(engine),
+        sessions=sessions,
+        units=lambda: UnitOfWork(sessions),
         handlers=effect_handlers(args.group),
         dead_letters=dead_letters,
         max_batch=args.max_batch,

@@ -19,6 +19,7 @@ from sqlalchemy import select
 
 from shared.auth import Role
 from shared.db.kit_tables import KIT_METADATA
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic
 from shared.http.health import health_router
@@ -57,7 +58,7 @@ async def consuming_service(
     runtime.restart_backoff = RESTART_BACKOFF
     runtime.max_restart_backoff = MAX_RESTART_BACKOFF
     group = f"{settings.topic_namespace}{GROUP}"
-    runtime.consume(GROUP, [Topic.LOANS], effect_handlers(group))
+    runtime.consume(GROUP, [Topic.LOANS], effect_handlers(group), runtime.units_of_work(UnitOfWork))
     async with runtime.engine.begin() as connection:
         await connection.run_sync(KIT_METADATA.create_all)
         await connection.run_sync(TEST_METADATA.create_all)

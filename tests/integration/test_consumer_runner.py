@@ -26,15 +26,15 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import OutOfOrderSequenceNumber
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.engine import SessionFactory, create_engine, create_session_factory
 from shared.db.kit_tables import KIT_METADATA, inbox, outbox
+from shared.db.unit_of_work import UnitOfWork, enqueue
 from shared.events.catalog import EventType
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic, dead_letter_topic
 from shared.kafka import dead_letters
-from shared.kafka import outbox as outbox_kit
 from shared.kafka.admin import ensure_topics
 from shared.kafka.consumer import ConsumerRunner
 from shared.kafka.handlers import EventHandlers, Handler, Received
@@ -146,6 +146,7 @@ def new_runner(
         topics=[topic],
         kafka=kit.bootstrap,
         sessions=sessions or kit.sessions,
+        units=lambda: UnitOfWork(sessions or kit.sessions),
         handlers=handlers,
         dead_letters=kit.producer,
         max_batch=max_batch,
@@ -386,7 +387,8 @@ async def test_a_database_error_is_dead_lettered_with_its_sqlstate_and_no_parame
     await create_topics(kit, topic, group, partitions=1)
     secret = "borrower-7@example.com"
 
-    async def divide_by_zero(session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+    async def divide_by_zero(uow: UnitOfWork, events: Sequence[Received[Step]]) -> None:
+        session = uow.session
         await session.execute(
             text("SELECT CAST(:contact AS text), 1 / :zero"), {"contact": secret, "zero": 0}
         )
@@ -456,10 +458,10 @@ async def test_a_dead_letter_replayed_after_the_fix_applies_once_however_often_r
     fixed = False
     inner = effects_handler(group)
 
-    async def handler(session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+    async def handler(uow: UnitOfWork, events: Sequence[Received[Step]]) -> None:
         if not fixed and any(event.envelope.id == broken.id for event in events):
             raise ValueError(f"cannot apply event {broken.id} yet")
-        await inner(session, events)
+        await inner(uow, events)
 
     handlers = EventHandlers()
     handlers.on(EFFECT, handler)
@@ -658,12 +660,12 @@ async def test_a_broker_outage_while_dead_lettering_pauses_instead_of_crashing(
     inner = effects_handler(group)
     broker_stopped = broker_started = False
 
-    async def handler(session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+    async def handler(uow: UnitOfWork, events: Sequence[Received[Step]]) -> None:
         nonlocal broker_stopped
         if not broker_stopped:  # the first batch is fetched: now the broker goes away
             broker_stopped = True
             await infrastructure.stop_kafka()
-        await inner(session, events)
+        await inner(uow, events)
 
     handlers = EventHandlers()
     handlers.on(EFFECT, handler)
@@ -673,6 +675,7 @@ async def test_a_broker_outage_while_dead_lettering_pauses_instead_of_crashing(
         topics=[topic],
         kafka=kit.bootstrap,
         sessions=kit.sessions,
+        units=lambda: UnitOfWork(kit.sessions),
         handlers=handlers,
         dead_letters=dead_letters,
         poll_timeout_ms=200,
@@ -833,7 +836,7 @@ async def test_two_outbox_relays_publish_every_row_once_in_order_per_key(kit: Ki
         for wave, first in enumerate(range(0, per_key * len(keys), 10)):
             batch = [envelope(keys[n % len(keys)], n) for n in range(first, first + 10)]
             async with kit.sessions() as session, session.begin():
-                await outbox_kit.enqueue(session, topic, batch)
+                await enqueue(session, topic, batch)
             enqueued += batch
             for relay in relays[wave % 2 :] + relays[: wave % 2]:
                 relay.wake()
@@ -918,7 +921,7 @@ async def test_a_relay_whose_producer_lost_its_state_renews_it_and_publishes_onc
     await ensure_topics(kit.bootstrap, [topic], 2)
     events = [envelope(f"loan-{n % 3}", n) for n in range(30)]
     async with kit.sessions() as session, session.begin():
-        await outbox_kit.enqueue(session, topic, events)
+        await enqueue(session, topic, events)
     broken = create_producer(kit.bootstrap, client_id="relay-broken")
     await broken.start()
     renewed: list[AIOKafkaProducer] = []
@@ -962,7 +965,7 @@ async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_ke
     too_large = envelope("loan-p", "x" * 40_000)
     other_key = envelope("loan-q", 4)
     async with kit.sessions() as session, session.begin():
-        await outbox_kit.enqueue(session, topic, [before, too_large, after, other_key])
+        await enqueue(session, topic, [before, too_large, after, other_key])
     producers = [create_producer(kit.bootstrap, client_id="relay-park")]
     await producers[0].start()
 
@@ -984,7 +987,7 @@ async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_ke
         await eventually(parked, within=20)
         later = envelope("loan-q", 5)
         async with kit.sessions() as session, session.begin():
-            await outbox_kit.enqueue(session, topic, [later])
+            await enqueue(session, topic, [later])
         records = await read_topic(kit, topic, count=3)
 
         async def marked() -> bool:  # the relay marks rows once Kafka has them: wait for it
@@ -1048,8 +1051,9 @@ async def test_each_run_of_one_type_reaches_its_handler_in_order_in_one_transact
     await publish_envelopes(kit, topic, events)  # all there before the first poll: one batch
     calls: list[tuple[str, list[int], int]] = []
 
-    def recorder(name: str) -> Handler[Step]:
-        async def record(session: AsyncSession, run: Sequence[Received[Step]]) -> None:
+    def recorder(name: str) -> Handler[UnitOfWork, Step]:
+        async def record(uow: UnitOfWork, run: Sequence[Received[Step]]) -> None:
+            session = uow.session
             transaction = await session.scalar(text("SELECT txid_current()"))
             calls.append((name, [event.data.seq for event in run], transaction))
 

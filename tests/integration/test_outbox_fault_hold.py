@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.kit_tables import KIT_METADATA, outbox
+from shared.db.unit_of_work import enqueue
 from shared.events.catalog import LOAN_CLOSED
 from shared.events.models import ClosureReason, LoanClosed
-from shared.kafka import outbox as outbox_kit
 from shared.kafka.admin import ensure_topics
 from shared.kafka.outbox import HoldPoint, OutboxRelay, RelayHold
 from shared.kafka.producer import create_producer
@@ -78,7 +78,7 @@ async def test_the_relay_holds_a_batch_where_the_test_wants_to_kill_it(
         for n in range(3)
     ]
     async with sessions() as session, session.begin():
-        await outbox_kit.enqueue(session, topic, events)
+        await enqueue(session, topic, events)
     producer = create_producer(infrastructure.kafka_bootstrap, client_id="hold-tests")
     await producer.start()
     relay = OutboxRelay(sessions, producer, hold=RelayHold(point, 60.0))

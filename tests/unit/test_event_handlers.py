@@ -8,8 +8,8 @@ from uuid import uuid4
 import pytest
 from aiokafka import ConsumerRecord
 from pydantic import BaseModel
-from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.catalog import EventType
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic
@@ -23,7 +23,7 @@ class Step(BaseModel):
 REPORT = EventType(name="t.report", version=1, topic=Topic.LOANS, model=Step, summary="r")
 PAYMENT = EventType(name="t.payment", version=1, topic=Topic.LOANS, model=Step, summary="p")
 HOLD = EventType(name="t.hold", version=1, topic=Topic.LOANS, model=Step, summary="h")
-SESSION = cast(AsyncSession, object())  # the handlers below never touch it
+UOW = cast(UnitOfWork, object())  # the handlers below never touch it
 
 
 def envelope(type_name: str, data: dict[str, Any], version: int = 1) -> Envelope:
@@ -56,8 +56,8 @@ class Calls:
     def __init__(self) -> None:
         self.made: list[tuple[str, list[int]]] = []
 
-    def handler(self, name: str) -> Handler[Step]:
-        async def handle(_session: AsyncSession, events: Sequence[Received[Step]]) -> None:
+    def handler(self, name: str) -> Handler[UnitOfWork, Step]:
+        async def handle(_uow: UnitOfWork, events: Sequence[Received[Step]]) -> None:
             self.made.append((name, [event.data.seq for event in events]))
 
         return handle
@@ -70,7 +70,7 @@ async def test_each_run_of_consecutive_events_goes_to_its_handler_in_order() -> 
     handlers.on(PAYMENT, calls.handler("payment"))
 
     events = received(handlers, REPORT, REPORT, PAYMENT, REPORT, PAYMENT, PAYMENT)
-    await handlers.dispatch(SESSION, events)
+    await handlers.dispatch(UOW, events)
 
     assert calls.made == [
         ("report", [0, 1]),
@@ -88,7 +88,7 @@ async def test_a_handler_of_several_types_gets_their_consecutive_events_in_one_c
     handlers.on(PAYMENT, every)
     handlers.on(HOLD, calls.handler("hold"))
 
-    await handlers.dispatch(SESSION, received(handlers, REPORT, PAYMENT, REPORT, HOLD, PAYMENT))
+    await handlers.dispatch(UOW, received(handlers, REPORT, PAYMENT, REPORT, HOLD, PAYMENT))
 
     assert calls.made == [("every", [0, 1, 2]), ("hold", [3]), ("every", [4])]
 
@@ -97,7 +97,7 @@ async def test_nothing_to_dispatch_calls_nothing() -> None:
     calls = Calls()
     handlers = EventHandlers()
     handlers.on(REPORT, calls.handler("report"))
-    await handlers.dispatch(SESSION, [])
+    await handlers.dispatch(UOW, [])
     assert calls.made == []
 
 

@@ -9,6 +9,7 @@ from aiokafka.errors import KafkaConnectionError
 from fastapi import FastAPI
 
 from shared.auth import Role
+from shared.db.unit_of_work import UnitOfWork
 from shared.events.topics import Topic
 from shared.http.health import LivenessReport, ReadinessReport, health_router
 from shared.kafka.handlers import EventHandlers
@@ -167,7 +168,7 @@ def test_readiness_checks_the_database_the_credentials_and_only_a_consumer_its_g
     api_only = _runtime()
     assert set(api_only.readiness_checks()) == {"database", "credentials"}
     consuming = _runtime()
-    consuming.consume("group", [Topic.LOANS], EventHandlers())
+    consuming.consume("group", [Topic.LOANS], EventHandlers(), consuming.units_of_work(UnitOfWork))
     assert set(consuming.readiness_checks()) == {"database", "credentials", "consumers"}
 
 

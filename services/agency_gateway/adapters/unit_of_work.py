@@ -1,15 +1,16 @@
-"""The gateway's unit of work: one transaction, its stores, and the outbox written in it.
+"""The gateway's unit of work: the kit's (one transaction, the outbox written in its commit)
+with the gateway's stores.
 
-The gateway publishes on two topics (assignments, agencies' activities): each event goes to
-its type's topic, in the order it was published.
+The gateway publishes on two topics (assignments, agencies' activities): once routed
+(:meth:`GatewayUnitOfWork.routed`), each event goes to its type's topic, in the order it was
+published.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from itertools import groupby
-from typing import Any, Self, cast
+from typing import Self
 
-from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.activities import ActivityLog
 from services.agency_gateway.adapters.agencies import AgencyRegistry
@@ -18,24 +19,14 @@ from services.agency_gateway.adapters.cases import CaseStore, OptOutStore, Prefe
 from services.agency_gateway.adapters.commitments import CommitmentStore
 from services.agency_gateway.adapters.ledger import ContactLedger
 from services.agency_gateway.adapters.webhooks import DeliveryLog
-from shared.db.engine import SessionFactory
+from shared.db.unit_of_work import UnitOfWork, enqueue
 from shared.events.catalog import EVENT_TYPES
-from shared.events.envelope import Envelope
 from shared.events.topics import Topic
-from shared.kafka import outbox
 
 TopicNames = Callable[[Topic], str]  # a topic's name in this deployment (``runtime.topic``)
 
 
-def _nothing() -> None:
-    return None
-
-
-class GatewayUnitOfWork:
-    """Rolls back unless ``commit()`` was called; events published through it reach the
-    outbox in the transaction ``commit()`` commits, and ``on_commit`` runs after it."""
-
-    session: AsyncSession
+class GatewayUnitOfWork(UnitOfWork):
     cases: CaseStore
     preferences: PreferenceStore
     opt_outs: OptOutStore
@@ -45,17 +36,12 @@ class GatewayUnitOfWork:
     commitments: CommitmentStore
     ledger: ContactLedger
     deliveries: DeliveryLog
+    _topic_names: TopicNames | None = None
 
-    def __init__(
-        self,
-        sessions: SessionFactory,
-        topic_names: TopicNames,
-        on_commit: Callable[[], None] = _nothing,
-    ) -> None:
-        self._sessions = sessions
+    def routed(self, topic_names: TopicNames) -> Self:
+        """Publish each event on its type's topic, named by ``topic_names``."""
         self._topic_names = topic_names
-        self._on_commit = on_commit
-        self._events: list[Envelope] = []
+        return self
 
     def _open(self, session: AsyncSession) -> None:
         self.cases = CaseStore(session)
@@ -68,70 +54,21 @@ class GatewayUnitOfWork:
         self.ledger = ContactLedger(session)
         self.deliveries = DeliveryLog(session)
 
-    async def __aenter__(self) -> Self:
-        self.session = self._sessions()
-        try:
-            self._transaction: AsyncSessionTransaction = await self.session.begin()
-            self._open(self.session)
-        except BaseException:
-            await self.session.close()
-            raise
-        self._events = []
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        try:
-            if self._transaction.is_active:
-                await self._transaction.rollback()
-        finally:
-            await self.session.close()
-
-    def publish(self, envelope: Envelope) -> None:
-        self._events.append(envelope)
-
-    @asynccontextmanager
-    async def savepoint(self) -> AsyncIterator[None]:
-        published = len(self._events)
-        try:
-            async with self.session.begin_nested():
-                yield
-        except BaseException:
-            del self._events[published:]
-            raise
-
     async def commit(self) -> None:
+        topic_names = self._topic_names
+        if topic_names is None:
+            await super().commit()
+            return
         published, self._events = self._events, []
-        await enqueue_by_topic(self.session, self._topic_names, published)
+        for topic, run in groupby(published, key=lambda e: EVENT_TYPES[e.type].topic):
+            await enqueue(self.session, topic_names(topic), list(run))
         await self._transaction.commit()
         if published:
             self._on_commit()
 
 
-async def enqueue_by_topic(
-    session: AsyncSession, topic_names: TopicNames, events: list[Envelope]
-) -> None:
-    """Each run of events of one topic into the outbox, in the order they were published."""
-    for topic, run in groupby(events, key=lambda e: EVENT_TYPES[e.type].topic):
-        await outbox.enqueue(session, topic_names(topic), list(run))
-
-
-def unit_of_work_factory(
-    sessions: SessionFactory, topic_names: TopicNames, on_commit: Callable[[], None] = _nothing
+def routed_units(
+    units: Callable[[], GatewayUnitOfWork], topic_names: TopicNames
 ) -> Callable[[], GatewayUnitOfWork]:
-    return lambda: GatewayUnitOfWork(sessions, topic_names, on_commit)
-
-
-def in_session(
-    use_case: Callable[[GatewayUnitOfWork, Any], Awaitable[None]], topic_names: TopicNames
-) -> Callable[[AsyncSession, Any], Awaitable[None]]:
-    """A use case as a consumer handler, on the batch's session: its stores on that session,
-    its events into the outbox in the batch's transaction."""
-
-    async def handler(session: AsyncSession, events: Any) -> None:
-        uow = GatewayUnitOfWork(cast(SessionFactory, lambda: session), topic_names)
-        uow.session = session
-        uow._open(session)
-        await use_case(uow, events)
-        await enqueue_by_topic(session, topic_names, uow._events)
-
-    return handler
+    """Units of work (the runtime's) that publish each event on its type's topic."""
+    return lambda: units().routed(topic_names)

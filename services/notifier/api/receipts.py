@@ -12,9 +12,9 @@ from pydantic import BaseModel
 from services.notifier.adapters.providers.callbacks import CallbackParser, CallbackRejected
 from services.notifier.receipts import Receipts
 from shared.db.engine import transaction
+from shared.db.unit_of_work import enqueue
 from shared.events.topics import Topic
 from shared.http.problems import ProblemError
-from shared.kafka.outbox import enqueue
 from shared.runtime import ServiceRuntime
 
 router = APIRouter(prefix="/v1", tags=["receipts"])

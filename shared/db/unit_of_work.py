@@ -1,0 +1,103 @@
+"""The unit of work every service uses: one transaction, its stores, and the events it publishes.
+
+Events published through a unit of work reach the outbox in the transaction ``commit()``
+commits, so a change and its events are stored together or not at all; ``on_commit`` runs after
+(the runtime wakes the outbox relay with it). A service subclasses it to make its stores on the
+transaction's session in ``_open``; its use cases see the stores and ``publish``, never the
+session. Leaving the block without ``commit()`` rolls everything back.
+"""
+
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
+
+from shared.db.bulk import insert_rows
+from shared.db.engine import SessionFactory
+from shared.db.kit_tables import outbox
+from shared.events.envelope import Envelope
+
+
+async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelope]) -> None:
+    """Add events to the outbox in the caller's transaction, keyed by tenant and subject."""
+    await insert_rows(
+        session,
+        outbox,
+        [
+            {
+                "event_id": envelope.id,
+                "topic": topic,
+                "message_key": envelope.key,
+                "payload": envelope.to_bytes(),
+            }
+            for envelope in envelopes
+        ],
+    )
+
+
+def _nothing() -> None:
+    return None
+
+
+class UnitOfWork:
+    """Rolls back unless ``commit()`` was called (see the module's docstring)."""
+
+    session: AsyncSession
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        topic: str | None = None,
+        on_commit: Callable[[], None] = _nothing,
+    ) -> None:
+        self._sessions = sessions
+        self._topic = topic
+        self._on_commit = on_commit
+        self._events: list[Envelope] = []
+
+    def _open(self, session: AsyncSession) -> None:
+        """Make the service's stores on ``session``; a subclass's hook."""
+
+    async def __aenter__(self) -> Self:
+        self.session = self._sessions()
+        try:
+            self._transaction: AsyncSessionTransaction = await self.session.begin()
+            self._open(self.session)
+        except BaseException:
+            await self.session.close()
+            raise
+        self._events = []
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        try:
+            if self._transaction.is_active:
+                await self._transaction.rollback()
+        finally:
+            await self.session.close()
+
+    def publish(self, envelope: Envelope) -> None:
+        """Queue an event for the outbox; it is stored by ``commit()``, with everything else."""
+        if self._topic is None:
+            raise RuntimeError("this unit of work publishes no events (it was given no topic)")
+        self._events.append(envelope)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        """Work inside it is undone, events included, if the block raises."""
+        published = len(self._events)
+        try:
+            async with self.session.begin_nested():
+                yield
+        except BaseException:
+            del self._events[published:]
+            raise
+
+    async def commit(self) -> None:
+        if self._events and self._topic is not None:  # publish() takes none without a topic
+            await enqueue(self.session, self._topic, self._events)
+        await self._transaction.commit()
+        published, self._events = self._events, []
+        if published:
+            self._on_commit()
