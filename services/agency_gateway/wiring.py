@@ -37,6 +37,7 @@ from services.agency_gateway.workers import PlacementWorker, WebhookWorker
 from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.crypto import KeyRing
+from shared.db.jobs import backoff
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
@@ -115,9 +116,12 @@ def webhook_deliveries(
     return WebhookDeliveries(
         unit_of_work,
         SignedWebhookPoster(client, storage),
+        partial(
+            backoff,
+            initial=timedelta(seconds=settings.webhook_initial_backoff_seconds),
+            maximum=timedelta(seconds=settings.webhook_max_backoff_seconds),
+        ),
         max_attempts=settings.webhook_max_attempts,
-        initial_backoff=timedelta(seconds=settings.webhook_initial_backoff_seconds),
-        max_backoff=timedelta(seconds=settings.webhook_max_backoff_seconds),
     )
 
 

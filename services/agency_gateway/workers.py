@@ -2,14 +2,16 @@
 
 The placement worker claims lapsed assignments and cases due for a decision (``FOR UPDATE SKIP
 LOCKED``: replicas share the work and never decide one case twice) and writes a batch's
-decisions with their events in one unit of work. The webhook worker leases due deliveries,
-sends them outside any transaction, then logs each attempt.
+decisions with their events in one unit of work. The webhook worker claims due deliveries
+through the kit's job queue (a lease and a fencing token), sends them outside any
+transaction, then logs each attempt under its token.
 """
 
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
+from uuid import uuid4
 
 from services.agency_gateway.application.placement import PlacementHandlers
 from services.agency_gateway.application.ports import Clock, UnitOfWork, utc_now
@@ -58,13 +60,14 @@ class WebhookWorker:
 
     async def deliver_due(self) -> int:
         """Each due delivery leased (a crash mid-send only delays it), sent, then logged."""
+        token = uuid4()  # this claim's fencing token
         async with self.unit_of_work() as uow:
-            due = await uow.deliveries.claim_due(self.clock(), self.batch_size, self.lease)
+            due = await uow.deliveries.claim_due(self.clock(), self.batch_size, self.lease, token)
             await uow.commit()
         if not due:
             return 0
         results = await asyncio.gather(*(self.deliveries.attempt(d) for d in due))
         async with self.unit_of_work() as uow:
-            await self.deliveries.record(uow, due, results)
+            await self.deliveries.record(uow, token, results)
             await uow.commit()
         return len(due)

@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 from typing import Any, Generic, Protocol, Self, TypeVar
+from uuid import UUID
 
 from pydantic import BaseModel
 
@@ -151,8 +152,11 @@ class DeliveryLog(Protocol):
     async def owe_for(self, envelopes: Sequence[Envelope], now: datetime) -> None:
         """The deliveries the events announced to agencies make."""
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Row]:
-        """Due deliveries, leased, each with its ``agency`` row."""
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, token: UUID
+    ) -> list[Row]:
+        """Due deliveries, claimed under ``token`` for ``lease``, each with its ``agency``
+        row."""
 
     async def attempted(
         self,
@@ -163,9 +167,9 @@ class DeliveryLog(Protocol):
         error: str | None,
         next_attempt_at: datetime | None,
         *,
-        leased_until: datetime,
+        token: UUID,
     ) -> None:
-        """Log an attempt; the delivery changes only while it still holds that lease."""
+        """Log an attempt; the delivery changes only while the claim ``token`` holds it."""
 
     async def redeliver(
         self,
@@ -255,6 +259,11 @@ class ActivityTexts(Protocol):
 class WebhookPoster(Protocol):
     async def post(self, delivery: Mapping[str, Any]) -> tuple[int | None, str | None]:
         """Send one delivery, signed for its agency: the status code and the error, if any."""
+
+
+class Backoff(Protocol):
+    def __call__(self, attempts: int) -> timedelta:
+        """The wait after the ``attempts``-th failure in a row."""
 
 
 class Clock(Protocol):

@@ -6,19 +6,20 @@ Signing and sending are the poster's (``adapters/webhook_poster.py``: Standard W
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
+from uuid import UUID
 
 import structlog
 
 from services.agency_gateway.application.errors import FieldProblem, InvalidReportError
 from services.agency_gateway.application.ports import (
+    Backoff,
     Clock,
     Row,
     UnitOfWork,
     WebhookPoster,
     utc_now,
 )
-from services.agency_gateway.domain.webhooks import backoff
 
 log = structlog.get_logger(__name__)
 
@@ -36,9 +37,8 @@ class AttemptResult:
 class WebhookDeliveries:
     unit_of_work: Callable[[], UnitOfWork]
     poster: WebhookPoster
+    backoff: Backoff  # the wait after the n-th failure of a round (``shared.db.jobs.backoff``)
     max_attempts: int = 8
-    initial_backoff: timedelta = timedelta(seconds=2)
-    max_backoff: timedelta = timedelta(minutes=10)
     clock: Clock = field(default=utc_now)
 
     async def attempt(self, delivery: Row) -> AttemptResult:
@@ -55,17 +55,15 @@ class WebhookDeliveries:
         retry = None
         in_round = attempt - delivery["round_start"]
         if error is not None and in_round < self.max_attempts:
-            retry = self.clock() + backoff(in_round, self.initial_backoff, self.max_backoff)
+            retry = self.clock() + self.backoff(in_round)
         if error is not None:
             log.info("webhook not delivered", delivery_id=delivery["delivery_id"], error=error)
         return AttemptResult(delivery["delivery_id"], attempt, status_code, error, retry)
 
-    async def record(
-        self, uow: UnitOfWork, due: Sequence[Row], results: Sequence[AttemptResult]
-    ) -> None:
-        """Log each attempt; a delivery changes only while it still holds the lease it was
-        claimed under (a redelivery asked for meanwhile stays)."""
-        for delivery, result in zip(due, results, strict=True):
+    async def record(self, uow: UnitOfWork, token: UUID, results: Sequence[AttemptResult]) -> None:
+        """Log each attempt; a delivery changes only while the claim ``token`` still holds it
+        (a redelivery asked for meanwhile stays, and so does a later claim's work)."""
+        for result in results:
             await uow.deliveries.attempted(
                 result.delivery_id,
                 result.attempt,
@@ -73,7 +71,7 @@ class WebhookDeliveries:
                 result.status_code,
                 result.error,
                 result.next_attempt_at,
-                leased_until=delivery["next_attempt_at"],
+                token=token,
             )
 
     async def redeliver(

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Self
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from services.agency_gateway.application.ports import BorrowerKey, LoanKey, Row
 from services.agency_gateway.domain.allocation import AgencyLoad
@@ -359,6 +359,8 @@ class FakeDeliveryLog:
                 "next_attempt_at": now,
                 "created_at": now,
                 "delivered_at": None,
+                "lease_until": None,
+                "claim_token": None,
             }
 
     async def owe_for(self, envelopes: Sequence[Envelope], now: datetime) -> None:
@@ -366,15 +368,20 @@ class FakeDeliveryLog:
             [(event, e.data) for e in envelopes if (event := announced(e)) is not None], now
         )
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[Row]:
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, token: UUID
+    ) -> list[Row]:
+        """Leases are measured on ``now`` (the database's clock in production)."""
         due = [
             d
             for d in self.db.deliveries.values()
-            if d["status"] == "pending" and d["next_attempt_at"] <= now
+            if d["status"] == "pending"
+            and d["next_attempt_at"] <= now
+            and (d["lease_until"] is None or d["lease_until"] < now)
         ]
         due.sort(key=lambda d: d["next_attempt_at"])
         for d in due[:limit]:
-            d["next_attempt_at"] = now + lease
+            d.update(lease_until=now + lease, claim_token=token)
         return [dict(d) | {"agency": dict(self.db.agencies[d["agency_id"]])} for d in due[:limit]]
 
     async def attempted(
@@ -386,7 +393,7 @@ class FakeDeliveryLog:
         error: str | None,
         next_attempt_at: datetime | None,
         *,
-        leased_until: datetime,
+        token: UUID,
     ) -> None:
         delivered = status_code is not None and 200 <= status_code < 300
         self.db.attempts.append(
@@ -399,13 +406,15 @@ class FakeDeliveryLog:
             }
         )
         delivery = self.db.deliveries[delivery_id]
-        if delivery["next_attempt_at"] != leased_until:
-            return  # redelivered meanwhile: the request stays
+        if delivery["claim_token"] != token or delivery["lease_until"] <= at:
+            return  # no longer this claim's: what happened since stays
         delivery.update(
             status="delivered" if delivered else ("pending" if next_attempt_at else "failed"),
             attempts=attempt,
             next_attempt_at=None if delivered else next_attempt_at,
             delivered_at=at if delivered else None,
+            lease_until=None,
+            claim_token=None,
         )
 
     async def redeliver(
@@ -423,7 +432,13 @@ class FakeDeliveryLog:
             and (since is None or d["created_at"] >= since)
         ]
         for d in chosen:
-            d.update(status="pending", next_attempt_at=now, round_start=d["attempts"])
+            d.update(
+                status="pending",
+                next_attempt_at=now,
+                round_start=d["attempts"],
+                lease_until=None,
+                claim_token=None,
+            )
         return len(chosen)
 
     async def log(self, agency_id: str, limit: int) -> list[Row]:

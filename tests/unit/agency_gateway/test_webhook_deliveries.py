@@ -2,12 +2,15 @@
 worker that crashed only delays, and a redelivery asked for mid-send stays."""
 
 from datetime import timedelta
+from functools import partial
+from uuid import uuid4
 
 import pytest
 
 from services.agency_gateway.application.errors import InvalidReportError
 from services.agency_gateway.application.webhooks import WebhookDeliveries
 from services.agency_gateway.workers import WebhookWorker
+from shared.db.jobs import backoff
 from tests.unit.agency_gateway.fakes import (
     Database,
     FakeClock,
@@ -28,9 +31,8 @@ async def world(
     deliveries = WebhookDeliveries(
         lambda: FakeUnitOfWork(db),
         poster,
+        partial(backoff, initial=INITIAL, maximum=MAXIMUM),
         max_attempts=max_attempts,
-        initial_backoff=INITIAL,
-        max_backoff=MAXIMUM,
         clock=clock,
     )
     worker = WebhookWorker(lambda: FakeUnitOfWork(db), deliveries, lease=LEASE, clock=clock)
@@ -98,28 +100,47 @@ async def test_a_claim_whose_worker_crashed_is_due_again_when_its_lease_ends() -
     db, worker, clock = await world(poster)
     uow = FakeUnitOfWork(db)
     async with uow:  # a worker claims, then dies before it logs anything
-        await uow.deliveries.claim_due(clock.now, 10, LEASE)
+        await uow.deliveries.claim_due(clock.now, 10, LEASE, uuid4())
         await uow.commit()
     assert await worker.deliver_due() == 0
     clock.advance(LEASE)
+    assert await worker.deliver_due() == 0  # held to the end of its lease
+    clock.advance(timedelta(seconds=1))
     assert await worker.deliver_due() == 1
     assert the_delivery(db)["status"] == "delivered"
 
 
 async def test_a_redelivery_asked_for_mid_send_is_kept_by_the_stale_attempt() -> None:
     db, worker, clock = await world(FakePoster([(500, "HTTP 500")]), max_attempts=1)
-    uow = FakeUnitOfWork(db)
+    uow, token = FakeUnitOfWork(db), uuid4()
     async with uow:
-        due = await uow.deliveries.claim_due(clock.now, 10, LEASE)
+        due = await uow.deliveries.claim_due(clock.now, 10, LEASE, token)
         await uow.commit()
     await worker.deliveries.redeliver(NORTH, None, clock.now - timedelta(days=1))
     result = await worker.deliveries.attempt(due[0])
     async with uow:
-        await worker.deliveries.record(uow, due, [result])
+        await worker.deliveries.record(uow, token, [result])
         await uow.commit()
     delivery = the_delivery(db)
     assert (delivery["status"], delivery["next_attempt_at"]) == ("pending", clock.now)
     assert len(db.attempts) == 1  # the attempt is logged all the same
+
+
+async def test_a_worker_whose_lease_ran_out_changes_nothing() -> None:
+    db, worker, clock = await world(FakePoster([(500, "HTTP 500")]))
+    uow, stale = FakeUnitOfWork(db), uuid4()
+    async with uow:
+        due = await uow.deliveries.claim_due(clock.now, 10, LEASE, stale)
+        await uow.commit()
+    result = await worker.deliveries.attempt(due[0])
+    clock.advance(LEASE + timedelta(seconds=1))
+    worker.deliveries.poster.answers[:] = [(200, None)]  # type: ignore[attr-defined]
+    assert await worker.deliver_due() == 1  # another worker claims and delivers it
+    async with uow:
+        await worker.deliveries.record(uow, stale, [result])
+        await uow.commit()
+    delivery = the_delivery(db)
+    assert (delivery["status"], delivery["attempts"]) == ("delivered", 1)
 
 
 async def test_redelivery_names_what_to_send() -> None:
