@@ -76,7 +76,7 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
     app = service_app(
         runtime,
         title="Collections agency gateway",
-        description="Placements with collection agencies and the agencies' handoff API.",
+        description="Placements with collection agencies and the agency API.",
         routers=[
             placements.router,
             assignments.router,
