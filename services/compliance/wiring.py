@@ -4,14 +4,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.compliance.adapters.clock import SystemClock
+from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork, audit_reads
 from services.compliance.api import entries, proofs, reports, violations
+from services.compliance.api.dependencies import ComplianceApplication
+from services.compliance.api.errors import answer_errors
+from services.compliance.application.judge import Judge
+from services.compliance.application.log_writer import LogWriter
 from services.compliance.consumer import AUDITED_TOPICS, GROUP, Recorder
-from services.compliance.judge import Judge
-from services.compliance.log_writer import LogWriter
 from services.compliance.settings import ComplianceSettings
 from shared.auth import Role
 from shared.contact_rules import load_pack
-from shared.db.unit_of_work import UnitOfWork
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
@@ -28,14 +31,11 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         raise ValueError("COMPLIANCE_LOG_SIGNING_KEY is required: the audit log's checkpoint key")
     packs = {jurisdiction: load_pack(jurisdiction) for jurisdiction in Jurisdiction}
     runtime = ServiceRuntime("compliance", settings, MIGRATIONS, ROLES)
-    writer = LogWriter(
-        Signer.parse(settings.log_signing_key.get_secret_value()),
-        Judge(packs),
-        runtime.topic(Topic.COMPLIANCE),
-    )
-    runtime.consume(
-        GROUP, AUDITED_TOPICS, Recorder(writer).handlers(), runtime.units_of_work(UnitOfWork)
-    )
+    clock = SystemClock()
+    signer = Signer.parse(settings.log_signing_key.get_secret_value())
+    writer = LogWriter(signer, Judge(packs), clock)
+    units = runtime.units_of_work(ComplianceUnitOfWork, publishes_to=Topic.COMPLIANCE)
+    runtime.consume(GROUP, AUDITED_TOPICS, Recorder(writer).handlers(), units)
     app = service_app(
         runtime,
         title="Collections compliance",
@@ -45,5 +45,11 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
     )
     app.state.authenticator = runtime.auth  # what role_required checks keys with
-    app.state.log_writer = writer
+    app.state.compliance = ComplianceApplication(
+        reads=audit_reads(runtime.reads),
+        consistent_reads=audit_reads(runtime.sessions, in_transaction=True),
+        writer=writer,
+        clock=clock,
+    )
+    answer_errors(app)
     return app

@@ -36,8 +36,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from deploy.devstack.platform import DEMO_LENDER
+from services.compliance.cli.verify import VerificationError, verify_log
 from services.compliance.consumer import AUDITED_TOPICS
-from services.compliance.verify import VerificationError, verify_log
 from shared.events.catalog import OVERDUE_REPORTED
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic

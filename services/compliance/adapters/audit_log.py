@@ -1,14 +1,19 @@
 """The append-only audit log in compliance's database: entries, Merkle nodes, tree head."""
 
 from collections.abc import Collection, Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, and_, select, union_all, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.tables import audit_entries, log_state, merkle_nodes
+from services.compliance.application.ports import (
+    EntryFilter,
+    EntryRow,
+    LoanPair,
+    MissingNodesError,
+    TreeHead,
+)
 from services.compliance.domain.entries import NewEntry
 from shared.db.bulk import among_named, insert_rows, key_arrays
 from shared.tlog.tree import Appended, NodeKey, append_leaves, range_nodes
@@ -61,28 +66,7 @@ def _timelines() -> Select[Any]:
 TIMELINES = _timelines()
 
 
-class MissingNodesError(LookupError):
-    """Nodes of a tree larger than the log (or removed from the database)."""
-
-
-@dataclass(frozen=True)
-class TreeHead:
-    size: int
-    root_hash: bytes
-
-
-@dataclass(frozen=True)
-class EntryFilter:
-    lender_id: str | None = None  # None: every lender (an auditor of all)
-    loan_id: str | None = None
-    agency_id: str | None = None
-    event_type: str | None = None
-    time_from: datetime | None = None
-    time_to: datetime | None = None
-    after_index: int = -1  # the cursor: entries past this leaf index
-
-
-class AuditLog:
+class SqlAuditLog:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
@@ -129,7 +113,7 @@ class AuditLog:
             raise MissingNodesError(f"{len(wanted) - len(found)} Merkle nodes are not stored")
         return found
 
-    async def entries(self, where: EntryFilter, limit: int) -> list[dict[str, Any]]:
+    async def entries(self, where: EntryFilter, limit: int) -> list[EntryRow]:
         """Entries in leaf order past the cursor, at most ``limit``."""
         c = audit_entries.c
         conditions = [c.leaf_index > where.after_index]
@@ -150,16 +134,14 @@ class AuditLog:
         )
         return [dict(row._mapping) for row in rows]
 
-    async def timeline(self, lender_id: str, loan_id: str) -> list[dict[str, Any]]:
+    async def timeline(self, lender_id: str, loan_id: str) -> list[EntryRow]:
         """A lender's loan in leaf order: its own entries and its borrower's (opt-outs,
         preferences), which name the borrower's pseudonym but no loan."""
         return (await self.timelines([(lender_id, loan_id)])).get((lender_id, loan_id), [])
 
-    async def timelines(
-        self, loans: Collection[tuple[str, str]]
-    ) -> dict[tuple[str, str], list[dict[str, Any]]]:
+    async def timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
         """The timelines of these (lender, loan) pairs, read in one statement."""
-        found: dict[tuple[str, str], list[dict[str, Any]]] = {}
+        found: dict[LoanPair, list[EntryRow]] = {}
         for row in await self._session.execute(TIMELINES, key_arrays("loans", loans, 2)):
             entry = dict(row._mapping)
             found.setdefault((entry["tenant_id"], entry.pop("of_loan")), []).append(entry)

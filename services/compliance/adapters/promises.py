@@ -23,7 +23,7 @@ entry_data = cast(func.convert_from(c.entry, "UTF8"), JSONB)["data"]
 due_start = func.timezone("UTC", cast(cast(entry_data["due_date"].astext, Date), DateTime))
 
 
-class PromiseEntries:
+class SqlPromiseEntries:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 

@@ -1,41 +1,27 @@
 """Violations found after the fact, as the auditor's API lists them."""
 
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import and_, bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.tables import violations
+from services.compliance.application.ports import LoanPair, ViolationFilter
 from services.compliance.domain.judgement import Judged
-from services.compliance.domain.retraction import Standing
+from services.compliance.domain.retraction import StandingViolation
 from shared.db.bulk import among
 
-Status = Literal["standing", "retracted", "all"]
 
-
-@dataclass(frozen=True)
-class ViolationFilter:
-    lender_id: str | None = None
-    rule_id: str | None = None
-    agency_id: str | None = None
-    loan_id: str | None = None
-    time_from: datetime | None = None
-    time_to: datetime | None = None
-    status: Status = "all"
-    after_index: int = -1
-
-
-class Violations:
+class SqlViolations:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def standing(
-        self, loans: Collection[tuple[str, str]]
-    ) -> dict[tuple[str, str], list[Standing]]:
+        self, loans: Collection[LoanPair]
+    ) -> dict[LoanPair, list[StandingViolation]]:
         """The violations of these (lender, loan) pairs not retracted, by pair."""
         if not loans:
             return {}
@@ -45,10 +31,10 @@ class Violations:
                 among([c.lender_id, c.loan_id], loans), c.retracted_at.is_(None)
             )
         )
-        found: dict[tuple[str, str], list[Standing]] = {}
+        found: dict[LoanPair, list[StandingViolation]] = {}
         for row in rows:
             found.setdefault((row.lender_id, row.loan_id), []).append(
-                Standing(
+                StandingViolation(
                     violation_id=row.violation_id,
                     rule_id=row.rule_id,
                     pack_version=row.pack_version,

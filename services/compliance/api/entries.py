@@ -1,8 +1,6 @@
 """Reading the log: entries by filter, a loan's timeline, the export (auditor role).
 
-An auditor's key names the lender it may see, or ``*``: a scoped auditor sees that lender's
-entries alone; an auditor of all names the lender (``lender_id``) whenever it names a loan,
-since loan ids are per lender.
+Which lender each read covers: ``application/scope.py``.
 """
 
 import base64
@@ -19,8 +17,13 @@ from fastapi import APIRouter, Query
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
-from services.compliance.adapters.audit_log import AuditLog, EntryFilter
-from services.compliance.api import Auditor, Runtime, Writer
+from services.compliance.api.dependencies import (
+    Auditor,
+    ConsistentReads,
+    Reads,
+    Writer,
+    own_lender,
+)
 from services.compliance.api.paging import (
     OTHER_LENDER,
     CursorQuery,
@@ -33,10 +36,10 @@ from services.compliance.api.paging import (
     next_cursor,
 )
 from services.compliance.api.proofs import CheckpointView
-from shared.auth import ALL_LENDERS, Principal
-from shared.db.engine import transaction
+from services.compliance.application.errors import LoanNotFoundError
+from services.compliance.application.ports import EntryFilter, EntryRow
+from services.compliance.application.scope import lender_in_scope
 from shared.http.params import LoanId
-from shared.http.problems import ProblemError
 
 router = APIRouter(prefix="/v1", tags=["audit log"])
 
@@ -68,7 +71,7 @@ class Timeline(BaseModel):
     entries: list[EntryView]
 
 
-def entry_view(row: dict[str, Any]) -> EntryView:
+def entry_view(row: EntryRow) -> EntryView:
     canonical = bytes(row["entry"])
     return EntryView(
         leaf_index=row["leaf_index"],
@@ -85,27 +88,6 @@ def entry_view(row: dict[str, Any]) -> EntryView:
     )
 
 
-def lender_in_scope(
-    auditor: Principal, lender_id: str | None, *, naming_a_loan: bool
-) -> str | None:
-    """The lender to filter on: the auditor's own, or the one an auditor of all names.
-
-    A scoped auditor naming another lender is answered as if nothing existed (404)."""
-    if auditor.subject != ALL_LENDERS:
-        if lender_id not in (None, auditor.subject):
-            raise ProblemError(404, "Not found", "Nothing of that lender is visible to this key.")
-        return auditor.subject
-    if lender_id is None and naming_a_loan:
-        message = "loan ids are per lender: an auditor of every lender names one"
-        raise ProblemError(
-            422,
-            "Invalid request",
-            message,
-            errors=[{"field": "query.lender_id", "message": message, "code": "missing"}],
-        )
-    return lender_id
-
-
 @router.get(
     "/audit/entries",
     summary="Log entries by loan, agency, type and time, in log order",
@@ -113,7 +95,7 @@ def lender_in_scope(
 )
 async def list_entries(
     auditor: Auditor,
-    runtime: Runtime,
+    reads: Reads,
     lender_id: LenderQuery = None,
     loan_id: IdQuery = None,
     agency_id: IdQuery = None,
@@ -126,7 +108,9 @@ async def list_entries(
     limit: LimitQuery = 100,
 ) -> EntryPage:
     where = EntryFilter(
-        lender_id=lender_in_scope(auditor, lender_id, naming_a_loan=loan_id is not None),
+        lender_id=lender_in_scope(
+            own_lender(auditor), lender_id, naming_a_loan=loan_id is not None
+        ),
         loan_id=loan_id,
         agency_id=agency_id,
         event_type=event_type,
@@ -134,8 +118,8 @@ async def list_entries(
         time_to=time_to,
         after_index=cursor_value(cursor),
     )
-    async with runtime.reads() as session:
-        rows = await AuditLog(session).entries(where, limit)
+    async with reads() as read:
+        rows = await read.log.entries(where, limit)
     return EntryPage(
         entries=[entry_view(row) for row in rows],
         next_cursor=next_cursor(rows, limit),
@@ -144,14 +128,14 @@ async def list_entries(
 
 @router.get("/loans/{loan_id}/timeline", summary="Everything the log holds of a loan, in order")
 async def loan_timeline(
-    loan_id: LoanId, auditor: Auditor, runtime: Runtime, lender_id: LenderQuery = None
+    loan_id: LoanId, auditor: Auditor, reads: Reads, lender_id: LenderQuery = None
 ) -> Timeline:
-    lender = lender_in_scope(auditor, lender_id, naming_a_loan=True)
+    lender = lender_in_scope(own_lender(auditor), lender_id, naming_a_loan=True)
     assert lender is not None  # naming a loan, a lender is always known here
-    async with runtime.reads() as session:
-        rows = await AuditLog(session).timeline(lender, loan_id)
+    async with reads() as read:
+        rows = await read.log.timeline(lender, loan_id)
     if not rows:
-        raise ProblemError(404, "Loan not found", f"No audit entry names loan {loan_id!r}.")
+        raise LoanNotFoundError(f"No audit entry names loan {loan_id!r}.")
     return Timeline(loan_id=loan_id, lender_id=lender, entries=[entry_view(row) for row in rows])
 
 
@@ -171,7 +155,7 @@ CSV_COLUMNS = ("leaf_index", "leaf_hash", "canonical", "event_id", "type", "lend
 )
 async def export_entries(
     auditor: Auditor,
-    runtime: Runtime,
+    consistent_reads: ConsistentReads,
     writer: Writer,
     export_format: Annotated[ExportFormat, Query(alias="format")] = ExportFormat.JSONL,
     lender_id: LenderQuery = None,
@@ -179,22 +163,16 @@ async def export_entries(
     """The entries of the checkpoint taken when the export starts, in log order. JSON lines:
     the first line is ``{"checkpoint": {...}}``, then one entry per line. CSV: one row per
     entry; the checkpoint's signed note is in the ``Audit-Checkpoint`` header (base64)."""
-    lender = lender_in_scope(auditor, lender_id, naming_a_loan=False)
-    async with transaction(runtime.sessions) as session:
-        signed = await writer.latest(session)
-    head = CheckpointView(
-        tree_size=signed.tree_size,
-        root_hash=signed.root_hash.hex(),
-        timestamp=signed.signed_at,
-        key_id=signed.key_id,
-        note=signed.note,
-    )
+    lender = lender_in_scope(own_lender(auditor), lender_id, naming_a_loan=False)
+    async with consistent_reads() as read:
+        signed = await writer.latest(read.log, read.checkpoints)
+    head = CheckpointView.of(signed)
 
-    async def pages() -> AsyncIterator[list[dict[str, Any]]]:
+    async def pages() -> AsyncIterator[list[EntryRow]]:
         after = -1
         while True:
-            async with transaction(runtime.sessions) as session:
-                rows = await AuditLog(session).entries(
+            async with consistent_reads() as read:
+                rows = await read.log.entries(
                     EntryFilter(lender_id=lender, after_index=after), EXPORT_PAGE
                 )
             rows = [row for row in rows if row["leaf_index"] < signed.tree_size]

@@ -6,9 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from services.compliance.adapters.violations import Status, ViolationFilter, Violations
-from services.compliance.api import Auditor, Runtime
-from services.compliance.api.entries import lender_in_scope
+from services.compliance.api.dependencies import Auditor, Reads, own_lender
 from services.compliance.api.paging import (
     OTHER_LENDER,
     CursorQuery,
@@ -20,6 +18,8 @@ from services.compliance.api.paging import (
     cursor_value,
     next_cursor,
 )
+from services.compliance.application.ports import Status, ViolationFilter
+from services.compliance.application.scope import lender_in_scope
 
 router = APIRouter(prefix="/v1", tags=["violations"])
 RuleQuery = Annotated[str | None, Query(max_length=20, pattern=r"^[A-Z]+-\d+$")]
@@ -75,7 +75,7 @@ class ViolationPage(BaseModel):
 )
 async def list_violations(
     auditor: Auditor,
-    runtime: Runtime,
+    reads: Reads,
     lender_id: LenderQuery = None,
     rule_id: RuleQuery = None,
     agency_id: IdQuery = None,
@@ -87,7 +87,9 @@ async def list_violations(
     limit: LimitQuery = 100,
 ) -> ViolationPage:
     where = ViolationFilter(
-        lender_id=lender_in_scope(auditor, lender_id, naming_a_loan=loan_id is not None),
+        lender_id=lender_in_scope(
+            own_lender(auditor), lender_id, naming_a_loan=loan_id is not None
+        ),
         rule_id=rule_id,
         agency_id=agency_id,
         loan_id=loan_id,
@@ -96,8 +98,8 @@ async def list_violations(
         status=status,
         after_index=cursor_value(cursor),
     )
-    async with runtime.reads() as session:
-        rows = await Violations(session).page(where, limit)
+    async with reads() as read:
+        rows = await read.violations.page(where, limit)
     return ViolationPage(
         violations=[ViolationView(**row) for row in rows],
         next_cursor=next_cursor(rows, limit),

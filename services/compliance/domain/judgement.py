@@ -106,7 +106,7 @@ class Judged:
 
 
 @dataclass
-class _Case:
+class Case:
     """What the entries say of one loan, folded in log order."""
 
     lender_id: str
@@ -118,6 +118,7 @@ class _Case:
     replies: list[OptOut] = field(default_factory=list)  # the borrower's STOP replies
     reports: list[tuple[datetime, ContactPreferences]] = field(default_factory=list)
     placements: dict[str, Placement] = field(default_factory=dict)
+    untold: dict[str, list[datetime]] = field(default_factory=dict)  # notices before placement
     contacts: list[Contact] = field(default_factory=list)
     leaf_of: dict[str, int] = field(default_factory=dict)  # contact id -> leaf index
     fact_leaves: dict[str, list[int]] = field(default_factory=dict)  # fact kind -> leaves
@@ -144,22 +145,40 @@ class _Case:
             held = self.holds[d["hold_id"]]
             self.holds[d["hold_id"]] = Hold(held.reason, held.placed_at, _at(d["lifted_at"]))
         elif event.type == "collections.assignment.placed":
-            self.placements[d["agency_id"]] = Placement(d["agency_id"], _at(d["placed_at"]))
+            self._placed(d["agency_id"], _at(d["placed_at"]))
         elif event.type in ENDS and d["agency_id"] in self.placements:
             p = self.placements[d["agency_id"]]
             self.placements[p.agency_id] = Placement(
                 p.agency_id, p.placed_at, p.borrower_notified_at, _at(d["ended_at"])
             )
-        elif kind == "agency-notice-sent" and d.get("agency_id") in self.placements:
-            p = self.placements[d["agency_id"]]
-            self.placements[p.agency_id] = Placement(
-                p.agency_id, p.placed_at, p.borrower_notified_at or _at(d["at"]), p.ended_at
-            )
+        elif kind == "agency-notice-sent" and d.get("agency_id"):
+            self._told(d["agency_id"], _at(d["at"]))
         elif kind == "opt-out-recorded":
             replied = replied_opt_out(OptOutRecorded.model_validate(_fields(OptOutRecorded, d)))
             self.replies += [replied] if replied is not None else []
         elif kind == "contact-preferences-updated":
             self._preferences(d["preferences"], _at(d["effective_at"]))
+
+    def _placed(self, agency_id: str, at: datetime) -> None:
+        """A new placement of the agency (one logged again, the same placement, keeps its
+        notice and end), then the notices of it logged before it."""
+        current = self.placements.get(agency_id)
+        if current is None or current.placed_at != at:
+            self.placements[agency_id] = Placement(agency_id, at)
+        for told_at in self.untold.pop(agency_id, []):
+            self._told(agency_id, told_at)
+
+    def _told(self, agency_id: str, at: datetime) -> None:
+        """A CN-09 notice of the agency sent at ``at``: the borrower counts as told from the
+        earliest notice, whatever order the notices were logged in (compliance consumes the
+        notifier's topic apart from the gateway's, and the notifier sends its own notices). A
+        notice logged before its placement waits for it."""
+        p = self.placements.get(agency_id)
+        if p is None:
+            self.untold.setdefault(agency_id, []).append(at)
+            return
+        told = at if p.borrower_notified_at is None else min(p.borrower_notified_at, at)
+        self.placements[agency_id] = Placement(p.agency_id, p.placed_at, told, p.ended_at)
 
     def _preferences(self, prefs: Mapping[str, Any], since: datetime) -> None:
         self.reports.append((since, ContactPreferences.model_validate(prefs)))
@@ -233,7 +252,7 @@ def judge_loan(
 ) -> list[Judged]:
     """Every violation among the loan's logged contacts (none before the loan is reported:
     its jurisdiction and the borrower's zone are unknown until then)."""
-    case = _Case(lender_id, loan_id)
+    case = Case(lender_id, loan_id)
     ordered = sorted(events, key=lambda e: e.leaf_index)
     for event in ordered:  # facts first: a contact logged before the report still counts
         case.apply(event)
@@ -264,7 +283,7 @@ def judge_loan(
     return judged
 
 
-def _violations(case: _Case, pack: RulePack) -> list[Violation]:
+def _violations(case: Case, pack: RulePack) -> list[Violation]:
     """Every contact judged by the facts of its own time, oldest first (``judge_ledger``, with
     the borrower's wishes of each contact's moment)."""
     found: list[Violation] = []
@@ -302,7 +321,7 @@ def _judged(lender_id: str, loan_id: str, found: _Found) -> Judged:
     )
 
 
-def _notes_with_banned_words(case: _Case, pack: RulePack) -> list[_Found]:
+def _notes_with_banned_words(case: Case, pack: RulePack) -> list[_Found]:
     """An agency's note is no contact, but its words are the agency's: the pack's banned
     phrases (CN-06) apply to them as to a message."""
     rules = [

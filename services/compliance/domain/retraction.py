@@ -19,7 +19,7 @@ from services.compliance.domain.judgement import RULE_FACTS, Judged, LoggedEvent
 
 
 @dataclass(frozen=True)
-class Standing:
+class StandingViolation:
     """A violation found and not retracted, as stored."""
 
     violation_id: str
@@ -34,13 +34,13 @@ class Standing:
 
 @dataclass(frozen=True)
 class Retraction:
-    violation: Standing
+    violation: StandingViolation
     clearing_leaf_indexes: tuple[int, ...]
     explanation: str
 
 
 def retractions(
-    standing: Sequence[Standing], judged: Collection[Judged], events: Sequence[LoggedEvent]
+    standing: Sequence[StandingViolation], judged: Collection[Judged], events: Sequence[LoggedEvent]
 ) -> list[Retraction]:
     """The standing violations of one loan that its new judgement (``judged``, from
     ``events``, the loan's whole timeline) no longer finds."""
@@ -52,7 +52,7 @@ def retractions(
     ]
 
 
-def _retraction(violation: Standing, events: Sequence[LoggedEvent]) -> Retraction:
+def _retraction(violation: StandingViolation, events: Sequence[LoggedEvent]) -> Retraction:
     since = [
         (event.leaf_index, kind)
         for event in events

@@ -13,7 +13,7 @@ import httpx
 import orjson
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from services.compliance.verify import verify_log
+from services.compliance.cli.verify import verify_log
 from shared.auth import Role
 from shared.tlog.merkle import leaf_hash, verify_consistency, verify_inclusion
 from shared.tlog.note import Verifier, open_checkpoint

@@ -8,9 +8,9 @@ import httpx
 import pytest
 from sqlalchemy import text
 
-from services.compliance.adapters.audit_log import AuditLog
+from services.compliance.adapters.audit_log import SqlAuditLog
+from services.compliance.cli.verify import VerificationError, verify_log
 from services.compliance.domain.entries import NewEntry
-from services.compliance.verify import VerificationError, verify_log
 from shared.tlog.merkle import root_of
 from shared.tlog.note import Verifier
 from tests.harness import RunningPlatform, eventually, running_platform
@@ -195,7 +195,7 @@ async def test_a_rewritten_history_fails_the_consistency_proof(
                 entry,
             )
         )
-    await AuditLog(database).append(forged)
+    await SqlAuditLog(database).append(forged)
     await database.commit()
     with pytest.raises(VerificationError, match="does not extend the saved tree"):
         await verify_log(auditor, log["verifier"], log["saved"], full=True)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from services.compliance.verify import main as verify_cli
+from services.compliance.cli.verify import main as verify_cli
 from shared.tlog.vectors import KINDS, Outcome, run_vectors
 
 VECTORS = Path(__file__).resolve().parents[2] / "data" / "merkle"

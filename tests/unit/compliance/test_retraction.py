@@ -2,7 +2,7 @@
 entries logged since that clear it; one that still holds never is."""
 
 from services.compliance.domain.judgement import Judged, judge_loan
-from services.compliance.domain.retraction import Standing, retractions
+from services.compliance.domain.retraction import StandingViolation, retractions
 from tests.unit.compliance.test_judgement import NOTICE, PACKS, Log, at
 
 FOUND = "collections.compliance.violation-found"
@@ -23,11 +23,11 @@ def judged(log: Log) -> list[Judged]:
     return judge_loan("lender-1", "L-1", log.events, PACKS)
 
 
-def logged_violation(log: Log, rule_id: str) -> Standing:
+def logged_violation(log: Log, rule_id: str) -> StandingViolation:
     """The violation of ``rule_id`` judged now, as stored once its entry is appended."""
     v = next(v for v in judged(log) if v.rule_id == rule_id)
     leaf = log.add(FOUND, violation_id=v.violation_id)
-    return Standing(
+    return StandingViolation(
         v.violation_id, v.rule_id, v.pack_version, "L-1", v.party, v.agency_id, v.contact_id, leaf
     )
 

@@ -1,6 +1,6 @@
 """The offline verifier: trusts nothing but the log's public key and a checkpoint it saved.
 
-``python -m services.compliance.verify log --url URL --api-key KEY --public-key VKEY
+``python -m services.compliance.cli.verify log --url URL --api-key KEY --public-key VKEY
 [--checkpoint saved.note] [--samples N | --full] [--save new.note]``
 
 1. the log's current checkpoint (the one its export is pinned to) is signed by the key;
@@ -11,7 +11,7 @@
    reordered or cut off in the database is caught; otherwise ``--samples`` entries of the export
    are each checked against an inclusion proof.
 
-``python -m services.compliance.verify vectors DIR`` runs the Merkle test vectors of ``DIR``.
+``python -m services.compliance.cli.verify vectors DIR`` runs the Merkle test vectors of ``DIR``.
 Exit status 0 when everything verifies, 1 with the reason otherwise.
 """
 
@@ -190,7 +190,7 @@ def _vectors_command(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.compliance.verify")
+    parser = argparse.ArgumentParser(prog="python -m services.compliance.cli.verify")
     commands = parser.add_subparsers(dest="command", required=True)
     log = commands.add_parser("log", help="verify a running log against a saved checkpoint")
     log.add_argument("--url", required=True, help="compliance's base URL")

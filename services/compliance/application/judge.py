@@ -4,10 +4,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import orjson
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.compliance.adapters.audit_log import AuditLog
-from services.compliance.adapters.violations import Violations
+from services.compliance.application.ports import EntryRow, UnitOfWork
 from services.compliance.domain.entries import NewEntry
 from services.compliance.domain.judgement import Judged, LoggedEvent, judge_loan
 from services.compliance.domain.retraction import Retraction, retractions
@@ -51,21 +49,16 @@ class Judge:
     def __init__(self, packs: Mapping[Jurisdiction, RulePack]) -> None:
         self._packs = packs
 
-    async def verdicts(self, session: AsyncSession, entries: Sequence[NewEntry]) -> Verdicts:
+    async def verdicts(self, uow: UnitOfWork, entries: Sequence[NewEntry]) -> Verdicts:
         """Judge every loan these entries name whole, by every fact logged so far: violations
         not standing yet are found; standing ones no longer found are retracted (their entries
         stay: the log is append-only)."""
         touched = sorted({(e.lender_id, e.loan_id) for e in entries if e.loan_id is not None})
-        timelines = await AuditLog(session).timelines(touched)
-        standing = await Violations(session).standing(touched)
+        timelines = await uow.log.timelines(touched)
+        standing = await uow.violations.standing(touched)
         verdicts = Verdicts()
         for lender_id, loan_id in touched:
-            events = [
-                LoggedEvent(
-                    row["leaf_index"], row["event_type"], orjson.loads(row["entry"])["data"]
-                )
-                for row in timelines.get((lender_id, loan_id), [])
-            ]
+            events = [_logged(row) for row in timelines.get((lender_id, loan_id), [])]
             judged = judge_loan(lender_id, loan_id, events, self._packs)
             stands = standing.get((lender_id, loan_id), [])
             known = {v.violation_id for v in stands}
@@ -79,6 +72,10 @@ class Judge:
                 for r in retractions(stands, judged, events)
             )
         return verdicts
+
+
+def _logged(row: EntryRow) -> LoggedEvent:
+    return LoggedEvent(row["leaf_index"], row["event_type"], orjson.loads(row["entry"])["data"])
 
 
 def _found(lender_id: str, v: Judged) -> Envelope:

@@ -1,0 +1,58 @@
+"""Compliance's stores on one database session: its unit of work (the kit's, a consumed
+batch's transaction with its events to the outbox) and the auditors' reads."""
+
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.compliance.adapters.audit_log import SqlAuditLog
+from services.compliance.adapters.checkpoints import SqlCheckpoints
+from services.compliance.adapters.promises import SqlPromiseEntries
+from services.compliance.adapters.reports import SqlAgencyActivity
+from services.compliance.adapters.violations import SqlViolations
+from shared.db.engine import SessionFactory
+from shared.db.unit_of_work import UnitOfWork
+
+
+class ComplianceUnitOfWork(UnitOfWork):
+    """A transaction with compliance's stores (the consumer's batch: the runner commits it);
+    events published through it reach the outbox in that transaction."""
+
+    log: SqlAuditLog
+    violations: SqlViolations
+    checkpoints: SqlCheckpoints
+
+    def _open(self, session: AsyncSession) -> None:
+        self.log = SqlAuditLog(session)
+        self.violations = SqlViolations(session)
+        self.checkpoints = SqlCheckpoints(session)
+
+
+class SqlAuditReads:
+    """What the auditors' API reads, on one session."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.log = SqlAuditLog(session)
+        self.violations = SqlViolations(session)
+        self.checkpoints = SqlCheckpoints(session)
+        self.activity = SqlAgencyActivity(session)
+        self.promises = SqlPromiseEntries(session)
+
+
+def audit_reads(
+    sessions: SessionFactory, *, in_transaction: bool = False
+) -> Callable[[], AbstractAsyncContextManager[SqlAuditReads]]:
+    """Reads on ``sessions``: each statement on its own (an autocommit engine's hot reads), or
+    all in one transaction (``in_transaction``) for reads that must agree with each other."""
+
+    @asynccontextmanager
+    async def reads() -> AsyncIterator[SqlAuditReads]:
+        async with sessions() as session:
+            if in_transaction:
+                async with session.begin():
+                    yield SqlAuditReads(session)
+            else:
+                yield SqlAuditReads(session)
+
+    return reads

@@ -1,0 +1,1 @@
+"""Compliance's use cases: appending and judging a consumed batch, and the auditors' reads."""

@@ -1,0 +1,1 @@
+"""Compliance's command-line entry points (``python -m services.compliance.cli.verify``)."""
