@@ -18,7 +18,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.agency_gateway import wiring as agency_gateway
-from services.agency_gateway.demo import seed_demo_agencies
+from services.agency_gateway.cli.demo import seed_demo_agencies
 from services.agency_gateway.settings import AgencyGatewaySettings
 from services.compliance import wiring as compliance
 from services.compliance.settings import ComplianceSettings

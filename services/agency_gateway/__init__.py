@@ -1,1 +1,1 @@
-"""Agency gateway: places unpaid loans with collection agencies and serves them the handoff API."""
+"""Agency gateway: places unpaid loans with collection agencies and serves them the agency API."""

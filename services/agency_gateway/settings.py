@@ -3,7 +3,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from services.agency_gateway.domain.policy import DEFAULT_FILE
+from services.agency_gateway.adapters.policy_file import DEFAULT_FILE
 from shared.settings import DataKeySettings, ServiceSettings
 
 

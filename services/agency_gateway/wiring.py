@@ -4,32 +4,40 @@ The placement policy is loaded and checked here, before anything starts: a bad v
 the service at once, naming the file and the key.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
 from services.agency_gateway.adapters.activities import ActivityTexts
-from services.agency_gateway.adapters.contacts import ContactKeys
-from services.agency_gateway.adapters.webhooks import webhook_log_rules
-from services.agency_gateway.api.agencies import agencies_router
-from services.agency_gateway.api.assignments import assignments_router
-from services.agency_gateway.api.commitments import commitments_router
-from services.agency_gateway.api.placements import placements_router
-from services.agency_gateway.api.webhooks import webhooks_router
-from services.agency_gateway.commitments import CommitmentDesk
-from services.agency_gateway.consumer import GROUP, GatewayConsumer
-from services.agency_gateway.domain.handoff import banned_phrases
-from services.agency_gateway.domain.policy import PlacementPolicy
-from services.agency_gateway.handoff import Handoff
-from services.agency_gateway.placement import Placer
+from services.agency_gateway.adapters.assignment_list import AssignmentList
+from services.agency_gateway.adapters.contact_details import ContactKeys
+from services.agency_gateway.adapters.policy_file import load_policy
+from services.agency_gateway.adapters.unit_of_work import GatewayUnitOfWork, routed_units
+from services.agency_gateway.adapters.webhook_poster import SignedWebhookPoster
+from services.agency_gateway.adapters.webhooks import seal_secret, webhook_log_rules
+from services.agency_gateway.api import agencies, assignments, commitments, placements, webhooks
+from services.agency_gateway.api.dependencies import GatewayApplication
+from services.agency_gateway.api.errors import answer_refusals
+from services.agency_gateway.application.agencies import AgencyHandlers
+from services.agency_gateway.application.assignments import AssignmentHandlers
+from services.agency_gateway.application.cases import CaseQueries
+from services.agency_gateway.application.commitments import CommitmentHandlers
+from services.agency_gateway.application.lifecycle import LifecycleHandlers
+from services.agency_gateway.application.placement import PlacementHandlers
+from services.agency_gateway.application.ports import UnitOfWork
+from services.agency_gateway.application.webhooks import WebhookDeliveries
+from services.agency_gateway.consumer import GROUP, event_handlers
+from services.agency_gateway.domain.contact_check import banned_phrases
 from services.agency_gateway.settings import AgencyGatewaySettings
-from services.agency_gateway.webhooks import WebhookSender
+from services.agency_gateway.workers import PlacementWorker, WebhookWorker
 from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.crypto import KeyRing
-from shared.db.unit_of_work import UnitOfWork
+from shared.db.jobs import backoff
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
@@ -41,71 +49,79 @@ ROLES = (Role.LENDER, Role.AGENCY, Role.OPERATOR)  # the roles whose keys the ga
 
 def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
     settings = settings or AgencyGatewaySettings()
-    policy = PlacementPolicy.load(settings.placement_policy_file)
+    policy = load_policy(settings.placement_policy_file)
     packs = {jurisdiction: load_pack(jurisdiction) for jurisdiction in Jurisdiction}
     keys = contact_keys(settings)
     runtime = ServiceRuntime("agency_gateway", settings, MIGRATIONS, ROLES)
     for rule in webhook_log_rules(timedelta(days=settings.webhook_log_retention_days)):
         runtime.retain(rule)
-    assignments_topic = runtime.topic(Topic.ASSIGNMENTS)
-    consumer = GatewayConsumer(policy, keys, assignments_topic)
-    runtime.consume(
-        GROUP,
-        [Topic.LOANS, Topic.NOTIFICATIONS],
-        consumer.handlers(),
-        runtime.units_of_work(UnitOfWork),
+    units = routed_units(
+        runtime.units_of_work(GatewayUnitOfWork, publishes_to=Topic.ASSIGNMENTS), runtime.topic
     )
-    placer = Placer(
-        runtime.sessions,
-        policy,
-        assignments_topic,
+    unit_of_work: Callable[[], UnitOfWork] = units
+    lifecycle = LifecycleHandlers(policy, keys)
+    runtime.consume(GROUP, [Topic.LOANS, Topic.NOTIFICATIONS], event_handlers(lifecycle), units)
+    placement = PlacementWorker(
+        unit_of_work,
+        PlacementHandlers(policy),
         batch_size=settings.placement_batch_size,
         idle_pause=settings.placement_idle_seconds,
     )
-    runtime.work("placement", placer.run)
-    handoff = Handoff(
-        runtime=runtime,
-        keys=keys,
-        texts=ActivityTexts(keys.storage),
-        packs=packs,
-        banned=banned_phrases(packs.values()),
-        assignments_topic=assignments_topic,
-        activities_topic=runtime.topic(Topic.AGENCY_ACTIVITIES),
+    runtime.work("placement", placement.run)
+    deliveries = webhook_deliveries(runtime, settings, keys.storage, unit_of_work)
+    webhook_worker = WebhookWorker(
+        unit_of_work, deliveries, idle_pause=settings.webhook_idle_seconds
     )
-    runtime.work("webhooks", webhook_sender(runtime, settings, keys.storage).run)
-    desk = CommitmentDesk(
-        runtime.sessions, policy, assignments_topic, runtime.topic(Topic.AGENCY_ACTIVITIES)
-    )
+    runtime.work("webhooks", webhook_worker.run)
     app = service_app(
         runtime,
         title="Collections agency gateway",
-        description="Placements with collection agencies and the agencies' handoff API.",
+        description="Placements with collection agencies and the agency API.",
         routers=[
-            placements_router(runtime, policy),
-            assignments_router(handoff),
-            commitments_router(desk),
-            agencies_router(runtime, keys.storage),
-            webhooks_router(runtime),
+            placements.router,
+            assignments.router,
+            commitments.router,
+            agencies.router,
+            webhooks.router,
         ],
         max_body_bytes=settings.max_body_bytes,
     )
     app.state.authenticator = runtime.auth
+    app.state.gateway = GatewayApplication(
+        assignments=AssignmentHandlers(
+            unit_of_work,
+            contacts=keys,
+            texts=ActivityTexts(keys.storage),
+            packs=packs,
+            banned=banned_phrases(packs.values()),
+        ),
+        assignment_list=AssignmentList(runtime.reads),
+        commitments=CommitmentHandlers(unit_of_work, policy),
+        cases=CaseQueries(unit_of_work, policy),
+        agencies=AgencyHandlers(unit_of_work, partial(seal_secret, keys.storage)),
+        webhooks=deliveries,
+    )
+    answer_refusals(app)
     return app
 
 
-def webhook_sender(
-    runtime: ServiceRuntime, settings: AgencyGatewaySettings, storage: KeyRing
-) -> WebhookSender:
+def webhook_deliveries(
+    runtime: ServiceRuntime,
+    settings: AgencyGatewaySettings,
+    storage: KeyRing,
+    unit_of_work: Callable[[], UnitOfWork],
+) -> WebhookDeliveries:
     client = httpx.AsyncClient(timeout=settings.webhook_timeout_seconds)
     runtime.close_on_stop(client.aclose)
-    return WebhookSender(
-        sessions=runtime.sessions,
-        storage=storage,
-        client=client,
+    return WebhookDeliveries(
+        unit_of_work,
+        SignedWebhookPoster(client, storage),
+        partial(
+            backoff,
+            initial=timedelta(seconds=settings.webhook_initial_backoff_seconds),
+            maximum=timedelta(seconds=settings.webhook_max_backoff_seconds),
+        ),
         max_attempts=settings.webhook_max_attempts,
-        initial_backoff=timedelta(seconds=settings.webhook_initial_backoff_seconds),
-        max_backoff=timedelta(seconds=settings.webhook_max_backoff_seconds),
-        idle_pause=settings.webhook_idle_seconds,
     )
 
 

@@ -39,7 +39,7 @@ from deploy.devstack.platform import (
 )
 from deploy.devstack.processes import ManagedProcess
 from deploy.local_providers.smtp_server import self_signed_certificate
-from services.agency_gateway.demo import seed_demo_agencies
+from services.agency_gateway.cli.demo import seed_demo_agencies
 from shared.auth import ALL_LENDERS, IssuedKey, Role
 from shared.db.migrations import upgrade_to_head
 from tests.faults import TcpProxy

@@ -4,7 +4,7 @@ are stale, and the agency gateway's contact keys."""
 import pytest
 from sqlalchemy.dialects import postgresql
 
-from services.agency_gateway.adapters.contacts import CONTACT, ContactKeys
+from services.agency_gateway.adapters.contact_details import CONTACT, ContactKeys
 from shared.crypto import DecryptionError, KeyRing, SealedValue
 from shared.db.reseal import resealed_value, stale
 

@@ -24,13 +24,13 @@ CASE_KEY = [collection_cases.c.lender_id, collection_cases.c.loan_id]
 BORROWER_KEY = [borrower_preferences.c.lender_id, borrower_preferences.c.borrower_ref]
 
 
-class CaseRepository:
+class CaseStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
     async def upsert(self, rows: Sequence[dict[str, Any]]) -> None:
         """Open or update cases (each due for a placement decision); a report older than the
-        stored one changes nothing, and the standing is the gateway's own."""
+        stored one changes nothing, and the status is the gateway's own."""
         await upsert_if_newer(
             self._session,
             collection_cases,
@@ -101,7 +101,7 @@ class CaseRepository:
         )
 
 
-class PreferenceRepository:
+class PreferenceStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
@@ -136,7 +136,7 @@ class PreferenceRepository:
         return {(r.lender_id, r.borrower_ref): dict(r._mapping) for r in rows}
 
 
-class OptOutRepository:
+class OptOutStore:
     """The channels borrowers opted out of by reply; the earliest reply per channel stays."""
 
     def __init__(self, session: AsyncSession) -> None:

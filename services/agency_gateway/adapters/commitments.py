@@ -20,7 +20,7 @@ KEYED = {"promise": (promises, "promise_id"), "payment": (agency_payments, "paym
 KEYED["dispute"] = (disputes, "dispute_id")
 
 
-class CommitmentBook:
+class CommitmentStore:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 

@@ -11,7 +11,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 
 from shared.db.metadata import new_metadata
 
@@ -242,6 +242,8 @@ webhook_deliveries = Table(
     Column("last_error", Text),
     _at("created_at", nullable=False),
     _at("delivered_at"),
+    _at("lease_until"),  # a claim's lease (shared.db.jobs)
+    Column("claim_token", UUID(as_uuid=True)),  # the claim's fencing token
     PrimaryKeyConstraint("delivery_id"),
 )
 

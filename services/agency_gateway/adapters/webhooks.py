@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -12,10 +12,12 @@ from services.agency_gateway.adapters.tables import agencies, webhook_attempts, 
 from services.agency_gateway.domain.webhooks import announced, payload
 from shared.crypto import KeyRing
 from shared.db.bulk import insert_rows
+from shared.db.jobs import JobQueue
 from shared.db.reseal import SealedColumn
 from shared.db.retention import RetentionRule
 from shared.events.envelope import Envelope
 
+QUEUE = JobQueue(webhook_deliveries)  # leased claims with a fencing token
 SECRET = SealedColumn(agencies, "webhook_secret_sealed", bound_to=("agency_id",))
 
 
@@ -80,33 +82,29 @@ class DeliveryLog:
             [(event, e.data) for e in envelopes if (event := announced(e)) is not None], now
         )
 
-    async def claim_due(self, now: datetime, limit: int, lease: timedelta) -> list[dict[str, Any]]:
-        """Due deliveries with their agency's URL and sealed secret; each is leased (not due
-        again until the lease ends) so that a crash mid-send only delays it."""
-        due = (
-            select(webhook_deliveries.c.delivery_id)
-            .where(
-                webhook_deliveries.c.status == "pending",
-                webhook_deliveries.c.next_attempt_at <= now,
-            )
-            .order_by(webhook_deliveries.c.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, token: UUID
+    ) -> list[dict[str, Any]]:
+        """Due deliveries with their agency's URL and sealed secret, claimed under ``token``
+        for ``lease`` (``shared.db.jobs``): nobody else takes them until it ends, so a crash
+        mid-send only delays them."""
+        rows = await QUEUE.claim_rows(
+            self._session,
+            webhook_deliveries.c.status == "pending",
+            webhook_deliveries.c.next_attempt_at <= now,
+            order_by=[webhook_deliveries.c.next_attempt_at],
+            limit=limit,
+            lease=lease,
+            token=token,
         )
-        leased = (
-            update(webhook_deliveries)
-            .where(webhook_deliveries.c.delivery_id.in_(due.scalar_subquery()))
-            .values(next_attempt_at=now + lease)
-            .returning(webhook_deliveries)
-        )
-        rows = [dict(r._mapping) for r in await self._session.execute(leased)]
         if not rows:
             return []
         hooks = await self._session.execute(
             select(agencies).where(agencies.c.agency_id.in_({r["agency_id"] for r in rows}))
         )
         by_agency = {h.agency_id: dict(h._mapping) for h in hooks}
-        return [r | {"agency": by_agency[r["agency_id"]]} for r in rows]
+        due = sorted(rows, key=lambda r: r["next_attempt_at"])
+        return [dict(r) | {"agency": by_agency[r["agency_id"]]} for r in due]
 
     async def attempted(
         self,
@@ -117,12 +115,13 @@ class DeliveryLog:
         error: str | None,
         next_attempt_at: datetime | None,
         *,
-        leased_until: datetime,
+        token: UUID,
     ) -> None:
         """Log an attempt; delivered on a 2xx, else due again at ``next_attempt_at`` or given
-        up (``failed``) when that is None. A delivery the agency asked for again while this
-        attempt was in flight (its lease replaced) keeps that request: the attempt is only
-        logged."""
+        up (``failed``) when that is None. The delivery changes only while the claim ``token``
+        still holds it: one the agency asked for again while this attempt was in flight
+        (its claim dropped), or whose lease ran out, keeps what happened since; the attempt
+        is only logged."""
         delivered = status_code is not None and 200 <= status_code < 300
         status = "delivered" if delivered else ("pending" if next_attempt_at else "failed")
         await insert_rows(
@@ -140,10 +139,7 @@ class DeliveryLog:
         )
         await self._session.execute(
             update(webhook_deliveries)
-            .where(
-                webhook_deliveries.c.delivery_id == delivery_id,
-                webhook_deliveries.c.next_attempt_at == leased_until,
-            )
+            .where(webhook_deliveries.c.delivery_id == delivery_id, QUEUE.held_by(token))
             .values(
                 status=status,
                 attempts=attempt,
@@ -151,6 +147,8 @@ class DeliveryLog:
                 last_status_code=status_code,
                 last_error=error,
                 delivered_at=at if delivered else None,
+                lease_until=None,
+                claim_token=None,
             )
         )
 
@@ -173,6 +171,8 @@ class DeliveryLog:
                 status="pending",
                 next_attempt_at=now,
                 round_start=webhook_deliveries.c.attempts,
+                lease_until=None,  # an attempt in flight no longer counts
+                claim_token=None,
             ).returning(webhook_deliveries.c.delivery_id)
         )
         return len(result.all())

@@ -1,6 +1,6 @@
 """The gateway's pure rules: placement policy, exclusions, allocation among agencies."""
 
 from services.agency_gateway.domain.cases import CaseFacts, exclusion
-from services.agency_gateway.domain.policy import Arm, CaseStatus, PlacementPolicy
+from services.agency_gateway.domain.policy import CaseStatus, PlacementPolicy, Variant
 
-__all__ = ["Arm", "CaseFacts", "CaseStatus", "PlacementPolicy", "exclusion"]
+__all__ = ["CaseFacts", "CaseStatus", "PlacementPolicy", "Variant", "exclusion"]

@@ -1,11 +1,11 @@
-"""A collection case's standing: whether it may be placed with an agency, and why not."""
+"""A case's status: whether it may be placed with an agency, and why not."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from services.agency_gateway.domain.policy import Arm, CaseStatus, PlacementPolicy
+from services.agency_gateway.domain.policy import CaseStatus, PlacementPolicy, Variant
 from shared.events.models import (
     HoldLifted,
     HoldPlaced,
@@ -40,7 +40,7 @@ def hold_exclusion(reason: str) -> str:
     return f"hold:{reason}"
 
 
-def exclusion(case: CaseFacts, policy: PlacementPolicy, arm: Arm) -> str | None:
+def exclusion(case: CaseFacts, policy: PlacementPolicy, variant: Variant) -> str | None:
     """Why the case may not be placed now (the first reason), or None when it may."""
     if case.ended_reason is not None:
         return case.ended_reason
@@ -52,17 +52,19 @@ def exclusion(case: CaseFacts, policy: PlacementPolicy, arm: Arm) -> str | None:
         return "attorney"
     if case.lender_recalled:
         return "lender_recall"
-    if case.days_past_due < policy.threshold(arm):
+    if case.days_past_due < policy.threshold(variant):
         return "below_threshold"
     if case.amount < policy.minimum_amount:
         return "below_minimum_amount"
     return None
 
 
-def status_of(case: CaseFacts, policy: PlacementPolicy, arm: Arm, placed: bool) -> CaseStatus:
+def status_of(
+    case: CaseFacts, policy: PlacementPolicy, variant: Variant, placed: bool
+) -> CaseStatus:
     if placed:
         return CaseStatus.PLACED
-    reason = exclusion(case, policy, arm)
+    reason = exclusion(case, policy, variant)
     if reason is None:
         return CaseStatus.READY_FOR_PLACEMENT
     if case.ended_reason is not None:

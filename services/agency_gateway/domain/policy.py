@@ -1,19 +1,15 @@
-"""The placement policy: versioned data (``policies/placement.toml``), recorded on every
-decision it makes."""
+"""The placement policy: versioned data (``policies/placement.toml``, read by
+``adapters/policy_file.py``), recorded on every decision it makes."""
 
 import hashlib
-import tomllib
 from datetime import timedelta
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-DEFAULT_FILE = Path(__file__).parent.parent / "policies" / "placement.toml"
 
-
-class Arm(StrEnum):
+class Variant(StrEnum):
     """Champion/challenger: which variant of the policy decided a loan."""
 
     CHAMPION = "champion"
@@ -54,16 +50,9 @@ class PlacementPolicy(_Strict):
     challenger: Challenger = Challenger()
     escalation: EscalationPolicy = EscalationPolicy()
 
-    @classmethod
-    def load(cls, path: Path = DEFAULT_FILE) -> "PlacementPolicy":
-        """The policy of a TOML file; a bad value raises naming the file and the key."""
-        try:
-            return cls.model_validate(tomllib.loads(path.read_text()))
-        except ValueError as error:
-            raise ValueError(f"{path}: {error}") from error
-
     @property
-    def ack_lease(self) -> timedelta:
+    def ack_deadline(self) -> timedelta:
+        """How long an agency has to acknowledge a placement (policy key ``ack_lease_hours``)."""
         return timedelta(hours=self.ack_lease_hours)
 
     @property
@@ -78,10 +67,11 @@ class PlacementPolicy(_Strict):
     def retry(self) -> timedelta:
         return timedelta(minutes=self.retry_minutes)
 
-    def arm(self, lender_id: str, loan_id: str) -> Arm:
-        """The loan's arm, from a stable hash of its ids: the same on every run and replica."""
+    def variant(self, lender_id: str, loan_id: str) -> Variant:
+        """The loan's variant (column and field ``arm``), from a stable hash of its ids: the
+        same on every run and replica."""
         bucket = stable_hash(f"{lender_id}/{loan_id}") % 100
-        return Arm.CHALLENGER if bucket < self.challenger.percent else Arm.CHAMPION
+        return Variant.CHALLENGER if bucket < self.challenger.percent else Variant.CHAMPION
 
     def status_for(self, days_past_due: int) -> CaseStatus:
         """A case's status by its age alone (the placement worker refines it)."""
@@ -89,8 +79,10 @@ class PlacementPolicy(_Strict):
             return CaseStatus.READY_FOR_PLACEMENT
         return CaseStatus.AWAITING_THRESHOLD
 
-    def threshold(self, arm: Arm) -> int:
-        return self.challenger.threshold_days if arm is Arm.CHALLENGER else self.threshold_days
+    def threshold(self, variant: Variant) -> int:
+        if variant is Variant.CHALLENGER:
+            return self.challenger.threshold_days
+        return self.threshold_days
 
 
 def stable_hash(text: str) -> int:

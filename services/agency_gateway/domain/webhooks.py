@@ -1,6 +1,5 @@
-"""What agencies are told by webhook, and when a failed delivery is tried again."""
+"""What agencies are told by webhook (a failed delivery waits ``shared.db.jobs.backoff``)."""
 
-from datetime import timedelta
 from typing import Any
 
 from shared.events.catalog import ASSIGNMENT_EXPIRED, ASSIGNMENT_PLACED, ASSIGNMENT_RECALLED
@@ -28,9 +27,3 @@ def payload(event: str, delivery_id: str, data: dict[str, Any]) -> dict[str, Any
 def announced(envelope: Envelope) -> str | None:
     """The webhook event an assignment event becomes, if agencies are told of it."""
     return WEBHOOK_EVENTS.get(envelope.type)
-
-
-def backoff(attempts: int, initial: timedelta, maximum: timedelta) -> timedelta:
-    """Exponential: ``initial`` after the first failure, doubling, at most ``maximum``."""
-    wait: timedelta = initial * (2 ** max(attempts - 1, 0))
-    return min(wait, maximum)

@@ -4,7 +4,7 @@ from uuid import uuid4
 
 from sqlalchemy import text
 
-from services.agency_gateway.demo import DEMO_TERMS, seed_demo_agencies
+from services.agency_gateway.cli.demo import DEMO_TERMS, seed_demo_agencies
 from services.agency_gateway.wiring import MIGRATIONS
 from shared.db.engine import create_engine
 from shared.db.migrations import upgrade_to_head

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from services.agency_gateway.adapters.activities import TEXT, UNSEALED, ActivityTexts
-from services.agency_gateway.adapters.contacts import CONTACT, ContactKeys
+from services.agency_gateway.adapters.contact_details import CONTACT, ContactKeys
 from services.agency_gateway.adapters.tables import activities, collection_cases
 from services.agency_gateway.settings import AgencyGatewaySettings
 from services.agency_gateway.wiring import MIGRATIONS
@@ -137,7 +137,7 @@ async def test_reseal_moves_every_contact_to_the_new_key_in_batches(
         opened = sorted(CONTACT.open(only_new, row) for row in rows)
         assert opened == [b"c"] * 21 + [b"legacy"] * 2
 
-        program = "python -m services.agency_gateway.reseal"
+        program = "python -m services.agency_gateway.cli.reseal"
         status = await run_command(program, create_engine(url, pool_size=1), [job], ["--status"])
         assert status == 0
         assert capsys.readouterr().out == "collection_cases.contact_sealed: k2: 23\n"

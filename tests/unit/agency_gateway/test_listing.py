@@ -6,7 +6,8 @@ from decimal import Decimal
 
 import orjson
 
-from services.agency_gateway.api.assignments import LISTED_COLUMNS, listed
+from services.agency_gateway.adapters.assignment_list import LISTED_COLUMNS
+from services.agency_gateway.api.assignments import listed
 from services.agency_gateway.api.models import AssignmentItem
 
 

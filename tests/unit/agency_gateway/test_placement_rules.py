@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
+from services.agency_gateway.adapters.policy_file import load_policy
 from services.agency_gateway.domain.allocation import AgencyLoad, allocate
 from services.agency_gateway.domain.cases import CaseFacts, exclusion, status_of
-from services.agency_gateway.domain.handoff import banned_phrases
-from services.agency_gateway.domain.policy import Arm, CaseStatus, PlacementPolicy
+from services.agency_gateway.domain.contact_check import banned_phrases
+from services.agency_gateway.domain.policy import CaseStatus, PlacementPolicy, Variant
 from shared.contact_rules import load_pack
 from shared.contact_rules.wording import banned_in
 from shared.vocabulary import Jurisdiction
@@ -44,35 +45,37 @@ def case(**changes: object) -> CaseFacts:
     ],
 )
 def test_each_exclusion_is_named(changes: dict[str, object], reason: str | None) -> None:
-    assert exclusion(case(**changes), POLICY, Arm.CHAMPION) == reason
+    assert exclusion(case(**changes), POLICY, Variant.CHAMPION) == reason
 
 
 def test_status_follows_the_reason() -> None:
-    assert status_of(case(), POLICY, Arm.CHAMPION, placed=False) is CaseStatus.READY_FOR_PLACEMENT
+    assert (
+        status_of(case(), POLICY, Variant.CHAMPION, placed=False) is CaseStatus.READY_FOR_PLACEMENT
+    )
     young = case(days_past_due=3)
-    assert status_of(young, POLICY, Arm.CHAMPION, placed=False) is CaseStatus.AWAITING_THRESHOLD
+    assert status_of(young, POLICY, Variant.CHAMPION, placed=False) is CaseStatus.AWAITING_THRESHOLD
     held = case(holds={"H": "dispute"})
-    assert status_of(held, POLICY, Arm.CHAMPION, placed=False) is CaseStatus.EXCLUDED
+    assert status_of(held, POLICY, Variant.CHAMPION, placed=False) is CaseStatus.EXCLUDED
     cured = case(ended_reason="cured")
-    assert status_of(cured, POLICY, Arm.CHAMPION, placed=False) is CaseStatus.ENDED
-    assert status_of(case(), POLICY, Arm.CHAMPION, placed=True) is CaseStatus.PLACED
+    assert status_of(cured, POLICY, Variant.CHAMPION, placed=False) is CaseStatus.ENDED
+    assert status_of(case(), POLICY, Variant.CHAMPION, placed=True) is CaseStatus.PLACED
 
 
 def test_the_challenger_arm_is_a_stable_share_with_its_own_threshold() -> None:
     policy = PlacementPolicy.model_validate(
         {"challenger": {"percent": 20, "threshold_days": 45}, "threshold_days": 30}
     )
-    arms = Counter(policy.arm("lender-a", f"L-{n}") for n in range(5000))
-    assert 0.17 < arms[Arm.CHALLENGER] / 5000 < 0.23
-    assert [policy.arm("lender-a", f"L-{n}") for n in range(50)] == [
-        policy.arm("lender-a", f"L-{n}") for n in range(50)
+    variants = Counter(policy.variant("lender-a", f"L-{n}") for n in range(5000))
+    assert 0.17 < variants[Variant.CHALLENGER] / 5000 < 0.23
+    assert [policy.variant("lender-a", f"L-{n}") for n in range(50)] == [
+        policy.variant("lender-a", f"L-{n}") for n in range(50)
     ]
     challenger = next(
-        f"L-{n}" for n in range(100) if policy.arm("lender-a", f"L-{n}") is Arm.CHALLENGER
+        f"L-{n}" for n in range(100) if policy.variant("lender-a", f"L-{n}") is Variant.CHALLENGER
     )
     facts = case(loan_id=challenger, days_past_due=40)
-    assert exclusion(facts, policy, Arm.CHALLENGER) == "below_threshold"
-    assert exclusion(facts, policy, Arm.CHAMPION) is None
+    assert exclusion(facts, policy, Variant.CHALLENGER) == "below_threshold"
+    assert exclusion(facts, policy, Variant.CHAMPION) is None
 
 
 def agency(
@@ -126,13 +129,13 @@ def test_a_regional_agency_gets_only_its_regions_and_loans_of_no_stated_region()
 
 
 def test_the_shipped_policy_loads_and_a_bad_one_names_its_file(tmp_path: Path) -> None:
-    shipped = PlacementPolicy.load()
+    shipped = load_policy()
     assert shipped.version
     assert shipped.threshold_days == 30
     bad = tmp_path / "placement.toml"
     bad.write_text('version = "x"\nthreshold_days = -1\n')
     with pytest.raises(ValueError, match=r"placement\.toml"):
-        PlacementPolicy.load(bad)
+        load_policy(bad)
 
 
 def test_notes_are_screened_for_every_packs_banned_phrases() -> None:

@@ -8,7 +8,8 @@ import pytest
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from services.agency_gateway.domain.webhooks import backoff, payload
+from services.agency_gateway.domain.webhooks import payload
+from shared.db.jobs import backoff
 
 
 def test_backoff_doubles_up_to_its_ceiling() -> None:

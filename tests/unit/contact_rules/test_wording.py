@@ -3,7 +3,7 @@ folding, format characters and white space removed before matching."""
 
 import pytest
 
-from services.agency_gateway.domain.handoff import banned_phrases as gateway_phrases
+from services.agency_gateway.domain.contact_check import banned_phrases as gateway_phrases
 from services.notifier.domain.template_checks import banned_phrases as message_phrases
 from shared.contact_rules import load_pack
 from shared.contact_rules.params import BannedPhraseParams

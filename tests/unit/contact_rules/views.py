@@ -16,7 +16,7 @@ from uuid import UUID, uuid5
 from pydantic import BaseModel
 
 from services.agency_gateway.domain.cases import apply_event, case_of_report
-from services.agency_gateway.domain.handoff import (
+from services.agency_gateway.domain.contact_check import (
     CheckAnswer,
     PlacementRecord,
     contact_answer,
@@ -251,7 +251,7 @@ class GatewayView:
         )
 
     def lifecycle(self, data: BaseModel, at: datetime) -> AssignmentEnded | None:
-        """``GatewayConsumer.lifecycle``: the case's standing, and a recall of its agency."""
+        """``LifecycleHandlers.lifecycle``: the case's status, and a recall of its agency."""
         recall = apply_event(self.case, data)
         live = [a for a in self.assignments.values() if a["ended_at"] is None]
         if recall is None or not live:
@@ -259,7 +259,7 @@ class GatewayView:
         return self.end(live[0]["assignment_id"], recall, at)
 
     def end(self, assignment_id: str, reason: str, at: datetime) -> AssignmentEnded:
-        """``outcomes.end_assignment``."""
+        """``ending.end_assignment``."""
         row = self.assignments[assignment_id]
         row["ended_at"] = at
         return AssignmentEnded(
@@ -281,12 +281,12 @@ class GatewayView:
         }
 
     def dispute(self, data: DisputeRaised) -> None:
-        """``CommitmentDesk.dispute``: the case is held under the dispute's hold id."""
+        """``CommitmentHandlers.dispute``: the case is held under the dispute's hold id."""
         hold = dispute_hold(data)
         self.case["holds"] = {**self.case["holds"], hold.hold_id: hold.reason.value}
 
     def preferences(self, data: ContactPreferencesUpdated) -> None:
-        """``PreferenceRepository.upsert``: replaced unless the stored one is newer."""
+        """``PreferenceStore.upsert``: replaced unless the stored one is newer."""
         if self.prefs is None or self.prefs["as_of"] <= data.effective_at:
             self.prefs = {
                 "preferences": data.preferences.model_dump(mode="json"),
@@ -294,14 +294,14 @@ class GatewayView:
             }
 
     def opt_out(self, data: OptOutRecorded) -> None:
-        """``GatewayConsumer.opt_outs`` and ``OptOutRepository.add`` (the earliest stays)."""
+        """``LifecycleHandlers.opt_outs`` and ``OptOutStore.add`` (the earliest stays)."""
         replied = replied_opt_out(data)
         if replied is not None:
             kept = self.replies.get(replied.channel)
             self.replies[replied.channel] = min(kept, replied.at) if kept else replied.at
 
     def notification(self, data: NotificationChanged) -> None:
-        """``GatewayConsumer.notices`` and ``lender_sends``, ``ContactLedger.record``."""
+        """``LifecycleHandlers.notices`` and ``lender_sends``, ``ContactLedger.record``."""
         if data.kind is NotificationKind.AGENCY_NOTICE and data.agency_id is not None:
             live = self.active(data.agency_id)
             if live is not None and live["notice_sent_at"] is None:
@@ -311,7 +311,7 @@ class GatewayView:
             self._record(contact)
 
     def activity(self, data: AgencyActivityRecorded) -> None:
-        """``Handoff.activity``: the activity's contact in the ledger."""
+        """``AssignmentHandlers.activity``: the activity's contact in the ledger."""
         contact = activity_contact(LENDER, data)
         if contact is not None:
             self._record(contact)
@@ -328,7 +328,7 @@ class GatewayView:
         return [contact_of_row(row) for row in self.rows.values()]
 
     def facts(self) -> DebtFacts:
-        """``Handoff.contact_check``'s facts."""
+        """``AssignmentHandlers.contact_check``'s facts."""
         return debt_facts(
             debt_id(LENDER, LOAN),
             self.case,
@@ -341,7 +341,7 @@ class GatewayView:
         )
 
     def answer(self, agency_id: str, channel: Channel, at: datetime) -> CheckAnswer:
-        """``Handoff.contact_check``; 410 (no rule) once the agency's assignment ended."""
+        """``AssignmentHandlers.contact_check``; 410 (no rule) once the assignment ended."""
         live = self.active(agency_id)
         if live is None:
             return CheckAnswer(False, ("assignment_ended",), "410", None)

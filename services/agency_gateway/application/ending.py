@@ -3,15 +3,12 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from services.agency_gateway.adapters.assignments import AssignmentStore
-from services.agency_gateway.adapters.cases import CaseRepository
+from services.agency_gateway.application.events import loan_event
+from services.agency_gateway.application.ports import UnitOfWork
 from shared.events.assignments import AssignmentEnded
 from shared.events.catalog import ASSIGNMENT_EXPIRED, ASSIGNMENT_RECALLED, ASSIGNMENT_RETURNED
 from shared.events.envelope import Envelope
 
-SOURCE = "/collections/agency-gateway"
 END_EVENTS = {
     "recalled": ASSIGNMENT_RECALLED,
     "returned": ASSIGNMENT_RETURNED,
@@ -20,7 +17,7 @@ END_EVENTS = {
 
 
 async def end_assignment(
-    session: AsyncSession,
+    uow: UnitOfWork,
     assignment: dict[str, Any],
     borrower_ref: str,
     status: str,
@@ -30,7 +27,7 @@ async def end_assignment(
 ) -> Envelope:
     """End an active assignment (``recalled``, ``returned`` or ``expired``); its case is due for
     a new decision (placed elsewhere, or excluded). Returns the event to publish."""
-    await AssignmentStore(session).change(
+    await uow.assignments.change(
         assignment["assignment_id"],
         status=status,
         ended_at=at,
@@ -39,7 +36,7 @@ async def end_assignment(
         updated_at=at,
     )
     key = (assignment["lender_id"], assignment["loan_id"])
-    await CaseRepository(session).change(key, agency_id=None, placement_due_at=at, updated_at=at)
+    await uow.cases.change(key, agency_id=None, placement_due_at=at, updated_at=at)
     data = AssignmentEnded(
         assignment_id=assignment["assignment_id"],
         loan_id=assignment["loan_id"],
@@ -49,6 +46,4 @@ async def end_assignment(
         reason=reason,
         policy_version=policy_version,
     )
-    return END_EVENTS[status].envelope(
-        source=SOURCE, subject=assignment["loan_id"], tenant=assignment["lender_id"], data=data
-    )
+    return loan_event(assignment, END_EVENTS[status], data)

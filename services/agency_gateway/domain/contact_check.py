@@ -1,5 +1,5 @@
-"""Pure rules of the handoff: notes screened for banned phrases, the facts a contact check
-weighs and its answer."""
+"""Pure rules of the agency API's contact check: notes screened for banned phrases, the facts
+a contact check weighs and its answer."""
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass

@@ -1,4 +1,4 @@
-"""``python -m services.agency_gateway.reseal [--batch-size N] [--status]``: re-seal the stored
+"""``python -m services.agency_gateway.cli.reseal [--batch-size N] [--status]``: re-seal the stored
 contacts, agencies' activity texts and webhook secrets under the first key of
 ``AGENCY_GATEWAY_DATA_KEYS`` (see :mod:`shared.db.reseal`)."""
 
@@ -17,7 +17,7 @@ if __name__ == "__main__":
     settings = AgencyGatewaySettings()
     keys = contact_keys(settings)
     engine = create_engine(settings.database_url, pool_size=1, tls=settings.postgres_tls())
-    program = "python -m services.agency_gateway.reseal"
+    program = "python -m services.agency_gateway.cli.reseal"
     texts = ActivityTexts(keys.storage)
     jobs = [keys.reseal_job(), texts.reseal_job(), ResealJob(SECRET, keys.storage)]
     sys.exit(asyncio.run(run_command(program, engine, jobs, sys.argv[1:])))

@@ -13,6 +13,7 @@ from typing import Any
 from services.agency_gateway.adapters.tables import collection_cases
 from shared.crypto import KeyRing, SealedValue
 from shared.db.reseal import Opener, ResealJob, SealedColumn
+from shared.events.models import BorrowerContact
 
 CONTACT = SealedColumn(collection_cases, "contact_sealed", bound_to=("lender_id", "loan_id"))
 
@@ -34,6 +35,10 @@ class ContactKeys:
         """The contact of a case's event, as the case stores it (raises DecryptionError)."""
         plaintext = self.transit.open(in_event, associated_data=case["borrower_ref"].encode())
         return CONTACT.seal(self.storage, plaintext, case)
+
+    def opened(self, case: Mapping[str, Any]) -> BorrowerContact:
+        """The contact a case stores (raises DecryptionError)."""
+        return BorrowerContact.model_validate_json(CONTACT.open(self.storage, case))
 
     def reseal_job(self) -> ResealJob:
         """Re-sealing the stored contacts; cases stored before the gateway had data keys hold

@@ -1,0 +1,73 @@
+"""The gateway's time-driven loops: each claims its due work, then hands it to a use case.
+
+The placement worker claims lapsed assignments and cases due for a decision (``FOR UPDATE SKIP
+LOCKED``: replicas share the work and never decide one case twice) and writes a batch's
+decisions with their events in one unit of work. The webhook worker claims due deliveries
+through the kit's job queue (a lease and a fencing token), sends them outside any
+transaction, then logs each attempt under its token.
+"""
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from uuid import uuid4
+
+from services.agency_gateway.application.placement import PlacementHandlers
+from services.agency_gateway.application.ports import Clock, UnitOfWork, utc_now
+from services.agency_gateway.application.webhooks import WebhookDeliveries
+
+
+@dataclass
+class PlacementWorker:
+    unit_of_work: Callable[[], UnitOfWork]
+    placement: PlacementHandlers
+    batch_size: int = 200
+    idle_pause: float = 0.5
+    clock: Clock = field(default=utc_now)
+
+    async def run(self) -> None:
+        while True:
+            if await self.step() == 0:
+                await asyncio.sleep(self.idle_pause)
+
+    async def step(self) -> int:
+        """End lapsed assignments, then decide one batch of due cases; how many were handled."""
+        async with self.unit_of_work() as uow:
+            now = self.clock()
+            lapsed = await uow.assignments.claim_lapsed(now, self.batch_size)
+            ended = await self.placement.end_lapsed(uow, lapsed, now)
+            due = await uow.cases.claim_due(now, self.batch_size)
+            decided = await self.placement.decide(uow, due, now)
+            expiring = await self.placement.announce_expiring(uow, now, self.batch_size)
+            await uow.commit()
+        return ended + decided + expiring
+
+
+@dataclass
+class WebhookWorker:
+    unit_of_work: Callable[[], UnitOfWork]
+    deliveries: WebhookDeliveries
+    lease: timedelta = timedelta(seconds=60)
+    batch_size: int = 100
+    idle_pause: float = 0.5
+    clock: Clock = field(default=utc_now)
+
+    async def run(self) -> None:
+        while True:
+            if await self.deliver_due() == 0:
+                await asyncio.sleep(self.idle_pause)
+
+    async def deliver_due(self) -> int:
+        """Each due delivery leased (a crash mid-send only delays it), sent, then logged."""
+        token = uuid4()  # this claim's fencing token
+        async with self.unit_of_work() as uow:
+            due = await uow.deliveries.claim_due(self.clock(), self.batch_size, self.lease, token)
+            await uow.commit()
+        if not due:
+            return 0
+        results = await asyncio.gather(*(self.deliveries.attempt(d) for d in due))
+        async with self.unit_of_work() as uow:
+            await self.deliveries.record(uow, token, results)
+            await uow.commit()
+        return len(due)
