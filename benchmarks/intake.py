@@ -475,7 +475,7 @@ async def costs(bench: Bench, figures: Figures) -> None:
         pseudonyms=Pseudonymizer(keys.pseudonym_key.encode()),
     )
     handlers = IntakeHandlers(sealing)
-    topic = Topic.LOANS.qualified(bench.namespace)
+    namespace = bench.namespace
     items = [[report(f"C{b}-{n}") for n in range(size)] for b in range(batches + 1)]
     started = time.process_time()
     validated = [
@@ -490,7 +490,7 @@ async def costs(bench: Bench, figures: Figures) -> None:
     python = backend = 0.0
     try:
         for number, batch in enumerate(validated):
-            async with SqlUnitOfWork(sessions, topic, on_commit=lambda: None) as uow:
+            async with SqlUnitOfWork(sessions, lambda t: t.qualified(namespace)) as uow:
                 pid = await uow.session.scalar(text("SELECT pg_backend_pid()"))
                 python_before, backend_before = time.process_time(), _cpu_seconds(pid)
                 await handlers.report_overdue_loans(uow, "lender-costs", batch)

@@ -152,11 +152,10 @@ class ServiceRuntime:
     def topic(self, topic: Topic) -> str:
         return topic.qualified(self.settings.topic_namespace)
 
-    def units_of_work(self, kind: type[U], publishes_to: Topic | None = None) -> Callable[[], U]:
-        """Units of work of ``kind`` on this service's database, publishing to ``publishes_to``;
-        a commit that published wakes the outbox relay."""
-        topic = self.topic(publishes_to) if publishes_to is not None else None
-        return lambda: kind(self.sessions, topic, on_commit=self._wake_relay)
+    def units_of_work(self, kind: type[U]) -> Callable[[], U]:
+        """Units of work of ``kind`` on this service's database, publishing on this
+        deployment's topics; a commit that published wakes the outbox relay."""
+        return lambda: kind(self.sessions, self.topic, on_commit=self._wake_relay)
 
     def _wake_relay(self) -> None:
         if self._relay is not None:

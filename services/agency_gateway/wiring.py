@@ -16,7 +16,7 @@ from services.agency_gateway.adapters.activities import ActivityTexts
 from services.agency_gateway.adapters.assignment_list import AssignmentList
 from services.agency_gateway.adapters.contact_details import ContactKeys
 from services.agency_gateway.adapters.policy_file import load_policy
-from services.agency_gateway.adapters.unit_of_work import GatewayUnitOfWork, routed_units
+from services.agency_gateway.adapters.unit_of_work import GatewayUnitOfWork
 from services.agency_gateway.adapters.webhook_poster import SignedWebhookPoster
 from services.agency_gateway.adapters.webhooks import seal_secret, webhook_log_rules
 from services.agency_gateway.api import agencies, assignments, commitments, placements, webhooks
@@ -55,9 +55,7 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
     runtime = ServiceRuntime("agency_gateway", settings, MIGRATIONS, ROLES)
     for rule in webhook_log_rules(timedelta(days=settings.webhook_log_retention_days)):
         runtime.retain(rule)
-    units = routed_units(
-        runtime.units_of_work(GatewayUnitOfWork, publishes_to=Topic.ASSIGNMENTS), runtime.topic
-    )
+    units = runtime.units_of_work(GatewayUnitOfWork)
     unit_of_work: Callable[[], UnitOfWork] = units
     lifecycle = LifecycleHandlers(policy, keys)
     runtime.consume(GROUP, [Topic.LOANS, Topic.NOTIFICATIONS], event_handlers(lifecycle), units)

@@ -15,7 +15,6 @@ from services.compliance.consumer import AUDITED_TOPICS, GROUP, Recorder
 from services.compliance.settings import ComplianceSettings
 from shared.auth import Role
 from shared.contact_rules import load_pack
-from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
 from shared.tlog.note import Signer
@@ -34,7 +33,7 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
     clock = SystemClock()
     signer = Signer.parse(settings.log_signing_key.get_secret_value())
     writer = LogWriter(signer, Judge(packs), clock)
-    units = runtime.units_of_work(ComplianceUnitOfWork, publishes_to=Topic.COMPLIANCE)
+    units = runtime.units_of_work(ComplianceUnitOfWork)
     runtime.consume(GROUP, AUDITED_TOPICS, Recorder(writer).handlers(), units)
     app = service_app(
         runtime,

@@ -6,7 +6,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.intake.adapters.unit_of_work import unit_of_work_factory
+from services.intake.adapters.unit_of_work import SqlUnitOfWork
 from services.intake.api import borrowers, loans, reports
 from services.intake.api.dependencies import IntakeApplication
 from services.intake.application.command_bus import CommandBus, IdempotencyKeyReusedError
@@ -17,7 +17,6 @@ from services.intake.settings import IntakeSettings
 from shared.auth import Role
 from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.retention import RetentionRule
-from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.http.problems import problem_response
 from shared.logging import configure_logging
@@ -39,9 +38,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         )
     )
     sealing = sealing_from(settings)
-    unit_of_work = unit_of_work_factory(
-        runtime.sessions, runtime.topic(Topic.LOANS), on_commit=lambda: runtime.relay.wake()
-    )
+    unit_of_work = runtime.units_of_work(SqlUnitOfWork)
     app = service_app(
         runtime,
         title="Collections intake",

@@ -101,7 +101,7 @@ def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     policies = rules[2]
     vault = contact_vault(settings)
     runtime = ServiceRuntime("notifier", settings, MIGRATIONS, ROLES)
-    unit_of_work = runtime.units_of_work(NotifierUnitOfWork, Topic.NOTIFICATIONS)
+    unit_of_work = runtime.units_of_work(NotifierUnitOfWork)
     consumer = LifecycleConsumer(LifecycleHandlers(policies, vault))
     runtime.consume(
         GROUP,

@@ -1,7 +1,8 @@
 """The unit of work every service uses: one transaction, its stores, and the events it publishes.
 
 Events published through a unit of work reach the outbox in the transaction ``commit()``
-commits, so a change and its events are stored together or not at all; ``on_commit`` runs after
+commits, so a change and its events are stored together or not at all, each on its type's topic
+(the event catalogue says which) in the order published; ``on_commit`` runs after
 (the runtime wakes the outbox relay with it). A service subclasses it to make its stores on the
 transaction's session in ``_open``; its use cases see the stores and ``publish``, never the
 session. Leaving the block without ``commit()`` rolls everything back.
@@ -9,6 +10,7 @@ session. Leaving the block without ``commit()`` rolls everything back.
 
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
+from itertools import groupby
 from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
@@ -16,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, AsyncSessionTransaction
 from shared.db.bulk import insert_rows
 from shared.db.engine import SessionFactory
 from shared.db.kit_tables import outbox
+from shared.events.catalog import EVENT_TYPES
 from shared.events.envelope import Envelope
+from shared.events.topics import Topic
 
 
 async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelope]) -> None:
@@ -48,11 +52,13 @@ class UnitOfWork:
     def __init__(
         self,
         sessions: SessionFactory,
-        topic: str | None = None,
+        topic_names: Callable[[Topic], str] | None = None,
         on_commit: Callable[[], None] = _nothing,
     ) -> None:
+        """``topic_names`` names a topic in this deployment (``ServiceRuntime.topic``); a unit
+        of work without it publishes nothing."""
         self._sessions = sessions
-        self._topic = topic
+        self._topic_names = topic_names
         self._on_commit = on_commit
         self._events: list[Envelope] = []
 
@@ -79,8 +85,10 @@ class UnitOfWork:
 
     def publish(self, envelope: Envelope) -> None:
         """Queue an event for the outbox; it is stored by ``commit()``, with everything else."""
-        if self._topic is None:
-            raise RuntimeError("this unit of work publishes no events (it was given no topic)")
+        if self._topic_names is None:
+            raise RuntimeError("this unit of work publishes no events (it names no topics)")
+        if envelope.type not in EVENT_TYPES:
+            raise ValueError(f"{envelope.type} is not in the event catalogue: no topic for it")
         self._events.append(envelope)
 
     @asynccontextmanager
@@ -95,8 +103,10 @@ class UnitOfWork:
             raise
 
     async def commit(self) -> None:
-        if self._events and self._topic is not None:  # publish() takes none without a topic
-            await enqueue(self.session, self._topic, self._events)
+        if self._events and self._topic_names is not None:  # publish() takes none without
+            topic_names = self._topic_names
+            for topic, run in groupby(self._events, key=lambda e: EVENT_TYPES[e.type].topic):
+                await enqueue(self.session, topic_names(topic), list(run))
         await self._transaction.commit()
         published, self._events = self._events, []
         if published:

@@ -1,13 +1,10 @@
 """The unit of work on intake's database: the kit's, with intake's stores."""
 
-from collections.abc import Callable
-
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.intake.adapters.history import SqlEventHistory
 from services.intake.adapters.idempotency import SqlIdempotencyKeys
 from services.intake.adapters.loans import SqlLoanStore
-from shared.db.engine import SessionFactory
 from shared.db.unit_of_work import UnitOfWork
 
 
@@ -20,9 +17,3 @@ class SqlUnitOfWork(UnitOfWork):
         self.loans = SqlLoanStore(session)
         self.history = SqlEventHistory(session)
         self.idempotency_keys = SqlIdempotencyKeys(session)
-
-
-def unit_of_work_factory(
-    sessions: SessionFactory, topic: str, on_commit: Callable[[], None]
-) -> Callable[[], SqlUnitOfWork]:
-    return lambda: SqlUnitOfWork(sessions, topic, on_commit)

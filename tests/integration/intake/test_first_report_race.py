@@ -10,7 +10,6 @@ from services.intake.adapters.unit_of_work import SqlUnitOfWork
 from services.intake.application.handlers import IntakeHandlers
 from services.intake.domain.commands import ReportOverdueLoans
 from shared.events.envelope import message_key
-from shared.events.topics import Topic
 from tests.harness import RunningPlatform
 from tests.integration.intake.support import IntakeTables, intake_sealing
 from tests.support.factories import new_loan_id, report_as_of
@@ -21,7 +20,7 @@ LATER = EARLIER + timedelta(days=1)
 
 def _unit_of_work(platform: RunningPlatform) -> SqlUnitOfWork:
     runtime = platform.runtime("intake")
-    return SqlUnitOfWork(runtime.sessions, runtime.topic(Topic.LOANS), on_commit=lambda: None)
+    return SqlUnitOfWork(runtime.sessions, runtime.topic)
 
 
 async def _report(

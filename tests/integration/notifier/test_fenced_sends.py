@@ -27,7 +27,6 @@ from services.notifier.settings import NotifierSettings
 from services.notifier.wiring import build_sender, load_rules
 from services.notifier.workers import Sender
 from shared.db.engine import transaction
-from shared.events.topics import Topic
 from shared.vocabulary import Channel
 from tests.harness import eventually
 from tests.infrastructure import TestInfrastructure
@@ -76,7 +75,7 @@ def sender(stack: Stack, sms: Dispatcher | None = None, **options: Any) -> Sende
     assert isinstance(settings, NotifierSettings)
     real = build_dispatchers(settings)
     dispatchers: dict[Channel, Dispatcher] = {**real, Channel.SMS: sms or real[Channel.SMS]}
-    unit_of_work = runtime.units_of_work(NotifierUnitOfWork, Topic.NOTIFICATIONS)
+    unit_of_work = runtime.units_of_work(NotifierUnitOfWork)
     return build_sender(
         settings,
         load_rules(settings),
