@@ -37,7 +37,7 @@ from services.agency_gateway.workers import PlacementWorker, WebhookWorker
 from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.crypto import KeyRing
-from shared.db.jobs import backoff
+from shared.db.backoff import backoff
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime

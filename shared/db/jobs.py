@@ -7,9 +7,10 @@ the worker's fencing token. Until the lease ends nobody else claims them; the wo
 slow part (a network call) outside any transaction, then records the result with
 :meth:`JobQueue.held_by` in the ``WHERE`` clause, so a worker whose lease ran out, and whose
 jobs another worker has claimed since, changes nothing. A crash mid-job only delays it until
-its lease ends. How long to wait before trying a failed job again is :func:`backoff`.
+its lease ends. How long to wait before trying a failed job again is
+:func:`shared.db.backoff.backoff` (pure, so domains may use it).
 
-The table needs a single-column primary key, a nullable ``lease_until`` timestamp and a
+The table needs a primary key (one column or several), a nullable ``lease_until`` timestamp and a
 nullable ``claim_token`` UUID (names can differ); when a job is due and in what order jobs are
 taken are the caller's conditions. Leases are measured on the database's clock, the one clock
 every replica shares.
@@ -21,17 +22,9 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Column, ColumnElement, RowMapping, Table, func, or_, select, update
+from sqlalchemy import Column, ColumnElement, RowMapping, Table, func, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningUpdate
-
-
-def backoff(attempts: int, initial: timedelta, maximum: timedelta) -> timedelta:
-    """The wait after the ``attempts``-th failure: ``initial``, then doubling, at most
-    ``maximum``."""
-    doublings = min(max(attempts - 1, 0), 32)
-    wait: timedelta = initial * (2**doublings)
-    return min(wait, maximum)
 
 
 @dataclass(frozen=True)
@@ -43,9 +36,8 @@ class JobQueue:
     token_column: str = "claim_token"  # noqa: S105 (a column name)
 
     @property
-    def _key(self) -> Column[Any]:
-        (key,) = self.table.primary_key.columns
-        return key
+    def _key(self) -> list[Column[Any]]:
+        return list(self.table.primary_key.columns)
 
     @property
     def _lease(self) -> Column[Any]:
@@ -78,8 +70,9 @@ class JobQueue:
     ) -> ReturningUpdate[Any]:
         """The statement that claims up to ``limit`` free jobs meeting ``due``, in ``order_by``
         order, for ``lease`` under ``token``; it returns the claimed rows (in no set order)."""
+        key = self._key
         picked = (
-            select(self._key)
+            select(*key)
             .where(*due, self.free())
             .order_by(*order_by)
             .limit(limit)
@@ -87,7 +80,7 @@ class JobQueue:
         )
         return (
             update(self.table)
-            .where(self._key.in_(picked.scalar_subquery()))
+            .where(tuple_(*key).in_(picked) if len(key) > 1 else key[0].in_(picked))
             .values({**self.leased_for(lease), self.token_column: token})
             .returning(*self.table.c)
         )

@@ -26,6 +26,15 @@ jobs = Table(
     Column("done_by", Uuid),
 )
 QUEUE = JobQueue(jobs)
+keyed = Table(  # a queue keyed by two columns, as cases are by lender and loan
+    "keyed_jobs",
+    metadata,
+    Column("tenant", Text, primary_key=True),
+    Column("job_id", Integer, primary_key=True),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("claim_token", Uuid),
+)
+KEYED = JobQueue(keyed)
 PENDING = jobs.c.status == "pending"
 LONG = timedelta(minutes=5)
 
@@ -38,6 +47,9 @@ async def sessions(infrastructure: TestInfrastructure) -> AsyncIterator[SessionF
     async with engine.begin() as connection:
         await connection.run_sync(metadata.create_all)
         await connection.execute(jobs.insert(), [{"job_id": n} for n in range(1, 41)])
+        await connection.execute(
+            keyed.insert(), [{"tenant": t, "job_id": n} for t in "ab" for n in range(1, 11)]
+        )
     try:
         yield create_session_factory(engine)
     finally:
@@ -114,3 +126,19 @@ async def test_a_finished_job_is_never_claimed_again(sessions: SessionFactory) -
     assert await finish(sessions, token, ids[:30]) == list(range(1, 31))
     await asyncio.sleep(1.2)
     assert await claim(sessions, uuid.uuid4(), 40) == list(range(31, 41))
+
+
+async def test_a_queue_keyed_by_several_columns_claims_disjoint_jobs(
+    sessions: SessionFactory,
+) -> None:
+    async def claim_keyed(token: uuid.UUID) -> list[tuple[str, int]]:
+        async with transaction(sessions) as session:
+            rows = await KEYED.claim_rows(
+                session, order_by=[keyed.c.job_id], limit=7, lease=LONG, token=token
+            )
+        return [(row["tenant"], row["job_id"]) for row in rows]
+
+    claimed = await asyncio.gather(*(claim_keyed(uuid.uuid4()) for _ in range(3)))
+
+    taken = [job for batch in claimed for job in batch]
+    assert sorted(taken) == [(t, n) for t in "ab" for n in range(1, 11)]

@@ -2,7 +2,7 @@
 
 from datetime import timedelta
 
-from shared.db.jobs import backoff
+from shared.db.backoff import backoff
 
 SECOND = timedelta(seconds=1)
 

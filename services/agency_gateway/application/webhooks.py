@@ -37,7 +37,7 @@ class AttemptResult:
 class WebhookDeliveries:
     unit_of_work: Callable[[], UnitOfWork]
     poster: WebhookPoster
-    backoff: Backoff  # the wait after the n-th failure of a round (``shared.db.jobs.backoff``)
+    backoff: Backoff  # the wait after the n-th failure of a round (``shared.db.backoff.backoff``)
     max_attempts: int = 8
     clock: Clock = field(default=utc_now)
 

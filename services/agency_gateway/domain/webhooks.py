@@ -1,4 +1,4 @@
-"""What agencies are told by webhook (a failed delivery waits ``shared.db.jobs.backoff``)."""
+"""What agencies are told by webhook (a failed delivery waits ``shared.db.backoff.backoff``)."""
 
 from typing import Any
 

@@ -33,6 +33,7 @@ from pydantic import (
 )
 
 from services.notifier.domain.messages import SENDABLE_CHANNELS
+from shared.db.backoff import backoff
 from shared.vocabulary import Channel, Jurisdiction
 
 WILDCARD = "*"
@@ -302,9 +303,11 @@ class CadencePolicy(_Model):
         rules = self.retry
         if failure not in rules.retry_on or not 1 <= attempts_made < rules.max_attempts:
             return None
-        doublings = min(attempts_made - 1, 32)
-        minutes = min(rules.backoff_base_minutes * 2**doublings, rules.backoff_max_minutes)
-        return timedelta(minutes=minutes)
+        return backoff(
+            attempts_made,
+            timedelta(minutes=rules.backoff_base_minutes),
+            timedelta(minutes=rules.backoff_max_minutes),
+        )
 
     def retry_at(
         self, failed_at: datetime, attempts_made: int, failure: SendFailure

@@ -10,7 +10,7 @@ import pytest
 from services.agency_gateway.application.errors import InvalidReportError
 from services.agency_gateway.application.webhooks import WebhookDeliveries
 from services.agency_gateway.workers import WebhookWorker
-from shared.db.jobs import backoff
+from shared.db.backoff import backoff
 from tests.unit.agency_gateway.fakes import (
     Database,
     FakeClock,

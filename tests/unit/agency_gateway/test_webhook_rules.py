@@ -9,7 +9,7 @@ from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
 from services.agency_gateway.domain.webhooks import payload
-from shared.db.jobs import backoff
+from shared.db.backoff import backoff
 
 
 def test_backoff_doubles_up_to_its_ceiling() -> None:
