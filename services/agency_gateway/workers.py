@@ -1,8 +1,10 @@
 """The gateway's time-driven loops: each claims its due work, then hands it to a use case.
 
-The placement worker claims lapsed assignments and cases due for a decision (``FOR UPDATE SKIP
-LOCKED``: replicas share the work and never decide one case twice) and writes a batch's
-decisions with their events in one unit of work. The webhook worker claims due deliveries
+The placement worker ends lapsed assignments (claimed ``FOR UPDATE SKIP LOCKED``: replicas
+share the work) and claims the cases due for a decision through the kit's job queue (a lease
+and a fencing token: replicas never decide one case twice), in one unit of work; then it
+decides the batch and writes the decisions with their events in a second one, only for the
+cases its claim still holds. The webhook worker claims due deliveries
 through the kit's job queue (a lease and a fencing token), sends them outside any
 transaction, then logs each attempt under its token.
 """
@@ -13,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import uuid4
 
-from services.agency_gateway.application.placement import PlacementHandlers
+from services.agency_gateway.application.placement import CaseClaim, PlacementHandlers
 from services.agency_gateway.application.ports import Clock, UnitOfWork, utc_now
 from services.agency_gateway.application.webhooks import WebhookDeliveries
 
@@ -23,6 +25,7 @@ class PlacementWorker:
     unit_of_work: Callable[[], UnitOfWork]
     placement: PlacementHandlers
     batch_size: int = 200
+    lease: timedelta = timedelta(seconds=30)  # a batch is decided in well under a second
     idle_pause: float = 0.5
     clock: Clock = field(default=utc_now)
 
@@ -32,15 +35,21 @@ class PlacementWorker:
                 await asyncio.sleep(self.idle_pause)
 
     async def step(self) -> int:
-        """End lapsed assignments, then decide one batch of due cases; how many were handled."""
+        """End lapsed assignments (their cases are due at once), announce expiring ones, claim
+        one batch of due cases, then decide it; how many were handled."""
+        token = uuid4()  # this claim's fencing token
         async with self.unit_of_work() as uow:
             now = self.clock()
             lapsed = await uow.assignments.claim_lapsed(now, self.batch_size)
             ended = await self.placement.end_lapsed(uow, lapsed, now)
-            due = await uow.cases.claim_due(now, self.batch_size)
-            decided = await self.placement.decide(uow, due, now)
             expiring = await self.placement.announce_expiring(uow, now, self.batch_size)
+            due = await uow.cases.claim_due(now, self.batch_size, self.lease, token)
             await uow.commit()
+        decided = 0
+        if due:
+            async with self.unit_of_work() as uow:
+                decided = await self.placement.decide(uow, CaseClaim(token, due), now)
+                await uow.commit()
         return ended + decided + expiring
 
 

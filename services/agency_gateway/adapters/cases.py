@@ -1,8 +1,9 @@
 """Collection cases in the gateway's database."""
 
 from collections.abc import Collection, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -15,12 +16,15 @@ from services.agency_gateway.adapters.tables import (
 )
 from shared.contact_rules import OptOut
 from shared.db.bulk import among, update_rows, upsert_if_newer
+from shared.db.jobs import JobQueue
 from shared.vocabulary import Channel
 
 LoanKey = tuple[str, str]
 # What only the report that opens a case sets; a newer report replaces every other column.
 OPENING_ONLY = ("status",)
 CASE_KEY = [collection_cases.c.lender_id, collection_cases.c.loan_id]
+DUE = collection_cases.c.placement_due_at
+QUEUE = JobQueue(collection_cases)  # placement claims: a lease and a fencing token
 BORROWER_KEY = [borrower_preferences.c.lender_id, borrower_preferences.c.borrower_ref]
 
 
@@ -61,13 +65,32 @@ class CaseStore:
         )
         return {(r.lender_id, r.loan_id): dict(r._mapping) for r in rows}
 
-    async def claim_due(self, now: datetime, limit: int) -> list[dict[str, Any]]:
-        """Cases due for a placement decision, locked; another worker skips them."""
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, token: UUID
+    ) -> list[LoanKey]:
+        """The cases due for a placement decision, oldest due first, claimed under ``token``
+        for ``lease`` (``shared.db.jobs``): no other worker takes them until it ends."""
+        rows = await QUEUE.claim_rows(
+            self._session,
+            collection_cases.c.placement_due_at <= now,
+            order_by=[DUE],
+            limit=limit,
+            lease=lease,
+            token=token,
+        )
+        return [(r["lender_id"], r["loan_id"]) for r in sorted(rows, key=lambda r: r[DUE.key])]
+
+    async def held(self, keys: Collection[LoanKey], token: UUID) -> list[dict[str, Any]]:
+        """The cases among ``keys`` that the claim ``token`` still holds, as they are now,
+        oldest due first, locked until the transaction ends (a case locked elsewhere is
+        skipped: it is decided when the lease ends). Only a decision clears a case's due
+        time, so a case still held is still due."""
+        if not keys:
+            return []
         rows = await self._session.execute(
             select(collection_cases)
-            .where(collection_cases.c.placement_due_at <= now)
-            .order_by(collection_cases.c.placement_due_at)
-            .limit(limit)
+            .where(among(CASE_KEY, keys), QUEUE.held_by(token))
+            .order_by(DUE)
             .with_for_update(skip_locked=True)
         )
         return [dict(r._mapping) for r in rows]

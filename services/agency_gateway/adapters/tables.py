@@ -51,6 +51,8 @@ collection_cases = Table(
     _at("placement_due_at"),
     Column("placement_note", Text),
     _at("escalation_approved_at"),
+    _at("lease_until"),  # a placement claim's lease (shared.db.jobs)
+    Column("claim_token", UUID(as_uuid=True)),  # the claim's fencing token
     PrimaryKeyConstraint("lender_id", "loan_id"),
 )
 

@@ -2,19 +2,20 @@
 
 A case becomes due when something about it changed (a report, a hold lifted, an assignment
 ended) or when no agency could take it and the policy's retry pause is over. The placement
-worker (``workers.py``) claims them and hands them here; everything one batch decides is
-written with its events in its unit of work.
+worker (``workers.py``) claims them through the kit's job queue (a lease and a fencing token)
+and hands the claim here; a batch is decided on the cases as they are when it is decided, only
+those the claim still holds, and written with its events in one unit of work.
 """
 
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from services.agency_gateway.application.ending import end_assignment
 from services.agency_gateway.application.events import loan_event
-from services.agency_gateway.application.ports import Row, UnitOfWork
+from services.agency_gateway.application.ports import LoanKey, Row, UnitOfWork
 from services.agency_gateway.domain.allocation import Allocation, allocate
 from services.agency_gateway.domain.cases import CaseFacts, exclusion, status_of
 from services.agency_gateway.domain.policy import PlacementPolicy, Variant
@@ -40,6 +41,14 @@ def case_facts(case: Row, prefs: Row | None) -> CaseFacts:
 
 def _placement_state(status: str, agency_id: str | None, note: str | None) -> Row:
     return {"status": status, "agency_id": agency_id, "placement_note": note}
+
+
+@dataclass(frozen=True)
+class CaseClaim:
+    """Cases a worker claimed for a decision, under its fencing ``token``."""
+
+    token: UUID
+    keys: list[LoanKey]
 
 
 @dataclass(frozen=True)
@@ -71,9 +80,12 @@ class PlacementHandlers:
         await self._publish(uow, envelopes, now)
         return len(envelopes)
 
-    async def decide(self, uow: UnitOfWork, due: list[Row], now: datetime) -> int:
-        """Decide each claimed case: placed with an agency, or not and why (the case's
-        ``placement_note``); one no agency could take is due again after the retry pause."""
+    async def decide(self, uow: UnitOfWork, claim: CaseClaim, now: datetime) -> int:
+        """Decide each claimed case the claim still holds: placed with an agency, or not and
+        why (the case's ``placement_note``); one no agency could take is due again after the
+        retry pause. A case whose lease ran out is left to whoever claims it next. Deciding
+        ends the claim. Returns how many were decided."""
+        due = await uow.cases.held(claim.keys, claim.token)
         if not due:
             return 0
         keys = {(c["lender_id"], c["loan_id"]) for c in due}
@@ -89,7 +101,7 @@ class PlacementHandlers:
         for case in due:
             key = (case["lender_id"], case["loan_id"])
             state = {"lender_id": key[0], "loan_id": key[1], "placement_due_at": None}
-            state["updated_at"] = now
+            state |= {"updated_at": now, "lease_until": None, "claim_token": None}
             facts = case_facts(case, prefs.get((case["lender_id"], case["borrower_ref"])))
             variant = self.policy.variant(*key)
             if key in active:

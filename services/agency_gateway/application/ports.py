@@ -45,8 +45,15 @@ class CaseStore(Protocol):
     async def for_update(self, keys: Collection[LoanKey]) -> dict[LoanKey, Row]:
         """The known cases among ``keys``, locked until the transaction ends."""
 
-    async def claim_due(self, now: datetime, limit: int) -> list[Row]:
-        """Cases due for a placement decision, locked; another worker skips them."""
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, token: UUID
+    ) -> list[LoanKey]:
+        """The cases due for a placement decision (oldest due first), claimed under ``token``
+        for ``lease``: no other worker takes them until it ends."""
+
+    async def held(self, keys: Collection[LoanKey], token: UUID) -> list[Row]:
+        """The cases among ``keys`` the claim ``token`` still holds, as they are now, oldest
+        due first, locked until the transaction ends."""
 
     async def change_each(self, rows: Sequence[Row]) -> None:
         """Give each case (``lender_id``, ``loan_id``) the other values of its row."""

@@ -6,7 +6,7 @@ events ``outbox``) only when ``commit`` is called. Locks are not modelled (one w
 """
 
 import copy
-from collections.abc import AsyncIterator, Collection, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
@@ -44,9 +44,10 @@ class Database:
     attempts: list[Row] = field(default_factory=list)
     outbox: list[Envelope] = field(default_factory=list)
     commits: int = 0
+    clock: Callable[[], datetime] | None = None  # the database's clock, that leases end on
 
     def copy(self) -> "Database":
-        return copy.deepcopy(self)
+        return copy.deepcopy(self, {id(self.clock): self.clock})  # one clock for all copies
 
     def events(self, name: str) -> list[Envelope]:
         return [e for e in self.outbox if e.type == name]
@@ -69,6 +70,8 @@ class FakeCaseStore:
                     "placement_note": None,
                     "escalation_approved_at": None,
                     "opened_at": row["updated_at"],
+                    "lease_until": None,
+                    "claim_token": None,
                     **row,
                 }
             elif stored["as_of"] <= row["as_of"]:
@@ -81,14 +84,30 @@ class FakeCaseStore:
     async def for_update(self, keys: Collection[LoanKey]) -> dict[LoanKey, Row]:
         return {k: dict(self.db.cases[k]) for k in sorted(keys) if k in self.db.cases}
 
-    async def claim_due(self, now: datetime, limit: int) -> list[Row]:
+    async def claim_due(
+        self, now: datetime, limit: int, lease: timedelta, token: UUID
+    ) -> list[LoanKey]:
+        """Leases are measured on ``now`` (the database's clock in production)."""
         due = [
             c
             for c in self.db.cases.values()
-            if c["placement_due_at"] is not None and c["placement_due_at"] <= now
+            if c["placement_due_at"] is not None
+            and c["placement_due_at"] <= now
+            and (c["lease_until"] is None or c["lease_until"] < now)
         ]
         due.sort(key=lambda c: c["placement_due_at"])
-        return [dict(c) for c in due[:limit]]
+        for c in due[:limit]:
+            c.update(lease_until=now + lease, claim_token=token)
+        return [(c["lender_id"], c["loan_id"]) for c in due[:limit]]
+
+    async def held(self, keys: Collection[LoanKey], token: UUID) -> list[Row]:
+        """Leases are measured on the database's clock (``Database.clock``)."""
+        if self.db.clock is None:
+            raise AssertionError("give the Database a clock to measure leases on")
+        now = self.db.clock()
+        cases = [self.db.cases[k] for k in keys if k in self.db.cases]
+        held = [c for c in cases if c["claim_token"] == token and c["lease_until"] > now]
+        return [dict(c) for c in sorted(held, key=lambda c: c["placement_due_at"])]
 
     async def change_each(self, rows: Sequence[Row]) -> None:
         for row in rows:
@@ -583,4 +602,6 @@ def case_row(lender_id: str, loan_id: str, **changes: Any) -> Row:
         "opened_at": datetime(2026, 11, 30, tzinfo=UTC),
         "updated_at": datetime(2026, 11, 30, tzinfo=UTC),
         "placement_due_at": datetime(2026, 11, 30, tzinfo=UTC),
+        "lease_until": None,
+        "claim_token": None,
     } | changes

@@ -1,11 +1,13 @@
-"""Placement on fakes: the worker claims, the use cases decide (placed, not placed and why,
-retried), allocate among agencies, and end lapsed assignments."""
+"""Placement on fakes: the worker claims (a lease and a fencing token), the use cases decide
+(placed, not placed and why, retried) only while the claim holds, allocate among agencies,
+and end lapsed assignments."""
 
 from datetime import timedelta
+from uuid import UUID, uuid4
 
 import pytest
 
-from services.agency_gateway.application.placement import PlacementHandlers
+from services.agency_gateway.application.placement import CaseClaim, PlacementHandlers
 from services.agency_gateway.domain.policy import PlacementPolicy
 from services.agency_gateway.workers import PlacementWorker
 from shared.events.catalog import ASSIGNMENT_EXPIRED, ASSIGNMENT_PLACED
@@ -19,10 +21,27 @@ from tests.unit.agency_gateway.fakes import (
 
 POLICY = PlacementPolicy(version="test-1", threshold_days=30, minimum_amount=100)
 LENDER = "lender-1"
+LEASE = PlacementWorker.lease
 
 
 def worker(db: Database, clock: FakeClock, policy: PlacementPolicy = POLICY) -> PlacementWorker:
+    db.clock = clock  # leases end on the database's clock
     return PlacementWorker(lambda: FakeUnitOfWork(db), PlacementHandlers(policy), clock=clock)
+
+
+async def claim(db: Database, clock: FakeClock, token: UUID) -> CaseClaim:
+    """A worker's claim of every due case, committed (as the worker commits it)."""
+    async with FakeUnitOfWork(db) as uow:
+        keys = await uow.cases.claim_due(clock.now, 10, LEASE, token)
+        await uow.commit()
+    return CaseClaim(token, keys)
+
+
+async def decide(db: Database, clock: FakeClock, claim: CaseClaim) -> int:
+    async with FakeUnitOfWork(db) as uow:
+        decided = await PlacementHandlers(POLICY).decide(uow, claim, clock.now)
+        await uow.commit()
+    return decided
 
 
 async def test_a_due_case_is_placed_with_its_event_and_webhook() -> None:
@@ -154,3 +173,55 @@ async def test_the_challenger_variant_has_its_own_threshold() -> None:
     db.cases[(LENDER, "L-1")] = case_row(LENDER, "L-1")
     await worker(db, clock, policy).step()
     assert db.cases[(LENDER, "L-1")]["placement_note"] == "below_threshold"
+
+
+async def test_a_claim_whose_lease_ran_out_and_was_taken_over_records_nothing() -> None:
+    db, clock = Database(), FakeClock()
+    db.clock = clock
+    db.agencies["agency-north"] = agency_row("agency-north")
+    db.cases[(LENDER, "L-1")] = case_row(LENDER, "L-1")
+    stale = await claim(db, clock, uuid4())
+    clock.advance(LEASE + timedelta(seconds=1))
+    fresh = await claim(db, clock, uuid4())
+    assert fresh.keys == stale.keys == [(LENDER, "L-1")]
+
+    assert await decide(db, clock, stale) == 0
+    assert (db.assignments, db.outbox, db.deliveries) == ({}, [], {})
+    assert db.cases[(LENDER, "L-1")]["placement_due_at"] is not None
+
+    assert await decide(db, clock, fresh) == 1
+    assert len(db.assignments) == 1
+    case = db.cases[(LENDER, "L-1")]
+    assert (case["agency_id"], case["lease_until"], case["claim_token"]) == (
+        "agency-north",
+        None,
+        None,
+    )
+    assert len(db.events(ASSIGNMENT_PLACED.name)) == 1
+
+
+async def test_a_claim_whose_lease_ran_out_records_nothing_even_before_a_new_claim() -> None:
+    db, clock = Database(), FakeClock()
+    db.clock = clock
+    db.agencies["agency-north"] = agency_row("agency-north")
+    db.cases[(LENDER, "L-1")] = case_row(LENDER, "L-1")
+    stale = await claim(db, clock, uuid4())
+    clock.advance(LEASE)
+    assert await decide(db, clock, stale) == 0
+    assert not db.assignments
+    clock.advance(timedelta(seconds=1))
+    assert await worker(db, clock).step() == 1  # the next claim decides it
+
+
+async def test_a_case_claimed_by_a_worker_that_died_is_decided_when_its_lease_ends() -> None:
+    db, clock = Database(), FakeClock()
+    db.agencies["agency-north"] = agency_row("agency-north")
+    db.cases[(LENDER, "L-1")] = case_row(LENDER, "L-1")
+    placing = worker(db, clock)
+    await claim(db, clock, uuid4())  # then the worker dies
+    assert await placing.step() == 0
+    clock.advance(LEASE)
+    assert await placing.step() == 0  # held to the end of its lease
+    clock.advance(timedelta(seconds=1))
+    assert await placing.step() == 1
+    assert db.cases[(LENDER, "L-1")]["status"] == "placed"
