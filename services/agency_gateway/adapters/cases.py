@@ -25,6 +25,9 @@ OPENING_ONLY = ("status",)
 CASE_KEY = [collection_cases.c.lender_id, collection_cases.c.loan_id]
 DUE = collection_cases.c.placement_due_at
 QUEUE = JobQueue(collection_cases)  # placement claims: a lease and a fencing token
+# Every write to a case ends any placement claim on it: the case (due, since only a decision
+# makes it not due) is claimed afresh, as it is now; a decision under way skips it.
+UNCLAIMED: dict[str, Any] = {"lease_until": None, "claim_token": None}
 BORROWER_KEY = [borrower_preferences.c.lender_id, borrower_preferences.c.borrower_ref]
 
 
@@ -38,7 +41,7 @@ class CaseStore:
         await upsert_if_newer(
             self._session,
             collection_cases,
-            rows,
+            [row | UNCLAIMED for row in rows],
             key=("lender_id", "loan_id"),
             insert_only=OPENING_ONLY,
         )
@@ -82,9 +85,10 @@ class CaseStore:
 
     async def held(self, keys: Collection[LoanKey], token: UUID) -> list[dict[str, Any]]:
         """The cases among ``keys`` that the claim ``token`` still holds, as they are now,
-        oldest due first, locked until the transaction ends (a case locked elsewhere is
-        skipped: it is decided when the lease ends). Only a decision clears a case's due
-        time, so a case still held is still due."""
+        oldest due first, locked until the transaction ends. A case being written elsewhere
+        is skipped: that write ends the claim (``UNCLAIMED``), and the case is claimed again
+        once it commits. Only a decision clears a case's due time, so a case still held is
+        still due."""
         if not keys:
             return []
         rows = await self._session.execute(
@@ -98,19 +102,26 @@ class CaseStore:
     async def change_each(self, rows: Sequence[dict[str, Any]]) -> None:
         """Give each case (``lender_id``, ``loan_id``) the other values of its row, in one
         statement (the rows share their columns)."""
-        await update_rows(self._session, collection_cases, rows, key=("lender_id", "loan_id"))
+        await update_rows(
+            self._session,
+            collection_cases,
+            [row | UNCLAIMED for row in rows],
+            key=("lender_id", "loan_id"),
+        )
 
     async def change(self, key: LoanKey, **values: Any) -> None:
         await self._session.execute(
             update(collection_cases)
             .where(collection_cases.c.lender_id == key[0], collection_cases.c.loan_id == key[1])
-            .values(**values)
+            .values(**(values | UNCLAIMED))
         )
 
     async def due_now(self, keys: Collection[LoanKey], now: datetime) -> None:
         if keys:
             await self._session.execute(
-                update(collection_cases).where(among(CASE_KEY, keys)).values(placement_due_at=now)
+                update(collection_cases)
+                .where(among(CASE_KEY, keys))
+                .values(placement_due_at=now, **UNCLAIMED)
             )
 
     async def borrowers_due_now(self, lender_id: str, borrower_ref: str, now: datetime) -> None:
@@ -120,7 +131,7 @@ class CaseStore:
                 collection_cases.c.lender_id == lender_id,
                 collection_cases.c.borrower_ref == borrower_ref,
             )
-            .values(placement_due_at=now)
+            .values(placement_due_at=now, **UNCLAIMED)
         )
 
 

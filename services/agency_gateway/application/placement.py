@@ -83,8 +83,8 @@ class PlacementHandlers:
     async def decide(self, uow: UnitOfWork, claim: CaseClaim, now: datetime) -> int:
         """Decide each claimed case the claim still holds: placed with an agency, or not and
         why (the case's ``placement_note``); one no agency could take is due again after the
-        retry pause. A case whose lease ran out is left to whoever claims it next. Deciding
-        ends the claim. Returns how many were decided."""
+        retry pause. A case whose lease ran out, or that was changed since it was claimed, is
+        left to whoever claims it next. Returns how many were decided."""
         due = await uow.cases.held(claim.keys, claim.token)
         if not due:
             return 0
@@ -101,7 +101,7 @@ class PlacementHandlers:
         for case in due:
             key = (case["lender_id"], case["loan_id"])
             state = {"lender_id": key[0], "loan_id": key[1], "placement_due_at": None}
-            state |= {"updated_at": now, "lease_until": None, "claim_token": None}
+            state["updated_at"] = now
             facts = case_facts(case, prefs.get((case["lender_id"], case["borrower_ref"])))
             variant = self.policy.variant(*key)
             if key in active:

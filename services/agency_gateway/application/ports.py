@@ -37,6 +37,8 @@ class Received(Protocol, Generic[M]):
 
 
 class CaseStore(Protocol):
+    """Every write to a case ends any placement claim on it (it is claimed afresh)."""
+
     async def upsert(self, rows: Sequence[Row]) -> None:
         """Open or update cases; a report older than the stored one changes nothing."""
 
@@ -53,7 +55,8 @@ class CaseStore(Protocol):
 
     async def held(self, keys: Collection[LoanKey], token: UUID) -> list[Row]:
         """The cases among ``keys`` the claim ``token`` still holds, as they are now, oldest
-        due first, locked until the transaction ends."""
+        due first, locked until the transaction ends (one being written elsewhere is left
+        out: that write ends the claim)."""
 
     async def change_each(self, rows: Sequence[Row]) -> None:
         """Give each case (``lender_id``, ``loan_id``) the other values of its row."""

@@ -24,6 +24,7 @@ from shared.events.models import BorrowerContact
 from shared.vocabulary import Channel
 
 ACTIVE = ("placed", "acknowledged")
+UNCLAIMED: Row = {"lease_until": None, "claim_token": None}  # every case write ends a claim
 
 
 @dataclass
@@ -75,7 +76,7 @@ class FakeCaseStore:
                     **row,
                 }
             elif stored["as_of"] <= row["as_of"]:
-                stored.update({k: v for k, v in row.items() if k != "status"})
+                stored.update({k: v for k, v in row.items() if k != "status"} | UNCLAIMED)
 
     async def get(self, lender_id: str, loan_id: str) -> Row | None:
         found = self.db.cases.get((lender_id, loan_id))
@@ -111,16 +112,16 @@ class FakeCaseStore:
 
     async def change_each(self, rows: Sequence[Row]) -> None:
         for row in rows:
-            self.db.cases[(row["lender_id"], row["loan_id"])].update(row)
+            self.db.cases[(row["lender_id"], row["loan_id"])].update(row | UNCLAIMED)
 
     async def change(self, key: LoanKey, **values: Any) -> None:
         if key in self.db.cases:
-            self.db.cases[key].update(values)
+            self.db.cases[key].update(values | UNCLAIMED)
 
     async def borrowers_due_now(self, lender_id: str, borrower_ref: str, now: datetime) -> None:
         for case in self.db.cases.values():
             if (case["lender_id"], case["borrower_ref"]) == (lender_id, borrower_ref):
-                case["placement_due_at"] = now
+                case.update(placement_due_at=now, **UNCLAIMED)
 
 
 class FakePreferenceStore:

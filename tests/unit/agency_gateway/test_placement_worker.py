@@ -225,3 +225,20 @@ async def test_a_case_claimed_by_a_worker_that_died_is_decided_when_its_lease_en
     clock.advance(timedelta(seconds=1))
     assert await placing.step() == 1
     assert db.cases[(LENDER, "L-1")]["status"] == "placed"
+
+
+async def test_a_case_changed_after_its_claim_is_claimed_afresh_and_decided_as_it_is_then() -> None:
+    db, clock = Database(), FakeClock()
+    db.clock = clock
+    db.agencies["agency-north"] = agency_row("agency-north")
+    db.cases[(LENDER, "L-1")] = case_row(LENDER, "L-1")
+    claimed = await claim(db, clock, uuid4())
+    async with FakeUnitOfWork(db) as uow:  # a hold arrives meanwhile
+        await uow.cases.change((LENDER, "L-1"), holds={"h-1": "hardship"}, updated_at=clock.now)
+        await uow.commit()
+
+    assert await decide(db, clock, claimed) == 0  # that write ended the claim
+    assert await worker(db, clock).step() == 1  # claimed again at once
+    case = db.cases[(LENDER, "L-1")]
+    assert (case["status"], case["placement_note"]) == ("excluded", "hold:hardship")
+    assert not db.assignments
