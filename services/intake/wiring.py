@@ -3,22 +3,20 @@
 from datetime import timedelta
 from pathlib import Path
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from services.intake.adapters.unit_of_work import SqlUnitOfWork
 from services.intake.api import borrowers, loans, reports
 from services.intake.api.dependencies import IntakeApplication
-from services.intake.application.command_bus import CommandBus, IdempotencyKeyReusedError
+from services.intake.api.errors import answer_refusals
+from services.intake.application.command_bus import CommandBus
 from services.intake.application.handlers import IntakeHandlers
 from services.intake.application.sealing import Sealing
-from services.intake.domain.loan import LoanConflictError, LoanNotFoundError
 from services.intake.settings import IntakeSettings
 from shared.auth import Role
 from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.retention import RetentionRule
 from shared.http.app import service_app
-from shared.http.problems import problem_response
 from shared.logging import configure_logging
 from shared.runtime import ServiceRuntime
 
@@ -53,7 +51,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.intake = IntakeApplication(
         commands=CommandBus(unit_of_work, IntakeHandlers(sealing)), unit_of_work=unit_of_work
     )
-    _answer_refusals(app)
+    answer_refusals(app)
     return app
 
 
@@ -63,25 +61,6 @@ def sealing_from(settings: IntakeSettings) -> Sealing:
         transit=KeyRing.from_secret(settings.transit_keys),
         pseudonyms=Pseudonymizer.from_secret(settings.pseudonym_key),
     )
-
-
-def _answer_refusals(app: FastAPI) -> None:
-    async def not_found(_request: Request, error: Exception) -> JSONResponse:
-        return problem_response(404, "Not found", str(error))
-
-    async def conflict(_request: Request, error: Exception) -> JSONResponse:
-        return problem_response(409, "Conflict", str(error))
-
-    async def key_reused(_request: Request, _error: Exception) -> JSONResponse:
-        return problem_response(
-            409,
-            "Idempotency-Key reused",
-            "This key was used for a different request; use a new key for a new request.",
-        )
-
-    app.add_exception_handler(LoanNotFoundError, not_found)
-    app.add_exception_handler(LoanConflictError, conflict)
-    app.add_exception_handler(IdempotencyKeyReusedError, key_reused)
 
 
 def served_app() -> FastAPI:

@@ -36,12 +36,12 @@ class Principal:
     auditor may see or ``*`` for all, the operator's name)."""
 
     role: Role
-    subject: str
+    tenant: str
     key_id: str
 
     def sees_lender(self, lender_id: str) -> bool:
         """Whether an auditor's scope covers this lender's loans."""
-        return self.subject in (ALL_LENDERS, lender_id)
+        return self.tenant in (ALL_LENDERS, lender_id)
 
 
 @dataclass(frozen=True)
@@ -139,4 +139,4 @@ class ApiKeyStore:
             ).first()
         if row is None or not hmac.compare_digest(row.secret_hash, hash_secret(api_key)):
             return None
-        return Principal(role=Role(row.role), subject=row.tenant, key_id=parts[0])
+        return Principal(role=Role(row.role), tenant=row.tenant, key_id=parts[0])

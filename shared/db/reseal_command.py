@@ -1,6 +1,6 @@
 """The command each service that stores sealed data exposes to re-seal it after a rotation.
 
-``python -m services.<name>.reseal [--batch-size N] [--status]``: the service's module builds
+``python -m services.<name>.cli.reseal [--batch-size N] [--status]``: the service's module builds
 the engine and its jobs (each with the data key ring) from its settings and calls
 :func:`run_command`. ``--status`` only counts the values under each key id.
 """
@@ -41,7 +41,7 @@ async def run_command(
     jobs: Sequence[ResealJob],
     argv: Sequence[str],
 ) -> int:
-    """The body of a service's ``python -m services.<name>.reseal``; returns the exit status
+    """The body of a service's ``python -m services.<name>.cli.reseal``; returns the exit status
     (1 when values are left under an old key, 2 when one does not open)."""
     args = command_parser(program).parse_args(list(argv))
     left = 0

@@ -55,7 +55,7 @@ async def list_assignments(
     limit: Annotated[int, Query(ge=1, le=500)] = 100,
 ) -> Response:
     after = decode_cursor(cursor) if cursor is not None else None
-    rows = await pages.page(agency.subject, status, updated_since, after, limit + 1)
+    rows = await pages.page(agency.tenant, status, updated_since, after, limit + 1)
     items = [listed(row) for row in rows[:limit]]
     next_cursor = encode_cursor(items[-1]) if len(rows) > limit else None
     page = {"items": items, "next_cursor": next_cursor}
@@ -70,7 +70,7 @@ async def list_assignments(
 async def get_assignment(
     assignment_id: AssignmentId, agency: AgencyKey, handlers: Assignments
 ) -> AssignmentDetail:
-    view = await handlers.detail(agency.subject, assignment_id)
+    view = await handlers.detail(agency.tenant, assignment_id)
     contact, case = view.borrower, view.case
     return AssignmentDetail(
         **AssignmentItem.of(view.assignment).model_dump(),
@@ -94,7 +94,7 @@ async def get_assignment(
 async def acknowledge(
     assignment_id: AssignmentId, agency: AgencyKey, handlers: Assignments
 ) -> AssignmentItem:
-    return AssignmentItem.of(await handlers.acknowledge(agency.subject, assignment_id))
+    return AssignmentItem.of(await handlers.acknowledge(agency.tenant, assignment_id))
 
 
 @router.post(
@@ -113,7 +113,7 @@ async def report_activity(
     response: Response,
 ) -> ActivityRecorded:
     activity = Activity(**body.model_dump())
-    recorded = await handlers.activity(agency.subject, assignment_id, activity)
+    recorded = await handlers.activity(agency.tenant, assignment_id, activity)
     if recorded.replayed:
         response.status_code = 200
     return ActivityRecorded(
@@ -128,7 +128,7 @@ async def report_activity(
 async def return_assignment(
     assignment_id: AssignmentId, body: ReturnRequest, agency: AgencyKey, handlers: Assignments
 ) -> AssignmentItem:
-    return AssignmentItem.of(await handlers.give_back(agency.subject, assignment_id, body.reason))
+    return AssignmentItem.of(await handlers.give_back(agency.tenant, assignment_id, body.reason))
 
 
 @router.post(
@@ -144,7 +144,7 @@ async def contact_check(
 ) -> ContactCheckAnswer:
     at = body.at or datetime.now(UTC)
     channel = ACTIVITY_CHANNELS[body.channel]
-    answer = await handlers.contact_check(agency.subject, assignment_id, channel, at)
+    answer = await handlers.contact_check(agency.tenant, assignment_id, channel, at)
     return ContactCheckAnswer(
         allowed=answer.allowed,
         rules=list(answer.rules),

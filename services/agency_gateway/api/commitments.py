@@ -43,7 +43,7 @@ router = APIRouter(prefix="/v1", tags=["commitments"])
 async def list_commitments(
     assignment_id: AssignmentId, agency: AgencyKey, handlers: Commitments
 ) -> CommitmentsView:
-    found = await handlers.commitments(agency.subject, assignment_id)
+    found = await handlers.commitments(agency.tenant, assignment_id)
     return CommitmentsView(
         promises=[_promise(p) for p in found.promises],
         payments=[_payment(p) for p in found.payments],
@@ -65,7 +65,7 @@ async def record_promise(
     response: Response,
 ) -> PromiseView:
     promise = Promise(body.promise_id, body.amount, body.due_date)
-    state, new = await handlers.promise(agency.subject, assignment_id, promise)
+    state, new = await handlers.promise(agency.tenant, assignment_id, promise)
     response.status_code = CREATED if new else REPEATED
     return _promise(state)
 
@@ -84,7 +84,7 @@ async def record_agency_payment(
     response: Response,
 ) -> AgencyPaymentView:
     payment = ReportedPayment(body.payment_id, body.amount, body.paid_at)
-    state, new = await handlers.payment(agency.subject, assignment_id, payment)
+    state, new = await handlers.payment(agency.tenant, assignment_id, payment)
     response.status_code = CREATED if new else REPEATED
     return _payment(state)
 
@@ -103,7 +103,7 @@ async def raise_dispute(
     response: Response,
 ) -> DisputeView:
     dispute = Dispute(body.dispute_id, body.reason)
-    stored, new = await handlers.dispute(agency.subject, assignment_id, dispute)
+    stored, new = await handlers.dispute(agency.tenant, assignment_id, dispute)
     response.status_code = CREATED if new else REPEATED
     return DisputeView.model_validate(stored)
 
@@ -119,7 +119,7 @@ async def request_escalation(
     agency: AgencyKey,
     handlers: Commitments,
 ) -> EscalationView:
-    return _escalation(await handlers.escalate_by_agency(agency.subject, assignment_id))
+    return _escalation(await handlers.escalate_by_agency(agency.tenant, assignment_id))
 
 
 @router.post(
@@ -130,7 +130,7 @@ async def request_escalation(
 async def decide_escalation(
     loan_id: LoanId, body: LenderEscalationRequest, lender: LenderKey, handlers: Commitments
 ) -> EscalationView:
-    return _escalation(await handlers.escalate_by_lender(lender.subject, loan_id, body.approve))
+    return _escalation(await handlers.escalate_by_lender(lender.tenant, loan_id, body.approve))
 
 
 def _promise(state: PromiseState) -> PromiseView:

@@ -15,7 +15,7 @@ router = APIRouter(prefix="/v1", tags=["placements"])
     summary="A loan's collection case, its current placement and every past one",
 )
 async def loan_placement(loan_id: LoanId, lender: LenderKey, cases: Cases) -> Placement:
-    found = await cases.placement(lender.subject, loan_id)
+    found = await cases.placement(lender.tenant, loan_id)
     case = found.case
     records = [PlacementRecord.model_validate(row) for row in found.assignments]
     return Placement(

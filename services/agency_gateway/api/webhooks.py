@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1", tags=["webhooks"])
 async def redeliver_webhooks(
     body: RedeliveryRequest, agency: AgencyKey, webhooks: Webhooks
 ) -> Redelivery:
-    requeued = await webhooks.redeliver(agency.subject, body.delivery_ids, body.since)
+    requeued = await webhooks.redeliver(agency.tenant, body.delivery_ids, body.since)
     return Redelivery(requeued=requeued)
 
 
@@ -27,5 +27,5 @@ async def redeliver_webhooks(
 async def list_webhook_deliveries(
     agency: AgencyKey, webhooks: Webhooks, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> WebhookDeliveries:
-    rows = await webhooks.deliveries(agency.subject, limit)
+    rows = await webhooks.deliveries(agency.tenant, limit)
     return WebhookDeliveries(deliveries=[WebhookDelivery.model_validate(r) for r in rows])

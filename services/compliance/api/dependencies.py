@@ -50,7 +50,7 @@ async def _clock(request: Request) -> Clock:
 
 def own_lender(auditor: Principal) -> str | None:
     """The lender an auditor's key is scoped to; None for an auditor of every lender."""
-    return None if auditor.subject == ALL_LENDERS else auditor.subject
+    return None if auditor.tenant == ALL_LENDERS else auditor.tenant
 
 
 Auditor = Annotated[Principal, Depends(role_required(Role.AUDITOR))]

@@ -2,13 +2,14 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import orjson
 
 from services.compliance.application.ports import EntryRow, UnitOfWork
 from services.compliance.domain.entries import NewEntry
 from services.compliance.domain.judgement import Judged, LoggedEvent, judge_loan
-from services.compliance.domain.retraction import Retraction, retractions
+from services.compliance.domain.retraction import Retraction, StandingViolation, retractions
 from shared.contact_rules import RulePack
 from shared.events.catalog import VIOLATION_FOUND, VIOLATION_RETRACTED
 from shared.events.compliance import ViolationFound, ViolationRetracted
@@ -79,41 +80,36 @@ def _logged(row: EntryRow) -> LoggedEvent:
 
 
 def _found(lender_id: str, v: Judged) -> Envelope:
-    return VIOLATION_FOUND.envelope(
-        source=SOURCE,
-        subject=v.loan_id,
-        tenant=lender_id,
-        data=ViolationFound(
-            violation_id=v.violation_id,
-            rule_id=v.rule_id,
-            pack_version=v.pack_version,
-            loan_id=v.loan_id,
-            party=v.party,
-            agency_id=v.agency_id,
-            contact_id=v.contact_id,
-            contact_at=v.contact_at,
-            leaf_indexes=list(v.leaf_indexes),
-            explanation=v.explanation,
-        ),
+    data = ViolationFound(
+        **_about(v),
+        contact_at=v.contact_at,
+        leaf_indexes=list(v.leaf_indexes),
+        explanation=v.explanation,
     )
+    return VIOLATION_FOUND.envelope(source=SOURCE, subject=v.loan_id, tenant=lender_id, data=data)
 
 
 def _retracted(lender_id: str, r: Retraction) -> Envelope:
     v = r.violation
-    return VIOLATION_RETRACTED.envelope(
-        source=SOURCE,
-        subject=v.loan_id,
-        tenant=lender_id,
-        data=ViolationRetracted(
-            violation_id=v.violation_id,
-            rule_id=v.rule_id,
-            pack_version=v.pack_version,
-            loan_id=v.loan_id,
-            party=v.party,
-            agency_id=v.agency_id,
-            contact_id=v.contact_id,
-            violation_leaf_index=v.leaf_index,
-            clearing_leaf_indexes=list(r.clearing_leaf_indexes),
-            explanation=r.explanation,
-        ),
+    data = ViolationRetracted(
+        **_about(v),
+        violation_leaf_index=v.leaf_index,
+        clearing_leaf_indexes=list(r.clearing_leaf_indexes),
+        explanation=r.explanation,
     )
+    return VIOLATION_RETRACTED.envelope(
+        source=SOURCE, subject=v.loan_id, tenant=lender_id, data=data
+    )
+
+
+def _about(v: Judged | StandingViolation) -> dict[str, Any]:
+    """What a found and a retracted violation's events both say of it."""
+    return {
+        "violation_id": v.violation_id,
+        "rule_id": v.rule_id,
+        "pack_version": v.pack_version,
+        "loan_id": v.loan_id,
+        "party": v.party,
+        "agency_id": v.agency_id,
+        "contact_id": v.contact_id,
+    }

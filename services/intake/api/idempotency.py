@@ -61,7 +61,7 @@ async def submit(
 ) -> JSONResponse:
     """Send a command through the bus and answer with its reply (or replay)."""
     submission = Submission(
-        lender.subject,
+        lender.tenant,
         command,
         present,
         key=key,

@@ -38,7 +38,7 @@ router = APIRouter(prefix="/v1/loans", tags=["loans"])
 @router.get("/{loan_id}", summary="A loan's current state and its event history")
 async def get_loan(loan_id: LoanId, lender: Lender, unit_of_work: UnitOfWorkFactory) -> LoanView:
     async with unit_of_work() as uow:
-        return LoanView.of(await loan_record(uow, lender.subject, loan_id))
+        return LoanView.of(await loan_record(uow, lender.tenant, loan_id))
 
 
 @router.post(

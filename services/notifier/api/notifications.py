@@ -69,7 +69,7 @@ def _view(record: NotificationRecord) -> NotificationView:
 async def loan_notifications(
     loan_id: LoanId, lender: Lender, notifications: Notifications
 ) -> LoanNotifications:
-    records = await notifications.of_loan(lender.subject, loan_id)
+    records = await notifications.of_loan(lender.tenant, loan_id)
     return LoanNotifications(loan_id=loan_id, notifications=[_view(record) for record in records])
 
 
