@@ -1,5 +1,5 @@
 """The batch writers of ``shared.db.bulk`` against real PostgreSQL: every column type the
-services use goes through the arrays and comes back as it went in."""
+services use (array-typed ones too) goes through the arrays and comes back as it went in."""
 
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 
 import pytest
 from sqlalchemy import (
+    ARRAY,
+    BigInteger,
     Column,
     Date,
     DateTime,
@@ -22,6 +24,9 @@ from sqlalchemy import (
     Table,
     Text,
     Uuid,
+    func,
+    literal,
+    null,
     select,
 )
 from sqlalchemy.dialects.postgresql import JSONB
@@ -35,6 +40,7 @@ from shared.db.bulk import (
     key_arrays,
     update_rows,
     upsert_if_newer,
+    upsert_rows,
 )
 from shared.db.engine import SessionFactory, create_engine, create_session_factory, transaction
 from tests.infrastructure import TestInfrastructure
@@ -54,6 +60,17 @@ things = Table(
     Column("note", Text),
     Column("blob", LargeBinary),
     PrimaryKeyConstraint("tenant", "thing_id"),
+)
+lists = Table(
+    "lists",
+    metadata,
+    Column("list_id", Text, primary_key=True),
+    Column("tags", ARRAY(Text)),
+    Column("numbers", ARRAY(BigInteger), nullable=False, server_default="{}"),
+    Column("moments", ARRAY(DateTime(timezone=True))),
+    Column("ids", ARRAY(Uuid)),
+    Column("note", Text),
+    Column("updated_at", DateTime(timezone=True)),
 )
 NOW = datetime(2026, 11, 28, 1, 0, tzinfo=UTC)
 KEY = ("tenant", "thing_id")
@@ -201,3 +218,137 @@ async def test_rows_are_found_by_composite_keys_bound_now_or_at_run_time(
         none = await session.execute(built_once, key_arrays("wanted", [], 2))
     assert sorted(now.scalars()) == sorted(later.scalars()) == ["b", "d"]
     assert list(none.scalars()) == []
+
+
+AWKWARD = ["b", "a", "", None, 'quo"te', "back\\slash", "{brace}", "a,b", "NULL", "张三", "sp ace"]
+
+
+async def stored_lists(session: AsyncSession) -> dict[str, dict[str, Any]]:
+    rows = await session.execute(select(lists).order_by(lists.c.list_id))
+    return {row.list_id: dict(row._mapping) for row in rows}
+
+
+async def test_array_columns_keep_their_elements_in_order_and_null_apart_from_empty(
+    sessions: SessionFactory,
+) -> None:
+    an_id = uuid.uuid4()
+    rows: list[dict[str, Any]] = [
+        {
+            "list_id": "a",
+            "tags": AWKWARD,
+            "numbers": [3, 1, 2**40],
+            "moments": [NOW],
+            "ids": [an_id],
+        },
+        {"list_id": "b", "tags": [], "numbers": [], "moments": None, "ids": []},
+        {"list_id": "c", "tags": None, "numbers": [7], "moments": [], "ids": None},
+    ]
+    async with transaction(sessions) as session:
+        await insert_rows(session, lists, rows[:2])
+        assert await insert_new_rows(session, lists, rows[1:], returning="list_id") == ["c"]
+    async with transaction(sessions) as session:
+        found = await stored_lists(session)
+    for row in rows:
+        assert {name: found[row["list_id"]][name] for name in row} == row
+
+
+async def test_array_columns_go_through_upserts_and_updates(sessions: SessionFactory) -> None:
+    def tags_and_numbers(found: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        return {key: (row["tags"], row["numbers"]) for key, row in found.items()}
+
+    async with transaction(sessions) as session:
+        await insert_rows(session, lists, [{"list_id": "a", "tags": ["x"]}])  # numbers: default
+        await upsert_rows(
+            session,
+            lists,
+            [{"list_id": "a", "tags": ["y", "z"]}, {"list_id": "b", "tags": None}],
+            key=("list_id",),
+        )
+        upserted = tags_and_numbers(await stored_lists(session))
+        await update_rows(
+            session,
+            lists,
+            [
+                {"list_id": "b", "numbers": [5, 4], "tags": []},
+                {"list_id": "a", "numbers": [1], "tags": None},
+            ],
+            key=("list_id",),
+        )
+        updated = tags_and_numbers(await stored_lists(session))
+    assert upserted == {"a": (["y", "z"], []), "b": (None, [])}
+    assert updated == {"a": (None, [1]), "b": ([], [5, 4])}
+
+
+async def test_upsert_rows_replaces_whatever_the_version(sessions: SessionFactory) -> None:
+    later, earlier = NOW + timedelta(days=1), NOW - timedelta(days=1)
+    async with transaction(sessions) as session:
+        await upsert_rows(session, things, [thing("a", later, note="opened", count=1)], key=KEY)
+        await upsert_rows(
+            session,
+            things,
+            [thing("a", earlier, note="again", count=2), thing("b", earlier, note="new", count=0)],
+            key=KEY,
+            insert_only=("note",),
+        )
+        found = await stored(session)
+    assert {key: (row["as_of"], row["note"], row["count"]) for key, row in found.items()} == {
+        "a": (earlier, "opened", 2),
+        "b": (earlier, "new", 0),
+    }
+
+
+async def test_upsert_rows_of_keys_only_inserts_the_missing_ones(sessions: SessionFactory) -> None:
+    async with transaction(sessions) as session:
+        await upsert_rows(session, lists, [{"list_id": "a", "note": "kept"}], key=("list_id",))
+        await upsert_rows(
+            session,
+            lists,
+            [{"list_id": "a", "note": "ignored"}, {"list_id": "b", "note": "new"}],
+            key=("list_id",),
+            insert_only=("note",),
+        )
+        await upsert_rows(session, lists, [], key=("list_id",))
+        found = await stored_lists(session)
+    assert {key: row["note"] for key, row in found.items()} == {"a": "kept", "b": "new"}
+
+
+async def test_an_update_sets_database_side_expressions_too(sessions: SessionFactory) -> None:
+    async with transaction(sessions) as session:
+        await insert_rows(
+            session, lists, [{"list_id": name, "note": "before"} for name in ("a", "b", "c")]
+        )
+        await update_rows(
+            session,
+            lists,
+            [{"list_id": "a", "tags": ["one"]}, {"list_id": "b", "tags": None}],
+            key=("list_id",),
+            set_also={"updated_at": func.now(), "note": null()},
+        )
+        now = (await session.execute(select(func.now()))).scalar_one()
+        found = await stored_lists(session)
+    assert {key: (row["tags"], row["note"], row["updated_at"]) for key, row in found.items()} == {
+        "a": (["one"], None, now),
+        "b": (None, None, now),
+        "c": (None, "before", None),
+    }
+
+
+async def test_each_call_gets_its_own_expressions_from_one_cached_statement(
+    sessions: SessionFactory,
+) -> None:
+    async with transaction(sessions) as session:
+        await insert_rows(session, lists, [{"list_id": "a"}, {"list_id": "b"}])
+        for name in ("a", "b"):  # the same columns, the same statement, another expression
+            await update_rows(
+                session,
+                lists,
+                [{"list_id": name}],
+                key=("list_id",),
+                set_also={"note": literal(name)},
+            )
+        with pytest.raises(ValueError, match="note"):
+            await update_rows(
+                session, lists, [{"list_id": "a", "note": "x"}], ("list_id",), {"note": null()}
+            )
+        found = await stored_lists(session)
+    assert {key: row["note"] for key, row in found.items()} == {"a": "a", "b": "b"}

@@ -23,17 +23,12 @@ from services.notifier.adapters.tables import (
     loans,
     notifications,
 )
-from services.notifier.adapters.writes import (
-    add_contacts,
-    add_history,
-    insert_rows,
-    update_notifications,
-    upsert,
-)
+from services.notifier.adapters.writes import add_contacts, add_history, update_notifications
 from services.notifier.application.ports import BorrowerKey, LoanKey
 from services.notifier.domain.cadence_policies import CadencePolicies
 from services.notifier.domain.files import Case, Preferences
 from services.notifier.domain.lifecycle import CaseBatch
+from shared.db import bulk
 from shared.events.models import ContactPreferences
 from shared.events.notifications import NotificationStatus
 from shared.vocabulary import Channel
@@ -117,19 +112,24 @@ class SqlCaseBatchStore:
 
     async def save(self, book: CaseBatch) -> None:
         """Write what the case batch changed (its events are the use case's to publish)."""
-        await upsert(
+        await bulk.upsert_rows(  # replaced whatever their version: the batch decided them
             self._session,
             loans,
             [loan_row(book.loans[k]) for k in sorted(book.touched_loans)],
             ("lender_id", "loan_id"),
         )
-        await upsert(
+        await bulk.upsert_rows(
             self._session,
             borrowers,
             [preferences_row(book.preferences[k]) for k in sorted(book.touched_borrowers)],
             ("lender_id", "borrower_ref"),
         )
-        await insert_rows(self._session, notifications, [notification_row(n) for n in book.created])
+        await bulk.insert_rows(
+            self._session,
+            notifications,
+            [notification_row(n) for n in book.created],
+            skip_conflicts=True,
+        )
         created = {n.id for n in book.created}
         await update_notifications(
             self._session, [n for n in book.changed.values() if n.id not in created]

@@ -20,12 +20,13 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from sqlalchemy import bindparam, func, or_, select, text, tuple_, update
+from sqlalchemy import Text, bindparam, func, null, or_, select, text, tuple_, update
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.rows import notification_of
 from services.notifier.adapters.tables import contacts, loans, notifications
-from services.notifier.adapters.writes import add_contacts, add_history, state_params, state_update
+from services.notifier.adapters.writes import add_contacts, add_history, state_row, write_states
 from services.notifier.application.ports import BorrowerKey, LoanKey, SendResults
 from services.notifier.domain.files import Notification
 from shared.contact_rules import Contact
@@ -39,19 +40,28 @@ REPORTED = frozenset({"sent", "delivered", "failed"})  # what a provider's repor
 QUEUE = JobQueue(notifications)  # lease_until, claim_token: the kit's leased job queue
 _SCHEDULED = notifications.c.status == "scheduled"
 
-_NOTICE_SENT = text(
+_NOTICES_SENT = text(
     """
     UPDATE loans SET placements = (
         SELECT coalesce(jsonb_agg(
-            CASE WHEN p->>'assignment_id' = :assignment AND p->>'notice_sent_at' IS NULL
-                 THEN jsonb_set(p, '{notice_sent_at}', to_jsonb(CAST(:at AS text)))
+            CASE WHEN given.sent_at -> (p->>'assignment_id') IS NOT NULL
+                      AND p->>'notice_sent_at' IS NULL
+                 THEN jsonb_set(p, '{notice_sent_at}', given.sent_at -> (p->>'assignment_id'))
                  ELSE p END
             ORDER BY i), '[]'::jsonb)
-        FROM jsonb_array_elements(placements) WITH ORDINALITY AS given(p, i)
+        FROM jsonb_array_elements(placements) WITH ORDINALITY AS placed(p, i)
     )
-    WHERE lender_id = :lender AND loan_id = :loan
+    FROM unnest(CAST(:lenders AS text[]), CAST(:loans AS text[]), CAST(:sent_at AS jsonb[]))
+        AS given(lender_id, loan_id, sent_at)
+    WHERE loans.lender_id = given.lender_id AND loans.loan_id = given.loan_id
     """
+).bindparams(
+    bindparam("lenders", type_=ARRAY(Text)),
+    bindparam("loans", type_=ARRAY(Text)),
+    bindparam("sent_at", type_=ARRAY(JSONB)),
 )
+"""One statement for a batch's agency notices: per loan, ``sent_at`` maps each assignment
+whose notice went out to when (an ISO string); a notice already stamped keeps its time."""
 
 
 async def claim_due(
@@ -180,14 +190,7 @@ async def record(session: AsyncSession, outcomes: SendResults) -> set[UUID]:
     own = {f"notifier:{i}" for i in written}
     sent = [(c, key) for c, key in outcomes.sent if c.id in own]
     await add_contacts(session, [c for c, _ in sent], {c.id: key for c, key in sent})
-    if outcomes.notices:
-        await session.execute(
-            _NOTICE_SENT,
-            [
-                {"lender": key[0], "loan": key[1], "assignment": assignment, "at": at.isoformat()}
-                for key, assignment, at in outcomes.notices
-            ],
-        )
+    await _stamp_notices(session, outcomes.notices)
     return written
 
 
@@ -201,28 +204,42 @@ async def _lock_loans(session: AsyncSession, keys: Collection[LoanKey]) -> None:
         )
 
 
+async def _stamp_notices(
+    session: AsyncSession, notices: Sequence[tuple[LoanKey, str, datetime]]
+) -> None:
+    """Stamp each agency notice that went out on its loan's placement (the first time given
+    wins, as it would a statement per notice)."""
+    sent_at: dict[LoanKey, dict[str, str]] = {}
+    for key, assignment, at in notices:
+        sent_at.setdefault(key, {}).setdefault(assignment, at.isoformat())
+    if sent_at:
+        await session.execute(
+            _NOTICES_SENT,
+            {
+                "lenders": [lender for lender, _ in sent_at],
+                "loans": [loan for _, loan in sent_at],
+                "sent_at": list(sent_at.values()),
+            },
+        )
+
+
 async def _write_outcomes(
     session: AsyncSession, settled: Sequence[Notification], in_doubt: Mapping[UUID, datetime]
 ) -> None:
     """The sender's columns of each notification; the claim released. One whose send may
     have gone out keeps ``send_began_at``, so it is looked up (once its lease, the time the
     provider's report has to arrive, is over), never claimed as due."""
-    if not settled:
-        return
-    await session.execute(
-        state_update(
-            lease_until=bindparam("b_lease_until"),
-            claim_token=None,
-            send_began_at=bindparam("b_send_began_at"),
-        ),
+    await write_states(
+        session,
         [
             {
-                **state_params(n),
-                "b_send_began_at": n.send_began_at if n.id in in_doubt else None,
-                "b_lease_until": in_doubt.get(n.id),
+                **state_row(n),
+                "send_began_at": n.send_began_at if n.id in in_doubt else None,
+                "lease_until": in_doubt.get(n.id),
             }
             for n in settled
         ],
+        set_also={"claim_token": null()},
     )
 
 

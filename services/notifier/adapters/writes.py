@@ -1,18 +1,16 @@
-"""Batch writes of notifications, their history and the contact ledger: one statement per
-table for a whole batch, never one per row.
+"""Batch writes of notifications, their history, the contact ledger, loans and borrowers: one
+statement per table for a whole batch, never one per row, all through ``shared/db/bulk.py``
+(one array per column; ``rule_ids``, ``phone_refs`` and ``reachable_channels`` go as a JSONB
+per row and come back as ``text[]``).
 
-History and ledger rows go through ``shared/db/bulk.py`` (one array per column). New
-notifications, loans and borrowers, and state updates, are ``executemany`` statements here:
-they hold array columns (``rule_ids``, ``phone_refs``), which bulk's ``unnest`` would flatten,
-loans and borrowers are replaced whatever their version (bulk's upsert keeps the newer), and
-an update stamps ``updated_at`` with the database's ``now()``.
+Every row a write changes is already locked by its writer, loans before notifications and
+notifications in id order (``case_batch_store``, ``receipt_store``, ``sending_store``).
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Table, Update, bindparam, func, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ColumnElement, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.tables import contacts, notification_history, notifications
@@ -38,31 +36,38 @@ STATE_COLUMNS = (
 claim token, send began) is the sender's alone: see ``sending_store``."""
 
 
-def state_update(**more: Any) -> Update:
-    """``UPDATE notifications`` of the state columns (and ``more``), one row per parameter
-    set of :func:`state_params`."""
-    values = {name: _bind(f"b_{name}") for name in STATE_COLUMNS}
-    return (
-        update(notifications)
-        .where(notifications.c.id == _bind("b_id"))
-        .values(**values, updated_at=func.now(), **more)
-        .execution_options(synchronize_session=False)
-    )
-
-
-def state_params(n: Notification) -> dict[str, Any]:
+def state_row(n: Notification) -> dict[str, Any]:
+    """The row :func:`write_states` writes for a notification: its id and state columns."""
     return {
-        "b_id": n.id,
-        **{f"b_{name}": getattr(n, name) for name in STATE_COLUMNS},
-        "b_status": n.status.value,
-        "b_rule_ids": list(n.rule_ids),
+        "id": n.id,
+        **{name: getattr(n, name) for name in STATE_COLUMNS},
+        "status": n.status.value,
+        "rule_ids": list(n.rule_ids),
     }
+
+
+async def write_states(
+    session: AsyncSession,
+    rows: Sequence[dict[str, Any]],
+    set_also: Mapping[str, ColumnElement[Any]] | None = None,
+) -> None:
+    """``UPDATE notifications`` of each row's columns (:func:`state_row`'s, and any more the
+    rows share) by id, ``updated_at`` the database's ``now()``, and ``set_also``'s columns.
+
+    A notification given twice gets its last row, as a statement per row left it."""
+    last = {row["id"]: row for row in rows}
+    await bulk.update_rows(
+        session,
+        notifications,
+        [last[i] for i in sorted(last)],
+        key=("id",),
+        set_also={"updated_at": func.now(), **(set_also or {})},
+    )
 
 
 async def update_notifications(session: AsyncSession, changed: Sequence[Notification]) -> None:
     """Write what the consumer or a provider's report changed: the state columns only."""
-    if changed:
-        await session.execute(state_update(), [state_params(n) for n in changed])
+    await write_states(session, [state_row(n) for n in changed])
 
 
 async def add_history(session: AsyncSession, transitions: Sequence[Transition]) -> None:
@@ -87,24 +92,3 @@ async def add_contacts(
 ) -> None:
     rows = [ledger_row(c, *keys[c.id]) for c in ledger]
     await bulk.insert_rows(session, contacts, rows, skip_conflicts=True)
-
-
-def _bind(name: str) -> Any:
-    return bindparam(name)
-
-
-async def insert_rows(session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]]) -> None:
-    if rows:
-        await session.execute(insert(table).on_conflict_do_nothing(), list(rows))
-
-
-async def upsert(
-    session: AsyncSession, table: Table, rows: Sequence[dict[str, Any]], key: tuple[str, ...]
-) -> None:
-    if not rows:
-        return
-    statement = insert(table)
-    columns = {name: statement.excluded[name] for name in rows[0] if name not in key}
-    await session.execute(
-        statement.on_conflict_do_update(index_elements=list(key), set_=columns), list(rows)
-    )
