@@ -140,8 +140,8 @@ class Clock(Protocol):
     def now(self) -> datetime: ...
 
 
-class UnitOfWork(Protocol):
-    """One transaction over the log's stores; events published reach the outbox in it."""
+class LogStores(Protocol):
+    """The log's stores, as the writer and the auditors' reads both see them."""
 
     @property
     def log(self) -> AuditLog: ...
@@ -151,6 +151,10 @@ class UnitOfWork(Protocol):
 
     @property
     def checkpoints(self) -> Checkpoints: ...
+
+
+class UnitOfWork(LogStores, Protocol):
+    """One transaction over the log's stores; events published reach the outbox in it."""
 
     def publish(self, envelope: Envelope) -> None: ...
 
@@ -177,17 +181,8 @@ class PromiseEntries(Protocol):
         """The payments the lender reported on each loan, each once."""
 
 
-class AuditReads(Protocol):
+class AuditReads(LogStores, Protocol):
     """What the auditors' API reads (and the checkpoint it may sign), on one connection."""
-
-    @property
-    def log(self) -> AuditLog: ...
-
-    @property
-    def violations(self) -> Violations: ...
-
-    @property
-    def checkpoints(self) -> Checkpoints: ...
 
     @property
     def activity(self) -> AgencyActivity: ...
