@@ -1,10 +1,12 @@
 """Settings common to every service; each service subclasses with its own env prefix."""
 
+from datetime import timedelta
 from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.borrower_links import BorrowerLinks
 from shared.crypto import KeyRing
 from shared.db.settings import DatabaseTlsSettings
 from shared.kafka.settings import KafkaSettings
@@ -113,3 +115,38 @@ class DataKeySettings(BaseSettings):
             return KeyRing.from_secret(self.data_keys)
         except ValueError as error:
             raise ValueError(f"data_keys: {error}") from error
+
+
+class BorrowerLinkSettings(BaseSettings):
+    """What the services that speak to borrowers share: the notifier's messages and intake's
+    borrower site. The link keys (``<SERVICE>_LINK_KEYS``) mint and open the borrower links; no
+    other service holds them."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    lender_names: dict[str, str] = Field(
+        default_factory=lambda: {"lender-demo": "Demo Consumer Finance"},
+        description="The name borrowers know each lender by (JSON object), by lender id: "
+        "messages are signed with it and the borrower's page shows it.",
+    )
+
+    link_keys: SecretStr = Field(
+        default=SecretStr(""),
+        description="Key ring of the borrower links 'kid:base64key,...': the first one mints, "
+        "all of them open.",
+    )
+    borrower_base_url: str = Field(
+        default="http://127.0.0.1:8005",
+        description="Where borrowers reach their page: links are <this>/b/<token>.",
+    )
+    link_lifetime_days: float = Field(
+        default=30.0, gt=0, description="A link is good this long after its message was sent."
+    )
+
+    def borrower_links(self) -> BorrowerLinks:
+        """The minter and opener (raises ValueError naming the setting when unset)."""
+        try:
+            keys = KeyRing.from_secret(self.link_keys)
+        except ValueError as error:
+            raise ValueError(f"link_keys: {error}") from error
+        return BorrowerLinks(keys, timedelta(days=self.link_lifetime_days))

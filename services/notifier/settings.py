@@ -4,12 +4,12 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.notifier.adapters.providers.settings import ProviderSettings
-from shared.settings import DataKeySettings, ServiceSettings
+from shared.settings import BorrowerLinkSettings, DataKeySettings, ServiceSettings
 
 HERE = Path(__file__).parent
 
 
-class NotifierSettings(ServiceSettings, DataKeySettings, ProviderSettings):
+class NotifierSettings(ServiceSettings, DataKeySettings, ProviderSettings, BorrowerLinkSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFIER_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/notifier"
@@ -23,10 +23,6 @@ class NotifierSettings(ServiceSettings, DataKeySettings, ProviderSettings):
     )
     templates_dir: Path = Field(
         default=HERE / "templates", description="Folder of message templates (Jinja2)."
-    )
-    lender_names: dict[str, str] = Field(
-        default_factory=lambda: {"lender-demo": "Demo Consumer Finance"},
-        description="The name each lender signs its messages with (JSON object), by lender id.",
     )
     sender: bool = Field(
         default=True, description="Send due reminders from this process (off: an API replica)."

@@ -21,6 +21,12 @@ from shared.events.assignments import (
     EscalationDecided,
     PromiseRecorded,
 )
+from shared.events.borrowers import (
+    DataRequestAnswered,
+    DataRequested,
+    DisputeOpened,
+    DisputeResolved,
+)
 from shared.events.compliance import ViolationFound, ViolationRetracted
 from shared.events.envelope import Envelope, new_envelope
 from shared.events.models import (
@@ -128,6 +134,36 @@ CONTACT_PREFERENCES_UPDATED = EventType(
     model=ContactPreferencesUpdated,
     summary="A borrower's opt-outs, cease request, inconvenient times, attorney or consents "
     "changed. Keyed and subjected by the borrower's pseudonym, not a loan id.",
+)
+
+DISPUTE_OPENED = EventType(
+    name="collections.borrower.dispute-opened",
+    version=1,
+    topic=Topic.LOANS,
+    model=DisputeOpened,
+    summary="The borrower disputed the debt on their page; the loan is held at once.",
+)
+DISPUTE_RESOLVED = EventType(
+    name="collections.loan.dispute-resolved",
+    version=1,
+    topic=Topic.LOANS,
+    model=DisputeResolved,
+    summary="The lender upheld or rejected a dispute (the borrower's or an agency's).",
+)
+DATA_REQUESTED = EventType(
+    name="collections.borrower.data-requested",
+    version=1,
+    topic=Topic.LOANS,
+    model=DataRequested,
+    summary="The borrower asked to see (access) or erase (deletion) their personal data; "
+    "every service holding some answers.",
+)
+DATA_REQUEST_ANSWERED = EventType(
+    name="collections.borrower.data-request-answered",
+    version=1,
+    topic=Topic.DATA_ANSWERS,
+    model=DataRequestAnswered,
+    summary="One service's answer to a data request (sealed when it holds personal data).",
 )
 
 ASSIGNMENT_PLACED = EventType(
@@ -253,6 +289,10 @@ EVENT_TYPES: dict[str, EventType] = {
         PLACEMENT_RECALLED,
         LOAN_CLOSED,
         CONTACT_PREFERENCES_UPDATED,
+        DISPUTE_OPENED,
+        DISPUTE_RESOLVED,
+        DATA_REQUESTED,
+        DATA_REQUEST_ANSWERED,
         ASSIGNMENT_PLACED,
         ASSIGNMENT_ACKNOWLEDGED,
         ASSIGNMENT_RECALLED,

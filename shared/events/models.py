@@ -99,6 +99,7 @@ class ClosureReason(StrEnum):
     WRITTEN_OFF = "written_off"
     SETTLED = "settled"
     CLOSED = "closed"
+    DISPUTE_UPHELD = "dispute_upheld"  # the lender upheld the borrower's dispute
 
 
 class LoanClosed(Frozen):

@@ -13,6 +13,7 @@ class Topic(StrEnum):
     ASSIGNMENTS = "collections.assignments.v1"
     AGENCY_ACTIVITIES = "collections.agency-activities.v1"
     COMPLIANCE = "collections.compliance.v1"
+    DATA_ANSWERS = "collections.data-answers.v1"  # each service's answer to a data request
 
     def qualified(self, namespace: str = "") -> str:
         """The name on the broker: the namespace (e.g. one per test run) plus the topic."""
