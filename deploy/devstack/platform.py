@@ -116,6 +116,7 @@ class PlatformSecrets:
     transit_keys: str
     pseudonym_key: str
     log_signing_key: str = ""  # compliance's checkpoint signer (absent from older stacks)
+    link_keys: str = ""  # the borrower links' ring: the notifier mints, intake opens (ditto)
 
     @classmethod
     def generate(cls) -> PlatformSecrets:
@@ -126,6 +127,7 @@ class PlatformSecrets:
             transit_keys=KeyRing.generate_spec("t1"),
             pseudonym_key=secrets.token_urlsafe(32),
             log_signing_key=str(Signer.generate(AUDIT_LOG_ORIGIN)),
+            link_keys=KeyRing.generate_spec("l1"),
         )
 
     @classmethod
@@ -133,13 +135,15 @@ class PlatformSecrets:
         if path.exists():
             kept = cls(**json.loads(path.read_text()))
             fresh = cls.generate()  # a service that now seals data at rest gets its key ring
-            if set(fresh.storage_keys) <= set(kept.storage_keys) and kept.log_signing_key:
+            complete = kept.log_signing_key and kept.link_keys
+            if set(fresh.storage_keys) <= set(kept.storage_keys) and complete:
                 return kept
             made = cls(
                 {**fresh.storage_keys, **kept.storage_keys},
                 kept.transit_keys,
                 kept.pseudonym_key,
                 kept.log_signing_key or fresh.log_signing_key,
+                kept.link_keys or fresh.link_keys,
             )
         else:
             made = cls.generate()
@@ -206,6 +210,8 @@ def service_options(
         options["pseudonym_key"] = keys.pseudonym_key
     if service.holds("log_signing_key"):
         options["log_signing_key"] = keys.log_signing_key
+    if service.holds("link_keys"):
+        options["link_keys"] = keys.link_keys
     return options
 
 

@@ -10,7 +10,7 @@ from typing import Self
 
 from pydantic import Field, model_validator
 
-from shared.crypto import SealedValue
+from shared.crypto import KeyRing, SealedValue
 from shared.events.limits import DateTime
 from shared.events.models import Frozen
 from shared.events.money import Money
@@ -159,3 +159,13 @@ class DataRequestAnswered(Frozen):
 DATA_HOLDERS = ("notifier", "agency_gateway", "compliance")
 """The services besides intake that answer every data request; a request is ready when each
 has answered (intake answers its own part itself)."""
+
+
+def seal_answer(transit: KeyRing, request_id: str, answer: DataAnswer) -> SealedValue:
+    """A service's answer sealed for intake alone, bound to its request (it cannot be passed
+    off as the answer to another)."""
+    return transit.seal(answer.model_dump_json().encode(), request_id.encode())
+
+
+def open_answer(transit: KeyRing, request_id: str, sealed: SealedValue) -> DataAnswer:
+    return DataAnswer.model_validate_json(transit.open(sealed, request_id.encode()))

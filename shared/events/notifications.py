@@ -22,6 +22,7 @@ class NotificationStatus(StrEnum):
 class NotificationKind(StrEnum):
     REMINDER = "reminder"
     AGENCY_NOTICE = "agency_notice"  # CN-09: the borrower is told who now holds the account
+    DISPUTE_OUTCOME = "dispute_outcome"  # the lender's answer to the borrower's dispute
 
 
 class NotificationChanged(Frozen):
