@@ -1,14 +1,25 @@
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-from shared.settings import ServiceSettings
+from shared.settings import BorrowerLinkSettings, ServiceSettings
 
 
-class IntakeSettings(ServiceSettings):
+class IntakeSettings(ServiceSettings, BorrowerLinkSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", extra="ignore")
 
     database_url: str = "postgresql+asyncpg://postgres@127.0.0.1:54329/intake"
     http_port: int = 8001
+    borrower_http_port: int = Field(
+        default=8005,
+        description="Port of the borrowers' site (their page and /v1/me), a public entry point "
+        "of its own: `python -m services.intake borrower`.",
+    )
+    data_request_due_days: int = Field(
+        default=15,
+        ge=1,
+        le=30,
+        description="A borrower's data request is answered within this many days (its due_by).",
+    )
     http_workers: int = Field(
         default=1, ge=1, description="uvicorn worker processes, each with its own app."
     )
