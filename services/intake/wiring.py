@@ -6,9 +6,16 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.intake.adapters.unit_of_work import SqlUnitOfWork
-from services.intake.api import borrowers, loans, reports
+from services.intake.api import borrower_site, borrowers, loans, me, reports
+from services.intake.api.borrower_security import (
+    BorrowerSite,
+    BorrowerSiteGuard,
+    LinkCsrf,
+    TokenGuessing,
+)
 from services.intake.api.dependencies import IntakeApplication
 from services.intake.api.errors import answer_refusals
+from services.intake.application.borrower_desk import BorrowerDesk
 from services.intake.application.command_bus import CommandBus
 from services.intake.application.handlers import IntakeHandlers
 from services.intake.application.sealing import Sealing
@@ -16,7 +23,11 @@ from services.intake.settings import IntakeSettings
 from shared.auth import Role
 from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.retention import RetentionRule
-from shared.http.app import service_app
+from shared.http.app import operation_id, service_app
+from shared.http.health import health_router
+from shared.http.limits import BodySizeLimit
+from shared.http.openapi import declare_problem_responses
+from shared.http.problems import install_problem_handlers
 from shared.logging import configure_logging
 from shared.runtime import ServiceRuntime
 
@@ -68,3 +79,56 @@ def served_app() -> FastAPI:
     settings = IntakeSettings()
     configure_logging("intake", settings.log_level, settings.log_json)
     return create_app(settings)
+
+
+def create_borrower_app(
+    settings: IntakeSettings | None = None, desk: BorrowerDesk | None = None
+) -> FastAPI:
+    """The borrowers' site (their page ``/b/<token>`` and ``/v1/me``), a public entry point of
+    its own on ``borrower_http_port``; ``desk``: what it calls (tests give a fake one)."""
+    settings = settings or IntakeSettings()
+    runtime = ServiceRuntime("intake", settings, MIGRATIONS, ())
+    if desk is None:
+        desk = borrower_desk(settings, runtime)
+    app = FastAPI(
+        title="Collections intake: the borrowers' site",
+        version="1.0.0",
+        description="What a borrower reaches from the link in every message: their page "
+        "`/b/<token>` (HTML) and this JSON API, with the link's token as bearer "
+        "(`Authorization: Bearer <token>`). Errors are RFC 9457 problem+json naming each bad "
+        "field; an expired or revoked token is a 410.",
+        lifespan=runtime.lifespan,
+        generate_unique_id_function=operation_id,
+        docs_url=None,  # Swagger UI loads scripts from elsewhere: the site's CSP allows none
+        redoc_url=None,
+    )
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    borrower_site.answer_link_refusals(app)
+    borrower_site.answer_form_refusals(app)
+    app.include_router(health_router(runtime.readiness_checks(), runtime.liveness))
+    app.include_router(borrower_site.router)
+    app.include_router(me.router)
+    declare_problem_responses(app)
+    app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes)
+    app.add_middleware(BorrowerSiteGuard, style_hash=borrower_site.STYLE_HASH)
+    app.state.borrower_site = BorrowerSite(
+        desk=desk,
+        csrf=LinkCsrf.from_link_keys(settings.link_keys.get_secret_value()),
+        guessing=TokenGuessing(),
+        base_url=settings.borrower_base_url,
+        lender_names=settings.lender_names,
+    )
+    return app
+
+
+def served_borrower_app() -> FastAPI:
+    """The app ``python -m services.intake borrower`` serves, built in each worker process."""
+    settings = IntakeSettings()
+    configure_logging("intake-borrower", settings.log_level, settings.log_json)
+    return create_borrower_app(settings)
+
+
+def borrower_desk(settings: IntakeSettings, runtime: ServiceRuntime) -> BorrowerDesk:
+    """Placeholder until the desk is built (branch b-intake)."""
+    raise NotImplementedError("the borrower desk is not built yet")
