@@ -1,0 +1,129 @@
+"""Headless Chromium (Debian's ``chromium`` package, driven by Playwright from PyPI; no browser
+download) against the borrowers' site served by uvicorn on a free port.
+
+Each test gets a fresh browser context in its locale; screenshots go to
+``artifacts/screenshots/`` (kept by CI as artefacts).
+"""
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+
+from services.intake.application.borrower_desk import Holder
+from tests.support.fake_borrower_desk import FakeBorrowerDesk
+from tests.unit.intake.borrower_site_support import borrower_app
+
+CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+LOCALES = ("zh-CN", "en")
+
+
+@asynccontextmanager
+async def serving(app: FastAPI, *, lifespan: str = "off") -> AsyncIterator[str]:
+    """``app`` under uvicorn on a free port of 127.0.0.1, in this event loop; yields its URL."""
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    config = uvicorn.Config(app, log_config=None, access_log=False, lifespan=lifespan)
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(sockets=[listener]))
+    try:
+        for _ in range(600):
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.05)
+        if not server.started:
+            raise RuntimeError("the borrowers' site did not start")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task
+        listener.close()
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Browser]:
+    if not os.path.exists(CHROMIUM):  # noqa: ASYNC240 (once per session)
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=["--no-sandbox"], headless=True
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture(params=LOCALES)
+def locale(request: pytest.FixtureRequest) -> str:
+    value: str = request.param
+    return value
+
+
+@pytest.fixture
+async def context(browser: Browser, locale: str) -> AsyncIterator[BrowserContext]:
+    """A fresh context per test (no cookies, no cache from another), in the test's locale: its
+    ``Accept-Language`` is what the site answers in."""
+    fresh = await browser.new_context(
+        locale=locale, viewport={"width": 390, "height": 844}, java_script_enabled=False
+    )
+    try:
+        yield fresh
+    finally:
+        await fresh.close()
+
+
+@dataclass
+class Shots:
+    """Saves full-page screenshots named after the test, its locale and a step."""
+
+    test: str
+    locale: str
+
+    async def take(self, page: Page, step: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{self.test}-{self.locale}-{step}.png"
+        await page.screenshot(path=str(path), full_page=True)
+        return path
+
+
+@pytest.fixture
+def shots(request: pytest.FixtureRequest, locale: str) -> Shots:
+    name = request.node.originalname.removeprefix("test_")
+    return Shots(name, locale)
+
+
+@dataclass
+class Site:
+    """The borrowers' site under test: its URL, and a new borrower's link (a fresh loan)."""
+
+    url: str
+    new_link: Callable[[], Awaitable[str]]
+
+
+@pytest.fixture(scope="session")
+async def site() -> AsyncIterator[Site]:
+    desk = FakeBorrowerDesk()
+    app = borrower_app(desk)
+    async with serving(app) as url:
+
+        async def new_link() -> str:
+            token = desk.add_loan(
+                f"L-{uuid4().hex[:12]}",
+                held_by=Holder("agency-north", "North Recovery", "+86 10 5555 0101"),
+            )
+            return f"{url}/b/{token}"
+
+        yield Site(url, new_link)
