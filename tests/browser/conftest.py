@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from uuid import uuid4
 
 import pytest
@@ -29,7 +30,7 @@ LOCALES = ("zh-CN", "en")
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, *, lifespan: str = "off") -> AsyncIterator[str]:
+async def serving(app: FastAPI, *, lifespan: Literal["on", "off"] = "off") -> AsyncIterator[str]:
     """``app`` under uvicorn on a free port of 127.0.0.1, in this event loop; yields its URL."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
