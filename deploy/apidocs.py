@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 from deploy.devstack.platform import SERVICES, PlatformSecrets, build_app, service_options
+from services.intake import wiring as intake
+from services.intake.settings import IntakeSettings
 from shared.events.asyncapi import asyncapi_document
 
+INTAKE = next(s for s in SERVICES if s.name == "intake")
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
@@ -22,6 +25,9 @@ def generated_documents() -> dict[str, dict[str, Any]]:
         for s in SERVICES
     }
     documents = {f"openapi/{name}.json": app.openapi() for name, app in apps.items()}
+    intake_options = service_options(INTAKE, "postgresql+asyncpg://-/-", "-:0", keys)
+    borrower_site = intake.create_borrower_app(IntakeSettings(**intake_options))
+    documents["openapi/intake-borrower.json"] = borrower_site.openapi()
     documents["asyncapi.json"] = asyncapi_document()
     return documents
 

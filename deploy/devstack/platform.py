@@ -40,6 +40,7 @@ from shared.settings import ServiceSettings
 from shared.tlog.note import Signer
 
 from .infrastructure import LocalInfrastructure
+from .local_providers import MESSAGES_URL
 
 DEMO_LENDER = "lender-demo"
 DEMO_AGENCIES = ("agency-north", "agency-south")
@@ -58,6 +59,7 @@ class ServiceProcess:
     port: int  # 8001
     argv: list[str]  # e.g. [sys.executable, "-m", "services.intake"]
     env: dict[str, str]
+    banner: str = ""  # what `make run` prints for it (else its URL and docs)
 
 
 @dataclass(frozen=True)
@@ -250,7 +252,27 @@ async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess
                 env=service_environment(service, url, infra.kafka_bootstrap, keys),
             )
         )
+        if service.name == "intake":
+            processes.append(borrower_site(processes[-1]))
     return processes
+
+
+BORROWER_SITE = "borrower_site"
+
+
+def borrower_site(intake_process: ServiceProcess) -> ServiceProcess:
+    """Intake's second entry point, the borrowers' site (their page and /v1/me): intake's
+    settings and database, its own port; links in the notifier's messages point at it."""
+    port = IntakeSettings.model_fields["borrower_http_port"].default
+    base = f"http://127.0.0.1:{port}"
+    return ServiceProcess(
+        name=BORROWER_SITE,
+        port=port,
+        argv=[*intake_process.argv, "borrower"],
+        env={**intake_process.env, "INTAKE_BORROWER_BASE_URL": base},
+        banner=f"{base}/b/<token>   (a borrower's page: open the link in a message at "
+        f"{MESSAGES_URL})",
+    )
 
 
 async def issue_demo_keys(

@@ -192,7 +192,8 @@ def _print_banner(
     lines = ["", f"{what} up ({seconds:.1f} s)."]
     for service in services:
         base = f"http://127.0.0.1:{service.port}"
-        lines.append(f"  {service.name:<{width}}{base}   docs: {base}/docs")
+        shown = service.banner or f"{base}   docs: {base}/docs"
+        lines.append(f"  {service.name:<{width}}{shown}")
     if services_too and not services:
         lines.append("  (no services started: deploy/devstack/platform.py lists none)")
     if any(s.name == local_providers.NAME for s in services):

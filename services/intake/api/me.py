@@ -20,7 +20,17 @@ from shared.events.money import Money
 from shared.http.problems import ProblemError
 from shared.vocabulary import Channel
 
-router = APIRouter(prefix="/v1/me", tags=["me"])
+router = APIRouter(
+    prefix="/v1/me",
+    tags=["me"],
+    responses={
+        410: {"description": "The link expired or was revoked"},
+        429: {
+            "description": "Too many refused tokens from this address; retry after "
+            "`Retry-After` seconds"
+        },
+    },
+)
 
 DETAILS_MAX = 2000
 Details = Annotated[

@@ -469,6 +469,7 @@ async def test_too_many_refused_tokens_from_one_address_are_a_429(
         limited = await guesser.get(f"/b/{token}?lang=en")  # even a good one, for a while
         assert limited.status_code == 429
         assert 0 < int(limited.headers["retry-after"]) <= 300
+        assert limited.headers["referrer-policy"] == "no-referrer"
         assert "Too many attempts" in limited.text
         assert "Demo Consumer" not in limited.text
         api = await guesser.get("/v1/me", headers={"Authorization": f"Bearer {token}"})
@@ -523,6 +524,8 @@ async def test_no_token_reaches_a_log_over_a_whole_visit_and_an_error(
                 f"/b/{token}/unsubscribe", content="List-Unsubscribe=One-Click", headers=FORM
             )
         assert failed.status_code == 500
+        assert failed.headers["content-security-policy"].startswith("default-src 'none'")
+        assert failed.headers["cache-control"] == "no-store"
         assert token not in failed.text
         server_records = caplog.records
         assert any(r.levelno >= logging.ERROR for r in server_records)  # the error was logged
