@@ -19,13 +19,13 @@ install: ## Install uv (if missing), the locked Python dependencies and the Kafk
 	$(UV) sync --frozen
 	$(UV) run --frozen python -m deploy.devstack fetch
 
-run: install ## Run Kafka, PostgreSQL and the four services on this machine (Ctrl-C stops)
+run: install ## Run Kafka, PostgreSQL, the four services and the borrowers' site on this machine (Ctrl-C stops)
 	$(UV) run --frozen python -m deploy.devstack run
 
 keys: ## API keys of the running stack: make keys ARGS='issue --role lender --tenant L-1' (list, revoke ID)
 	$(UV) run --frozen python -m deploy.keys $(or $(ARGS),list)
 
-test: install ## Run the tests (Kafka and PostgreSQL from the env, Docker, or the local stack)
+test: install ## Run the tests (Kafka and PostgreSQL from the env, Docker, or the local stack; tests/browser needs /usr/bin/chromium: screenshots in artifacts/screenshots/)
 	$(UV) run --frozen pytest -q
 
 bench: install ## Measure intake throughput on the local stack (minutes; prints a median table)
