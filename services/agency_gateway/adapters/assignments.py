@@ -53,6 +53,17 @@ class AssignmentStore:
                 found.setdefault((lender_id, loan_id), set()).add(agency_id)
         return found
 
+    async def of_loans(self, keys: Collection[LoanKey]) -> list[dict[str, Any]]:
+        """Every assignment of the loans, oldest first."""
+        if not keys:
+            return []
+        rows = await self._session.execute(
+            select(assignments)
+            .where(among(LOAN_KEY, keys))
+            .order_by(assignments.c.placed_at, assignments.c.assignment_id)
+        )
+        return [dict(r._mapping) for r in rows]
+
     async def of_loan(self, lender_id: str, loan_id: str) -> list[dict[str, Any]]:
         rows = await self._session.execute(
             select(assignments)
