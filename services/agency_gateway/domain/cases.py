@@ -2,7 +2,6 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -121,9 +120,3 @@ def loan_ended(case: Mapping[str, Any]) -> bool:
     """Whether the loan is over for the gateway: cured, closed or recalled by the lender (it
     is never placed again)."""
     return case["ended_reason"] is not None or case["lender_recalled_at"] is not None
-
-
-def ended_since(case: Mapping[str, Any]) -> datetime | None:
-    """When the loan ended (cured or closed, else recalled); None while it is owed."""
-    ended: datetime | None = case.get("ended_at") or case["lender_recalled_at"]
-    return ended
