@@ -102,7 +102,9 @@ class AssignmentStore(Protocol):
     async def active(self, keys: Collection[LoanKey]) -> dict[LoanKey, Row]: ...
 
     async def past_agencies(self, keys: Collection[LoanKey]) -> dict[LoanKey, set[str]]:
-        """The agencies that held each loan before (a re-placement goes elsewhere)."""
+        """The agencies that held each loan before (a re-placement goes elsewhere), but for
+        those a hold recalled it from (``domain.cases.recalled_by_hold``): once the hold is
+        lifted the loan may go back to them."""
 
     async def of_loan(self, lender_id: str, loan_id: str) -> list[Row]:
         """Every assignment of the loan, newest first."""

@@ -32,6 +32,20 @@ class CaseFacts:
     attorney: bool = False
 
 
+HOLD_RECALLS = ("dispute", "illegal_debt")  # end reasons of a hold's recall, and "hold:<reason>"
+HOLD_RECALL_PREFIX = "hold:"
+
+
+def recalled_by_hold(status: str, end_reason: str | None) -> bool:
+    """Whether a hold took the loan back from its agency (the agency's doing nothing wrong):
+    once the hold is lifted (a dispute rejected) the loan may go back to that agency."""
+    return (
+        status == "recalled"
+        and end_reason is not None
+        and (end_reason in HOLD_RECALLS or end_reason.startswith(HOLD_RECALL_PREFIX))
+    )
+
+
 def hold_exclusion(reason: str) -> str:
     if reason == HoldReason.DISPUTE:
         return "dispute"

@@ -1,6 +1,7 @@
 """Disputes hold collection and their resolution ends it or resumes it, on real Kafka and
 PostgreSQL: the borrower's dispute (intake's ``hold-placed`` with hold id ``dispute:<id>``)
-ends the agency's placement and pauses placement until intake's ``hold-lifted`` of that id;
+ends the agency's placement and pauses placement until intake's ``hold-lifted`` of that id,
+when the loan may go back to that agency;
 an agency's own dispute holds the loan under ``agency-dispute:<id>`` (the id every party
 derives from its ``dispute-raised`` event) until intake's ``hold-lifted`` of that id; an upheld
 dispute closes the loan (``loan-closed``, reason ``dispute_upheld``) and the placement ends as
@@ -91,7 +92,7 @@ async def test_a_borrowers_dispute_ends_the_placement_until_its_hold_is_lifted(
     assert [p["end_reason"] for p in paused["placements"]] == ["dispute"]
 
     await lift(stack, loan.loan_id, hold_id)
-    resumed = await replaced(stack, loan, other(holder))  # never back to the one that held it
+    resumed = await replaced(stack, loan, holder)  # back: the hold, not the agency, ended it
     status, answer = await resumed.check("sms")
     assert (status, answer["allowed"]) == (200, True)
 
@@ -132,7 +133,7 @@ async def test_an_agencys_dispute_pauses_placement_until_its_hold_is_lifted(
     assert (paused["note"], paused["current"]) == ("dispute", None)  # not placed elsewhere
 
     await lift(stack, loan.loan_id, hold_id)
-    await replaced(stack, loan, other(holder))
+    await replaced(stack, loan, other(holder))  # never back to one that handed it back
 
 
 async def test_an_upheld_dispute_closes_the_loan_and_ends_its_placement(

@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 from services.agency_gateway.application.ports import BorrowerKey, LoanKey, Row
 from services.agency_gateway.domain.allocation import AgencyLoad
+from services.agency_gateway.domain.cases import recalled_by_hold
 from services.agency_gateway.domain.webhooks import announced, payload
 from shared.contact_rules import Contact, OptOut, Outcome
 from shared.crypto import SealedValue
@@ -220,6 +221,8 @@ class FakeAssignmentStore:
     async def past_agencies(self, keys: Collection[LoanKey]) -> dict[LoanKey, set[str]]:
         found: dict[LoanKey, set[str]] = {}
         for a in self.db.assignments.values():
+            if recalled_by_hold(a["status"], a["end_reason"]):
+                continue
             if (a["lender_id"], a["loan_id"]) in keys:
                 found.setdefault((a["lender_id"], a["loan_id"]), set()).add(a["agency_id"])
         return found
