@@ -25,7 +25,7 @@ from shared.contact_rules import (
     Violation,
     judge,
 )
-from shared.contact_rules.ledger import PartyKind
+from shared.contact_rules.ledger import PartyKind, Purpose
 from shared.contact_rules.limits import borrower_limits, replied_opt_out
 from shared.contact_rules.packs import RuleStatus
 from shared.contact_rules.params import BannedPhraseParams
@@ -43,6 +43,12 @@ CONTACT_TYPES = frozenset({SENT, NOTICE, ACTIVITY})
 DISPUTE = "collections.agency.dispute-raised"
 ENDS = frozenset(f"collections.assignment.{end}" for end in ("recalled", "returned", "expired"))
 
+
+ANSWER_TO_DISPUTE = Purpose.VERIFICATION
+"""The purpose of a ``dispute_outcome`` notice: the lender's answer the borrower asked for, not
+collection. The rules that stop collection under a hold (POL-01, US-05) do not apply to it, so
+it sent under the dispute's hold is no violation; a reminder under the same hold still is. Every
+other rule (quiet hours, caps, opt-outs) judges it as any message."""
 
 FACT_OF_TYPE = {
     "collections.loan.overdue-reported": "report",
@@ -223,6 +229,8 @@ class Case:
                 _at(d["at"]),
                 notice=d["kind"] == NotificationKind.AGENCY_NOTICE.value,
             )
+            if d["kind"] == NotificationKind.DISPUTE_OUTCOME.value:
+                contact = replace(contact, purpose=ANSWER_TO_DISPUTE)
         self.contacts.append(contact)
         self.leaf_of[contact.id] = event.leaf_index
 
