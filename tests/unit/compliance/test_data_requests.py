@@ -225,6 +225,22 @@ async def test_a_deletion_of_a_borrower_the_log_knows_nothing_of() -> None:
     assert (kept.erased, kept.kept_until) == (False, None)
 
 
+async def test_a_deletion_keeps_each_jurisdictions_records_from_its_last_activity() -> None:
+    uow = FakeUnitOfWork()
+    us = report("L-3", jurisdiction="US")
+    await record(uow, [report("L-1"), us, sms("L-1", 5, "n5")])
+    await record(uow, [requested(DataRequestKind.DELETION, "R-5")])
+    (answered,) = answers(uow)
+    assert answered.answer is not None
+    cn, us_kept = answered.answer.retention  # by jurisdiction: CN, then US
+    assert cn.kept_until == collection_records(Jurisdiction.CN, T0 + timedelta(hours=5)).until
+    assert us_kept.kept_until == collection_records(Jurisdiction.US, us.time).until  # no contact
+    assert us_kept.legal_basis is not None
+    assert "US-11" in us_kept.legal_basis
+    assert us_kept.kept_until is not None
+    assert us_kept.kept_until.year == us.time.year + 3
+
+
 async def test_a_request_is_answered_once_redelivered_or_published_again() -> None:
     uow = FakeUnitOfWork()
     await record(uow, history())
