@@ -1,6 +1,7 @@
 """The lender's answer to a dispute (a ``dispute_outcome`` notice) sent under the dispute's
-hold is what the borrower asked for: the hold rules judged after the fact (POL-01) find nothing
-in it, while a reminder under the same hold is still a violation; other rules still judge it."""
+hold is what the borrower asked for: it is judged as the notifier checks it, without the loan's
+holds, so the hold rules judged after the fact (POL-01) find nothing in it, while a reminder
+under the same hold is still a violation; other rules still judge it."""
 
 from services.compliance.application.judge import Judge
 from services.compliance.application.log_writer import LogWriter
@@ -48,6 +49,19 @@ def test_a_dispute_outcome_under_an_agency_dispute_hold_in_the_us_pack() -> None
     reminder = log.sent(15)
     assert [rule for rule, party, _ in log.rules() if party == "lender"] == ["POL-01"]
     assert all(leaves[0] == reminder for rule, _, leaves in log.rules() if rule == "POL-01")
+
+
+def test_no_hold_stops_the_answer_as_none_stops_it_at_the_notifier() -> None:
+    log = Log()
+    log.add("collections.loan.hold-placed", hold_id="h1", reason="hardship", placed_at=at_cn(0))
+    log.add(
+        "collections.notification.sent",
+        notification_id="n-outcome",
+        kind="dispute_outcome",
+        channel="email",
+        at=at_cn(1),
+    )
+    assert log.rules() == []
 
 
 def test_other_rules_still_judge_a_dispute_outcome() -> None:
