@@ -82,7 +82,13 @@ def build_sender(
     """The sender as the service runs it (``options``: ``lease``, ``batch_size`` ... instead
     of the settings')."""
     packs, templates, policies = rules
-    composer = MessageComposer(contact_vault(settings), templates, settings.lender_names)
+    composer = MessageComposer(
+        contact_vault(settings),
+        templates,
+        settings.lender_names,
+        settings.borrower_links(),
+        settings.borrower_base_url,
+    )
     lease = options.pop("lease", timedelta(seconds=settings.sender_lease_seconds))
     unconfirmed_after = options.pop(
         "unconfirmed_after", timedelta(seconds=settings.sender_unconfirmed_after_seconds)
@@ -97,6 +103,7 @@ def build_sender(
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     refuse_default_secrets(settings)
+    settings.borrower_links()  # every message carries a link: no keys, no start ("link_keys")
     rules = load_rules(settings)
     policies = rules[2]
     vault = contact_vault(settings)

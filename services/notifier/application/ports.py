@@ -35,6 +35,7 @@ class OutgoingMessage:
     body: str
     idempotency_key: str
     sender_name: str | None = None
+    unsubscribe_url: str | None = None  # e-mail: RFC 8058 one-click (holds a link token)
 
 
 @dataclass(frozen=True)
