@@ -29,7 +29,7 @@ def test_the_shipped_policies_and_templates_start() -> None:
 
 
 def test_without_link_keys_the_notifier_does_not_start_and_says_which_setting() -> None:
-    with pytest.raises(ValueError, match="^link_keys: the key ring is empty"):
+    with pytest.raises(ValueError, match=r"^link_keys: the key ring is empty"):
         create_app(settings(link_keys=""))
 
 

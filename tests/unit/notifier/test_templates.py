@@ -16,7 +16,6 @@ from shared.events.money import Money
 from shared.vocabulary import Channel, Jurisdiction
 from tests.unit.notifier.support import TEMPLATES, banned, catalog, copy_of, edit
 
-
 LINK = "https://borrower.example.com/b/b1.l1.token"
 
 
