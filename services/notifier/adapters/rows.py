@@ -38,6 +38,7 @@ def case_of_row(row: Any) -> Case:
         state=LoanState(row["state"]),
         state_reason=row["state_reason"],
         cycle=row["cycle"],
+        ended_at=row["ended_at"],
         holds={
             hold_id: CaseHold(hold_id, h["reason"], datetime.fromisoformat(h["placed_at"]))
             for hold_id, h in row["holds"].items()
@@ -79,6 +80,7 @@ def loan_row(file: Case) -> dict[str, Any]:
         "state": file.state.value,
         "state_reason": file.state_reason,
         "cycle": file.cycle,
+        "ended_at": file.ended_at,
         "holds": {
             h.hold_id: {"reason": h.reason, "placed_at": h.placed_at.isoformat()}
             for h in file.holds.values()
