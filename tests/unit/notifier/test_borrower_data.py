@@ -3,6 +3,7 @@ logged), data requests answered once each (access: what is held, opened; deletio
 details of ended loans erased, the rest kept with its legal basis), and retention erasing
 contact details a set time after a loan ended."""
 
+import copy
 import logging
 from datetime import timedelta
 
@@ -11,6 +12,7 @@ import pytest
 from services.notifier.application.data_requests import DataRequestHandlers
 from services.notifier.application.retention import RetentionHandlers
 from services.notifier.domain.files import Case, LoanState, Preferences
+from services.notifier.domain.lifecycle import CaseBatch
 from shared.events.borrowers import DataRequestAnswered, DataRequested, DataRequestKind
 from shared.events.catalog import DATA_REQUEST_ANSWERED
 from shared.events.models import ContactPreferences
@@ -18,6 +20,7 @@ from shared.events.notifications import NotificationStatus
 from shared.personal_data import collection_records, debt_owed
 from shared.vocabulary import Channel, Jurisdiction
 from tests.unit.notifier.fakes import opened_answer
+from tests.unit.notifier.support import book
 from tests.unit.notifier.world import BORROWER_SITE, LENDER, LINKS, PHONE, World
 
 
@@ -217,3 +220,18 @@ def _prefs(case: Case, opted_out: list[Channel]) -> Preferences:
         ContactPreferences(opted_out_channels=opted_out),
         case.as_of,
     )
+
+
+def test_a_later_report_brings_erased_contact_details_back_sealed() -> None:
+    world = World()
+    case = world.loan()
+    fresh = copy.deepcopy(case)
+    case.state, case.ended_at = LoanState.CLOSED, world.now
+    case.contact_sealed, case.phone_refs, case.reachable = {}, [], frozenset()
+    batch = CaseBatch(book(), world.now)
+    batch.loans[case.key] = case
+    fresh.as_of = case.as_of + timedelta(days=1)
+    batch.report(fresh)
+    assert case.contact_sealed == fresh.contact_sealed != {}
+    assert case.reachable == frozenset({Channel.SMS, Channel.EMAIL})
+    assert case.key in batch.touched_loans
