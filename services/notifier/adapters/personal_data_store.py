@@ -2,16 +2,17 @@
 ``application/ports.py``): what a data request reads, the erasure of contact details (a
 deletion request, retention) and the requests answered.
 
-Erasure empties the sealed contact details and the phone's keyed hashes in one statement per
-batch; retention takes its batch with ``FOR UPDATE SKIP LOCKED``, so replicas never wait on
-each other nor on the consumer, which holds the loans it is changing.
+Erasure sets the sealed contact details to NULL (which re-sealing skips) and empties the
+phone's keyed hashes and reachable channels, one statement per batch; retention takes its batch
+with ``FOR UPDATE SKIP LOCKED``, so replicas never wait on each other nor on the consumer,
+which holds the loans it is changing.
 """
 
 from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import and_, exists, func, literal, select, tuple_, update
-from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy import and_, exists, func, literal, null, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.case_batch_store import SqlCaseBatchStore
@@ -28,7 +29,7 @@ from shared.vocabulary import Channel
 
 ENDED_STATES = ("closed", "cured")
 _ERASED = {
-    "contact_sealed": literal({}, JSONB),
+    "contact_sealed": null(),
     "phone_refs": literal([], loans.c.phone_refs.type),
     "reachable_channels": literal([], loans.c.reachable_channels.type),
 }
@@ -130,7 +131,7 @@ class SqlPersonalDataStore:
             .where(
                 loans.c.state.in_(ENDED_STATES),
                 loans.c.ended_at <= ended_before,
-                loans.c.contact_sealed != literal({}, JSONB),
+                loans.c.contact_sealed.is_not(None),
                 ~pending,
             )
             .order_by(loans.c.ended_at)

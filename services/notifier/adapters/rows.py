@@ -30,7 +30,7 @@ def case_of_row(row: Any) -> Case:
         as_of=row["as_of"],
         amount_overdue=row["amount_overdue"],
         currency=row["currency"],
-        contact_sealed=row["contact_sealed"],
+        contact_sealed=row["contact_sealed"] or {},  # NULL: erased
         phone_refs=list(row["phone_refs"]),
         reachable=frozenset(Channel(c) for c in row["reachable_channels"]),
         policy_id=row["policy_id"],
@@ -63,7 +63,7 @@ def loan_row(file: Case) -> dict[str, Any]:
         "lender_id": file.lender_id,
         "loan_id": file.loan_id,
         "borrower_ref": file.borrower_ref,
-        "contact_sealed": file.contact_sealed,
+        "contact_sealed": file.contact_sealed or None,
         "phone_refs": file.phone_refs,
         "reachable_channels": sorted(c.value for c in file.reachable),
         "locale": file.locale,

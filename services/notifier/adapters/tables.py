@@ -28,7 +28,11 @@ loans = Table(
     Column("lender_id", Text, nullable=False),
     Column("loan_id", Text, nullable=False),
     Column("borrower_ref", Text, nullable=False),
-    Column("contact_sealed", JSONB, nullable=False, comment="AES-GCM sealed, never logged"),
+    Column(
+        "contact_sealed",
+        JSONB(none_as_null=True),
+        comment="AES-GCM sealed, never logged; NULL once erased",
+    ),
     Column("phone_refs", ARRAY(Text), nullable=False, comment="keyed hashes, for STOP replies"),
     Column("reachable_channels", ARRAY(Text), nullable=False, comment="channels with an address"),
     Column("locale", Text, nullable=False),

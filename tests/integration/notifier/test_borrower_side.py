@@ -446,6 +446,24 @@ async def test_retention_leaves_no_contact_detail_of_the_borrower_in_any_table(
         return await _contact_of(stack, loan_id) == {}
 
     await eventually(erased, within=30)  # NOTIFIER_CONTACT_RETENTION_DAYS=0 here
+    await hold(stack, loan_id, "H-after")  # the consumer writes the loan's row again
+
+    async def held_and_still_erased() -> bool:
+        runtime = stack.platform.runtime("notifier")
+        async with runtime.sessions() as session:
+            row = (
+                await session.execute(
+                    text(
+                        "SELECT holds -> 'H-after' IS NOT NULL, contact_sealed IS NULL FROM loans "
+                        "WHERE loan_id = :loan"
+                    ),
+                    {"loan": loan_id},
+                )
+            ).one()
+        assert row[0] is False or row[1] is True  # SQL NULL, not JSON null
+        return bool(row[0])
+
+    await eventually(held_and_still_erased, within=30)
     after = await every_table(stack)
     for needle in (*sealed_values, *phone_refs, name, phone, phone.lstrip("+"), address):
         assert occurrences(after, needle) == [], needle
@@ -473,8 +491,8 @@ async def _contact_of(stack: Stack, loan_id: str) -> dict[str, Any]:
         found = await session.scalar(
             text("SELECT contact_sealed FROM loans WHERE loan_id = :loan"), {"loan": loan_id}
         )
-    assert isinstance(found, dict)
-    return found
+    assert found is None or isinstance(found, dict)
+    return found or {}  # NULL: erased
 
 
 async def _phone_refs(stack: Stack, loan_id: str) -> list[str]:

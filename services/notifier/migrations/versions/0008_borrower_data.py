@@ -17,6 +17,7 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("loans", sa.Column("ended_at", sa.DateTime(timezone=True)))
     op.add_column("loans", sa.Column("contact_erased_at", sa.DateTime(timezone=True)))
+    op.alter_column("loans", "contact_sealed", nullable=True)  # NULL: erased (reseal skips it)
     # Loans that ended before this revision: their last change is when they ended.
     op.execute("UPDATE loans SET ended_at = updated_at WHERE state <> 'active'")
     op.create_index(
@@ -38,5 +39,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("data_answers")
     op.drop_index("ix_loans_ended", table_name="loans")
+    op.execute("UPDATE loans SET contact_sealed = '{}'::jsonb WHERE contact_sealed IS NULL")
+    op.alter_column("loans", "contact_sealed", nullable=False)
     op.drop_column("loans", "contact_erased_at")
     op.drop_column("loans", "ended_at")
