@@ -58,6 +58,10 @@ class DataRequestHandlers:
                 continue
             done.add(request.request_id)
             now = self.clock()
+            if not await store.note_answer(
+                request.request_id, lender, request.loan_id, request.kind, now
+            ):
+                continue  # another consumer answered it meanwhile
             records = await store.records_of(lender, request.borrower_ref)
             if request.kind is DataRequestKind.ACCESS:
                 answer = self.access(records)
@@ -65,7 +69,6 @@ class DataRequestHandlers:
                 ended = [c.key for c in records.cases if c.state in ENDED and c.contact_sealed]
                 await store.erase_contacts(ended, now)
                 answer = deletion(records, now)
-            await store.note_answer(request.request_id, lender, request.loan_id, request.kind, now)
             data = DataRequestAnswered(
                 request_id=request.request_id,
                 loan_id=request.loan_id,
