@@ -27,10 +27,12 @@ from shared.vocabulary import Jurisdiction
 
 
 def stop_reason(notification: Notification, file: Case, prefs: Preferences | None) -> str | None:
-    """Why this notification must not go out at all any more, or None."""
-    if file.state is not LoanState.ACTIVE:
+    """Why this notification must not go out at all any more, or None. The answer to a
+    dispute is a notice the borrower asked for: neither the loan's end nor a hold stops it."""
+    answer = notification.kind is NotificationKind.DISPUTE_OUTCOME
+    if file.state is not LoanState.ACTIVE and not answer:
         return file.state_reason or file.state.value
-    if file.holds:
+    if file.holds and not answer:
         return f"hold:{next(iter(file.holds.values())).reason}"
     if prefs is not None:
         if prefs.opted_out(notification.channel):
@@ -46,14 +48,16 @@ def stop_reason(notification: Notification, file: Case, prefs: Preferences | Non
     return None
 
 
-def facts_of(file: Case, prefs: Preferences | None) -> DebtFacts:
-    """The contact-rules view of one loan and its borrower's preferences."""
+def facts_of(file: Case, prefs: Preferences | None, *, held: bool = True) -> DebtFacts:
+    """The contact-rules view of one loan and its borrower's preferences (``held=False``:
+    without its holds, for the answer to a dispute, which a hold does not stop)."""
+    holds = file.holds.values() if held else ()
     facts = DebtFacts(
         debt_id=debt_id(file.lender_id, file.loan_id),
         person_ref=file.borrower_ref,
         jurisdiction=file.jurisdiction,
         borrower_zone=file.timezone,
-        holds=tuple(Hold(HoldReason(h.reason), h.placed_at) for h in file.holds.values()),
+        holds=tuple(Hold(HoldReason(h.reason), h.placed_at) for h in holds),
         placements=tuple(
             Placement(p.agency_id, p.placed_at, p.notice_sent_at, p.ended_at)
             for p in file.placements
@@ -86,8 +90,11 @@ def rules_decision(
     pack: RulePack,
     at: datetime,
 ) -> Decision:
-    """The shared engine's answer for this message now, over every party's contacts."""
-    return check(intended_contact(notification, file, at), ledger, facts_of(file, prefs), pack)
+    """The shared engine's answer for this message now, over every party's contacts: hours,
+    caps, opt-outs, for the answer to a dispute as for any message (but not its holds)."""
+    held = notification.kind is not NotificationKind.DISPUTE_OUTCOME
+    facts = facts_of(file, prefs, held=held)
+    return check(intended_contact(notification, file, at), ledger, facts, pack)
 
 
 FIRST_PARTY = {
