@@ -6,12 +6,16 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.intake.adapters.unit_of_work import SqlUnitOfWork
-from services.intake.api import borrowers, loans, reports
+from services.intake.api import borrowers, disputes, loans, reports
 from services.intake.api.dependencies import IntakeApplication
 from services.intake.api.errors import answer_refusals
+from services.intake.application.borrower_desk import BorrowerDesk
+from services.intake.application.borrower_events import BorrowerEvents
+from services.intake.application.borrower_side import BorrowerSide
 from services.intake.application.command_bus import CommandBus
 from services.intake.application.handlers import IntakeHandlers
 from services.intake.application.sealing import Sealing
+from services.intake.consumer import GROUP, TOPICS, IntakeConsumer
 from services.intake.settings import IntakeSettings
 from shared.auth import Role
 from shared.crypto import KeyRing, Pseudonymizer
@@ -43,7 +47,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="Lender-facing API: report overdue loans and everything that happens to "
         "them after. Every POST takes an `Idempotency-Key` header; errors are RFC 9457 "
         "problem+json naming each bad field.",
-        routers=[reports.router, loans.router, borrowers.router],
+        routers=[reports.router, loans.router, disputes.router, borrowers.router],
         max_body_bytes=settings.max_body_bytes,
         body_limits={"/v1/overdue-loans/batch": settings.max_batch_body_bytes},
     )
@@ -51,8 +55,22 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.intake = IntakeApplication(
         commands=CommandBus(unit_of_work, IntakeHandlers(sealing)), unit_of_work=unit_of_work
     )
+    runtime.consume(GROUP, TOPICS, IntakeConsumer(BorrowerEvents(sealing)).handlers(), unit_of_work)
     answer_refusals(app)
     return app
+
+
+def borrower_desk(settings: IntakeSettings, runtime: ServiceRuntime) -> BorrowerDesk:
+    """What the borrowers' site serves, on ``runtime``'s database and topics."""
+    sealing = sealing_from(settings)
+    return BorrowerSide(
+        runtime.units_of_work(SqlUnitOfWork),
+        IntakeHandlers(sealing),
+        sealing,
+        settings.borrower_links(),
+        settings.lender_names,
+        timedelta(days=settings.data_request_due_days),
+    )
 
 
 def sealing_from(settings: IntakeSettings) -> Sealing:
