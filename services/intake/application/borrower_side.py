@@ -122,9 +122,9 @@ class BorrowerSide:
         opted_out_channels: list[Channel],
         inconvenient_times: list[InconvenientTime],
     ) -> ContactPreferences:
-        choices = BorrowerChoices(
-            tuple(dict.fromkeys(opted_out_channels)), tuple(dict.fromkeys(inconvenient_times))
-        )
+        times: list[InconvenientTime] = []
+        times += [t for t in inconvenient_times if t not in times]
+        choices = BorrowerChoices(tuple(dict.fromkeys(opted_out_channels)), tuple(times))
         async with self._unit_of_work() as uow:
             stored = await _borrower(uow, claims)
             if stored.loan.status is LoanStatus.CLOSED:
