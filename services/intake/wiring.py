@@ -22,15 +22,27 @@ from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.retention import RetentionRule
 from shared.http.app import service_app
 from shared.logging import configure_logging
+from shared.http.health import ReadinessCheck
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 ROLES = (Role.LENDER,)  # the roles whose keys intake serves
 
 
+class IntakeRuntime(ServiceRuntime):
+    """Intake's readiness stays its database and its credentials: its consumer feeds the
+    borrower's side and what a lender reads (disputes, the holder), never a lender's writes,
+    so a broker away never takes intake out of the load balancer."""
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        checks = dict(super().readiness_checks())
+        checks.pop("consumers", None)
+        return checks
+
+
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    runtime = ServiceRuntime("intake", settings, MIGRATIONS, ROLES)
+    runtime = IntakeRuntime("intake", settings, MIGRATIONS, ROLES)
     runtime.retain(
         RetentionRule(
             "idempotency_keys",
