@@ -21,8 +21,8 @@ from shared.auth import Role
 from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.retention import RetentionRule
 from shared.http.app import service_app
-from shared.logging import configure_logging
 from shared.http.health import ReadinessCheck
+from shared.logging import configure_logging
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
