@@ -1,22 +1,34 @@
-"""Compliance's consumer: every event of every catalogued type becomes an audit-log entry."""
+"""Compliance's consumer: every event of every catalogued type becomes an audit-log entry; a
+borrower's data request is answered in the same unit of work."""
 
 from collections.abc import Sequence
 
 from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork
+from services.compliance.application.data_requests import DataRequests
 from services.compliance.application.log_writer import LogWriter
+from services.compliance.domain.data_requests import Request
 from services.compliance.domain.entries import new_entry
-from shared.events.catalog import EVENT_TYPES
+from shared.events.borrowers import DataRequested
+from shared.events.catalog import DATA_REQUESTED, EVENT_TYPES
 from shared.events.topics import Topic
 from shared.kafka.handlers import EventHandlers, Received
 
 GROUP = "compliance"
-# Everything the other services publish; compliance's own violations are appended directly.
-AUDITED_TOPICS = [Topic.LOANS, Topic.NOTIFICATIONS, Topic.ASSIGNMENTS, Topic.AGENCY_ACTIVITIES]
+# Everything the other services publish (and every service's answer to a data request, its own
+# included); compliance's own violations are appended directly.
+AUDITED_TOPICS = [
+    Topic.LOANS,
+    Topic.NOTIFICATIONS,
+    Topic.ASSIGNMENTS,
+    Topic.AGENCY_ACTIVITIES,
+    Topic.DATA_ANSWERS,
+]
 
 
 class Recorder:
-    def __init__(self, writer: LogWriter) -> None:
+    def __init__(self, writer: LogWriter, data_requests: DataRequests) -> None:
         self._writer = writer
+        self._data_requests = data_requests
 
     def handlers(self) -> EventHandlers[ComplianceUnitOfWork]:
         """One recorder for every type, so a batch's events are appended in one call, in
@@ -28,5 +40,12 @@ class Recorder:
         return handlers
 
     async def record(self, uow: ComplianceUnitOfWork, events: Sequence[Received]) -> None:
-        if events:
-            await self._writer.append(uow, [new_entry(event.envelope) for event in events])
+        if not events:
+            return
+        await self._writer.append(uow, [new_entry(event.envelope) for event in events])
+        requests = [
+            Request(event.envelope.tenantid, str(event.envelope.id), event.data)
+            for event in events
+            if event.envelope.type == DATA_REQUESTED.name and isinstance(event.data, DataRequested)
+        ]
+        await self._data_requests.answer(uow, requests)

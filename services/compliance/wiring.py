@@ -9,6 +9,7 @@ from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork, audi
 from services.compliance.api import entries, proofs, reports, violations
 from services.compliance.api.dependencies import ComplianceApplication
 from services.compliance.api.errors import answer_errors
+from services.compliance.application.data_requests import DataRequests
 from services.compliance.application.judge import Judge
 from services.compliance.application.log_writer import LogWriter
 from services.compliance.consumer import AUDITED_TOPICS, GROUP, Recorder
@@ -16,6 +17,7 @@ from services.compliance.settings import ComplianceSettings
 from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.http.app import service_app
+from shared.personal_data import collection_records
 from shared.runtime import ServiceRuntime
 from shared.tlog.note import Signer
 from shared.vocabulary import Jurisdiction
@@ -34,7 +36,8 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
     signer = Signer.parse(settings.log_signing_key.get_secret_value())
     writer = LogWriter(signer, Judge(packs), clock)
     units = runtime.units_of_work(ComplianceUnitOfWork)
-    runtime.consume(GROUP, AUDITED_TOPICS, Recorder(writer).handlers(), units)
+    recorder = Recorder(writer, DataRequests(clock, collection_records))
+    runtime.consume(GROUP, AUDITED_TOPICS, recorder.handlers(), units)
     app = service_app(
         runtime,
         title="Collections compliance",

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.tables import audit_entries, log_state, merkle_nodes
 from services.compliance.application.ports import (
+    BorrowerPair,
     EntryFilter,
     EntryRow,
     LoanPair,
@@ -64,6 +65,11 @@ def _timelines() -> Select[Any]:
 
 
 TIMELINES = _timelines()
+OF_BORROWERS = (
+    select(*ENTRY_COLUMNS, audit_entries.c.borrower_ref)
+    .where(among_named([audit_entries.c.tenant_id, audit_entries.c.borrower_ref], "borrowers"))
+    .order_by(audit_entries.c.leaf_index)
+)
 
 
 class SqlAuditLog:
@@ -145,4 +151,18 @@ class SqlAuditLog:
         for row in await self._session.execute(TIMELINES, key_arrays("loans", loans, 2)):
             entry = dict(row._mapping)
             found.setdefault((entry["tenant_id"], entry.pop("of_loan")), []).append(entry)
+        return found
+
+    async def of_borrowers(
+        self, borrowers: Collection[BorrowerPair]
+    ) -> dict[BorrowerPair, list[EntryRow]]:
+        """Every entry naming these borrowers at their lenders, in leaf order (the borrower
+        index), read in one statement."""
+        found: dict[BorrowerPair, list[EntryRow]] = {}
+        if not borrowers:
+            return found
+        rows = await self._session.execute(OF_BORROWERS, key_arrays("borrowers", borrowers, 2))
+        for row in rows:
+            entry = dict(row._mapping)
+            found.setdefault((entry["tenant_id"], entry.pop("borrower_ref")), []).append(entry)
         return found

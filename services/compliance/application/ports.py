@@ -24,6 +24,7 @@ EntryRow = dict[str, Any]
 """A stored entry: ``leaf_index``, ``event_id``, ``event_type``, ``tenant_id``, ``loan_id``,
 ``agency_id``, ``event_time``, ``recorded_at``, ``entry`` (canonical bytes), ``leaf_hash``."""
 LoanPair = tuple[str, str]  # (lender id, loan id)
+BorrowerPair = tuple[str, str]  # (lender id, borrower pseudonym)
 Status = Literal["standing", "retracted", "all"]
 
 
@@ -97,6 +98,12 @@ class AuditLog(Protocol):
 
     async def timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
         """The timelines of these loans, read at once."""
+
+    async def of_borrowers(
+        self, borrowers: Collection[BorrowerPair]
+    ) -> dict[BorrowerPair, list[EntryRow]]:
+        """Every entry naming these borrowers (each at its lender), every loan of theirs, in
+        leaf order, read at once."""
 
 
 class Violations(Protocol):

@@ -1,7 +1,9 @@
 """Audit entries, free of I/O: what of an event is kept, its canonical bytes and leaf hash.
 
 Compliance keeps pseudonyms, never personal data: sealed values (which it has no key for
-anyway) are dropped before an entry is made, so the log holds nothing to erase later.
+anyway) are dropped before an entry is made, so the log holds nothing to erase later. A data
+request's answer is logged as a summary (who answered, what kind, when, how many items), never
+its items.
 
 **Canonical encoding** (what a leaf hashes, ``SHA-256(0x00 ‖ bytes)``): the entry as JSON in
 UTF-8, object keys sorted by code point at every depth, no insignificant whitespace, strings
@@ -22,11 +24,37 @@ from shared.crypto import without_sealed_values
 from shared.events.envelope import Envelope
 from shared.tlog.merkle import leaf_hash as rfc9162_leaf_hash
 
+ANSWERED = "collections.borrower.data-request-answered"
+ANSWER_FIELDS = ("request_id", "loan_id", "borrower_ref", "kind", "service", "answered_at")
+"""What of a data request's answer is logged besides its counts: who answered which request,
+when. Never the answer's items (a sealed answer is personal data compliance cannot open)."""
+ANSWER_PARTS = ("personal_data", "shared_with", "contacts", "retention")
+
 
 def audit_entry(envelope: Envelope) -> dict[str, Any]:
     entry: dict[str, Any] = envelope.model_dump(mode="json")
-    entry["data"] = without_sealed_values(entry["data"])
+    data = entry["data"]
+    entry["data"] = (
+        answer_summary(data) if envelope.type == ANSWERED else without_sealed_values(data)
+    )
     return entry
+
+
+def answer_summary(data: dict[str, Any]) -> dict[str, Any]:
+    """A data request's answer as the log keeps it: the request, the service, the kind and
+    the time, whether the answer was sealed, and how many items of each part an answer in the
+    clear gave (``counts``, with the categories a deletion ``erased``; null for a sealed one).
+    No value of the answer enters the log: the borrower's copy is intake's."""
+    summary = {name: data[name] for name in ANSWER_FIELDS if name in data}
+    answer = data.get("answer")
+    summary["sealed"] = data.get("sealed_answer") is not None
+    summary["counts"] = None
+    if isinstance(answer, dict):
+        counts = {part: len(answer.get(part) or []) for part in ANSWER_PARTS}
+        retention = answer.get("retention") or []
+        counts["erased"] = sum(1 for item in retention if item.get("erased") is True)
+        summary["counts"] = counts
+    return summary
 
 
 def canonical_bytes(entry: dict[str, Any]) -> bytes:

@@ -44,6 +44,12 @@ DISPUTE = "collections.agency.dispute-raised"
 ENDS = frozenset(f"collections.assignment.{end}" for end in ("recalled", "returned", "expired"))
 
 
+ANSWER_TO_DISPUTE = NotificationKind.DISPUTE_OUTCOME.value
+"""The kind of the lender's answer to a dispute: a notice the borrower asked for, which no hold
+stops. It is judged as the notifier checks it before sending, by every rule but without the
+loan's holds: sent under the dispute's hold it is no violation (POL-01), while a reminder under
+the same hold still is; quiet hours, caps and opt-outs judge it as any message."""
+
 FACT_OF_TYPE = {
     "collections.loan.overdue-reported": "report",
     "hold-placed": "hold",
@@ -123,6 +129,7 @@ class Case:
     leaf_of: dict[str, int] = field(default_factory=dict)  # contact id -> leaf index
     fact_leaves: dict[str, list[int]] = field(default_factory=dict)  # fact kind -> leaves
     notes: list[LoggedEvent] = field(default_factory=list)  # agencies' notes with text
+    unheld: set[str] = field(default_factory=set)  # answers to a dispute: no hold applies
 
     def _fact(self, kind: str, event: LoggedEvent) -> None:
         self.fact_leaves.setdefault(kind, []).append(event.leaf_index)
@@ -223,12 +230,15 @@ class Case:
                 _at(d["at"]),
                 notice=d["kind"] == NotificationKind.AGENCY_NOTICE.value,
             )
+            if d["kind"] == ANSWER_TO_DISPUTE:
+                self.unheld.add(contact.id)
         self.contacts.append(contact)
         self.leaf_of[contact.id] = event.leaf_index
 
-    def facts(self, at: datetime) -> DebtFacts | None:
+    def facts(self, at: datetime, *, held: bool = True) -> DebtFacts | None:
         """The facts a contact at ``at`` is judged by: the borrower's wishes as the lender's
-        report in effect then and every STOP reply stated them (``borrower_limits``)."""
+        report in effect then and every STOP reply stated them (``borrower_limits``);
+        ``held=False`` without the loan's holds (the answer to a dispute)."""
         if self.jurisdiction is None or self.zone is None or self.person_ref is None:
             return None
         report = self._reported_at(at)
@@ -238,7 +248,7 @@ class Case:
             person_ref=self.person_ref,
             jurisdiction=self.jurisdiction,
             borrower_zone=self.zone,
-            holds=tuple(self.holds.values()),
+            holds=tuple(self.holds.values()) if held else (),
             placements=tuple(self.placements.values()),
         )
         return borrower_limits(preferences, since, self.replies).on(base)
@@ -288,7 +298,7 @@ def _violations(case: Case, pack: RulePack) -> list[Violation]:
     the borrower's wishes of each contact's moment)."""
     found: list[Violation] = []
     for contact in sorted(case.contacts, key=lambda c: c.at):
-        facts = case.facts(contact.at)
+        facts = case.facts(contact.at, held=contact.id not in case.unheld)
         assert facts is not None
         found += judge(contact, case.contacts, facts, pack)
     return found

@@ -103,6 +103,16 @@ class FakeAuditLog:
                 found[(lender, loan)] = rows
         return found
 
+    async def of_borrowers(
+        self, borrowers: Collection[tuple[str, str]]
+    ) -> dict[tuple[str, str], list[EntryRow]]:
+        found: dict[tuple[str, str], list[EntryRow]] = {}
+        for row in self.rows:
+            key = (row["tenant_id"], row["borrower_ref"])
+            if key in borrowers:
+                found.setdefault(key, []).append(row)
+        return found
+
     def types(self) -> list[str]:
         return [r["event_type"] for r in self.rows]
 
