@@ -487,8 +487,13 @@ async def test_notices_sent_are_shown_once_without_content(
     assert [(n.channel, n.kind, n.at) for n in later.notices] == [(Channel.SMS, "reminder", NOW)]
 
 
+@pytest.mark.parametrize(
+    "from_the_test",
+    [DATA_HOLDERS, ("notifier", "agency_gateway")],
+    ids=["every-answer-published-here", "compliance-answers-itself"],
+)
 async def test_a_data_request_is_ready_once_every_service_answered_on_the_topic(
-    platform: RunningPlatform,
+    from_the_test: tuple[str, ...],
     runtime: ServiceRuntime,
     lender_id: str,
     loan: str,
@@ -504,7 +509,7 @@ async def test_a_data_request_is_ready_once_every_service_answered_on_the_topic(
         request.request_id,
     )
     transit = intake_sealing(runtime).transit
-    for service in DATA_HOLDERS:
+    for service in from_the_test:
         answer = DataAnswer(
             service=service,
             personal_data=(
@@ -527,9 +532,6 @@ async def test_a_data_request_is_ready_once_every_service_answered_on_the_topic(
             ),
             answer=answer if service == "compliance" else None,
         )
-        still = await desk.data_request(claims, request.request_id)
-        assert still is not None
-        assert still.status == "pending"
         await publish(runtime, DATA_REQUEST_ANSWERED, lender_id, answered)
 
     async def ready() -> Any:
@@ -537,10 +539,11 @@ async def test_a_data_request_is_ready_once_every_service_answered_on_the_topic(
         return found if found is not None and found.status == "ready" else None
 
     found = await eventually(ready)
+    # each service's first answer counts: the services running here may answer on their own
+    # (compliance does: "compliance-answers-itself" publishes no answer of compliance's)
     assert [a.service for a in found.answers] == ["intake", *DATA_HOLDERS]
     own = {item.category: item.value for item in found.answers[0].personal_data}
     assert own["name"] == VALID_REPORT["borrower"]["name"]
-    assert found.answers[1].personal_data[0].value == "+8613800138000"
     async with tables.engine.connect() as connection:
         rows = await connection.execute(
             text("SELECT answer_sealed::text AS sealed FROM data_answers WHERE request_id = :r"),
