@@ -2,7 +2,7 @@
 
 from collections.abc import Collection
 
-from sqlalchemy import RowMapping, Text, any_, bindparam, select, update
+from sqlalchemy import RowMapping, Text, any_, bindparam, null, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -41,7 +41,7 @@ class SqlDisputeStore:
                 loan_id=dispute.loan_id,
                 source=dispute.source.value,
                 reason=dispute.reason.value,
-                details_sealed=details.model_dump() if details else None,
+                details_sealed=details.model_dump() if details else null(),
                 status=dispute.status,
                 hold_id=dispute.hold_id,
                 opened_at=dispute.opened_at,
@@ -76,7 +76,7 @@ class SqlDisputeStore:
             .values(
                 status=dispute.status,
                 resolved_at=dispute.resolved_at,
-                note_sealed=note.model_dump() if note else None,
+                note_sealed=note.model_dump() if note else null(),
                 corrected_amount=corrected.amount if corrected else None,
                 corrected_currency=corrected.currency if corrected else None,
             )
@@ -99,7 +99,7 @@ class SqlDisputeStore:
                 disputes.c.lender_id == lender_id,
                 disputes.c.loan_id == any_(bindparam("loan_ids", type_=ARRAY(Text))),
             )
-            .values(details_sealed=None, note_sealed=None),
+            .values(details_sealed=null(), note_sealed=null()),  # SQL NULL, not JSON null
             {"loan_ids": list(loan_ids)},
         )
 

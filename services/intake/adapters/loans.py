@@ -7,17 +7,29 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, Text, any_, bindparam, func, select, text, update
+from sqlalchemy import (
+    RowMapping,
+    Text,
+    any_,
+    bindparam,
+    exists,
+    func,
+    null,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.adapters.tables import contact_preferences, holds, loans
+from services.intake.adapters.tables import contact_preferences, holds, loan_events, loans
 from services.intake.application.ports import ReportedLoan, StoredBorrower, StoredPreferences
 from services.intake.domain.disputes import BorrowerChoices
 from services.intake.domain.loan import Hold, Loan, LoanStatus
 from shared.crypto import SealedValue
 from shared.db.bulk import insert_rows, upsert_if_newer
+from shared.events.catalog import PLACEMENT_RECALLED
 from shared.events.models import (
     ClosureReason,
     ContactPreferences,
@@ -249,11 +261,23 @@ class SqlLoanStore:
                 loans.c.lender_id == lender_id,
                 loans.c.loan_id == any_(bindparam("loan_ids", type_=ARRAY(Text))),
             )
-            .values(contact_sealed=None, updated_at=func.now()),
+            .values(contact_sealed=null(), updated_at=func.now()),  # SQL NULL, not JSON null
             {"loan_ids": list(loan_ids)},
         )
 
 
+# Recalled: the lender took the loan back after its latest report (a newer report puts it
+# back into collection).
+_RECALLED = (
+    exists()
+    .where(
+        loan_events.c.lender_id == loans.c.lender_id,
+        loan_events.c.loan_id == loans.c.loan_id,
+        loan_events.c.event_type == PLACEMENT_RECALLED.name,
+        loan_events.c.occurred_at >= loans.c.as_of,
+    )
+    .label("recalled")
+)
 _BORROWER_COLUMNS = (
     loans.c.borrower_id,
     loans.c.contact_sealed,
@@ -261,6 +285,7 @@ _BORROWER_COLUMNS = (
     loans.c.timezone,
     loans.c.region,
     loans.c.updated_at,
+    _RECALLED,
 )
 
 
@@ -274,6 +299,7 @@ def _stored_borrower(row: RowMapping) -> StoredBorrower:
         timezone=row["timezone"],
         region=row["region"],
         updated_at=row["updated_at"],
+        recalled=bool(row["recalled"]),
     )
 
 

@@ -4,6 +4,7 @@ Scope: the borrower (lender and pseudonym), every loan of theirs at that lender.
 personal data intake holds, opened, and their contact preferences. Deletion: the contact
 details (and dispute texts) of loans that ended are erased; those of a loan still owed are kept
 (``debt_owed``), and every loan's record is kept without plaintext (``collection_records``).
+A loan ended when it is closed or cured, or the lender recalled it after its latest report.
 """
 
 from collections.abc import Sequence
@@ -12,7 +13,6 @@ from datetime import datetime
 
 from services.intake.application.ports import StoredAnswer, StoredBorrower, StoredPreferences
 from services.intake.application.sealing import Sealing
-from services.intake.domain.disputes import ENDED
 from shared.events.borrowers import (
     DATA_HOLDERS,
     DataAnswer,
@@ -47,7 +47,7 @@ def own_part(
     erase: list[str] = []
     for stored in loans:
         loan = stored.loan
-        if loan.status in ENDED:
+        if stored.ended:
             erase.append(loan.loan_id)
             retention.append(RetentionItem(category=f"contact_details:{loan.loan_id}", erased=True))
             retention.append(RetentionItem(category=f"dispute_texts:{loan.loan_id}", erased=True))

@@ -13,7 +13,7 @@ from typing import Any, Protocol, Self
 from uuid import UUID
 
 from services.intake.application.sealing import SealedBorrower
-from services.intake.domain.disputes import BorrowerChoices, Dispute
+from services.intake.domain.disputes import ENDED, BorrowerChoices, Dispute
 from services.intake.domain.loan import Hold, Loan
 from shared.crypto import SealedValue
 from shared.events.borrowers import DataRequestKind
@@ -69,6 +69,12 @@ class StoredBorrower:
     timezone: str
     region: str | None
     updated_at: datetime
+    recalled: bool = False  # the lender recalled it after its latest report
+
+    @property
+    def ended(self) -> bool:
+        """Closed, cured or recalled: no collection goes on (a deletion erases its contacts)."""
+        return self.recalled or self.loan.status in ENDED
 
 
 @dataclass(frozen=True, slots=True)

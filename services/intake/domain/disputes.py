@@ -15,7 +15,7 @@ from shared.vocabulary import Channel
 
 BORROWER_HOLD_PREFIX = "dispute:"
 MAX_DETAILS = 2000  # characters of a dispute's free text (the borrower's or the lender's note)
-ENDED = frozenset({LoanStatus.CLOSED, LoanStatus.CURED})
+ENDED = frozenset({LoanStatus.CLOSED, LoanStatus.CURED})  # and a recalled loan (its history)
 
 
 class DisputeNotFoundError(LoanNotFoundError):

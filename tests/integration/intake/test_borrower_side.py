@@ -580,3 +580,52 @@ async def test_a_revocation_refuses_the_links_issued_before_and_a_tampered_link_
     with pytest.raises(LinkRefusedError) as revoked:
         await desk.open_link(token)
     assert revoked.value.gone
+
+
+async def test_a_deletion_erases_the_contacts_of_ended_loans_and_keeps_the_loan_still_owed(
+    intake: httpx.AsyncClient,
+    lender: dict[str, str],
+    lender_id: str,
+    desk: BorrowerDesk,
+    links: BorrowerLinks,
+    tables: IntakeTables,
+) -> None:
+    borrower = copy.deepcopy(VALID_REPORT["borrower"])
+    borrower["id"] = f"B-{uuid4().hex[:12]}"
+    owed, closed, recalled = (new_loan_id() for _ in range(3))
+    for loan_id in (owed, closed, recalled):
+        reported = await intake.post(
+            "/v1/overdue-loans", json=report(loan_id, borrower=borrower), headers=lender
+        )
+        assert reported.status_code == 202, reported.text
+    ref = (await loan_view(intake, lender, closed))["borrower_ref"]
+    closed_claims = await desk.open_link(links.mint(lender_id, closed, ref))
+    dispute = await desk.open_dispute(closed_claims, DisputeReason.OTHER, "free text, erased")
+    closure = await intake.post(
+        f"/v1/loans/{closed}/close", json={"reason": "settled"}, headers=lender
+    )
+    recall = await intake.post(f"/v1/loans/{recalled}/recall", json={}, headers=lender)
+    assert (closure.status_code, recall.status_code) == (202, 202), (closure.text, recall.text)
+
+    request = await desk.request_data(closed_claims, DataRequestKind.DELETION)
+
+    async with tables.engine.connect() as connection:
+        rows = await connection.execute(
+            text(
+                "SELECT loan_id, contact_sealed IS NULL AS erased FROM loans"
+                " WHERE lender_id = :l AND borrower_ref = :r"
+            ),
+            {"l": lender_id, "r": ref},
+        )
+        erased = {row.loan_id: row.erased for row in rows}
+        details_erased = await connection.scalar(
+            text(
+                "SELECT details_sealed IS NULL FROM disputes"
+                " WHERE lender_id = :l AND dispute_id = :d"
+            ),
+            {"l": lender_id, "d": dispute.dispute_id},
+        )
+    assert erased == {owed: False, closed: True, recalled: True}
+    assert details_erased
+    assert (await loan_view(intake, lender, closed))["status"] == "closed"  # the record stays
+    assert request.kind is DataRequestKind.DELETION

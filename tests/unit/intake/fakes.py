@@ -137,6 +137,12 @@ class FakeLoanStore:
             timezone=str(b["timezone"]),
             region=b["region"],  # type: ignore[arg-type]
             updated_at=loan.as_of,
+            recalled=any(
+                entry.event_type == "collections.loan.placement-recalled"
+                and entry.occurred_at >= loan.as_of
+                for (lender, _), (entry, entry_loan) in self.db.history.items()
+                if (lender, entry_loan) == (lender_id, loan_id)
+            ),
         )
 
     async def loans_of_borrower(self, lender_id: str, borrower_ref: str) -> list[StoredBorrower]:

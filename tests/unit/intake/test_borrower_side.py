@@ -11,7 +11,11 @@ from services.intake.application.borrower_side import BorrowerSide
 from services.intake.application.handlers import IntakeHandlers
 from services.intake.application.ports import HolderRecord
 from services.intake.application.sealing import Sealing
-from services.intake.domain.commands import CloseLoan, UpdateContactPreferences
+from services.intake.domain.commands import (
+    CloseLoan,
+    RecallPlacement,
+    UpdateContactPreferences,
+)
 from services.intake.domain.loan import LoanStatus
 from shared.borrower_links import BorrowerLinks, LinkClaims
 from shared.events.borrowers import DataRequestKind, DisputeReason
@@ -216,7 +220,12 @@ async def test_a_request_is_only_its_borrowers(
 async def test_a_deletion_erases_the_contacts_of_ended_loans_and_keeps_what_is_owed(
     intake: IntakeHandlers, database: Database, desk: BorrowerSide, links: BorrowerLinks
 ) -> None:
-    await reported(intake, database, overdue_report("L-1"), overdue_report("L-2"))
+    await reported(
+        intake, database, overdue_report("L-1"), overdue_report("L-2"), overdue_report("L-3")
+    )
+    async with FakeUnitOfWork(database) as uow:
+        await intake.recall_placement(uow, LENDER, RecallPlacement("L-3", "lender_request"))
+        await uow.commit()
     claims = await desk.open_link(mint(links, database, "L-1"))
     closed_claims = await desk.open_link(mint(links, database, "L-2"))
     kept = await desk.open_dispute(claims, DisputeReason.OTHER, "text on an open loan")
@@ -225,7 +234,8 @@ async def test_a_deletion_erases_the_contacts_of_ended_loans_and_keeps_what_is_o
         await intake.close_loan(uow, LENDER, CloseLoan("L-2", ClosureReason.SETTLED))
         await uow.commit()
     request = await desk.request_data(closed_claims, DataRequestKind.DELETION)
-    assert database.borrowers[(LENDER, "L-2")]["contact"] is None
+    assert database.borrowers[(LENDER, "L-2")]["contact"] is None  # closed
+    assert database.borrowers[(LENDER, "L-3")]["contact"] is None  # recalled
     assert database.borrowers[(LENDER, "L-1")]["contact"] is not None
     assert database.loans[(LENDER, "L-2")].status is LoanStatus.CLOSED  # the record stays
     assert database.disputes[(LENDER, erased.dispute_id)][1] is None
@@ -237,6 +247,7 @@ async def test_a_deletion_erases_the_contacts_of_ended_loans_and_keeps_what_is_o
     assert found is not None
     retention = {item.category: item for item in found.answers[0].retention}
     assert retention["contact_details:L-2"].erased
+    assert retention["contact_details:L-3"].erased
     owed = retention["contact_details:L-1"]
     assert (owed.erased, owed.legal_basis) == (False, debt_owed().legal_basis)
     record = retention["loan_record:L-2"]
