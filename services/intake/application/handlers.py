@@ -40,7 +40,7 @@ from services.intake.domain.disputes import (
     BorrowerChoices,
     Dispute,
     DisputeNotFoundError,
-    details_error,
+    checked_details,
     effective_preferences,
 )
 from services.intake.domain.loan import (
@@ -322,9 +322,7 @@ class IntakeHandlers:
             raise LoanNotFoundError(f"no loan {loan_id!r}")
         if loan.status is LoanStatus.CLOSED:
             raise LoanEndedError("the loan is closed")
-        error = details_error(details)
-        if error is not None:
-            raise ValueError(f"details: {error}")
+        details = checked_details(details)
         now = self._now()
         dispute = Dispute.by_borrower(lender_id, f"D-{uuid4().hex[:16]}", loan_id, reason, now)
         opened = DisputeOpened(

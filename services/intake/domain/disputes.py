@@ -9,6 +9,7 @@ from datetime import datetime
 
 from services.intake.domain.loan import LoanConflictError, LoanNotFoundError, LoanStatus
 from shared.events.borrowers import DisputeOutcome, DisputeReason, DisputeSource
+from shared.events.limits import storable_note
 from shared.events.models import ContactPreferences, InconvenientTime
 from shared.events.money import Money
 from shared.vocabulary import Channel
@@ -68,11 +69,15 @@ class Dispute:
         return replace(self, status=outcome.value, resolved_at=at, corrected_amount=corrected)
 
 
-def details_error(text: str) -> str | None:
-    """Why a dispute's free text cannot be stored, or None."""
+def checked_details(text: str) -> str:
+    """A dispute's free text as stored (NFC); ValueError naming ``details`` if it cannot be:
+    too long, control characters other than tabs and line breaks, bidirectional overrides."""
     if len(text) > MAX_DETAILS:
-        return f"at most {MAX_DETAILS} characters"
-    return None
+        raise ValueError(f"details: at most {MAX_DETAILS} characters")
+    try:
+        return storable_note(text)
+    except ValueError as error:
+        raise ValueError(f"details: {error}") from None
 
 
 @dataclass(frozen=True, slots=True)

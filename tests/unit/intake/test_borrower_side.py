@@ -130,9 +130,15 @@ async def test_a_closed_loan_takes_no_dispute_and_no_preference_change(
     assert len(database.outbox) == before
 
 
-async def test_too_long_details_are_refused(claims: LinkClaims, desk: BorrowerSide) -> None:
-    with pytest.raises(ValueError, match="details"):
-        await desk.open_dispute(claims, DisputeReason.OTHER, "x" * 2001)
+@pytest.mark.parametrize("details", ["x" * 2001, "a\u202eb", "bell\x07"])
+async def test_details_that_cannot_be_stored_are_refused_naming_them(
+    claims: LinkClaims, desk: BorrowerSide, database: Database, details: str
+) -> None:
+    before = len(database.outbox)
+    with pytest.raises(ValueError, match=r"^details: "):
+        await desk.open_dispute(claims, DisputeReason.OTHER, details)
+    assert len(database.outbox) == before
+    assert database.disputes == {}
 
 
 async def test_the_borrowers_choices_are_added_to_what_the_lender_reported(
