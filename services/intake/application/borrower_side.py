@@ -33,7 +33,7 @@ from services.intake.application.sealing import Sealing
 from services.intake.domain.disputes import BorrowerChoices, Dispute
 from services.intake.domain.loan import LoanNotFoundError, LoanStatus
 from shared.borrower_links import BorrowerLinks, ExpiredLinkError, InvalidLinkError, LinkClaims
-from shared.events.borrowers import DataRequestKind, DisputeReason
+from shared.events.borrowers import DataAnswer, DataRequestKind, DisputeReason
 from shared.events.models import ContactPreferences, InconvenientTime
 from shared.vocabulary import Channel
 
@@ -215,7 +215,9 @@ def dispute_view(dispute: Dispute) -> DisputeView:
     )
 
 
-def _request_view(request: DataRequestRecord, answers: list | None = None) -> DataRequestView:  # type: ignore[type-arg]
+def _request_view(
+    request: DataRequestRecord, answers: list[DataAnswer] | None = None
+) -> DataRequestView:
     return DataRequestView(
         request_id=request.request_id,
         kind=request.kind,
