@@ -23,6 +23,10 @@ class ReceivedMessage:
     # header, Alibaba: OutId, SMTP: Message-ID): tells which of the sender's messages arrived
     # twice. None when the request carried none (and in files written before it was kept).
     client_reference: str | None = None
+    # E-mail: the List-Unsubscribe and List-Unsubscribe-Post headers as received (RFC 8058),
+    # so a test can follow the one-click link. None when absent (and in older files).
+    list_unsubscribe: str | None = None
+    list_unsubscribe_post: str | None = None
 
 
 class Journal:
@@ -45,6 +49,8 @@ class Journal:
         provider: str,
         provider_message_id: str,
         client_reference: str | None = None,
+        list_unsubscribe: str | None = None,
+        list_unsubscribe_post: str | None = None,
     ) -> ReceivedMessage:
         message = ReceivedMessage(
             channel,
@@ -55,6 +61,8 @@ class Journal:
             provider_message_id,
             datetime.now(UTC).isoformat(),
             client_reference or None,
+            list_unsubscribe or None,
+            list_unsubscribe_post or None,
         )
         self._messages.append(message)
         if self._path is not None:

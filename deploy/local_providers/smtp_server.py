@@ -104,6 +104,8 @@ class JournalHandler:
                 provider="smtp",
                 provider_message_id=str(mail.get("Message-ID", "")),
                 client_reference=str(mail.get("Message-ID", "")),
+                list_unsubscribe=str(mail.get("List-Unsubscribe", "")),
+                list_unsubscribe_post=str(mail.get("List-Unsubscribe-Post", "")),
             )
 
 

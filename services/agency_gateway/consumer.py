@@ -1,11 +1,14 @@
-"""The gateway's consumer: each event type to its use case (``application/lifecycle.py``)."""
+"""The gateway's consumer: each event type to its use case (``application/lifecycle.py``;
+data requests: ``application/personal_data.py``)."""
 
 from services.agency_gateway.adapters.unit_of_work import GatewayUnitOfWork
 from services.agency_gateway.application.lifecycle import LifecycleHandlers
+from services.agency_gateway.application.personal_data import DataRequestHandlers
 from shared.contact_rules.sources import MESSAGE_OUTCOMES
 from shared.events.catalog import (
     AGENCY_NOTICE_SENT,
     CONTACT_PREFERENCES_UPDATED,
+    DATA_REQUESTED,
     HOLD_LIFTED,
     HOLD_PLACED,
     LOAN_CLOSED,
@@ -21,7 +24,9 @@ GROUP = "agency-gateway"
 LIFECYCLE = (PAYMENT_RECEIVED, HOLD_PLACED, HOLD_LIFTED, PLACEMENT_RECALLED, LOAN_CLOSED)
 
 
-def event_handlers(use_cases: LifecycleHandlers) -> EventHandlers[GatewayUnitOfWork]:
+def event_handlers(
+    use_cases: LifecycleHandlers, data_requests: DataRequestHandlers
+) -> EventHandlers[GatewayUnitOfWork]:
     """Each batch's run of events of a type to its use case, in the batch's unit of work."""
     handlers = EventHandlers[GatewayUnitOfWork]()
     handlers.on(OVERDUE_REPORTED, use_cases.reports)
@@ -30,6 +35,7 @@ def event_handlers(use_cases: LifecycleHandlers) -> EventHandlers[GatewayUnitOfW
     handlers.on(CONTACT_PREFERENCES_UPDATED, use_cases.preferences)
     handlers.on(AGENCY_NOTICE_SENT, use_cases.notices)
     handlers.on(OPT_OUT_RECORDED, use_cases.opt_outs)
+    handlers.on(DATA_REQUESTED, data_requests.answer)
     for status in MESSAGE_OUTCOMES:
         handlers.on(NOTIFICATION_EVENTS[status], use_cases.lender_sends)
     return handlers

@@ -32,6 +32,17 @@ class AgencyGatewaySettings(ServiceSettings, DataKeySettings):
         description="How long a settled webhook delivery (delivered or failed) and its "
         "attempts stay in the log agencies read; a pending one always stays.",
     )
+    contact_retention_days: float = Field(
+        default=30,
+        ge=0,
+        description="How long after a loan was cured, closed or recalled (and no agency holds "
+        "it) the borrower's sealed contact details, region and time zone stay; 0: erased at "
+        "the retention worker's next pass.",
+    )
+    contact_retention_batch_size: int = Field(default=500, ge=1, le=10_000)
+    contact_retention_idle_seconds: float = Field(
+        default=60, gt=0, description="Pause of the retention worker when nothing is due."
+    )
     transit_keys: SecretStr = Field(
         default=SecretStr(""),
         description="Key ring that opens the contact details sealed inside events.",

@@ -27,17 +27,22 @@ from services.agency_gateway.application.assignments import AssignmentHandlers
 from services.agency_gateway.application.cases import CaseQueries
 from services.agency_gateway.application.commitments import CommitmentHandlers
 from services.agency_gateway.application.lifecycle import LifecycleHandlers
+from services.agency_gateway.application.personal_data import (
+    ContactRetention,
+    DataRequestHandlers,
+)
 from services.agency_gateway.application.placement import PlacementHandlers
 from services.agency_gateway.application.ports import UnitOfWork
 from services.agency_gateway.application.webhooks import WebhookDeliveries
 from services.agency_gateway.consumer import GROUP, event_handlers
 from services.agency_gateway.domain.contact_check import banned_phrases
 from services.agency_gateway.settings import AgencyGatewaySettings
-from services.agency_gateway.workers import PlacementWorker, WebhookWorker
+from services.agency_gateway.workers import PlacementWorker, RetentionWorker, WebhookWorker
 from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.crypto import KeyRing
 from shared.db.backoff import backoff
+from shared.events.borrowers import seal_answer
 from shared.events.topics import Topic
 from shared.http.app import service_app
 from shared.runtime import ServiceRuntime
@@ -58,7 +63,9 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
     units = runtime.units_of_work(GatewayUnitOfWork)
     unit_of_work: Callable[[], UnitOfWork] = units
     lifecycle = LifecycleHandlers(policy, keys)
-    runtime.consume(GROUP, [Topic.LOANS, Topic.NOTIFICATIONS], event_handlers(lifecycle), units)
+    data_requests = DataRequestHandlers(keys, partial(seal_answer, keys.transit))
+    handlers = event_handlers(lifecycle, data_requests)
+    runtime.consume(GROUP, [Topic.LOANS, Topic.NOTIFICATIONS], handlers, units)
     placement = PlacementWorker(
         unit_of_work,
         PlacementHandlers(policy),
@@ -71,6 +78,13 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
         unit_of_work, deliveries, idle_pause=settings.webhook_idle_seconds
     )
     runtime.work("webhooks", webhook_worker.run)
+    retention = RetentionWorker(
+        unit_of_work,
+        ContactRetention(timedelta(days=settings.contact_retention_days)),
+        batch_size=settings.contact_retention_batch_size,
+        idle_pause=settings.contact_retention_idle_seconds,
+    )
+    runtime.work("contact-retention", retention.run)
     app = service_app(
         runtime,
         title="Collections agency gateway",

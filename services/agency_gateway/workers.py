@@ -6,7 +6,9 @@ and a fencing token: replicas never decide one case twice), in one unit of work;
 decides the batch and writes the decisions with their events in a second one, only for the
 cases its claim still holds. The webhook worker claims due deliveries
 through the kit's job queue (a lease and a fencing token), sends them outside any
-transaction, then logs each attempt under its token.
+transaction, then logs each attempt under its token. The retention worker erases, a batch per
+transaction, the contact details whose retention after the loan ended is over (rows locked
+``SKIP LOCKED``: replicas share the work).
 """
 
 import asyncio
@@ -15,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from uuid import uuid4
 
+from services.agency_gateway.application.personal_data import ContactRetention
 from services.agency_gateway.application.placement import CaseClaim, PlacementHandlers
 from services.agency_gateway.application.ports import Clock, UnitOfWork, utc_now
 from services.agency_gateway.application.webhooks import WebhookDeliveries
@@ -80,3 +83,24 @@ class WebhookWorker:
             await self.deliveries.record(uow, token, results)
             await uow.commit()
         return len(due)
+
+
+@dataclass
+class RetentionWorker:
+    unit_of_work: Callable[[], UnitOfWork]
+    retention: ContactRetention
+    batch_size: int = 500
+    idle_pause: float = 60
+    clock: Clock = field(default=utc_now)
+
+    async def run(self) -> None:
+        while True:
+            if await self.step() < self.batch_size:
+                await asyncio.sleep(self.idle_pause)
+
+    async def step(self) -> int:
+        """Erase one batch of contact details that are due; how many."""
+        async with self.unit_of_work() as uow:
+            erased = await self.retention.erase_due(uow, self.clock(), self.batch_size)
+            await uow.commit()
+        return erased

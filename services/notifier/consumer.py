@@ -1,11 +1,13 @@
 """Notifier's consumer: every lifecycle event of a loan, placements, agencies' contacts and
-disputes, and borrowers' contact preferences, each run handed to ``LifecycleHandlers`` in the
+disputes, the lender's answers to disputes, and borrowers' contact preferences, each run handed
+to ``LifecycleHandlers``; borrowers' data requests to ``DataRequestHandlers``; each in the
 batch's unit of work (the runner commits it)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from services.notifier.application.data_requests import DataRequestHandlers
 from services.notifier.application.lifecycle import LifecycleHandlers
 from services.notifier.application.ports import UnitOfWork
 from shared.events.catalog import (
@@ -15,7 +17,9 @@ from shared.events.catalog import (
     ASSIGNMENT_RECALLED,
     ASSIGNMENT_RETURNED,
     CONTACT_PREFERENCES_UPDATED,
+    DATA_REQUESTED,
     DISPUTE_RAISED,
+    DISPUTE_RESOLVED,
     HOLD_LIFTED,
     HOLD_PLACED,
     LOAN_CLOSED,
@@ -39,6 +43,7 @@ EVENTS = (
     ASSIGNMENT_EXPIRED,
     AGENCY_ACTIVITY_RECORDED,
     DISPUTE_RAISED,
+    DISPUTE_RESOLVED,
     CONTACT_PREFERENCES_UPDATED,
 )
 
@@ -46,12 +51,17 @@ EVENTS = (
 @dataclass(frozen=True)
 class LifecycleConsumer:
     lifecycle: LifecycleHandlers
+    data_requests: DataRequestHandlers
 
     def handlers(self) -> EventHandlers[Any]:
         handlers: EventHandlers[Any] = EventHandlers()
         for event_type in EVENTS:
             handlers.on(event_type, self.apply)
+        handlers.on(DATA_REQUESTED, self.answer)
         return handlers
 
     async def apply(self, uow: UnitOfWork, events: Sequence[Received[Any]]) -> None:
         await self.lifecycle.apply(uow, [(e.envelope.tenantid, e.data) for e in events])
+
+    async def answer(self, uow: UnitOfWork, events: Sequence[Received[Any]]) -> None:
+        await self.data_requests.answer(uow, [(e.envelope.tenantid, e.data) for e in events])

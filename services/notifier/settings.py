@@ -43,6 +43,15 @@ class NotifierSettings(ServiceSettings, DataKeySettings, ProviderSettings, Borro
         "A send with no answer waits this long for the provider's report before the provider "
         "is asked.",
     )
+    contact_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="A borrower's contact details are erased this long after their loan was "
+        "closed or cured (0: at the next pass).",
+    )
+    retention_interval_seconds: float = Field(
+        default=60.0, gt=0, description="How often contact details due to go are erased."
+    )
     sender_unconfirmed_after_seconds: float = Field(
         default=600.0,
         gt=0,

@@ -21,10 +21,12 @@ from services.notifier.api import notifications, receipts
 from services.notifier.api.dependencies import NotifierApplication
 from services.notifier.api.errors import answer_refusals
 from services.notifier.application.composer import MessageComposer
+from services.notifier.application.data_requests import DataRequestHandlers
 from services.notifier.application.lifecycle import LifecycleHandlers
 from services.notifier.application.ports import Dispatcher, UnitOfWork
 from services.notifier.application.queries import NotificationQueries
 from services.notifier.application.receipts import ReceiptHandlers
+from services.notifier.application.retention import RetentionHandlers
 from services.notifier.application.sending import SendHandlers
 from services.notifier.consumer import GROUP, LifecycleConsumer
 from services.notifier.domain.cadence_policies import CadencePolicies
@@ -32,7 +34,7 @@ from services.notifier.domain.outreach import notifier_pack
 from services.notifier.domain.template_checks import banned_phrases
 from services.notifier.domain.templates import TemplateCatalog
 from services.notifier.settings import NotifierSettings
-from services.notifier.workers import Sender
+from services.notifier.workers import Retention, Sender
 from shared.auth import Role
 from shared.contact_rules import RulePack, load_pack
 from shared.crypto import KeyRing
@@ -82,7 +84,13 @@ def build_sender(
     """The sender as the service runs it (``options``: ``lease``, ``batch_size`` ... instead
     of the settings')."""
     packs, templates, policies = rules
-    composer = MessageComposer(contact_vault(settings), templates, settings.lender_names)
+    composer = MessageComposer(
+        contact_vault(settings),
+        templates,
+        settings.lender_names,
+        settings.borrower_links(),
+        settings.borrower_base_url,
+    )
     lease = options.pop("lease", timedelta(seconds=settings.sender_lease_seconds))
     unconfirmed_after = options.pop(
         "unconfirmed_after", timedelta(seconds=settings.sender_unconfirmed_after_seconds)
@@ -97,18 +105,21 @@ def build_sender(
 def create_app(settings: NotifierSettings | None = None) -> FastAPI:
     settings = settings or NotifierSettings()
     refuse_default_secrets(settings)
+    settings.borrower_links()  # every message carries a link: no keys, no start ("link_keys")
     rules = load_rules(settings)
     policies = rules[2]
     vault = contact_vault(settings)
     runtime = ServiceRuntime("notifier", settings, MIGRATIONS, ROLES)
     unit_of_work = runtime.units_of_work(NotifierUnitOfWork)
-    consumer = LifecycleConsumer(LifecycleHandlers(policies, vault))
+    consumer = LifecycleConsumer(LifecycleHandlers(policies, vault), DataRequestHandlers(vault))
     runtime.consume(
         GROUP,
         [Topic.LOANS, Topic.ASSIGNMENTS, Topic.AGENCY_ACTIVITIES],
         consumer.handlers(),
         unit_of_work,
     )
+    retention = RetentionHandlers(unit_of_work, timedelta(days=settings.contact_retention_days))
+    runtime.work("retention", Retention(retention, settings.retention_interval_seconds).run)
     if settings.sender:
         dispatchers = build_dispatchers(settings)
         for dispatcher in dispatchers.values():

@@ -1,6 +1,7 @@
-"""The notifier's time-driven loop: the sender claims due notifications, and sends whose
+"""The notifier's time-driven loops: the sender claims due notifications, and sends whose
 outcome never came, under a lease and a fencing token, and hands each claim to its use case
-(``application/sending.py``)."""
+(``application/sending.py``); retention erases contact details due to go
+(``application/retention.py``) every ``interval`` seconds."""
 
 import asyncio
 from collections.abc import Callable
@@ -9,6 +10,7 @@ from datetime import timedelta
 from uuid import uuid4
 
 from services.notifier.application.ports import UnitOfWork
+from services.notifier.application.retention import RetentionHandlers
 from services.notifier.application.sending import Claim, SendHandlers
 
 
@@ -44,3 +46,14 @@ class Sender:
         if claimed:
             await self.handlers.settle_in_doubt(Claim(token, claimed))
         return len(claimed)
+
+
+@dataclass
+class Retention:
+    handlers: RetentionHandlers
+    interval: float = 60.0
+
+    async def run(self) -> None:
+        while True:
+            await self.handlers.erase_due()
+            await asyncio.sleep(self.interval)

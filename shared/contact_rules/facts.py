@@ -3,6 +3,7 @@ judged by what was true at its own time."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -31,6 +32,19 @@ class Hold:
 
     def active_at(self, at: datetime) -> bool:
         return self.placed_at <= at and (self.lifted_at is None or at < self.lifted_at)
+
+
+ANSWER_HOLDS = frozenset({HoldReason.SUSPECTED_ILLEGAL_DEBT})
+"""The holds that stop even the lender's answer to a dispute (a notice the borrower asked for):
+only a debt suspected illegal, which is never collected (CN-11); telling a borrower that such a
+debt stands would be collecting it."""
+
+
+def binding_holds(holds: Iterable[Hold], *, answer_to_dispute: bool) -> tuple[Hold, ...]:
+    """The holds that stop a message: every hold stops a reminder or an agency notice; the
+    answer to a dispute only a hold in :data:`ANSWER_HOLDS`. The notifier checks a message
+    before sending and compliance judges it after with this one function."""
+    return tuple(h for h in holds if not answer_to_dispute or h.reason in ANSWER_HOLDS)
 
 
 class DisputeKind(StrEnum):

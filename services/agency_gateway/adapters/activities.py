@@ -7,16 +7,17 @@ is setting its column to null; key rotation re-seals it (``reseal``).
 """
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import null, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.agency_gateway.adapters.tables import activities
+from services.agency_gateway.adapters.tables import activities, assignments
 from shared.crypto import KeyRing, SealedValue
+from shared.db.bulk import among
 from shared.db.reseal import ResealJob, SealedColumn
 
 TEXT = SealedColumn(activities, "text_sealed", bound_to=("agency_id", "activity_id"))
@@ -78,3 +79,33 @@ class ActivityLog:
             )
         ).one()
         return dict(row._mapping)
+
+    async def of_assignments(self, assignment_ids: Collection[str]) -> list[dict[str, Any]]:
+        """The activities recorded on the assignments, without their texts, oldest first."""
+        if not assignment_ids:
+            return []
+        rows = await self._session.execute(
+            select(
+                activities.c.agency_id,
+                activities.c.activity_id,
+                activities.c.assignment_id,
+                activities.c.body,
+                activities.c.recorded_at,
+            )
+            .where(activities.c.assignment_id.in_(list(assignment_ids)))
+            .order_by(activities.c.recorded_at, activities.c.activity_id)
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def erase_texts(self, keys: Collection[tuple[str, str]]) -> None:
+        """The texts of every activity on the loans' assignments erased (the records stay)."""
+        if not keys:
+            return
+        of_loans = select(assignments.c.assignment_id).where(
+            among([assignments.c.lender_id, assignments.c.loan_id], keys)
+        )
+        await self._session.execute(
+            update(activities)
+            .where(activities.c.assignment_id.in_(of_loans), activities.c.text_sealed.is_not(None))
+            .values(text_sealed=null())
+        )

@@ -8,11 +8,19 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.tables import assignments
+from services.agency_gateway.domain.cases import HOLD_RECALL_PREFIX, HOLD_RECALLS
 from shared.db.bulk import among, insert_rows
 
 LoanKey = tuple[str, str]
 ACTIVE = ("placed", "acknowledged")
 LOAN_KEY = [assignments.c.lender_id, assignments.c.loan_id]
+RECALLED_BY_HOLD = and_(
+    assignments.c.status == "recalled",
+    or_(
+        assignments.c.end_reason.in_(HOLD_RECALLS),
+        assignments.c.end_reason.startswith(HOLD_RECALL_PREFIX, autoescape=True),
+    ),
+)
 
 
 class AssignmentStore:
@@ -41,17 +49,29 @@ class AssignmentStore:
         return {(r.lender_id, r.loan_id): dict(r._mapping) for r in rows}
 
     async def past_agencies(self, keys: Collection[LoanKey]) -> dict[LoanKey, set[str]]:
-        """The agencies that held each loan before (a re-placement goes elsewhere)."""
+        """The agencies that held each loan before (a re-placement goes elsewhere), but for
+        those a hold took it back from (``domain.cases.recalled_by_hold``)."""
         found: dict[LoanKey, set[str]] = {}
         if keys:
             rows = await self._session.execute(
                 select(assignments.c.lender_id, assignments.c.loan_id, assignments.c.agency_id)
-                .where(among(LOAN_KEY, keys))
+                .where(among(LOAN_KEY, keys), ~RECALLED_BY_HOLD)
                 .distinct()
             )
             for lender_id, loan_id, agency_id in rows:
                 found.setdefault((lender_id, loan_id), set()).add(agency_id)
         return found
+
+    async def of_loans(self, keys: Collection[LoanKey]) -> list[dict[str, Any]]:
+        """Every assignment of the loans, oldest first."""
+        if not keys:
+            return []
+        rows = await self._session.execute(
+            select(assignments)
+            .where(among(LOAN_KEY, keys))
+            .order_by(assignments.c.placed_at, assignments.c.assignment_id)
+        )
+        return [dict(r._mapping) for r in rows]
 
     async def of_loan(self, lender_id: str, loan_id: str) -> list[dict[str, Any]]:
         rows = await self._session.execute(

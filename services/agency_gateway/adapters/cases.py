@@ -5,11 +5,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.tables import (
+    assignments,
     borrower_opt_outs,
     borrower_preferences,
     collection_cases,
@@ -28,6 +29,13 @@ QUEUE = JobQueue(collection_cases)  # placement claims: a lease and a fencing to
 # Every write to a case ends any placement claim on it: the case (due, since only a decision
 # makes it not due) is claimed afresh, as it is now; a decision under way skips it.
 UNCLAIMED: dict[str, Any] = {"lease_until": None, "claim_token": None}
+ENDED_SINCE = func.coalesce(collection_cases.c.ended_at, collection_cases.c.lender_recalled_at)
+PLACED = exists().where(
+    assignments.c.lender_id == collection_cases.c.lender_id,
+    assignments.c.loan_id == collection_cases.c.loan_id,
+    assignments.c.ended_at.is_(None),
+)
+ERASED: dict[str, Any] = {"contact_sealed": None, "region": None, "borrower_zone": None}
 BORROWER_KEY = [borrower_preferences.c.lender_id, borrower_preferences.c.borrower_ref]
 
 
@@ -122,6 +130,46 @@ class CaseStore:
                 update(collection_cases)
                 .where(among(CASE_KEY, keys))
                 .values(placement_due_at=now, **UNCLAIMED)
+            )
+
+    async def of_borrower(self, lender_id: str, borrower_ref: str) -> list[dict[str, Any]]:
+        """Every case of the borrower at the lender, locked until the transaction ends."""
+        rows = await self._session.execute(
+            select(collection_cases)
+            .where(
+                collection_cases.c.lender_id == lender_id,
+                collection_cases.c.borrower_ref == borrower_ref,
+            )
+            .order_by(collection_cases.c.loan_id)
+            .with_for_update()
+        )
+        return [dict(r._mapping) for r in rows]
+
+    async def erasable(self, ended_by: datetime, limit: int) -> list[LoanKey]:
+        """Up to ``limit`` cases still holding contact details whose loan ended (cured,
+        closed or recalled) by ``ended_by`` and that no agency holds, locked (``SKIP
+        LOCKED``: replicas share the work)."""
+        rows = await self._session.execute(
+            select(collection_cases.c.lender_id, collection_cases.c.loan_id)
+            .where(
+                collection_cases.c.contact_sealed.is_not(None),
+                ended_by >= ENDED_SINCE,
+                ~PLACED,
+            )
+            .order_by(ENDED_SINCE)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return [(lender, loan) for lender, loan in rows]
+
+    async def erase_contacts(self, keys: Collection[LoanKey], now: datetime) -> None:
+        """The cases' contact details, region and time zone erased (a placement claim on them
+        stands: erasure changes nothing placement decides on)."""
+        if keys:
+            await self._session.execute(
+                update(collection_cases)
+                .where(among(CASE_KEY, keys))
+                .values(**ERASED, contact_erased_at=now)
             )
 
     async def borrowers_due_now(self, lender_id: str, borrower_ref: str, now: datetime) -> None:

@@ -30,9 +30,9 @@ collection_cases = Table(
     Column("borrower_ref", Text, nullable=False),
     Column(
         "contact_sealed",
-        JSONB,
-        nullable=False,
-        comment="AES-GCM sealed under the gateway's data key, bound to lender_id and loan_id",
+        JSONB(none_as_null=True),
+        comment="AES-GCM sealed under the gateway's data key, bound to lender_id and loan_id; "
+        "null once erased (a later report stores it again)",
     ),
     Column("jurisdiction", Text, nullable=False),
     Column("amount_overdue", Numeric(20, 4), nullable=False),
@@ -53,6 +53,8 @@ collection_cases = Table(
     _at("escalation_approved_at"),
     _at("lease_until"),  # a placement claim's lease (shared.db.jobs)
     Column("claim_token", UUID(as_uuid=True)),  # the claim's fencing token
+    _at("ended_at"),  # when the loan was cured or closed (ended_reason set)
+    _at("contact_erased_at"),  # when its contact details (and region, zone) were erased
     PrimaryKeyConstraint("lender_id", "loan_id"),
 )
 

@@ -84,7 +84,7 @@ async def get_assignment(
             email=contact.email,
             timezone=case["borrower_zone"],
         ),
-        withheld_reason="borrower_notice_pending" if contact is None else None,
+        withheld_reason=view.withheld,
     )
 
 

@@ -111,9 +111,13 @@ class AssignmentDetail(AssignmentItem):
     jurisdiction: Jurisdiction
     days_past_due: int
     borrower: Borrower | None = Field(
-        description="None until the borrower has been told who holds the account (CN-09)."
+        description="None until the borrower has been told who holds the account (CN-09), "
+        "and once their contact details were erased."
     )
-    withheld_reason: str | None
+    withheld_reason: str | None = Field(
+        description="Why `borrower` is none: `borrower_notice_pending` (not yet told) or "
+        "`contact_erased` (erased at the borrower's request or after the loan ended)."
+    )
 
 
 class ActivityReport(_Body):

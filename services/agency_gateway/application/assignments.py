@@ -79,13 +79,19 @@ class Activity:
 _ACTIVITY = TypeAdapter(Activity)
 
 
+NOTICE_PENDING = "borrower_notice_pending"
+CONTACT_ERASED = "contact_erased"
+
+
 @dataclass(frozen=True)
 class AssignmentView:
-    """An assignment with its case; the borrower's contact once they were told (CN-09)."""
+    """An assignment with its case; the borrower's contact once they were told (CN-09), and
+    while the gateway holds it (``withheld``: why not)."""
 
     assignment: Row
     case: Row
     borrower: BorrowerContact | None
+    withheld: str | None = None
 
 
 @dataclass(frozen=True)
@@ -108,8 +114,11 @@ class AssignmentHandlers:
     async def detail(self, agency_id: str, assignment_id: str) -> AssignmentView:
         async with self.unit_of_work() as uow:
             row, case = await own_active(uow, agency_id, assignment_id)
-        told = row["notice_sent_at"] is not None
-        return AssignmentView(row, case, self.contacts.opened(case) if told else None)
+        if row["notice_sent_at"] is None:
+            return AssignmentView(row, case, None, NOTICE_PENDING)
+        if case["contact_sealed"] is None:
+            return AssignmentView(row, case, None, CONTACT_ERASED)
+        return AssignmentView(row, case, self.contacts.opened(case))
 
     async def acknowledge(self, agency_id: str, assignment_id: str) -> Row:
         async with self.unit_of_work() as uow:

@@ -21,12 +21,14 @@ from services.agency_gateway.application.errors import (
 )
 from services.agency_gateway.application.events import loan_event
 from services.agency_gateway.application.ports import Clock, Row, UnitOfWork, utc_now
+from services.agency_gateway.domain.cases import apply_event
 from services.agency_gateway.domain.commitments import (
     EscalationFacts,
     reconcile,
     unmet_prerequisites,
 )
 from services.agency_gateway.domain.policy import PlacementPolicy
+from shared.contact_rules.sources import dispute_hold
 from shared.events.assignments import (
     AgencyPaymentReported,
     DisputeRaised,
@@ -42,8 +44,6 @@ from shared.events.catalog import (
 )
 from shared.events.money import Money
 from shared.promises import Paid, promise_status
-
-AGENCY_DISPUTE = "agency-dispute:"  # prefix of the hold an agency's dispute puts on a case
 
 
 @dataclass(frozen=True)
@@ -192,9 +192,6 @@ class CommitmentHandlers:
             if new:
                 key = (row["lender_id"], row["loan_id"])
                 cases = await uow.cases.for_update([key])
-                hold = f"{AGENCY_DISPUTE}{dispute.dispute_id}"
-                holds = {**cases[key]["holds"], hold: "dispute"}
-                await uow.cases.change(key, holds=holds, updated_at=now)
                 data = DisputeRaised(
                     dispute_id=dispute.dispute_id,
                     assignment_id=assignment_id,
@@ -204,6 +201,12 @@ class CommitmentHandlers:
                     reason=dispute.reason,
                     raised_at=now,
                 )
+                # The hold every other party puts from the event (shared.contact_rules.sources),
+                # so the lender's HOLD_LIFTED of the same hold id lifts it here too. The agency
+                # keeps the account, paused: the hold refuses its contacts, not its placement.
+                held = dict(cases[key])
+                apply_event(held, dispute_hold(data))
+                await uow.cases.change(key, holds=held["holds"], updated_at=now)
                 uow.publish(loan_event(row, DISPUTE_RAISED, data))
             await uow.commit()
         return stored, new

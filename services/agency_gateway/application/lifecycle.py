@@ -39,6 +39,7 @@ LIFECYCLE_COLUMNS = (
     "ended_reason",
     "lender_recalled_at",
     "amount_overdue",
+    "ended_at",
 )
 
 
@@ -61,6 +62,7 @@ class LifecycleHandlers:
                 {
                     **case,
                     "contact_sealed": self.contacts.stored(report.borrower.contact, case),
+                    "contact_erased_at": None,  # a report brings erased details back
                     "status": self.policy.status_for(report.days_past_due).value,
                     "updated_at": now,
                     "placement_due_at": now,

@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from services.agency_gateway.domain.allocation import AgencyLoad
 from shared.contact_rules import Contact, OptOut
 from shared.crypto import SealedValue
+from shared.events.borrowers import DataAnswer
 from shared.events.envelope import Envelope
 from shared.events.models import BorrowerContact
 
@@ -66,6 +67,18 @@ class CaseStore(Protocol):
     async def borrowers_due_now(self, lender_id: str, borrower_ref: str, now: datetime) -> None:
         """Every case of the borrower is due for a new placement decision."""
 
+    async def of_borrower(self, lender_id: str, borrower_ref: str) -> list[Row]:
+        """Every case of the borrower at the lender, locked until the transaction ends."""
+
+    async def erasable(self, ended_by: datetime, limit: int) -> list[LoanKey]:
+        """Up to ``limit`` cases still holding contact details whose loan ended (cured, closed
+        or recalled: ``ended_at``, else ``lender_recalled_at``) by ``ended_by`` and that no
+        agency holds, locked (another worker skips them)."""
+
+    async def erase_contacts(self, keys: Collection[LoanKey], now: datetime) -> None:
+        """The cases' sealed contact details, region and time zone erased (``contact_sealed``
+        null, ``contact_erased_at`` now); a later report stores them again."""
+
 
 class PreferenceStore(Protocol):
     async def upsert(self, row: Row) -> None:
@@ -89,10 +102,15 @@ class AssignmentStore(Protocol):
     async def active(self, keys: Collection[LoanKey]) -> dict[LoanKey, Row]: ...
 
     async def past_agencies(self, keys: Collection[LoanKey]) -> dict[LoanKey, set[str]]:
-        """The agencies that held each loan before (a re-placement goes elsewhere)."""
+        """The agencies that held each loan before (a re-placement goes elsewhere), but for
+        those a hold recalled it from (``domain.cases.recalled_by_hold``): once the hold is
+        lifted the loan may go back to them."""
 
     async def of_loan(self, lender_id: str, loan_id: str) -> list[Row]:
         """Every assignment of the loan, newest first."""
+
+    async def of_loans(self, keys: Collection[LoanKey]) -> list[Row]:
+        """Every assignment of the loans, oldest first."""
 
     async def open_counts(self) -> dict[str, int]:
         """Open accounts per agency."""
@@ -127,6 +145,12 @@ class ActivityLog(Protocol):
         """Record the activity; None if it was recorded already, else the stored row."""
 
     async def get(self, agency_id: str, activity_id: str) -> Row: ...
+
+    async def of_assignments(self, assignment_ids: Collection[str]) -> list[Row]:
+        """The activities recorded on the assignments, without their texts, oldest first."""
+
+    async def erase_texts(self, keys: Collection[LoanKey]) -> None:
+        """The texts of every activity on the loans' assignments erased (the records stay)."""
 
 
 class CommitmentStore(Protocol):
@@ -264,6 +288,11 @@ class ActivityTexts(Protocol):
     def open(self, row: Mapping[str, Any]) -> str | None: ...
 
     def digest(self, text: str) -> str: ...
+
+
+class AnswerSealing(Protocol):
+    def __call__(self, request_id: str, answer: DataAnswer) -> SealedValue:
+        """A data request's answer sealed for intake alone, bound to the request."""
 
 
 class WebhookPoster(Protocol):

@@ -32,6 +32,20 @@ class CaseFacts:
     attorney: bool = False
 
 
+HOLD_RECALLS = ("dispute", "illegal_debt")  # end reasons of a hold's recall, and "hold:<reason>"
+HOLD_RECALL_PREFIX = "hold:"
+
+
+def recalled_by_hold(status: str, end_reason: str | None) -> bool:
+    """Whether a hold took the loan back from its agency (the agency's doing nothing wrong):
+    once the hold is lifted (a dispute rejected) the loan may go back to that agency."""
+    return (
+        status == "recalled"
+        and end_reason is not None
+        and (end_reason in HOLD_RECALLS or end_reason.startswith(HOLD_RECALL_PREFIX))
+    )
+
+
 def hold_exclusion(reason: str) -> str:
     if reason == HoldReason.DISPUTE:
         return "dispute"
@@ -92,12 +106,14 @@ def case_of_report(lender_id: str, report: OverdueReported) -> dict[str, Any]:
 
 def apply_event(case: dict[str, Any], data: Any) -> str | None:
     """Change the case by one lifecycle event; the recall reason, if the event takes the loan
-    back from its agency."""
+    back from its agency. A cure or a closure also dates the end of the loan (``ended_at``,
+    the first one's), from which its contact details' retention runs."""
     match data:
         case PaymentReceived():
             case["amount_overdue"] = data.outstanding.amount
             if data.cured:
                 case["ended_reason"] = "cured"
+                case["ended_at"] = case.get("ended_at") or data.paid_at
                 return "paid_in_full"
         case HoldPlaced():
             case["holds"] = {**case["holds"], data.hold_id: data.reason.value}
@@ -109,5 +125,12 @@ def apply_event(case: dict[str, Any], data: Any) -> str | None:
             return "lender_recall"
         case LoanClosed():
             case["ended_reason"] = f"closed:{data.reason.value}"
+            case["ended_at"] = case.get("ended_at") or data.closed_at
             return f"closed:{data.reason.value}"
     return None
+
+
+def loan_ended(case: Mapping[str, Any]) -> bool:
+    """Whether the loan is over for the gateway: cured, closed or recalled by the lender (it
+    is never placed again)."""
+    return case["ended_reason"] is not None or case["lender_recalled_at"] is not None

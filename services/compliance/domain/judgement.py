@@ -25,6 +25,7 @@ from shared.contact_rules import (
     Violation,
     judge,
 )
+from shared.contact_rules.facts import binding_holds
 from shared.contact_rules.ledger import PartyKind
 from shared.contact_rules.limits import borrower_limits, replied_opt_out
 from shared.contact_rules.packs import RuleStatus
@@ -46,9 +47,10 @@ ENDS = frozenset(f"collections.assignment.{end}" for end in ("recalled", "return
 
 ANSWER_TO_DISPUTE = NotificationKind.DISPUTE_OUTCOME.value
 """The kind of the lender's answer to a dispute: a notice the borrower asked for, which no hold
-stops. It is judged as the notifier checks it before sending, by every rule but without the
-loan's holds: sent under the dispute's hold it is no violation (POL-01), while a reminder under
-the same hold still is; quiet hours, caps and opt-outs judge it as any message."""
+stops but one in ``ANSWER_HOLDS``. It is judged as the notifier checks it before sending, by
+every rule with only the holds that bind it (``binding_holds``): sent under the dispute's hold
+it is no violation (POL-01), while a reminder under the same hold still is; quiet hours, caps
+and opt-outs judge it as any message."""
 
 FACT_OF_TYPE = {
     "collections.loan.overdue-reported": "report",
@@ -235,10 +237,10 @@ class Case:
         self.contacts.append(contact)
         self.leaf_of[contact.id] = event.leaf_index
 
-    def facts(self, at: datetime, *, held: bool = True) -> DebtFacts | None:
+    def facts(self, at: datetime, *, answer_to_dispute: bool = False) -> DebtFacts | None:
         """The facts a contact at ``at`` is judged by: the borrower's wishes as the lender's
         report in effect then and every STOP reply stated them (``borrower_limits``);
-        ``held=False`` without the loan's holds (the answer to a dispute)."""
+        with the holds that bind the contact (``answer_to_dispute``: ``binding_holds``)."""
         if self.jurisdiction is None or self.zone is None or self.person_ref is None:
             return None
         report = self._reported_at(at)
@@ -248,7 +250,7 @@ class Case:
             person_ref=self.person_ref,
             jurisdiction=self.jurisdiction,
             borrower_zone=self.zone,
-            holds=tuple(self.holds.values()) if held else (),
+            holds=binding_holds(self.holds.values(), answer_to_dispute=answer_to_dispute),
             placements=tuple(self.placements.values()),
         )
         return borrower_limits(preferences, since, self.replies).on(base)
@@ -298,7 +300,7 @@ def _violations(case: Case, pack: RulePack) -> list[Violation]:
     the borrower's wishes of each contact's moment)."""
     found: list[Violation] = []
     for contact in sorted(case.contacts, key=lambda c: c.at):
-        facts = case.facts(contact.at, held=contact.id not in case.unheld)
+        facts = case.facts(contact.at, answer_to_dispute=contact.id in case.unheld)
         assert facts is not None
         found += judge(contact, case.contacts, facts, pack)
     return found

@@ -19,8 +19,9 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from services.notifier.adapters.tables import loans
 from services.notifier.application.ports import StoredContactDetails
-from shared.crypto import KeyRing
+from shared.crypto import KeyRing, SealedValue
 from shared.db.reseal import SealedColumn
+from shared.events.borrowers import DataAnswer, seal_answer
 from shared.events.models import BorrowerContact, BorrowerProfile
 from shared.vocabulary import Channel
 
@@ -50,6 +51,9 @@ class ContactVault:
     def open(self, lender_id: str, loan_id: str, sealed: dict[str, str]) -> BorrowerContact:
         row = {"lender_id": lender_id, "loan_id": loan_id, CONTACT.name: sealed}
         return BorrowerContact.model_validate_json(CONTACT.open(self.storage, row))
+
+    def seal_answer(self, request_id: str, answer: DataAnswer) -> SealedValue:
+        return seal_answer(self.transit, request_id, answer)
 
     def phone_ref(self, phone: str, kid: str | None = None) -> str:
         """The keyed hash of a number in E.164, under the current key or ``kid``'s."""

@@ -30,7 +30,7 @@ def case_of_row(row: Any) -> Case:
         as_of=row["as_of"],
         amount_overdue=row["amount_overdue"],
         currency=row["currency"],
-        contact_sealed=row["contact_sealed"],
+        contact_sealed=row["contact_sealed"] or {},  # NULL: erased
         phone_refs=list(row["phone_refs"]),
         reachable=frozenset(Channel(c) for c in row["reachable_channels"]),
         policy_id=row["policy_id"],
@@ -38,6 +38,7 @@ def case_of_row(row: Any) -> Case:
         state=LoanState(row["state"]),
         state_reason=row["state_reason"],
         cycle=row["cycle"],
+        ended_at=row["ended_at"],
         holds={
             hold_id: CaseHold(hold_id, h["reason"], datetime.fromisoformat(h["placed_at"]))
             for hold_id, h in row["holds"].items()
@@ -62,7 +63,7 @@ def loan_row(file: Case) -> dict[str, Any]:
         "lender_id": file.lender_id,
         "loan_id": file.loan_id,
         "borrower_ref": file.borrower_ref,
-        "contact_sealed": file.contact_sealed,
+        "contact_sealed": file.contact_sealed or None,
         "phone_refs": file.phone_refs,
         "reachable_channels": sorted(c.value for c in file.reachable),
         "locale": file.locale,
@@ -79,6 +80,7 @@ def loan_row(file: Case) -> dict[str, Any]:
         "state": file.state.value,
         "state_reason": file.state_reason,
         "cycle": file.cycle,
+        "ended_at": file.ended_at,
         "holds": {
             h.hold_id: {"reason": h.reason, "placed_at": h.placed_at.isoformat()}
             for h in file.holds.values()

@@ -1,4 +1,5 @@
-"""Notifier's tables: loan files, borrowers' preferences, notifications, the contact ledger."""
+"""Notifier's tables: loan files, borrowers' preferences, notifications, the contact ledger,
+the data requests answered."""
 
 from sqlalchemy import (
     BigInteger,
@@ -27,7 +28,11 @@ loans = Table(
     Column("lender_id", Text, nullable=False),
     Column("loan_id", Text, nullable=False),
     Column("borrower_ref", Text, nullable=False),
-    Column("contact_sealed", JSONB, nullable=False, comment="AES-GCM sealed, never logged"),
+    Column(
+        "contact_sealed",
+        JSONB(none_as_null=True),
+        comment="AES-GCM sealed, never logged; NULL once erased",
+    ),
     Column("phone_refs", ARRAY(Text), nullable=False, comment="keyed hashes, for STOP replies"),
     Column("reachable_channels", ARRAY(Text), nullable=False, comment="channels with an address"),
     Column("locale", Text, nullable=False),
@@ -44,12 +49,19 @@ loans = Table(
     Column("state", Text, nullable=False),
     Column("state_reason", Text),
     Column("cycle", Integer, nullable=False),
+    Column("ended_at", DateTime(timezone=True), comment="closed, cured or recalled: when"),
+    Column(
+        "contact_erased_at",
+        DateTime(timezone=True),
+        comment="when contact details were last erased (retention, a deletion request)",
+    ),
     Column("holds", JSONB, nullable=False),
     Column("placements", JSONB, nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("lender_id", "loan_id"),
     Index("ix_loans_borrower", "lender_id", "borrower_ref"),
     Index("ix_loans_phone_refs", "phone_refs", postgresql_using="gin"),
+    Index("ix_loans_ended", "ended_at", postgresql_where=text("state IN ('closed', 'cured')")),
 )
 
 borrowers = Table(
@@ -124,6 +136,16 @@ notification_history = Table(
     Column("at", DateTime(timezone=True), nullable=False),
     Column("detail", JSONB, nullable=False),
     Index("ix_notification_history_notification", "notification_id", "seq"),
+)
+
+data_answers = Table(
+    "data_answers",
+    metadata,
+    Column("request_id", Text, primary_key=True, comment="one answer per data request"),
+    Column("lender_id", Text, nullable=False),
+    Column("loan_id", Text, nullable=False),
+    Column("kind", Text, nullable=False),
+    Column("answered_at", DateTime(timezone=True), nullable=False),
 )
 
 contacts = Table(

@@ -1,6 +1,9 @@
-"""A notification made into the message a borrower receives: address, text, language.
+"""A notification made into the message a borrower receives: address, text, language, and the
+link to the borrower's own page.
 
-The only place contact details are opened, just before they go to a provider."""
+The only place contact details are opened, just before they go to a provider; the link's token
+is minted here, for this message alone, and lives only in the message (never stored, never
+logged: it is a bearer credential)."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -12,6 +15,7 @@ from services.notifier.application.ports import ContactDetails, OutgoingMessage
 from services.notifier.domain.files import Case, Notification
 from services.notifier.domain.messages import AgencyContact, MessageContext
 from services.notifier.domain.templates import TemplateCatalog
+from shared.borrower_links import BorrowerLinks
 from shared.events.money import Money
 from shared.vocabulary import Channel
 
@@ -21,15 +25,21 @@ class MessageComposer:
     contact_details: ContactDetails
     templates: TemplateCatalog
     lender_names: Mapping[str, str]
+    links: BorrowerLinks
+    base_url: str
 
     def compose(self, n: Notification, case: Case, now: datetime) -> OutgoingMessage:
         """The message for ``n``; LookupError if the borrower has no address on its channel."""
+        if not case.contact_sealed:
+            raise LookupError("contact details erased")
         contact = self.contact_details.open(case.lender_id, case.loan_id, case.contact_sealed)
         to = contact.phone if n.channel is Channel.SMS else contact.email
         if not to:
             raise LookupError(f"no {n.channel.value} address on file")
         lender_name = self.lender_names.get(case.lender_id, case.lender_id)
         placement = case.placement
+        token = self.links.mint(case.lender_id, case.loan_id, case.borrower_ref, now=now)
+        link = self.links.url(self.base_url, token)
         today = now.astimezone(ZoneInfo(case.timezone)).date()
         context = MessageContext(
             borrower_name=contact.name,
@@ -38,6 +48,7 @@ class MessageComposer:
             due_date=case.due_date,
             days_past_due=max((today - case.due_date).days, 0),
             loan_id=case.loan_id,
+            link=link,
             jurisdiction=case.jurisdiction,
             agency=AgencyContact(placement.agency_name, placement.agency_phone or "")
             if placement
@@ -51,4 +62,5 @@ class MessageComposer:
             body=rendered.body,
             idempotency_key=str(n.id),
             sender_name=lender_name,
+            unsubscribe_url=f"{link}/unsubscribe" if n.channel is Channel.EMAIL else None,
         )

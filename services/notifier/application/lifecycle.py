@@ -1,5 +1,6 @@
 """The consumer's use case: every lifecycle event of a loan, placements, agencies' contacts
-and disputes (a hold, as the lender's), applied to one case batch.
+and disputes (a hold, as the lender's), the lender's answer to a dispute (a notice to the
+borrower), applied to one case batch.
 
 Each run of events is applied to one batch (the cases it touches, loaded once), in consumption
 order, and written back at once with the events it produces.
@@ -22,6 +23,7 @@ from shared.events.assignments import (
     AssignmentPlaced,
     DisputeRaised,
 )
+from shared.events.borrowers import DisputeResolved
 from shared.events.models import (
     ContactPreferencesUpdated,
     HoldLifted,
@@ -83,6 +85,8 @@ class LifecycleHandlers:
                 batch.activity(lender, data)
             case DisputeRaised():
                 batch.hold_placed(lender, dispute_hold(data))
+            case DisputeResolved():
+                batch.dispute_resolved(lender, data)
             case ContactPreferencesUpdated():
                 batch.preferences_updated(
                     lender, data.borrower_ref, data.preferences, data.effective_at

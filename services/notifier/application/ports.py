@@ -17,6 +17,8 @@ from services.notifier.domain.cadence_policies import CadencePolicies
 from services.notifier.domain.files import Case, Notification, Preferences, Transition
 from services.notifier.domain.lifecycle import CaseBatch
 from shared.contact_rules import Contact
+from shared.crypto import SealedValue
+from shared.events.borrowers import DataAnswer
 from shared.events.envelope import Envelope
 from shared.events.models import BorrowerContact, BorrowerProfile
 from shared.vocabulary import Channel
@@ -35,6 +37,7 @@ class OutgoingMessage:
     body: str
     idempotency_key: str
     sender_name: str | None = None
+    unsubscribe_url: str | None = None  # e-mail: RFC 8058 one-click (holds a link token)
 
 
 @dataclass(frozen=True)
@@ -137,6 +140,9 @@ class ContactDetails(Protocol):
     def phone_refs(self, phone: str) -> list[str]:
         """The number's keyed hash under every key (to find it whatever its age)."""
 
+    def seal_answer(self, request_id: str, answer: DataAnswer) -> SealedValue:
+        """A data request's answer sealed with the transit keys, for intake alone."""
+
 
 @dataclass(frozen=True)
 class SendResults:
@@ -221,6 +227,49 @@ class ReceiptStore(Protocol):
 
 
 @dataclass(frozen=True)
+class ContactMade:
+    """A message that went out to the borrower (no content, no address)."""
+
+    loan_id: str
+    at: datetime  # when it was sent
+    channel: Channel
+    kind: str  # reminder, agency_notice, dispute_outcome
+    outcome: str  # sent, delivered, failed (the provider's report)
+    provider: str | None  # who carried it (a processor the address was shared with)
+
+
+@dataclass(frozen=True)
+class BorrowerRecords:
+    """Everything the notifier holds about one borrower at one lender."""
+
+    cases: Sequence[Case]
+    preferences: Preferences | None
+    contacts: Sequence[ContactMade]
+
+
+class PersonalDataStore(Protocol):
+    """Borrowers' personal data as a whole: data requests and retention."""
+
+    async def answered(self, request_ids: Collection[str]) -> set[str]:
+        """The requests among ``request_ids`` already answered."""
+
+    async def records_of(self, lender_id: str, borrower_ref: str) -> BorrowerRecords:
+        """The borrower's cases (locked until commit), preferences and contacts made."""
+
+    async def erase_contacts(self, keys: Collection[LoanKey], at: datetime) -> None:
+        """Erase the sealed contact details (and phone hashes) of these loans."""
+
+    async def note_answer(
+        self, request_id: str, lender_id: str, loan_id: str, kind: str, at: datetime
+    ) -> bool:
+        """Record that the request was answered; False if it already was."""
+
+    async def erase_ended(self, ended_before: datetime, limit: int, at: datetime) -> int:
+        """Erase the contact details of up to ``limit`` loans closed or cured before
+        ``ended_before`` with nothing left to send; how many were erased."""
+
+
+@dataclass(frozen=True)
 class NotificationRecord:
     notification: Notification
     history: Sequence[Transition]
@@ -243,6 +292,9 @@ class UnitOfWork(Protocol):
 
     @property
     def notifications(self) -> NotificationReads: ...
+
+    @property
+    def personal_data(self) -> PersonalDataStore: ...
 
     async def __aenter__(self) -> Self: ...
 

@@ -64,6 +64,7 @@ class Case:
     state: LoanState = LoanState.ACTIVE
     state_reason: str | None = None
     cycle: int = 0  # bumped when the cadence starts over (a hold lifted)
+    ended_at: datetime | None = None  # closed, cured or recalled: when (retention counts from it)
     holds: dict[str, CaseHold] = field(default_factory=dict)
     placements: list[CasePlacement] = field(default_factory=list)
 

@@ -24,6 +24,7 @@ from services.notifier.domain.files import (
     Preferences,
     Transition,
 )
+from services.notifier.domain.messages import DISPUTE_OUTCOME_TEMPLATES
 from services.notifier.domain.policy import (
     AfterHold,
     AgencyNotice,
@@ -38,6 +39,7 @@ from shared.events.assignments import (
     AssignmentEnded,
     AssignmentPlaced,
 )
+from shared.events.borrowers import DisputeResolved
 from shared.events.models import (
     ContactPreferences,
     HoldLifted,
@@ -129,7 +131,7 @@ class CaseBatch:
             return
         file.holds[data.hold_id] = CaseHold(data.hold_id, data.reason.value, data.placed_at)
         self.touched_loans.add(file.key)
-        self._cancel(self._pending_of(file), f"hold:{data.reason.value}")
+        self._cancel(self._stoppable(file), f"hold:{data.reason.value}")
 
     def hold_lifted(self, lender_id: str, data: HoldLifted) -> None:
         file = self._file(lender_id, data.loan_id)
@@ -148,7 +150,7 @@ class CaseBatch:
         if not self._policy(file).stop.resume_after_recall:
             self._end(file, LoanState.RECALLED, "recalled", data.recalled_at)
             return
-        self._cancel(self._pending_of(file), "recalled")
+        self._cancel(self._stoppable(file), "recalled")
         file.cycle += 1
         self.touched_loans.add(file.key)
         self._plan(file, max(self.now, data.recalled_at), catch_up=False)
@@ -157,6 +159,26 @@ class CaseBatch:
         file = self._file(lender_id, data.loan_id)
         if file is not None:
             self._end(file, LoanState.CLOSED, f"closed:{data.reason.value}", data.closed_at)
+
+    def dispute_resolved(self, lender_id: str, data: DisputeResolved) -> None:
+        """The borrower is told the lender's answer: a notice, on the first channel they can
+        be reached on and have not opted out of (SMS, then e-mail). Neither a hold still on
+        the loan nor its closure by this very dispute stops it: the borrower asked for it."""
+        file = self._file(lender_id, data.loan_id)
+        if file is None:
+            return
+        prefs = self._preferences(lender_id, file.borrower_ref)
+        for channel in (Channel.SMS, Channel.EMAIL):
+            if channel in file.reachable and not prefs.opted_out(channel):
+                template = DISPUTE_OUTCOME_TEMPLATES[(data.outcome.value, channel)]
+                self._new(
+                    file,
+                    NotificationKind.DISPUTE_OUTCOME,
+                    (channel, template),
+                    self.now,
+                    f"dispute:{data.dispute_id}",
+                )
+                return
 
     # -- agencies ---------------------------------------------------------------------------
 
@@ -310,12 +332,14 @@ class CaseBatch:
         self,
         file: Case,
         kind: NotificationKind,
-        step: CadenceStep | AgencyNotice,
+        step: CadenceStep | AgencyNotice | tuple[Channel, str],
         due_at: datetime,
         dedupe_key: str,
     ) -> Notification | None:
-        """A new pending notification; none on a channel the borrower has no address on."""
-        if step.channel not in file.reachable:
+        """A new pending notification (``step``: a policy's step, or a channel and template);
+        none on a channel the borrower has no address on."""
+        channel, template = step if isinstance(step, tuple) else (step.channel, step.template)
+        if channel not in file.reachable:
             return None
         policy = self._policy(file)
         notification = Notification(
@@ -325,8 +349,8 @@ class CaseBatch:
             borrower_ref=file.borrower_ref,
             kind=kind,
             step=None,
-            channel=step.channel,
-            template=step.template,
+            channel=channel,
+            template=template,
             locale=file.locale,
             policy_id=policy.id,
             policy_version=policy.version,
@@ -341,9 +365,9 @@ class CaseBatch:
     def _end(self, file: Case, state: LoanState, reason: str, at: datetime) -> None:
         if file.state is not LoanState.ACTIVE:
             return
-        file.state, file.state_reason = state, reason
+        file.state, file.state_reason, file.ended_at = state, reason, at
         self.touched_loans.add(file.key)
-        self._cancel(self._pending_of(file), reason)
+        self._cancel(self._stoppable(file), reason)
 
     def _cancel(self, notifications: Iterable[Notification], reason: str) -> None:
         for notification in list(notifications):
@@ -375,6 +399,10 @@ class CaseBatch:
 
     def _pending_of(self, file: Case) -> list[Notification]:
         return [n for n in self.pending.get(file.key, []) if n.pending]
+
+    def _stoppable(self, file: Case) -> list[Notification]:
+        """What a hold, a recall or the loan's end stops: all but the answer to a dispute."""
+        return [n for n in self._pending_of(file) if n.kind is not NotificationKind.DISPUTE_OUTCOME]
 
     def _pending_reminders(self, file: Case) -> list[Notification]:
         return [n for n in self._pending_of(file) if n.kind is NotificationKind.REMINDER]

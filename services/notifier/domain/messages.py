@@ -15,6 +15,16 @@ class TemplateKind(StrEnum):
     REMINDER = "reminder"
     AGENCY_NOTICE = "agency_notice"  # CN-09: the account was entrusted to a named agency
     OPT_OUT_CONFIRMATION = "opt_out_confirmation"
+    DISPUTE_OUTCOME = "dispute_outcome"  # the lender's answer to the borrower's dispute
+
+
+DISPUTE_OUTCOME_TEMPLATES = {
+    (outcome, channel): f"dispute_{outcome}_{channel.value}"
+    for outcome in ("upheld", "rejected")
+    for channel in (Channel.SMS, Channel.EMAIL)
+}
+"""The dispute-outcome notice's template of each outcome and channel (no policy chooses them:
+every lender's borrowers get the same answer, in their language)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +44,7 @@ class MessageContext:
     amount_overdue: Money
     due_date: date
     days_past_due: int
+    link: str  # the borrower's page: <base>/b/<token>, a bearer credential (never logged)
     agency: AgencyContact | None = None  # required by agency notices
 
 
@@ -56,6 +67,7 @@ VARIABLES: dict[TemplateKind, frozenset[str]] = {
             "days_past_due",
             "loan_ref",
             "opt_out_notice",
+            "link",
         }
     ),
     TemplateKind.AGENCY_NOTICE: frozenset(
@@ -69,8 +81,14 @@ VARIABLES: dict[TemplateKind, frozenset[str]] = {
             "opt_out_notice",
             "agency_name",
             "agency_phone",
+            "link",
         }
     ),
-    TemplateKind.OPT_OUT_CONFIRMATION: frozenset({"borrower_name", "lender_name", "loan_ref"}),
+    TemplateKind.OPT_OUT_CONFIRMATION: frozenset(
+        {"borrower_name", "lender_name", "loan_ref", "link"}
+    ),
+    TemplateKind.DISPUTE_OUTCOME: frozenset(
+        {"borrower_name", "lender_name", "loan_ref", "opt_out_notice", "link"}
+    ),
 }
 """The variables each kind of template may use; any other name fails loading."""

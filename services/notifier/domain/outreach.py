@@ -19,6 +19,7 @@ from shared.contact_rules import (
     check,
     tighten,
 )
+from shared.contact_rules.facts import binding_holds
 from shared.contact_rules.limits import borrower_limits
 from shared.contact_rules.sources import debt_id, message_contact
 from shared.events.models import HoldReason
@@ -27,11 +28,13 @@ from shared.vocabulary import Jurisdiction
 
 
 def stop_reason(notification: Notification, file: Case, prefs: Preferences | None) -> str | None:
-    """Why this notification must not go out at all any more, or None."""
-    if file.state is not LoanState.ACTIVE:
+    """Why this notification must not go out at all any more, or None. The answer to a
+    dispute is a notice the borrower asked for: neither the loan's end nor a hold stops it."""
+    answer = notification.kind is NotificationKind.DISPUTE_OUTCOME
+    if file.state is not LoanState.ACTIVE and not answer:
         return file.state_reason or file.state.value
-    if file.holds:
-        return f"hold:{next(iter(file.holds.values())).reason}"
+    if holds := binding_holds(holds_of(file), answer_to_dispute=answer):
+        return f"hold:{holds[0].reason}"
     if prefs is not None:
         if prefs.opted_out(notification.channel):
             return f"opted_out:{notification.channel.value}"
@@ -46,14 +49,21 @@ def stop_reason(notification: Notification, file: Case, prefs: Preferences | Non
     return None
 
 
-def facts_of(file: Case, prefs: Preferences | None) -> DebtFacts:
-    """The contact-rules view of one loan and its borrower's preferences."""
+def holds_of(file: Case) -> list[Hold]:
+    return [Hold(HoldReason(h.reason), h.placed_at) for h in file.holds.values()]
+
+
+def facts_of(
+    file: Case, prefs: Preferences | None, *, answer_to_dispute: bool = False
+) -> DebtFacts:
+    """The contact-rules view of one loan and its borrower's preferences, with the holds that
+    bind the message (``answer_to_dispute``: only those that stop even that answer)."""
     facts = DebtFacts(
         debt_id=debt_id(file.lender_id, file.loan_id),
         person_ref=file.borrower_ref,
         jurisdiction=file.jurisdiction,
         borrower_zone=file.timezone,
-        holds=tuple(Hold(HoldReason(h.reason), h.placed_at) for h in file.holds.values()),
+        holds=binding_holds(holds_of(file), answer_to_dispute=answer_to_dispute),
         placements=tuple(
             Placement(p.agency_id, p.placed_at, p.notice_sent_at, p.ended_at)
             for p in file.placements
@@ -86,8 +96,12 @@ def rules_decision(
     pack: RulePack,
     at: datetime,
 ) -> Decision:
-    """The shared engine's answer for this message now, over every party's contacts."""
-    return check(intended_contact(notification, file, at), ledger, facts_of(file, prefs), pack)
+    """The shared engine's answer for this message now, over every party's contacts: hours,
+    caps, opt-outs, for the answer to a dispute as for any message (but only the holds that
+    stop even that answer: ``binding_holds``)."""
+    answer = notification.kind is NotificationKind.DISPUTE_OUTCOME
+    facts = facts_of(file, prefs, answer_to_dispute=answer)
+    return check(intended_contact(notification, file, at), ledger, facts, pack)
 
 
 FIRST_PARTY = {

@@ -1,5 +1,6 @@
 """Start-up checks of every template: known variables only, the content each jurisdiction
-requires, no banned phrase (CN-06), SMS no longer than two segments.
+requires, the link to the borrower's page, no banned phrase (CN-06), SMS wording no longer
+than two segments (the link adds its own, at most ``MAX_SMS_SEGMENTS_WITH_LINK`` in all).
 
 Each template is rendered for every jurisdiction it serves and every locale with a probe
 context of long, realistic values, so a check sees what a borrower would.
@@ -14,6 +15,7 @@ from typing import Protocol
 from jinja2 import meta
 
 from services.notifier.domain.messages import (
+    DISPUTE_OUTCOME_TEMPLATES,
     VARIABLES,
     AgencyContact,
     MessageContext,
@@ -35,6 +37,12 @@ from shared.events.money import Money
 from shared.vocabulary import Channel, Jurisdiction
 
 MAX_SMS_SEGMENTS = 2
+"""The wording of a text, without the link: what a borrower reads."""
+MAX_SMS_SEGMENTS_WITH_LINK = 5
+"""The whole text with its link: a link is ~180 characters (the token is sealed claims), which
+alone takes three UCS-2 segments of a Chinese text."""
+PROBE_LINK = "https://borrower.example.com/b/b1.l1." + "x" * 146
+"""As long as a real link: ``BorrowerLinks.mint`` makes a 152-character token."""
 
 _CURRENCY = {Jurisdiction.CN: "CNY", Jurisdiction.US: "USD"}
 _NAMES = {
@@ -62,6 +70,7 @@ def probe_context(jurisdiction: Jurisdiction, locale: str) -> MessageContext:
         amount_overdue=Money(amount="123456.78", currency=_CURRENCY.get(jurisdiction, "USD")),
         due_date=date(2026, 12, 31),
         days_past_due=120,
+        link=PROBE_LINK,
         agency=agency,
     )
 
@@ -82,6 +91,7 @@ def check_catalog(
     """Every problem of every template at once (``TemplateError``), else each SMS's length."""
     banned = _Banned(banned_by_jurisdiction)
     problems = list(_banned_in_notices(catalog.notices, banned))
+    problems += _missing_dispute_outcomes(catalog.specs)
     lengths: dict[tuple[str, Jurisdiction, str], SmsLength] = {}
     for spec in catalog.specs.values():
         problems += _check_template(catalog, spec, banned, lengths)
@@ -115,12 +125,28 @@ def _check_template(
             if spec.channel is Channel.SMS:
                 length = sms_length(render.body)
                 lengths[(spec.name, jurisdiction, locale)] = length
-                if length.segments > MAX_SMS_SEGMENTS:
+                wording = sms_length(render.body.replace(PROBE_LINK, ""))
+                if wording.segments > MAX_SMS_SEGMENTS:
                     problems.append(
-                        f"{spec.name}.toml: {locale}: SMS {where} is {length}; "
-                        f"at most {MAX_SMS_SEGMENTS} segments"
+                        f"{spec.name}.toml: {locale}: SMS {where} is {wording} without its "
+                        f"link; at most {MAX_SMS_SEGMENTS} segments"
+                    )
+                elif length.segments > MAX_SMS_SEGMENTS_WITH_LINK:
+                    problems.append(
+                        f"{spec.name}.toml: {locale}: SMS {where} is {length} with its link; "
+                        f"at most {MAX_SMS_SEGMENTS_WITH_LINK} segments"
                     )
     return problems
+
+
+def _missing_dispute_outcomes(specs: Mapping[str, TemplateSpec]) -> Iterator[str]:
+    """The dispute-outcome notice has one template per outcome and channel, always."""
+    for (outcome, channel), name in sorted(DISPUTE_OUTCOME_TEMPLATES.items()):
+        spec = specs.get(name)
+        if spec is None:
+            yield f"{name}.toml: missing (the {outcome} dispute outcome by {channel})"
+        elif spec.kind is not TemplateKind.DISPUTE_OUTCOME or spec.channel is not channel:
+            yield f"{name}.toml: must be a {TemplateKind.DISPUTE_OUTCOME} template by {channel}"
 
 
 def _probe(
@@ -160,6 +186,8 @@ def _required_content(
     where = f"{spec.name}.toml: {locale}: rendered for {jurisdiction}"
     if probe.lender_name not in message.body:
         yield f"{where}: the body must name the lender (lender_name): who is contacting"
+    if probe.link not in message.body:
+        yield f"{where}: the body must carry the link to the borrower's page (link)"
     if spec.kind is TemplateKind.OPT_OUT_CONFIRMATION:
         return
     notice = notices[jurisdiction]

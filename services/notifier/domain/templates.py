@@ -121,6 +121,7 @@ class TemplateCatalog:
             "due_date": format_day(context.due_date, place),
             "days_past_due": context.days_past_due,
             "loan_ref": loan_reference(context.loan_id),
+            "link": context.link,
             "opt_out_notice": self.notices[context.jurisdiction].opt_out_notice[
                 (spec.channel, locale)
             ],

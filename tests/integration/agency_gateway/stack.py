@@ -102,14 +102,21 @@ class GatewayStack:
         async with runtime.sessions() as session, session.begin():
             await session.execute(text(statement), values)
 
-    async def publish(self, event_type: EventType, subject: str, data: Any) -> None:
-        """What another service (the notifier) publishes, straight onto its topic."""
-        runtime = self.platform.runtime("agency_gateway")
+    async def publish(
+        self, event_type: EventType, subject: str, data: Any, source: str = "notifier"
+    ) -> Envelope:
+        """What another service (the notifier; intake) publishes, straight onto its topic."""
         envelope = event_type.envelope(
-            source="notifier", subject=subject, tenant=self.lender_id, data=data
+            source=source, subject=subject, tenant=self.lender_id, data=data
         )
+        await self.send(Topic(event_type.topic), envelope)
+        return envelope
+
+    async def send(self, topic: Topic, envelope: Envelope) -> None:
+        """An event onto its topic as it is (sent again: a redelivery, the same event id)."""
+        runtime = self.platform.runtime("agency_gateway")
         await runtime.producer.send_and_wait(
-            runtime.topic(Topic(event_type.topic)), envelope.to_bytes(), key=envelope.key.encode()
+            runtime.topic(topic), envelope.to_bytes(), key=envelope.key.encode()
         )
 
     async def events(
@@ -159,20 +166,22 @@ def aged(
     return report(loan_id, days_past_due=days, due_date=due.isoformat(), as_of=as_of, **changes)
 
 
-def gateway_options() -> dict[str, dict[str, Any]]:
-    """The gateway's settings in tests: quick workers and webhook retries."""
+def gateway_options(**more: Any) -> dict[str, dict[str, Any]]:
+    """The gateway's settings in tests: quick workers and webhook retries, and ``more``."""
     return {
         "agency_gateway": {
             "placement_idle_seconds": 0.05,
             "webhook_idle_seconds": 0.05,
             "webhook_initial_backoff_seconds": 0.2,
             "webhook_max_attempts": 4,
+            **more,
         }
     }
 
 
 @asynccontextmanager
-async def gateway_stack(infrastructure: Infrastructure) -> AsyncIterator[GatewayStack]:
-    options = gateway_options()
+async def gateway_stack(infrastructure: Infrastructure, **more: Any) -> AsyncIterator[GatewayStack]:
+    """Intake and the gateway; ``more`` of the gateway's settings."""
+    options = gateway_options(**more)
     async with running_platform(infrastructure, ("intake", "agency_gateway"), options) as platform:
         yield GatewayStack(platform, infrastructure.kafka_bootstrap)

@@ -22,11 +22,11 @@ Answer = dict[str, Any]
 class Announced:
     """A loan of a borrower of its own, placed, and the borrower told (CN-09)."""
 
-    def __init__(self, stack: GatewayStack, borrower_id: str) -> None:
-        self.stack, self.borrower_id = stack, borrower_id
+    def __init__(self, stack: GatewayStack, borrower_id: str, **contact: str) -> None:
+        self.stack, self.borrower_id, self.contact = stack, borrower_id, contact
 
     async def start(self) -> "Announced":
-        borrower = {**VALID_REPORT["borrower"], "id": self.borrower_id}
+        borrower = {**VALID_REPORT["borrower"], **self.contact, "id": self.borrower_id}
         self.loan_id = await self.stack.report(borrower=borrower)
         self.assignment = await self.stack.placed(self.loan_id)
         placed = await self.stack.events(Topic.ASSIGNMENTS, self.loan_id, lambda e: len(e) >= 1)

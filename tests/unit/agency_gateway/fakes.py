@@ -16,6 +16,7 @@ from uuid import UUID, uuid4
 
 from services.agency_gateway.application.ports import BorrowerKey, LoanKey, Row
 from services.agency_gateway.domain.allocation import AgencyLoad
+from services.agency_gateway.domain.cases import recalled_by_hold
 from services.agency_gateway.domain.webhooks import announced, payload
 from shared.contact_rules import Contact, OptOut, Outcome
 from shared.crypto import SealedValue
@@ -73,6 +74,8 @@ class FakeCaseStore:
                     "opened_at": row["updated_at"],
                     "lease_until": None,
                     "claim_token": None,
+                    "ended_at": None,
+                    "contact_erased_at": None,
                     **row,
                 }
             elif stored["as_of"] <= row["as_of"]:
@@ -122,6 +125,35 @@ class FakeCaseStore:
         for case in self.db.cases.values():
             if (case["lender_id"], case["borrower_ref"]) == (lender_id, borrower_ref):
                 case.update(placement_due_at=now, **UNCLAIMED)
+
+    async def of_borrower(self, lender_id: str, borrower_ref: str) -> list[Row]:
+        return [
+            dict(c)
+            for k, c in sorted(self.db.cases.items())
+            if (c["lender_id"], c["borrower_ref"]) == (lender_id, borrower_ref)
+        ]
+
+    async def erasable(self, ended_by: datetime, limit: int) -> list[LoanKey]:
+        placed = {
+            (a["lender_id"], a["loan_id"])
+            for a in self.db.assignments.values()
+            if a["ended_at"] is None
+        }
+        found = [
+            (c.get("ended_at") or c["lender_recalled_at"], key)
+            for key, c in self.db.cases.items()
+            if c["contact_sealed"] is not None
+            and (c.get("ended_at") or c["lender_recalled_at"]) is not None
+            and (c.get("ended_at") or c["lender_recalled_at"]) <= ended_by
+            and key not in placed
+        ]
+        return [key for _, key in sorted(found)[:limit]]
+
+    async def erase_contacts(self, keys: Collection[LoanKey], now: datetime) -> None:
+        for key in keys:
+            self.db.cases[key].update(
+                contact_sealed=None, region=None, borrower_zone=None, contact_erased_at=now
+            )
 
 
 class FakePreferenceStore:
@@ -189,6 +221,8 @@ class FakeAssignmentStore:
     async def past_agencies(self, keys: Collection[LoanKey]) -> dict[LoanKey, set[str]]:
         found: dict[LoanKey, set[str]] = {}
         for a in self.db.assignments.values():
+            if recalled_by_hold(a["status"], a["end_reason"]):
+                continue
             if (a["lender_id"], a["loan_id"]) in keys:
                 found.setdefault((a["lender_id"], a["loan_id"]), set()).add(a["agency_id"])
         return found
@@ -200,6 +234,14 @@ class FakeAssignmentStore:
             if (a["lender_id"], a["loan_id"]) == (lender_id, loan_id)
         ]
         return sorted(rows, key=lambda a: a["placed_at"], reverse=True)
+
+    async def of_loans(self, keys: Collection[LoanKey]) -> list[Row]:
+        rows = [
+            dict(a)
+            for a in self.db.assignments.values()
+            if (a["lender_id"], a["loan_id"]) in set(keys)
+        ]
+        return sorted(rows, key=lambda a: (a["placed_at"], a["assignment_id"]))
 
     async def open_counts(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -287,6 +329,24 @@ class FakeActivityLog:
 
     async def get(self, agency_id: str, activity_id: str) -> Row:
         return dict(self.db.activities[(agency_id, activity_id)])
+
+    async def of_assignments(self, assignment_ids: Collection[str]) -> list[Row]:
+        rows = [
+            {k: v for k, v in a.items() if k != "text_sealed"}
+            for a in self.db.activities.values()
+            if a["assignment_id"] in set(assignment_ids)
+        ]
+        return sorted(rows, key=lambda a: (a["recorded_at"], a["activity_id"]))
+
+    async def erase_texts(self, keys: Collection[LoanKey]) -> None:
+        ids = {
+            a["assignment_id"]
+            for a in self.db.assignments.values()
+            if (a["lender_id"], a["loan_id"]) in set(keys)
+        }
+        for activity in self.db.activities.values():
+            if activity["assignment_id"] in ids:
+                activity["text_sealed"] = None
 
 
 KEYS = {"promise": "promise_id", "payment": "payment_id", "dispute": "dispute_id"}
@@ -605,4 +665,6 @@ def case_row(lender_id: str, loan_id: str, **changes: Any) -> Row:
         "placement_due_at": datetime(2026, 11, 30, tzinfo=UTC),
         "lease_until": None,
         "claim_token": None,
+        "ended_at": None,
+        "contact_erased_at": None,
     } | changes

@@ -242,3 +242,31 @@ async def test_a_case_changed_after_its_claim_is_claimed_afresh_and_decided_as_i
     case = db.cases[(LENDER, "L-1")]
     assert (case["status"], case["placement_note"]) == ("excluded", "hold:hardship")
     assert not db.assignments
+
+
+async def test_a_loan_a_hold_recalled_may_go_back_to_its_agency_once_lifted() -> None:
+    """A dispute (or another hold) recalled it: not the agency's doing, so the agency is not
+    passed over when the hold is lifted; one that handed it back or let it lapse still is."""
+    db, clock = Database(), FakeClock()
+    db.agencies["agency-north"] = agency_row("agency-north")
+    for n, (status, reason) in enumerate(
+        [("recalled", "dispute"), ("recalled", "hold:hardship"), ("recalled", "illegal_debt")]
+    ):
+        loan = f"L-{n}"
+        db.cases[(LENDER, loan)] = case_row(LENDER, loan)
+        await worker(db, clock).step()
+        first = next(a for a in db.assignments.values() if a["loan_id"] == loan)
+        first.update(ended_at=clock.now, status=status, end_reason=reason)
+        db.cases[(LENDER, loan)].update(agency_id=None, placement_due_at=clock.now)
+        await worker(db, clock).step()
+        assert db.cases[(LENDER, loan)]["agency_id"] == "agency-north", reason
+    for status, reason in [("recalled", "lender_recall"), ("returned", "dispute")]:
+        loan = f"L-{status}"
+        db.cases[(LENDER, loan)] = case_row(LENDER, loan)
+        await worker(db, clock).step()
+        first = next(a for a in db.assignments.values() if a["loan_id"] == loan)
+        first.update(ended_at=clock.now, status=status, end_reason=reason)
+        db.cases[(LENDER, loan)].update(agency_id=None, placement_due_at=clock.now)
+        await worker(db, clock).step()
+        case = db.cases[(LENDER, loan)]
+        assert (case["agency_id"], case["placement_note"]) == (None, "no_eligible_agency")

@@ -1,7 +1,8 @@
 """The lender's answer to a dispute (a ``dispute_outcome`` notice) sent under the dispute's
-hold is what the borrower asked for: it is judged as the notifier checks it, without the loan's
-holds, so the hold rules judged after the fact (POL-01) find nothing in it, while a reminder
-under the same hold is still a violation; other rules still judge it."""
+hold is what the borrower asked for: it is judged as the notifier checks it, with only the
+holds that stop even an answer (``binding_holds``: a suspected illegal debt), so the hold rules
+judged after the fact (POL-01) find nothing in it, while a reminder under the same hold is
+still a violation; other rules still judge it."""
 
 from services.compliance.application.judge import Judge
 from services.compliance.application.log_writer import LogWriter
@@ -51,7 +52,7 @@ def test_a_dispute_outcome_under_an_agency_dispute_hold_in_the_us_pack() -> None
     assert all(leaves[0] == reminder for rule, _, leaves in log.rules() if rule == "POL-01")
 
 
-def test_no_hold_stops_the_answer_as_none_stops_it_at_the_notifier() -> None:
+def test_a_hardship_hold_does_not_stop_the_answer_as_it_does_not_at_the_notifier() -> None:
     log = Log()
     log.add("collections.loan.hold-placed", hold_id="h1", reason="hardship", placed_at=at_cn(0))
     log.add(
@@ -62,6 +63,27 @@ def test_no_hold_stops_the_answer_as_none_stops_it_at_the_notifier() -> None:
         at=at_cn(1),
     )
     assert log.rules() == []
+
+
+def test_a_suspected_illegal_debt_stops_even_the_answer() -> None:
+    log = Log()
+    hold = log.add(
+        "collections.loan.hold-placed",
+        hold_id="h1",
+        reason="suspected_illegal_debt",
+        placed_at=at_cn(0),
+    )
+    answer = log.add(
+        "collections.notification.sent",
+        notification_id="n-outcome",
+        kind="dispute_outcome",
+        channel="email",
+        at=at_cn(1),
+    )
+    found = log.rules()
+    assert sorted(rule for rule, *_ in found) == ["CN-11", "POL-01"]
+    assert ("POL-01", "lender", (answer, 0, hold)) in found
+    assert all(leaves[0] == answer for _, _, leaves in found)
 
 
 def test_other_rules_still_judge_a_dispute_outcome() -> None:

@@ -13,7 +13,9 @@ from uuid import UUID
 
 from services.notifier.application.ports import (
     BorrowerKey,
+    BorrowerRecords,
     Callback,
+    ContactMade,
     LoanKey,
     NotificationRecord,
     OutgoingMessage,
@@ -22,9 +24,11 @@ from services.notifier.application.ports import (
     StoredContactDetails,
 )
 from services.notifier.domain.cadence_policies import CadencePolicies
-from services.notifier.domain.files import Case, Notification, Preferences, Transition
+from services.notifier.domain.files import Case, LoanState, Notification, Preferences, Transition
 from services.notifier.domain.lifecycle import CaseBatch
 from shared.contact_rules import Contact, Outcome
+from shared.crypto import SealedValue
+from shared.events.borrowers import DataAnswer
 from shared.events.envelope import Envelope
 from shared.events.models import BorrowerContact, BorrowerProfile
 from shared.events.notifications import NotificationStatus
@@ -57,6 +61,7 @@ class FakeDatabase:
     history: list[Transition] = field(default_factory=list)
     contacts: dict[str, tuple[Contact, LoanKey]] = field(default_factory=dict)
     outbox: list[Envelope] = field(default_factory=list)
+    answered: dict[str, str] = field(default_factory=dict)  # request id -> kind
 
     def add(self, batch: CaseBatch) -> None:
         """What a consumed batch planned, as its store would save it."""
@@ -288,6 +293,65 @@ class FakeNotificationReads:
         ]
 
 
+class FakePersonalDataStore:
+    def __init__(self, db: FakeDatabase) -> None:
+        self.db = db
+
+    async def answered(self, request_ids: Collection[str]) -> set[str]:
+        return set(request_ids) & set(self.db.answered)
+
+    async def records_of(self, lender_id: str, borrower_ref: str) -> BorrowerRecords:
+        cases = [
+            copy.deepcopy(c)
+            for _, c in sorted(self.db.cases.items())
+            if (c.lender_id, c.borrower_ref) == (lender_id, borrower_ref)
+        ]
+        made = []
+        for n in self.db.notifications.values():
+            if (n.lender_id, n.borrower_ref) != (lender_id, borrower_ref):
+                continue
+            sent = [
+                t.at
+                for t in self.db.history
+                if t.notification_id == n.id and t.status is NotificationStatus.SENT
+            ]
+            if sent:
+                made.append(
+                    ContactMade(
+                        n.loan_id, min(sent), n.channel, n.kind.value, n.status.value, n.provider
+                    )
+                )
+        prefs = self.db.preferences.get((lender_id, borrower_ref))
+        return BorrowerRecords(cases, copy.deepcopy(prefs), sorted(made, key=lambda m: m.at))
+
+    async def erase_contacts(self, keys: Collection[LoanKey], at: datetime) -> None:
+        for key in keys:
+            case = self.db.cases[key]
+            case.contact_sealed, case.phone_refs, case.reachable = {}, [], frozenset()
+
+    async def note_answer(
+        self, request_id: str, lender_id: str, loan_id: str, kind: str, at: datetime
+    ) -> bool:
+        if request_id in self.db.answered:
+            return False
+        self.db.answered[request_id] = kind
+        return True
+
+    async def erase_ended(self, ended_before: datetime, limit: int, at: datetime) -> int:
+        pending = {(n.lender_id, n.loan_id) for n in self.db.notifications.values() if n.pending}
+        due = [
+            key
+            for key, c in sorted(self.db.cases.items(), key=lambda kc: kc[1].ended_at or at)
+            if c.state in (LoanState.CLOSED, LoanState.CURED)
+            and c.ended_at is not None
+            and c.ended_at <= ended_before
+            and c.contact_sealed
+            and key not in pending
+        ][:limit]
+        await self.erase_contacts(due, at)
+        return len(due)
+
+
 class FakeUnitOfWork:
     """Writes go straight to the fake tables; published events reach the outbox on commit."""
 
@@ -297,6 +361,7 @@ class FakeUnitOfWork:
         self.sending = FakeSendingStore(db)
         self.receipts = FakeReceiptStore(db)
         self.notifications = FakeNotificationReads(db)
+        self.personal_data = FakePersonalDataStore(db)
         self._events: list[Envelope] = []
 
     async def __aenter__(self) -> Self:
@@ -362,6 +427,14 @@ class ClearContactDetails:
 
     def phone_refs(self, phone: str) -> list[str]:
         return [phone_ref(phone)]
+
+    def seal_answer(self, request_id: str, answer: DataAnswer) -> SealedValue:
+        return SealedValue(kid=f"clear:{request_id}", ct=answer.model_dump_json())
+
+
+def opened_answer(sealed: SealedValue) -> DataAnswer:
+    """What ``ClearContactDetails.seal_answer`` "sealed"."""
+    return DataAnswer.model_validate_json(sealed.ct)
 
 
 def sealed(contact: BorrowerContact) -> dict[str, str]:

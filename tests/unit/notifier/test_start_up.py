@@ -1,5 +1,6 @@
-"""The notifier refuses to start on a bad policy or template, naming the file and the key, and
-outside the local profile on a provider secret still at its public demo value."""
+"""The notifier refuses to start on a bad policy or template, naming the file and the key,
+without the borrower links' keys, and outside the local profile on a provider secret still at
+its public demo value."""
 
 from pathlib import Path
 
@@ -14,13 +15,22 @@ from tests.unit.notifier.support import POLICIES, TEMPLATES, copy_of, edit
 
 
 def settings(**changes: Path | str) -> NotifierSettings:
-    keys = {"transit_keys": KeyRing.generate_spec("t1"), "data_keys": KeyRing.generate_spec("n1")}
+    keys = {
+        "transit_keys": KeyRing.generate_spec("t1"),
+        "data_keys": KeyRing.generate_spec("n1"),
+        "link_keys": KeyRing.generate_spec("l1"),
+    }
     return NotifierSettings.model_validate({**keys, "profile": "local", **changes})
 
 
 def test_the_shipped_policies_and_templates_start() -> None:
     app = create_app(settings())
     assert {p.id for p in app.state.notifier.policies.policies} == {"cn-default", "us-default"}
+
+
+def test_without_link_keys_the_notifier_does_not_start_and_says_which_setting() -> None:
+    with pytest.raises(ValueError, match=r"^link_keys: the key ring is empty"):
+        create_app(settings(link_keys=""))
 
 
 def test_an_invalid_policy_stops_the_start_naming_file_and_key(tmp_path: Path) -> None:

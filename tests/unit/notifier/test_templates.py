@@ -16,6 +16,8 @@ from shared.events.money import Money
 from shared.vocabulary import Channel, Jurisdiction
 from tests.unit.notifier.support import TEMPLATES, banned, catalog, copy_of, edit
 
+LINK = "https://borrower.example.com/b/b1.l1.token"
+
 
 def context(jurisdiction: Jurisdiction = Jurisdiction.CN, **changes: object) -> MessageContext:
     values: dict[str, object] = {
@@ -26,6 +28,7 @@ def context(jurisdiction: Jurisdiction = Jurisdiction.CN, **changes: object) -> 
         "amount_overdue": Money(amount="1234.5", currency="CNY"),
         "due_date": date(2026, 11, 30),
         "days_past_due": 3,
+        "link": LINK,
         "agency": AgencyContact("诚信咨询", "400-000-0000"),
     }
     values.update(changes)
@@ -37,7 +40,7 @@ def test_an_sms_renders_in_chinese_with_the_amount_in_yuan_and_the_opt_out_notic
     assert (message.locale, message.channel, message.subject) == ("zh-CN", Channel.SMS, None)
     assert message.body == (
         "【安心借】王芳您好，您尾号4821的借款应于2026年11月30日还款，现已逾期3天，"
-        "待还¥1,234.50，请尽快处理。回复TD退订"
+        f"待还¥1,234.50，请尽快处理。详情 {LINK} 回复TD退订"
     )
 
 
@@ -54,7 +57,12 @@ def test_an_email_renders_in_english_with_subject_and_the_us_opt_out_notice() ->
     assert message.body.startswith("Dear Jane Doe,\n\nThe payment on your Acme Lending loan")
     assert "was due on November 30, 2026" in message.body
     assert "The amount overdue is $250.00." in message.body
-    assert message.body.endswith("To stop these e-mails, reply UNSUBSCRIBE.")
+    assert f"choose how we contact you, open:\n{LINK}\n" in message.body
+    assert message.body.endswith(
+        "To stop these e-mails, choose Unsubscribe in your mail program or change your "
+        "contact preferences on the page linked above."
+    )
+    assert "reply UNSUBSCRIBE" not in message.body
 
 
 def test_the_agency_notice_names_the_agency_and_the_lender() -> None:
@@ -118,7 +126,7 @@ def test_every_template_renders_any_borrower_and_names_the_lender(
         assert "安心借" in message.body
 
 
-def test_sms_lengths_are_measured_at_load_and_within_two_segments() -> None:
+def test_sms_lengths_are_measured_at_load_with_the_link_and_within_five_segments() -> None:
     lengths = catalog().sms_lengths
     sms = [name for name in catalog().names if catalog().spec(name).channel is Channel.SMS]
     assert {(name, j, loc) for name, j, loc in lengths} == {
@@ -127,7 +135,7 @@ def test_sms_lengths_are_measured_at_load_and_within_two_segments() -> None:
     for (_, _, locale), length in lengths.items():
         expected = SmsEncoding.UCS_2 if locale == "zh-CN" else SmsEncoding.GSM_7BIT
         assert length.encoding is expected
-        assert 1 <= length.segments <= 2
+        assert 3 <= length.segments <= 5  # the link alone is ~180 characters
 
 
 def _broken(tmp_path: Path, name: str, old: str, new: str) -> str:
@@ -171,8 +179,8 @@ GENTLE_EN = "If you have paid, please ignore this."
         ),
         (
             "reminder_gentle_sms.toml",
-            "如已还款请忽略。{{ opt_out_notice }}",
-            "如已还款请忽略。",
+            "{{ opt_out_notice }}",
+            "",
             "reminder_gentle_sms.toml: zh-CN: rendered for CN: the body must carry the opt-out "
             "notice '回复TD退订'",
         ),
@@ -208,7 +216,7 @@ GENTLE_EN = "If you have paid, please ignore this."
             "{{ agency_name }}",
             "reminder_gentle_sms.toml: en.body: unknown variable 'agency_name' (reminder "
             "templates may use amount_overdue, borrower_name, days_past_due, due_date, "
-            "lender_name, loan_ref, opt_out_notice)",
+            "lender_name, link, loan_ref, opt_out_notice)",
         ),
         (
             "reminder_gentle_sms.toml",
@@ -232,8 +240,40 @@ GENTLE_EN = "If you have paid, please ignore this."
             "reminder_gentle_sms.toml",
             GENTLE_EN,
             "Please pay now. " * 12,
-            "reminder_gentle_sms.toml: en: SMS rendered for CN is 327 gsm-7bit units, "
-            "3 segment(s); at most 2 segments",
+            "reminder_gentle_sms.toml: en: SMS rendered for CN is 337 gsm-7bit units, "
+            "3 segment(s) without its link; at most 2 segments",
+        ),
+        (
+            "reminder_gentle_sms.toml",
+            "详情 {{ link }} ",
+            "",
+            "reminder_gentle_sms.toml: zh-CN: rendered for CN: the body must carry the link to "
+            "the borrower's page (link)",
+        ),
+        (
+            "reminder_gentle_email.toml",
+            "{{ link }}",
+            "https://borrower.example.com/",
+            "reminder_gentle_email.toml: zh-CN: rendered for US: the body must carry the link",
+        ),
+        (
+            "reminder_gentle_sms.toml",
+            "详情 {{ link }}",
+            "详情 {{ link }} {{ link }}",
+            "reminder_gentle_sms.toml: zh-CN: SMS rendered for CN is 436 ucs-2 units, "
+            "7 segment(s) with its link; at most 5 segments",
+        ),
+        (
+            "dispute_rejected_sms.toml",
+            "该借款仍需偿还。",
+            "不还就曝光。",
+            "dispute_rejected_sms.toml: zh-CN: the source contains the banned phrase '曝光'",
+        ),
+        (
+            "dispute_upheld_email.toml",
+            'kind = "dispute_outcome"',
+            'kind = "reminder"',
+            "dispute_upheld_email.toml: must be a dispute_outcome template by email",
         ),
         (
             "reminder_gentle_email.toml",

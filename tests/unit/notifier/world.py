@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from uuid import UUID, uuid4
 
+from pydantic import SecretStr
+
 from services.notifier.application.composer import MessageComposer
 from services.notifier.application.ports import CallbackParser
 from services.notifier.application.receipts import ReceiptHandlers
@@ -14,6 +16,8 @@ from services.notifier.application.sending import SendHandlers
 from services.notifier.domain.files import Case, Notification
 from services.notifier.domain.outreach import notifier_pack
 from services.notifier.workers import Sender
+from shared.borrower_links import BorrowerLinks
+from shared.crypto import KeyRing
 from shared.events.models import BorrowerContact
 from shared.events.notifications import NotificationKind
 from shared.vocabulary import Channel, Jurisdiction
@@ -31,6 +35,8 @@ LENDER = "lender-1"
 PHONE = "+8613800138000"
 LEASE = timedelta(seconds=60)
 UNCONFIRMED_AFTER = timedelta(minutes=10)
+LINKS = BorrowerLinks(KeyRing.from_secret(SecretStr(KeyRing.generate_spec("l1"))))
+BORROWER_SITE = "https://borrower.example.com"
 TEMPLATES = {Channel.SMS: "reminder_gentle_sms", Channel.EMAIL: "reminder_firm_email"}
 
 
@@ -55,7 +61,9 @@ class World:
             self.unit_of_work,
             book(),
             {j: notifier_pack(pack) for j, pack in packs().items()},
-            MessageComposer(self.contact_details, catalog(), {LENDER: "Acme"}),
+            MessageComposer(
+                self.contact_details, catalog(), {LENDER: "Acme"}, LINKS, BORROWER_SITE
+            ),
             {Channel.SMS: self.sms, Channel.EMAIL: self.email},
             LEASE,
             UNCONFIRMED_AFTER,

@@ -1,6 +1,8 @@
 """E-mail over SMTP (aiosmtplib): plain, STARTTLS required, or implicit TLS; AUTH when a user
 is configured. The Message-ID is derived from the reminder's idempotency key, so a resend of
-the same reminder carries the same Message-ID and a mail system can recognise it."""
+the same reminder carries the same Message-ID and a mail system can recognise it. Every e-mail
+carries ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058 one-click) pointing at
+the borrower's page, which opts the borrower out of e-mail at this lender."""
 
 import re
 import ssl
@@ -54,6 +56,9 @@ class SmtpEmail:
         mail["Subject"] = message.subject or ""
         mail["Date"] = format_datetime(datetime.now(UTC))
         mail["Message-ID"] = message_id(message.idempotency_key, self._from_address)
+        if message.unsubscribe_url:  # RFC 8058: the mail program's one-click opt-out
+            mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
+            mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail.set_content(message.body, charset="utf-8")
         return mail
 
