@@ -1,14 +1,12 @@
 """Composition root: builds intake's app from its settings."""
 
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import cast
 
 from fastapi import FastAPI
 
 from services.intake.adapters.unit_of_work import SqlUnitOfWork
-from services.intake.api import borrower_site, borrowers, loans, me, reports
+from services.intake.api import borrower_site, borrowers, disputes, loans, me, reports
 from services.intake.api.borrower_security import (
     BorrowerSite,
     BorrowerSiteGuard,
@@ -18,15 +16,18 @@ from services.intake.api.borrower_security import (
 from services.intake.api.dependencies import IntakeApplication
 from services.intake.api.errors import answer_refusals
 from services.intake.application.borrower_desk import BorrowerDesk
+from services.intake.application.borrower_events import BorrowerEvents
+from services.intake.application.borrower_side import BorrowerSide
 from services.intake.application.command_bus import CommandBus
 from services.intake.application.handlers import IntakeHandlers
 from services.intake.application.sealing import Sealing
+from services.intake.consumer import GROUP, TOPICS, IntakeConsumer
 from services.intake.settings import IntakeSettings
 from shared.auth import Role
 from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.retention import RetentionRule
 from shared.http.app import operation_id, service_app
-from shared.http.health import health_router
+from shared.http.health import ReadinessCheck, health_router
 from shared.http.limits import BodySizeLimit
 from shared.http.openapi import declare_problem_responses
 from shared.http.problems import install_problem_handlers
@@ -37,9 +38,20 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 ROLES = (Role.LENDER,)  # the roles whose keys intake serves
 
 
+class IntakeRuntime(ServiceRuntime):
+    """Intake's readiness stays its database and its credentials: its consumer feeds the
+    borrower's side and what a lender reads (disputes, the holder), never a lender's writes,
+    so a broker away never takes intake out of the load balancer."""
+
+    def readiness_checks(self) -> dict[str, ReadinessCheck]:
+        checks = dict(super().readiness_checks())
+        checks.pop("consumers", None)
+        return checks
+
+
 def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     settings = settings or IntakeSettings()
-    runtime = ServiceRuntime("intake", settings, MIGRATIONS, ROLES)
+    runtime = IntakeRuntime("intake", settings, MIGRATIONS, ROLES)
     runtime.retain(
         RetentionRule(
             "idempotency_keys",
@@ -56,7 +68,7 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="Lender-facing API: report overdue loans and everything that happens to "
         "them after. Every POST takes an `Idempotency-Key` header; errors are RFC 9457 "
         "problem+json naming each bad field.",
-        routers=[reports.router, loans.router, borrowers.router],
+        routers=[reports.router, loans.router, disputes.router, borrowers.router],
         max_body_bytes=settings.max_body_bytes,
         body_limits={"/v1/overdue-loans/batch": settings.max_batch_body_bytes},
     )
@@ -64,8 +76,22 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     app.state.intake = IntakeApplication(
         commands=CommandBus(unit_of_work, IntakeHandlers(sealing)), unit_of_work=unit_of_work
     )
+    runtime.consume(GROUP, TOPICS, IntakeConsumer(BorrowerEvents(sealing)).handlers(), unit_of_work)
     answer_refusals(app)
     return app
+
+
+def borrower_desk(settings: IntakeSettings, runtime: ServiceRuntime) -> BorrowerDesk:
+    """What the borrowers' site serves, on ``runtime``'s database and topics."""
+    sealing = sealing_from(settings)
+    return BorrowerSide(
+        runtime.units_of_work(SqlUnitOfWork),
+        IntakeHandlers(sealing),
+        sealing,
+        settings.borrower_links(),
+        settings.lender_names,
+        timedelta(days=settings.data_request_due_days),
+    )
 
 
 def sealing_from(settings: IntakeSettings) -> Sealing:
@@ -129,16 +155,3 @@ def served_borrower_app() -> FastAPI:
     settings = IntakeSettings()
     configure_logging("intake-borrower", settings.log_level, settings.log_json)
     return create_borrower_app(settings)
-
-
-def borrower_desk(settings: IntakeSettings, runtime: ServiceRuntime) -> BorrowerDesk:
-    """Placeholder until the desk is built (branch b-intake): every call fails."""
-    return cast(BorrowerDesk, _DeskNotBuilt())
-
-
-class _DeskNotBuilt:
-    def __getattr__(self, name: str) -> Callable[..., Awaitable[None]]:
-        async def not_built(*_args: object) -> None:
-            raise NotImplementedError(f"BorrowerDesk.{name} is not built yet")
-
-        return not_built

@@ -24,7 +24,10 @@ import httpx
 import pytest
 from fastapi.routing import APIRoute, iter_route_contexts
 
+from services.intake.settings import IntakeSettings
+from services.intake.wiring import borrower_desk
 from shared.auth import ALL_LENDERS, Role, RoleGate
+from shared.events.borrowers import DisputeReason
 from tests.harness import RunningPlatform, eventually
 from tests.support.factories import new_loan_id, payment, report
 
@@ -42,7 +45,7 @@ EXEMPT = {
 }
 
 # Path parameters that name an object of one tenant: another tenant's is a 404.
-OBJECTS = {"loan_id", "hold_id", "assignment_id"}
+OBJECTS = {"loan_id", "hold_id", "assignment_id", "dispute_id"}
 # Path parameters naming something the caller writes in its own tenant (a PUT upserts it):
 # no other tenant's object can be reached through them.
 OWN_NAMESPACE = {
@@ -63,6 +66,7 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     "HoldRequest": lambda: {"reason": "dispute"},
     "RecallRequest": lambda: {},
     "ClosureRequest": lambda: {"reason": "settled"},
+    "ResolutionRequest": lambda: {"outcome": "rejected"},
     "PreferencesRequest": lambda: {"opted_out_channels": ["sms"]},
     "ActivityReport": lambda: {
         "activity_id": f"ACT-{uuid4().hex[:8]}",
@@ -162,8 +166,24 @@ async def lender_with_a_loan(
         "loan_id": loan_id,
         "hold_id": hold.json()["hold_id"],
         "assignment_id": assignment_id,
+        "dispute_id": await borrower_dispute(platform, lender_id, lender_key, loan_id),
     }
     return Tenant(lender_id, keys, objects)
+
+
+async def borrower_dispute(
+    platform: RunningPlatform, lender_id: str, lender_key: str, loan_id: str
+) -> str:
+    """A dispute the borrower filed on the loan from a link (intake's borrower desk)."""
+    runtime = platform.runtime("intake")
+    settings = runtime.settings
+    assert isinstance(settings, IntakeSettings)
+    loan = await platform.clients["intake"].get(f"/v1/loans/{loan_id}", headers=bearer(lender_key))
+    assert loan.status_code == 200, loan.text
+    desk = borrower_desk(settings, runtime)
+    token = settings.borrower_links().mint(lender_id, loan_id, loan.json()["borrower_ref"])
+    dispute = await desk.open_dispute(await desk.open_link(token), DisputeReason.OTHER, "")
+    return dispute.dispute_id
 
 
 @pytest.fixture(scope="session")

@@ -7,17 +7,36 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import RowMapping, Text, any_, bindparam, func, select, text, update
+from sqlalchemy import (
+    RowMapping,
+    Text,
+    any_,
+    bindparam,
+    exists,
+    func,
+    null,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.intake.adapters.tables import contact_preferences, holds, loans
-from services.intake.application.ports import ReportedLoan
+from services.intake.adapters.tables import contact_preferences, holds, loan_events, loans
+from services.intake.application.ports import ReportedLoan, StoredBorrower, StoredPreferences
+from services.intake.domain.disputes import BorrowerChoices
 from services.intake.domain.loan import Hold, Loan, LoanStatus
-from shared.db.bulk import upsert_if_newer
-from shared.events.models import ClosureReason, ContactPreferences, HoldReason
-from shared.vocabulary import Jurisdiction
+from shared.crypto import SealedValue
+from shared.db.bulk import insert_rows, upsert_if_newer
+from shared.events.catalog import PLACEMENT_RECALLED
+from shared.events.models import (
+    ClosureReason,
+    ContactPreferences,
+    HoldReason,
+    InconvenientTime,
+)
+from shared.vocabulary import Channel, Jurisdiction
 
 # Every column but the borrower's sealed contact details, which a Loan never holds.
 _LOAN_COLUMNS = (
@@ -93,6 +112,9 @@ class SqlLoanStore:
             .where(loans.c.lender_id == loan.lender_id, loans.c.loan_id == loan.loan_id)
             .values(
                 status=loan.status.value,
+                amount_overdue=loan.amount_overdue,
+                days_past_due=loan.days_past_due,
+                as_of=loan.as_of,
                 paid_since_report=loan.paid_since_report,
                 closure_reason=loan.closure_reason.value if loan.closure_reason else None,
                 updated_at=func.now(),
@@ -143,14 +165,60 @@ class SqlLoanStore:
             .values(lifted_at=at)
         )
 
+    async def add_holds(self, lender_id: str, holds_to_add: Sequence[tuple[str, Hold]]) -> None:
+        await insert_rows(
+            self._session,
+            holds,
+            [
+                {
+                    "lender_id": lender_id,
+                    "loan_id": loan_id,
+                    "hold_id": hold.hold_id,
+                    "reason": hold.reason.value,
+                    "placed_at": hold.placed_at,
+                }
+                for loan_id, hold in holds_to_add
+            ],
+            skip_conflicts=True,
+        )
+
+    async def preferences_of(self, lender_id: str, borrower_id: str) -> StoredPreferences | None:
+        row = (
+            await self._session.execute(
+                select(
+                    contact_preferences.c.preferences,
+                    contact_preferences.c.reported,
+                    contact_preferences.c.borrower_choices,
+                )
+                .where(
+                    contact_preferences.c.lender_id == lender_id,
+                    contact_preferences.c.borrower_id == borrower_id,
+                )
+                .with_for_update()
+            )
+        ).first()
+        if row is None:
+            return None
+        effective = ContactPreferences.model_validate(row.preferences)
+        reported = ContactPreferences.model_validate(row.reported) if row.reported else effective
+        return StoredPreferences(reported, _choices(row.borrower_choices), effective)
+
     async def save_preferences(
-        self, lender_id: str, borrower_id: str, borrower_ref: str, preferences: ContactPreferences
+        self, lender_id: str, borrower_id: str, borrower_ref: str, preferences: StoredPreferences
     ) -> int:
+        choices = preferences.choices
         statement = pg_insert(contact_preferences).values(
             lender_id=lender_id,
             borrower_id=borrower_id,
             borrower_ref=borrower_ref,
-            preferences=preferences.model_dump(mode="json"),
+            preferences=preferences.effective.model_dump(mode="json"),
+            reported=preferences.reported.model_dump(mode="json"),
+            borrower_choices={
+                "opted_out_channels": [c.value for c in choices.opted_out_channels],
+                "inconvenient_times": [
+                    t.model_dump(mode="json") for t in choices.inconvenient_times
+                ],
+            },
             version=1,
         )
         version = await self._session.scalar(
@@ -158,12 +226,90 @@ class SqlLoanStore:
                 index_elements=[contact_preferences.c.lender_id, contact_preferences.c.borrower_id],
                 set_={
                     "preferences": statement.excluded.preferences,
+                    "reported": statement.excluded.reported,
+                    "borrower_choices": statement.excluded.borrower_choices,
                     "version": contact_preferences.c.version + 1,
                     "updated_at": func.now(),
                 },
             ).returning(contact_preferences.c.version)
         )
         return int(version or 1)
+
+    async def borrower_of(self, lender_id: str, loan_id: str) -> StoredBorrower | None:
+        rows = await self._session.execute(
+            select(*_LOAN_COLUMNS, *_BORROWER_COLUMNS).where(
+                loans.c.lender_id == lender_id, loans.c.loan_id == loan_id
+            )
+        )
+        row = rows.first()
+        return _stored_borrower(row._mapping) if row else None
+
+    async def loans_of_borrower(self, lender_id: str, borrower_ref: str) -> list[StoredBorrower]:
+        rows = await self._session.execute(
+            select(*_LOAN_COLUMNS, *_BORROWER_COLUMNS)
+            .where(loans.c.lender_id == lender_id, loans.c.borrower_ref == borrower_ref)
+            .order_by(loans.c.loan_id)
+        )
+        return [_stored_borrower(row._mapping) for row in rows]
+
+    async def erase_contacts(self, lender_id: str, loan_ids: Collection[str]) -> None:
+        if not loan_ids:
+            return
+        await self._session.execute(
+            update(loans)
+            .where(
+                loans.c.lender_id == lender_id,
+                loans.c.loan_id == any_(bindparam("loan_ids", type_=ARRAY(Text))),
+            )
+            .values(contact_sealed=null(), updated_at=func.now()),  # SQL NULL, not JSON null
+            {"loan_ids": list(loan_ids)},
+        )
+
+
+# Recalled: the lender took the loan back after its latest report (a newer report puts it
+# back into collection).
+_RECALLED = (
+    exists()
+    .where(
+        loan_events.c.lender_id == loans.c.lender_id,
+        loan_events.c.loan_id == loans.c.loan_id,
+        loan_events.c.event_type == PLACEMENT_RECALLED.name,
+        loan_events.c.occurred_at >= loans.c.as_of,
+    )
+    .label("recalled")
+)
+_BORROWER_COLUMNS = (
+    loans.c.borrower_id,
+    loans.c.contact_sealed,
+    loans.c.locale,
+    loans.c.timezone,
+    loans.c.region,
+    loans.c.updated_at,
+    _RECALLED,
+)
+
+
+def _stored_borrower(row: RowMapping) -> StoredBorrower:
+    sealed = row["contact_sealed"]
+    return StoredBorrower(
+        loan=_loan(row),
+        borrower_id=row["borrower_id"],
+        contact=SealedValue.model_validate(sealed) if sealed else None,
+        locale=row["locale"],
+        timezone=row["timezone"],
+        region=row["region"],
+        updated_at=row["updated_at"],
+        recalled=bool(row["recalled"]),
+    )
+
+
+def _choices(stored: dict[str, Any] | None) -> BorrowerChoices:
+    if not stored:
+        return BorrowerChoices()
+    return BorrowerChoices(
+        tuple(Channel(c) for c in stored.get("opted_out_channels", [])),
+        tuple(InconvenientTime.model_validate(t) for t in stored.get("inconvenient_times", [])),
+    )
 
 
 def _loan(row: RowMapping) -> Loan:
@@ -194,6 +340,7 @@ def _reported_row(item: ReportedLoan, now: datetime) -> dict[str, Any]:
         "contact_sealed": borrower.at_rest().model_dump(),
         "locale": borrower.borrower.locale,
         "timezone": borrower.borrower.timezone,
+        "region": borrower.borrower.region,
         "jurisdiction": loan.jurisdiction.value,
         "product": loan.product,
         "amount_overdue": loan.amount_overdue,

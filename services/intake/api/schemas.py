@@ -19,9 +19,12 @@ from pydantic import (
 )
 
 from services.intake.application.handlers import LoanRecord
+from services.intake.application.ports import HolderRecord
 from services.intake.domain import commands
+from services.intake.domain.disputes import MAX_DETAILS, Dispute
 from services.intake.domain.loan import days_past_due_error
-from shared.events.limits import Identifier, Instant, PastDate, storable_text
+from shared.events.borrowers import DisputeOutcome
+from shared.events.limits import Identifier, Instant, PastDate, storable_note, storable_text
 from shared.events.models import ClosureReason, ContactPreferences, HoldReason
 from shared.events.money import LenderMoney, Money
 from shared.vocabulary import REGION_PATTERN, Jurisdiction, region_error
@@ -265,6 +268,74 @@ class HistoryEntry(BaseModel):
     details: dict[str, Any]
 
 
+class ResolutionRequest(Strict):
+    """The lender's answer to a dispute: upheld (the loan is closed, or its amount overdue
+    corrected) or rejected (the hold is lifted and collection resumes)."""
+
+    outcome: DisputeOutcome
+    note: (
+        Annotated[str, StringConstraints(max_length=MAX_DETAILS), AfterValidator(storable_note)]
+        | None
+    ) = Field(default=None, description="Kept sealed at intake; never published.")
+    corrected_amount_overdue: PositiveMoney | None = Field(
+        default=None,
+        description="Upheld only: what is overdue now. The loan stays open with this amount "
+        "(a new overdue report) and the hold is lifted; without it an upheld dispute closes "
+        "the loan.",
+    )
+
+    @field_validator("corrected_amount_overdue")
+    @classmethod
+    def _upheld_only(cls, value: LenderMoney | None, info: ValidationInfo) -> LenderMoney | None:
+        if value is not None and info.data.get("outcome") is not DisputeOutcome.UPHELD:
+            raise ValueError("only an upheld dispute corrects the amount overdue")
+        return value
+
+    def command(self, loan_id: str, dispute_id: str) -> commands.ResolveDispute:
+        return commands.ResolveDispute(
+            loan_id, dispute_id, self.outcome, self.note, self.corrected_amount_overdue
+        )
+
+
+class DisputeResponse(BaseModel):
+    dispute_id: str
+    reason: str
+    status: Literal["open", "upheld", "rejected"]
+    source: Literal["borrower", "agency"]
+    opened_at: datetime
+    resolved_at: datetime | None
+    outcome: DisputeOutcome | None
+    corrected_amount_overdue: Money | None = None
+
+    @classmethod
+    def of(cls, dispute: Dispute) -> "DisputeResponse":
+        return cls(
+            dispute_id=dispute.dispute_id,
+            reason=dispute.reason.value,
+            status=dispute.status,
+            source=dispute.source.value,
+            opened_at=dispute.opened_at,
+            resolved_at=dispute.resolved_at,
+            outcome=dispute.outcome,
+            corrected_amount_overdue=dispute.corrected_amount,
+        )
+
+
+class HolderView(BaseModel):
+    """The agency an assignment entrusted the loan to."""
+
+    agency_id: str
+    name: str
+    phone: str | None
+    since: datetime
+
+    @classmethod
+    def of(cls, holder: HolderRecord) -> "HolderView":
+        return cls(
+            agency_id=holder.agency_id, name=holder.name, phone=holder.phone, since=holder.since
+        )
+
+
 class LoanView(BaseModel):
     loan_id: str
     status: str
@@ -279,6 +350,10 @@ class LoanView(BaseModel):
     as_of: datetime
     closure_reason: str | None
     holds: list[HoldView]
+    disputes: list[DisputeResponse] = Field(default_factory=list)
+    held_by: HolderView | None = Field(
+        default=None, description="The agency that holds the loan now, if one does."
+    )
     history: list[HistoryEntry]
 
     @classmethod
@@ -306,6 +381,8 @@ class LoanView(BaseModel):
                 )
                 for h in record.holds
             ],
+            disputes=[DisputeResponse.of(d) for d in record.disputes],
+            held_by=HolderView.of(record.held_by) if record.held_by else None,
             history=[
                 HistoryEntry(
                     event_id=h.event_id,

@@ -23,6 +23,8 @@ from services.intake.domain.commands import (
     RecallPlacement,
     RecordPayment,
     ReportOverdueLoans,
+    ResolveDispute,
+    RevokeBorrowerLinks,
     UpdateContactPreferences,
 )
 from services.intake.domain.loan import LoanConflictError, LoanNotFoundError
@@ -209,6 +211,10 @@ class CommandBus:
                 return handlers.close_loan(uow, lender_id, command)
             case UpdateContactPreferences():
                 return handlers.update_contact_preferences(uow, lender_id, command)
+            case ResolveDispute():
+                return handlers.resolve_dispute(uow, lender_id, command)
+            case RevokeBorrowerLinks():
+                return handlers.revoke_borrower_links(uow, lender_id, command)
             case ReportOverdueLoans():
                 return handlers.report_overdue_loans(uow, lender_id, command)
 

@@ -6,16 +6,20 @@ that refuses raises before it writes anything.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from uuid import UUID, uuid4
 
 from pydantic import BaseModel
 
+from services.intake.application.borrower_desk import LoanEndedError
 from services.intake.application.ports import (
+    DataRequestRecord,
     HistoryEntry,
+    HolderRecord,
     RecordedEvent,
     ReportedLoan,
+    StoredPreferences,
     UnitOfWork,
 )
 from services.intake.application.sealing import SealedBorrower, Sealing
@@ -28,20 +32,45 @@ from services.intake.domain.commands import (
     RecallPlacement,
     RecordPayment,
     ReportOverdueLoans,
+    ResolveDispute,
+    RevokeBorrowerLinks,
     UpdateContactPreferences,
+)
+from services.intake.domain.disputes import (
+    BorrowerChoices,
+    Dispute,
+    DisputeNotFoundError,
+    checked_details,
+    effective_preferences,
 )
 from services.intake.domain.loan import (
     Hold,
     Loan,
     LoanConflictError,
     LoanNotFoundError,
+    LoanStatus,
     ReportOutcome,
     overdue_reported,
 )
 from shared.crypto import without_sealed_values
+from shared.events.borrowers import (
+    DataRequested,
+    DisputeOpened,
+    DisputeOutcome,
+    DisputeReason,
+    DisputeResolved,
+)
 from shared.events.catalog import CONTACT_PREFERENCES_UPDATED, EVENT_TYPES, EventType
 from shared.events.envelope import Envelope
-from shared.events.models import ContactPreferencesUpdated
+from shared.events.models import (
+    BorrowerProfile,
+    ClosureReason,
+    ContactPreferences,
+    ContactPreferencesUpdated,
+    HoldReason,
+    OverdueReported,
+)
+from shared.events.money import Money
 
 SOURCE = "/collections/intake"
 _TYPE_OF_DATA: dict[type[BaseModel], EventType] = {t.model: t for t in EVENT_TYPES.values()}
@@ -81,15 +110,18 @@ class PreferencesRecorded:
     event_id: UUID
     borrower_id: str
     version: int
+    preferences: ContactPreferences | None = None  # what was published
 
 
 @dataclass(frozen=True, slots=True)
 class LoanRecord:
-    """What a lender reads about a loan: its state, holds and history."""
+    """What a lender reads about a loan: its state, holds, history, disputes and holder."""
 
     loan: Loan
     holds: list[Hold]
     history: list[HistoryEntry]
+    disputes: list[Dispute] = field(default_factory=list)
+    held_by: HolderRecord | None = None
 
     @property
     def on_hold(self) -> bool:
@@ -232,21 +264,210 @@ class IntakeHandlers:
     async def update_contact_preferences(
         self, uow: UnitOfWork, lender_id: str, command: UpdateContactPreferences
     ) -> PreferencesRecorded:
-        """Preferences belong to the borrower, not a loan: the event is keyed by the pseudonym."""
-        reference = self._sealing.reference(lender_id, command.borrower_id)
+        """Preferences belong to the borrower, not a loan: the event is keyed by the pseudonym.
+        What the lender reports replaces its earlier report; the borrower's own choices on
+        their page stay added to it."""
+        stored = await uow.loans.preferences_of(lender_id, command.borrower_id)
+        choices = stored.choices if stored is not None else BorrowerChoices()
+        return await self._save_preferences(
+            uow, lender_id, command.borrower_id, command.preferences, choices, command.effective_at
+        )
+
+    async def set_borrower_choices(
+        self, uow: UnitOfWork, lender_id: str, borrower_id: str, choices: BorrowerChoices
+    ) -> PreferencesRecorded:
+        """The borrower's own opt-outs and inconvenient times replace their earlier ones; what
+        the lender reported stays. Published as the lender's updates are."""
+        stored = await uow.loans.preferences_of(lender_id, borrower_id)
+        reported = stored.reported if stored is not None else ContactPreferences()
+        return await self._save_preferences(uow, lender_id, borrower_id, reported, choices, None)
+
+    async def _save_preferences(
+        self,
+        uow: UnitOfWork,
+        lender_id: str,
+        borrower_id: str,
+        reported: ContactPreferences,
+        choices: BorrowerChoices,
+        effective_at: datetime | None,
+    ) -> PreferencesRecorded:
+        reference = self._sealing.reference(lender_id, borrower_id)
+        effective = effective_preferences(reported, choices)
         version = await uow.loans.save_preferences(
-            lender_id, command.borrower_id, reference, command.preferences
+            lender_id, borrower_id, reference, StoredPreferences(reported, choices, effective)
         )
         data = ContactPreferencesUpdated(
             borrower_ref=reference,
-            preferences=command.preferences,
-            effective_at=command.effective_at or self._now(),
+            preferences=effective,
+            effective_at=effective_at or self._now(),
         )
         envelope = CONTACT_PREFERENCES_UPDATED.envelope(
             source=SOURCE, subject=reference, tenant=lender_id, data=data
         )
         uow.publish(envelope)
-        return PreferencesRecorded(envelope.id, command.borrower_id, version)
+        return PreferencesRecorded(envelope.id, borrower_id, version, effective)
+
+    async def open_dispute(
+        self,
+        uow: UnitOfWork,
+        lender_id: str,
+        loan_id: str,
+        borrower_ref: str,
+        reason: DisputeReason,
+        details: str,
+    ) -> Dispute:
+        """The borrower disputes the debt: the dispute, its hold and both events, together."""
+        loan = await _locked(uow, lender_id, loan_id)
+        if loan.borrower_ref != borrower_ref:
+            raise LoanNotFoundError(f"no loan {loan_id!r}")
+        if loan.status is LoanStatus.CLOSED:
+            raise LoanEndedError("the loan is closed")
+        details = checked_details(details)
+        now = self._now()
+        dispute = Dispute.by_borrower(lender_id, f"D-{uuid4().hex[:16]}", loan_id, reason, now)
+        opened = DisputeOpened(
+            loan_id=loan_id,
+            dispute_id=dispute.dispute_id,
+            borrower_ref=borrower_ref,
+            reason=reason,
+            hold_id=dispute.hold_id,
+            opened_at=now,
+        )
+        held = loan.place_hold(dispute.hold_id, HoldReason.DISPUTE, now)
+        await _record(
+            uow, lender_id, loan_id, identities.dispute_opened(dispute.dispute_id), opened, now
+        )
+        await _record(uow, lender_id, loan_id, identities.hold_placed(dispute.hold_id), held, now)
+        await uow.loans.add_hold(lender_id, loan_id, Hold(dispute.hold_id, HoldReason.DISPUTE, now))
+        sealed = self._sealing.seal_text(details, _context(dispute, "details")) if details else None
+        await uow.disputes.add(dispute, sealed)
+        return dispute
+
+    async def resolve_dispute(
+        self, uow: UnitOfWork, lender_id: str, command: ResolveDispute
+    ) -> Dispute:
+        """Rejected: the hold is lifted. Upheld: the loan is closed, or its debt corrected and
+        the hold lifted. Everything is decided before anything is written."""
+        loan = await _locked(uow, lender_id, command.loan_id)
+        dispute = await uow.disputes.lock(lender_id, loan.loan_id, command.dispute_id)
+        if dispute is None:
+            raise DisputeNotFoundError(
+                f"no dispute {command.dispute_id!r} on loan {command.loan_id!r}"
+            )
+        now = self._now()
+        resolved = dispute.resolve(command.outcome, now, command.corrected_amount)
+        after: list[tuple[str, BaseModel]] = []
+        lift = command.outcome is DisputeOutcome.REJECTED
+        if command.outcome is DisputeOutcome.UPHELD and command.corrected_amount is None:
+            after.append(
+                (identities.closure(loan.loan_id), loan.close(ClosureReason.DISPUTE_UPHELD, now))
+            )
+        elif command.corrected_amount is not None:
+            after.append(
+                (
+                    identities.report(loan.loan_id, now),
+                    await self._corrected(uow, loan, command.corrected_amount, now),
+                )
+            )
+            lift = True
+        resolution = DisputeResolved(
+            loan_id=loan.loan_id,
+            dispute_id=dispute.dispute_id,
+            borrower_ref=loan.borrower_ref,
+            source=dispute.source,
+            outcome=command.outcome,
+            hold_id=dispute.hold_id,
+            corrected_amount=command.corrected_amount,
+            resolved_at=now,
+        )
+        await _record(
+            uow,
+            lender_id,
+            loan.loan_id,
+            identities.dispute_resolved(dispute.dispute_id),
+            resolution,
+            now,
+        )
+        for identity, event in after:
+            await _record(uow, lender_id, loan.loan_id, identity, event, now)
+        if after:
+            await uow.loans.save(loan)
+        if lift:
+            await self._lift_if_held(uow, lender_id, loan, dispute.hold_id, now)
+        note = (
+            self._sealing.seal_text(command.note, _context(dispute, "note"))
+            if command.note
+            else None
+        )
+        await uow.disputes.resolve(resolved, note)
+        return resolved
+
+    async def _corrected(
+        self, uow: UnitOfWork, loan: Loan, amount: Money, now: datetime
+    ) -> OverdueReported:
+        """The new report an upheld dispute makes: the corrected figures, the borrower as
+        stored (contact details resealed for transit)."""
+        stored = await uow.loans.borrower_of(loan.lender_id, loan.loan_id)
+        if stored is None or stored.contact is None:
+            raise LoanConflictError(
+                "the borrower's contact details were erased; report the loan anew instead"
+            )
+        loan.correct(amount, now)
+        profile = BorrowerProfile(
+            ref=loan.borrower_ref,
+            contact=self._sealing.contact_for_transit(loan.borrower_ref, stored.contact),
+            locale=stored.locale,
+            timezone=stored.timezone,
+            region=stored.region,
+        )
+        return OverdueReported(
+            loan_id=loan.loan_id,
+            borrower=profile,
+            jurisdiction=loan.jurisdiction,
+            product=loan.product,
+            amount_overdue=amount,
+            due_date=loan.due_date,
+            days_past_due=loan.days_past_due,
+            as_of=now,
+        )
+
+    @staticmethod
+    async def _lift_if_held(
+        uow: UnitOfWork, lender_id: str, loan: Loan, hold_id: str, now: datetime
+    ) -> None:
+        """Lift a dispute's hold, whoever issued it (``agency-dispute:`` holds included),
+        unless it was lifted already."""
+        hold = await uow.loans.lock_hold(lender_id, loan.loan_id, hold_id)
+        if hold is None or not hold.active:
+            return
+        identity = identities.hold_lifted(hold_id)
+        if await uow.history.on_record(lender_id, [identity]):
+            return
+        await _record(
+            uow, lender_id, loan.loan_id, identity, loan.lift_hold(hold, hold_id, now), now
+        )
+        await uow.loans.lift_hold(lender_id, hold_id, now)
+
+    async def record_data_request(self, uow: UnitOfWork, request: DataRequestRecord) -> None:
+        """A borrower's data request, stored and published on the loan's stream."""
+        await uow.borrowers.add_request(request)
+        data = DataRequested(
+            request_id=request.request_id,
+            loan_id=request.loan_id,
+            borrower_ref=request.borrower_ref,
+            kind=request.kind,
+            requested_at=request.requested_at,
+            due_by=request.due_by,
+        )
+        identity = identities.data_requested(request.request_id)
+        await _record(uow, request.lender_id, request.loan_id, identity, data, request.requested_at)
+
+    async def revoke_borrower_links(
+        self, uow: UnitOfWork, lender_id: str, command: RevokeBorrowerLinks
+    ) -> str:
+        loan = await _locked(uow, lender_id, command.loan_id)
+        await uow.borrowers.revoke_links(lender_id, loan.loan_id, self._now())
+        return loan.loan_id
 
 
 async def loan_record(uow: UnitOfWork, lender_id: str, loan_id: str) -> LoanRecord:
@@ -255,7 +476,18 @@ async def loan_record(uow: UnitOfWork, lender_id: str, loan_id: str) -> LoanReco
     if loan is None:
         raise LoanNotFoundError(f"no loan {loan_id!r}")
     holds = await uow.loans.holds_of(lender_id, loan_id)
-    return LoanRecord(loan, holds, await uow.history.of(lender_id, loan_id))
+    return LoanRecord(
+        loan,
+        holds,
+        await uow.history.of(lender_id, loan_id),
+        await uow.disputes.of_loan(lender_id, loan_id),
+        await uow.borrowers.holder_of(lender_id, loan_id),
+    )
+
+
+def _context(dispute: Dispute, part: str) -> str:
+    """What a dispute's sealed text is bound to (it cannot be moved to another dispute)."""
+    return f"{dispute.lender_id}/{dispute.dispute_id}/{part}"
 
 
 def _report_order(report: OverdueReport) -> tuple[str, datetime]:

@@ -33,6 +33,24 @@ class Sealing:
         )
         return SealedBorrower(borrower, profile, plaintext, self.storage)
 
+    def open_contact(self, borrower_ref: str, at_rest: SealedValue) -> BorrowerContact:
+        """Contact details stored under intake's own key, opened (for the borrower alone)."""
+        return BorrowerContact.model_validate_json(
+            self.storage.open(at_rest, associated_data=borrower_ref.encode())
+        )
+
+    def contact_for_transit(self, borrower_ref: str, at_rest: SealedValue) -> SealedValue:
+        """Stored contact details resealed with the transit keys, for an event."""
+        plaintext = self.storage.open(at_rest, associated_data=borrower_ref.encode())
+        return self.transit.seal(plaintext, associated_data=borrower_ref.encode())
+
+    def seal_text(self, text: str, context: str) -> SealedValue:
+        """Free text that may hold personal data, sealed at rest and bound to ``context``."""
+        return self.storage.seal(text.encode(), associated_data=context.encode())
+
+    def open_text(self, sealed: SealedValue, context: str) -> str:
+        return self.storage.open(sealed, associated_data=context.encode()).decode()
+
 
 @dataclass(frozen=True, slots=True)
 class SealedBorrower:

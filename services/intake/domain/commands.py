@@ -6,6 +6,7 @@ Each command is handled by the function of the same name in ``application/handle
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
+from shared.events.borrowers import DisputeOutcome
 from shared.events.models import ClosureReason, ContactPreferences, HoldReason
 from shared.events.money import Money
 from shared.vocabulary import Jurisdiction
@@ -87,6 +88,24 @@ class UpdateContactPreferences:
     effective_at: datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ResolveDispute:
+    """The lender's answer to a dispute (the borrower's or an agency's)."""
+
+    loan_id: str
+    dispute_id: str
+    outcome: DisputeOutcome
+    note: str | None = None
+    corrected_amount: Money | None = None  # upheld only: what is overdue now
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeBorrowerLinks:
+    """Every borrower link of the loan issued before now opens nothing any more."""
+
+    loan_id: str
+
+
 Command = (
     ReportOverdueLoans
     | RecordPayment
@@ -95,4 +114,6 @@ Command = (
     | RecallPlacement
     | CloseLoan
     | UpdateContactPreferences
+    | ResolveDispute
+    | RevokeBorrowerLinks
 )

@@ -36,3 +36,16 @@ def recall() -> str:
     """Every recall counts (an agency may hold the loan again later); retries use the
     ``Idempotency-Key``."""
     return f"recall:{uuid4()}"
+
+
+def dispute_opened(dispute_id: str) -> str:
+    return f"dispute:{dispute_id}:opened"
+
+
+def dispute_resolved(dispute_id: str) -> str:
+    """A dispute is resolved once."""
+    return f"dispute:{dispute_id}:resolved"
+
+
+def data_requested(request_id: str) -> str:
+    return f"data-request:{request_id}"

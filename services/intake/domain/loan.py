@@ -180,6 +180,19 @@ class Loan:
         self.closure_reason = reason
         return LoanClosed(loan_id=self.loan_id, reason=reason, closed_at=at)
 
+    def correct(self, amount: Money, at: datetime) -> None:
+        """An upheld dispute corrected the debt: ``amount`` is what is overdue as of ``at``."""
+        self._ensure_open()
+        if amount.currency != self.currency:
+            raise LoanConflictError(
+                f"the loan is in {self.currency}, the corrected amount in {amount.currency}"
+            )
+        self.amount_overdue = amount.amount
+        self.paid_since_report = Decimal(0)
+        self.as_of = at
+        self.days_past_due = max((at.date() - self.due_date).days, 1)
+        self.status = status_after_report(amount.amount)
+
     def _ensure_open(self) -> None:
         if self.status is LoanStatus.CLOSED:
             raise LoanConflictError("the loan is closed")

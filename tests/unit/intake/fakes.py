@@ -13,14 +13,21 @@ from typing import Self
 from uuid import UUID
 
 from services.intake.application.ports import (
+    DataRequestRecord,
     HistoryEntry,
+    HolderRecord,
+    NoticeRecord,
     RecordedEvent,
     ReportedLoan,
+    StoredAnswer,
+    StoredBorrower,
+    StoredPreferences,
     StoredReply,
 )
+from services.intake.domain.disputes import Dispute
 from services.intake.domain.loan import Hold, Loan
+from shared.crypto import SealedValue
 from shared.events.envelope import Envelope
-from shared.events.models import ContactPreferences
 
 
 @dataclass
@@ -30,7 +37,17 @@ class Database:
     loans: dict[tuple[str, str], Loan] = field(default_factory=dict)
     holds: dict[tuple[str, str], tuple[str, Hold]] = field(default_factory=dict)  # -> (loan, hold)
     history: dict[tuple[str, str], tuple[HistoryEntry, str]] = field(default_factory=dict)
-    preferences: dict[tuple[str, str], int] = field(default_factory=dict)
+    preferences: dict[tuple[str, str], int] = field(default_factory=dict)  # -> version
+    stored_preferences: dict[tuple[str, str], StoredPreferences] = field(default_factory=dict)
+    borrowers: dict[tuple[str, str], dict[str, object]] = field(default_factory=dict)
+    disputes: dict[tuple[str, str], tuple[Dispute, SealedValue | None, SealedValue | None]] = field(
+        default_factory=dict
+    )  # -> (dispute, details, note)
+    holders: dict[tuple[str, str], HolderRecord] = field(default_factory=dict)
+    notices: dict[UUID, NoticeRecord] = field(default_factory=dict)
+    revocations: dict[tuple[str, str], datetime] = field(default_factory=dict)
+    requests: dict[str, DataRequestRecord] = field(default_factory=dict)
+    answers: dict[tuple[str, str], StoredAnswer] = field(default_factory=dict)
     replies: dict[tuple[str, str], StoredReply] = field(default_factory=dict)
     outbox: list[Envelope] = field(default_factory=list)
     commits: int = 0
@@ -59,6 +76,14 @@ class FakeLoanStore:
             stored = self.db.loans.get(key)
             if stored is None or stored.as_of < item.loan.as_of:
                 self.db.loans[key] = item.loan
+                borrower = item.borrower.borrower
+                self.db.borrowers[key] = {
+                    "borrower_id": borrower.id,
+                    "contact": item.borrower.at_rest(),
+                    "locale": borrower.locale,
+                    "timezone": borrower.timezone,
+                    "region": borrower.region,
+                }
 
     async def save(self, loan: Loan) -> None:
         self.db.loans[(loan.lender_id, loan.loan_id)] = loan
@@ -84,12 +109,162 @@ class FakeLoanStore:
         loan, hold = self.db.holds[(lender_id, hold_id)]
         self.db.holds[(lender_id, hold_id)] = (loan, replace(hold, lifted_at=at))
 
+    async def add_holds(self, lender_id: str, holds: Sequence[tuple[str, Hold]]) -> None:
+        for loan_id, hold in holds:
+            await self.add_hold(lender_id, loan_id, hold)
+
+    async def preferences_of(self, lender_id: str, borrower_id: str) -> StoredPreferences | None:
+        return self.db.stored_preferences.get((lender_id, borrower_id))
+
     async def save_preferences(
-        self, lender_id: str, borrower_id: str, borrower_ref: str, preferences: ContactPreferences
+        self, lender_id: str, borrower_id: str, borrower_ref: str, preferences: StoredPreferences
     ) -> int:
         version = self.db.preferences.get((lender_id, borrower_id), 0) + 1
         self.db.preferences[(lender_id, borrower_id)] = version
+        self.db.stored_preferences[(lender_id, borrower_id)] = preferences
         return version
+
+    async def borrower_of(self, lender_id: str, loan_id: str) -> StoredBorrower | None:
+        loan = self.db.loans.get((lender_id, loan_id))
+        if loan is None:
+            return None
+        b = self.db.borrowers[(lender_id, loan_id)]
+        return StoredBorrower(
+            loan=copy.deepcopy(loan),
+            borrower_id=str(b["borrower_id"]),
+            contact=b["contact"],  # type: ignore[arg-type]
+            locale=str(b["locale"]),
+            timezone=str(b["timezone"]),
+            region=b["region"],  # type: ignore[arg-type]
+            updated_at=loan.as_of,
+            recalled=any(
+                entry.event_type == "collections.loan.placement-recalled"
+                and entry.occurred_at >= loan.as_of
+                for (lender, _), (entry, entry_loan) in self.db.history.items()
+                if (lender, entry_loan) == (lender_id, loan_id)
+            ),
+        )
+
+    async def loans_of_borrower(self, lender_id: str, borrower_ref: str) -> list[StoredBorrower]:
+        found = []
+        for (lender, loan_id), loan in sorted(self.db.loans.items()):
+            if lender == lender_id and loan.borrower_ref == borrower_ref:
+                stored = await self.borrower_of(lender, loan_id)
+                assert stored is not None
+                found.append(stored)
+        return found
+
+    async def erase_contacts(self, lender_id: str, loan_ids: Collection[str]) -> None:
+        for loan_id in loan_ids:
+            self.db.borrowers[(lender_id, loan_id)]["contact"] = None
+
+
+class FakeDisputeStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, dispute: Dispute, details: SealedValue | None) -> bool:
+        key = (dispute.lender_id, dispute.dispute_id)
+        if key in self.db.disputes:
+            return False
+        self.db.disputes[key] = (dispute, details, None)
+        return True
+
+    async def lock(self, lender_id: str, loan_id: str, dispute_id: str) -> Dispute | None:
+        found = self.db.disputes.get((lender_id, dispute_id))
+        return found[0] if found and found[0].loan_id == loan_id else None
+
+    async def resolve(self, dispute: Dispute, note: SealedValue | None) -> None:
+        _, details, _ = self.db.disputes[(dispute.lender_id, dispute.dispute_id)]
+        self.db.disputes[(dispute.lender_id, dispute.dispute_id)] = (dispute, details, note)
+
+    async def of_loan(self, lender_id: str, loan_id: str) -> list[Dispute]:
+        found = [
+            dispute
+            for (lender, _), (dispute, _, _) in self.db.disputes.items()
+            if lender == lender_id and dispute.loan_id == loan_id
+        ]
+        return sorted(found, key=lambda d: d.opened_at)
+
+    async def erase_details(self, lender_id: str, loan_ids: Collection[str]) -> None:
+        for key, (dispute, _, _) in list(self.db.disputes.items()):
+            if dispute.lender_id == lender_id and dispute.loan_id in loan_ids:
+                self.db.disputes[key] = (dispute, None, None)
+
+
+class FakeBorrowerStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def hold(self, holders: Sequence[HolderRecord]) -> None:
+        for holder in holders:
+            key = (holder.lender_id, holder.loan_id)
+            known = self.db.holders.get(key)
+            if known is None or known.since <= holder.since:
+                self.db.holders[key] = holder
+
+    async def release(self, ended: Sequence[tuple[str, str, str]]) -> None:
+        for lender_id, loan_id, assignment_id in ended:
+            known = self.db.holders.get((lender_id, loan_id))
+            if known is not None and known.assignment_id == assignment_id:
+                del self.db.holders[(lender_id, loan_id)]
+
+    async def holder_of(self, lender_id: str, loan_id: str) -> HolderRecord | None:
+        return self.db.holders.get((lender_id, loan_id))
+
+    async def add_notices(self, notices: Sequence[NoticeRecord]) -> None:
+        for notice in notices:
+            self.db.notices.setdefault(notice.notification_id, notice)
+
+    async def notices_of(self, lender_id: str, loan_id: str) -> list[NoticeRecord]:
+        return sorted(
+            (
+                n
+                for n in self.db.notices.values()
+                if (n.lender_id, n.loan_id) == (lender_id, loan_id)
+            ),
+            key=lambda n: n.at,
+        )
+
+    async def revoke_links(self, lender_id: str, loan_id: str, before: datetime) -> None:
+        known = self.db.revocations.get((lender_id, loan_id))
+        self.db.revocations[(lender_id, loan_id)] = max(before, known) if known else before
+
+    async def links_revoked_before(self, lender_id: str, loan_id: str) -> datetime | None:
+        return self.db.revocations.get((lender_id, loan_id))
+
+    async def add_request(self, request: DataRequestRecord) -> None:
+        self.db.requests[request.request_id] = request
+
+    async def requests_of(self, lender_id: str, borrower_ref: str) -> list[DataRequestRecord]:
+        return sorted(
+            (
+                r
+                for r in self.db.requests.values()
+                if (r.lender_id, r.borrower_ref) == (lender_id, borrower_ref)
+            ),
+            key=lambda r: r.requested_at,
+            reverse=True,
+        )
+
+    async def requests(self, request_ids: Collection[str]) -> dict[str, DataRequestRecord]:
+        return {i: self.db.requests[i] for i in request_ids if i in self.db.requests}
+
+    async def add_answers(self, answers: Sequence[StoredAnswer]) -> None:
+        for answer in answers:
+            self.db.answers.setdefault((answer.request_id, answer.service), answer)
+
+    async def answers_of(self, request_id: str) -> list[StoredAnswer]:
+        return [a for (r, _), a in self.db.answers.items() if r == request_id]
+
+    async def mark_ready(
+        self, request_ids: Collection[str], services: Collection[str], at: datetime
+    ) -> None:
+        for request_id in request_ids:
+            request = self.db.requests[request_id]
+            answered = {s for (r, s) in self.db.answers if r == request_id}
+            if request.status == "pending" and set(services) <= answered:
+                self.db.requests[request_id] = replace(request, status="ready", ready_at=at)
 
 
 class FakeHistory:
@@ -154,6 +329,8 @@ class FakeUnitOfWork:
         self.loans = FakeLoanStore(db)
         self.history = FakeHistory(db)
         self.idempotency_keys = FakeIdempotencyKeys(db)
+        self.disputes = FakeDisputeStore(db)
+        self.borrowers = FakeBorrowerStore(db)
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._bind(self.committed.copy())
