@@ -1,5 +1,5 @@
 """Headless Chromium (Debian's ``chromium`` package, driven by Playwright from PyPI; no browser
-download) against the borrowers' site served by uvicorn on a free port.
+download) against the borrowers' site served by uvicorn on a free port, on the real platform.
 
 Each test gets a fresh browser context in its locale; screenshots go to
 ``artifacts/screenshots/`` (kept by CI as artefacts).
@@ -13,16 +13,18 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from uuid import uuid4
 
 import pytest
 import uvicorn
 from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
-from services.intake.application.borrower_desk import Holder
-from tests.support.fake_borrower_desk import FakeBorrowerDesk
-from tests.unit.intake.borrower_site_support import borrower_app
+from deploy.devstack.platform import SERVICES, service_options
+from services.intake.settings import IntakeSettings
+from services.intake.wiring import create_borrower_app
+from tests.harness import eventually
+from tests.infrastructure import TestInfrastructure
+from tests.integration.notifier.stack import Stack, free_port, notifier_stack
 
 CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -30,11 +32,14 @@ LOCALES = ("zh-CN", "en")
 
 
 @asynccontextmanager
-async def serving(app: FastAPI, *, lifespan: Literal["on", "off"] = "off") -> AsyncIterator[str]:
-    """``app`` under uvicorn on a free port of 127.0.0.1, in this event loop; yields its URL."""
+async def serving(
+    app: FastAPI, *, port: int = 0, lifespan: Literal["on", "off"] = "off"
+) -> AsyncIterator[str]:
+    """``app`` under uvicorn on ``port`` of 127.0.0.1 (0: a free one), in this event loop;
+    yields its URL."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", 0))
+    listener.bind(("127.0.0.1", port))
     port = listener.getsockname()[1]
     config = uvicorn.Config(app, log_config=None, access_log=False, lifespan=lifespan)
     server = uvicorn.Server(config)
@@ -114,17 +119,40 @@ class Site:
     new_link: Callable[[], Awaitable[str]]
 
 
+INTAKE = next(s for s in SERVICES if s.name == "intake")
+
+
 @pytest.fixture(scope="session")
-async def site() -> AsyncIterator[Site]:
-    desk = FakeBorrowerDesk()
-    app = borrower_app(desk)
-    async with serving(app) as url:
+async def site(infrastructure: TestInfrastructure) -> AsyncIterator[Site]:
+    """The real site (``create_borrower_app`` with the real desk) beside intake and the
+    notifier on real Kafka and PostgreSQL, with the local providers. A new link is what a
+    borrower gets: a loan reported through intake's lender API, its first reminder sent, and
+    the link read from that SMS in the providers' journal (the notifier mints it with the
+    platform's link keys, pointing at this site)."""
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    async with notifier_stack(infrastructure, borrower_base_url=base) as stack:
+        platform = stack.platform
+        options = service_options(
+            INTAKE,
+            platform.database_urls["intake"],
+            infrastructure.kafka_bootstrap,
+            platform.secrets,
+            platform.namespace,
+        )
+        app = create_borrower_app(IntakeSettings(**options, borrower_base_url=base))
+        async with serving(app, port=port, lifespan="on") as url:
 
-        async def new_link() -> str:
-            token = desk.add_loan(
-                f"L-{uuid4().hex[:12]}",
-                held_by=Holder("agency-north", "North Recovery", "+86 10 5555 0101"),
-            )
-            return f"{url}/b/{token}"
+            async def new_link() -> str:
+                loan_id, phone = await stack.report_loan()
+                await stack.make_due(loan_id, step=1)
+                await eventually(lambda: _messages(stack, phone), within=30)
+                (sms,) = stack.providers.journal.messages(phone)
+                (link,) = [word for word in sms.body.split() if word.startswith(f"{base}/b/")]
+                return link
 
-        yield Site(url, new_link)
+            yield Site(url, new_link)
+
+
+async def _messages(stack: Stack, phone: str) -> bool:
+    return bool(stack.providers.journal.messages(phone))
