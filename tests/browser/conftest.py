@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import pytest
 import uvicorn
@@ -20,11 +20,18 @@ from fastapi import FastAPI
 from playwright.async_api import Browser, BrowserContext, Page, async_playwright
 
 from deploy.devstack.platform import SERVICES, service_options
+from deploy.local_providers.server import running_providers
+from deploy.local_providers.server import serving as serve_receipts
 from services.intake.settings import IntakeSettings
 from services.intake.wiring import create_borrower_app
-from tests.harness import eventually
+from tests.harness import eventually, running_platform
 from tests.infrastructure import TestInfrastructure
-from tests.integration.notifier.stack import Stack, free_port, notifier_stack
+from tests.integration.notifier.stack import (
+    Stack,
+    emulator_config,
+    free_port,
+    notifier_settings,
+)
 
 CHROMIUM = os.environ.get("BROWSER_TESTS_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
@@ -131,7 +138,7 @@ async def site(infrastructure: TestInfrastructure) -> AsyncIterator[Site]:
     platform's link keys, pointing at this site)."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    async with notifier_stack(infrastructure, borrower_base_url=base) as stack:
+    async with every_service(infrastructure, borrower_base_url=base) as stack:
         platform = stack.platform
         options = service_options(
             INTAKE,
@@ -152,6 +159,24 @@ async def site(infrastructure: TestInfrastructure) -> AsyncIterator[Site]:
                 return link
 
             yield Site(url, new_link)
+
+
+@asynccontextmanager
+async def every_service(
+    infrastructure: TestInfrastructure, **notifier: Any
+) -> AsyncIterator[Stack]:
+    """The four services (a data request is ready once the notifier, the gateway and
+    compliance answered), the notifier sending to the local providers (as in
+    ``notifier_stack``, which runs intake and the notifier only)."""
+    port = free_port()
+    receipts = f"http://127.0.0.1:{port}/v1/receipts"
+    async with running_providers(emulator_config(receipts)) as providers:
+        options = {"notifier": notifier_settings(providers, receipts, **notifier)}
+        async with (
+            running_platform(infrastructure, settings=options) as platform,
+            serve_receipts(platform.apps["notifier"], port=port),
+        ):
+            yield Stack(platform, providers)
 
 
 async def _messages(stack: Stack, phone: str) -> bool:

@@ -1,7 +1,9 @@
 """A borrower's visit in a real browser, JavaScript off, in each locale: open the page from
 the link, file a dispute, change contact preferences, request their data; a tampered link
-shows the neutral page. Screenshots of each step go to artifacts/screenshots/."""
+shows the neutral page; an access request becomes ready with what each service holds.
+Screenshots of each step go to artifacts/screenshots/."""
 
+import asyncio
 import re
 
 import pytest
@@ -28,6 +30,11 @@ WORDS = {
         "to": "至",
         "details": "详细说明（选填）",
         "neutral": "无法打开此链接",
+        "ready": "已完成",
+        "intake": "债权方报告的贷款信息",
+        "notifier": "发送给您的通知",
+        "agency_gateway": "催收机构",
+        "compliance": "合规审计记录",
     },
     "en": {
         "heading": "Your account with Demo Consumer Finance",
@@ -45,6 +52,11 @@ WORDS = {
         "to": "To",
         "details": "Details (optional)",
         "neutral": "This link cannot be opened",
+        "ready": "ready",
+        "intake": "Your loan, as the lender reported it",
+        "notifier": "Messages sent to you",
+        "agency_gateway": "Collection agencies",
+        "compliance": "Audit log",
     },
 }
 
@@ -126,3 +138,22 @@ async def test_a_tampered_link_shows_the_neutral_page(
     await expect(page.get_by_role("heading", level=1)).to_have_text(WORDS[locale]["neutral"])
     assert "Demo Consumer Finance" not in await page.content()
     await shots.take(page, "neutral")
+
+
+async def test_an_access_request_becomes_ready_with_what_each_service_holds(
+    site: Site, context: BrowserContext, locale: str, shots: Shots
+) -> None:
+    page = await open_link(context, await site.new_link())
+    words = WORDS[locale]
+    await page.get_by_label(words["access"]).check()
+    await page.get_by_role("button", name=words["data"]).click()
+    for _ in range(120):  # intake, the notifier, the gateway and compliance answer
+        if words["ready"] in await page.locator("dd").last.inner_text():
+            break
+        await asyncio.sleep(0.5)
+        await page.reload()
+    await expect(page.locator("dd").last).to_have_text(words["ready"])
+    for service in ("intake", "notifier", "agency_gateway", "compliance"):
+        await expect(page.get_by_role("heading", name=words[service], level=2)).to_be_visible()
+    await expect(page.get_by_text("+86139").first).to_be_visible()  # their phone, opened for them
+    await shots.take(page, "data-ready")
