@@ -5,6 +5,7 @@ guessing, RFC 8058 one-click, and no token in any log."""
 import base64
 import hashlib
 import logging
+import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
@@ -541,3 +542,32 @@ async def test_no_token_reaches_a_log_over_a_whole_visit_and_an_error(
         root.handlers[:], level = saved
         root.setLevel(level)
         structlog.reset_defaults()
+
+
+def _luminance(colour: str) -> float:
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(one: str, other: str) -> float:
+    high, low = sorted((_luminance(one), _luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_every_text_colour_has_at_least_wcag_aa_contrast() -> None:
+    """Each text colour of the style on white and on the lightest tinted box; the button's
+    white text on its own background (WCAG 2 AA: 4.5:1)."""
+    from services.intake.api.borrower_site import CSS
+
+    texts = set(re.findall(r"(?<![-\w])color:(#[0-9a-f]{6})", CSS))
+    backgrounds = {"#ffffff", *re.findall(r"background:(#[0-9a-f]{6})", CSS)}
+    assert texts
+    assert len(backgrounds) > 1
+    button = re.search(r"button\{[^}]*color:(#[0-9a-f]{6})[^}]*background:(#[0-9a-f]{6})", CSS)
+    assert button is not None
+    assert _contrast(button.group(1), button.group(2)) >= 4.5
+    light = [b for b in backgrounds if _luminance(b) > 0.5]
+    for text in texts - {button.group(1)}:
+        for background in light:
+            assert _contrast(text, background) >= 4.5, (text, background)
