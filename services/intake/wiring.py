@@ -139,7 +139,9 @@ def create_borrower_app(
     app.include_router(me.router)
     declare_problem_responses(app)
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes)
-    app.add_middleware(BorrowerSiteGuard, style_hash=borrower_site.STYLE_HASH)
+    app.add_middleware(
+        BorrowerSiteGuard, style_hash=borrower_site.STYLE_HASH, error_page=borrower_site.error_page
+    )
     app.state.borrower_site = BorrowerSite(
         desk=desk,
         csrf=LinkCsrf.from_link_keys(settings.link_keys.get_secret_value()),

@@ -11,6 +11,7 @@ import hashlib
 import hmac
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
@@ -18,7 +19,7 @@ from urllib.parse import urlsplit
 import structlog
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from limits import RateLimitItem, parse
 from limits.storage import MemoryStorage
@@ -27,7 +28,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.intake.application.borrower_desk import BorrowerDesk, LinkRefusedError
 from shared.borrower_links import LinkClaims
-from shared.http.problems import ProblemError, problem_response
+from shared.http.problems import RETRY_AFTER_SECONDS, ProblemError
+from shared.kafka.faults import is_transient
 
 log = structlog.get_logger(__name__)
 
@@ -63,16 +65,22 @@ def security_headers(style_hash: str) -> list[tuple[bytes, bytes]]:
     return [(name.lower().encode(), value.encode()) for name, value in headers.items()]
 
 
+ErrorPage = Callable[[Request, int], Response]
+"""The answer to an error no handler answered: the request (never logged) and the status."""
+
+
 class BorrowerSiteGuard:
     """Pure ASGI middleware around the whole site: every response gets the security headers
-    (replacing any ``Cache-Control``), and an error no handler answered becomes a plain 500 that
-    is logged by its type and place only (not the path, which holds the token, nor the message).
+    (replacing any ``Cache-Control``), and an error no handler answered becomes ``error_page``
+    (503 with ``Retry-After`` when retrying can succeed, such as the database away; else 500),
+    logged by its type and place only (not the path, which holds the token, nor the message).
     Nothing is re-raised to the server, whose own error log would print the request."""
 
-    def __init__(self, app: ASGIApp, style_hash: str) -> None:
+    def __init__(self, app: ASGIApp, style_hash: str, error_page: ErrorPage) -> None:
         self._app = app
         self._headers = security_headers(style_hash)
         self._names = {name for name, _ in self._headers}
+        self._error_page = error_page
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -91,14 +99,19 @@ class BorrowerSiteGuard:
         try:
             await self._app(scope, receive, with_headers)
         except Exception as error:
-            log.error(
-                "unhandled error on the borrowers' site",
+            transient = is_transient(error)
+            (log.warning if transient else log.error)(
+                "transient error on the borrowers' site"
+                if transient
+                else "unhandled error on the borrowers' site",
                 error_type=type(error).__name__,
                 where=traceback.format_tb(error.__traceback__)[-3:],
             )
             if started:
                 return
-            response = problem_response(500, "Internal error", "The error was logged.")
+            response = self._error_page(Request(scope), 503 if transient else 500)
+            if transient:
+                response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
             await response(scope, receive, with_headers)
 
 

@@ -39,6 +39,7 @@ from shared.events.borrowers import DataRequestKind, DisputeReason
 from shared.events.limits import storable_note
 from shared.events.models import InconvenientTime
 from shared.events.money import Money
+from shared.http.problems import HTTP_TITLES, problem_response
 from shared.vocabulary import Channel
 
 TEMPLATES = Path(__file__).parent / "borrower_templates"
@@ -214,6 +215,18 @@ async def _too_many(request: Request, error: Exception) -> Response:
         {"Retry-After": str(error.retry_after)},
         minutes=minutes,
     )
+
+
+def error_page(request: Request, status: int) -> Response:
+    """What an error no handler answered gives (the site's guard calls it): on the page, a
+    page saying to retry (503) or that something went wrong (500); on the API, problem+json."""
+    if not request.url.path.startswith("/b/"):
+        if status == 503:
+            detail = "A service this one depends on is briefly unavailable; retry later."
+            return problem_response(503, HTTP_TITLES[503], detail)
+        return problem_response(500, "Internal error", "The error was logged.")
+    key = "unavailable" if status == 503 else "error"
+    return message_page(request, choose_locale(request, None), status, key)
 
 
 def answer_link_refusals(app: FastAPI) -> None:

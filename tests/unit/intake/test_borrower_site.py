@@ -9,6 +9,7 @@ import re
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from html.parser import HTMLParser
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -525,6 +526,7 @@ async def test_no_token_reaches_a_log_over_a_whole_visit_and_an_error(
                 f"/b/{token}/unsubscribe", content="List-Unsubscribe=One-Click", headers=FORM
             )
         assert failed.status_code == 500
+        assert "Something went wrong" in failed.text or "出错了" in failed.text
         assert failed.headers["content-security-policy"].startswith("default-src 'none'")
         assert failed.headers["cache-control"] == "no-store"
         assert token not in failed.text
@@ -542,6 +544,33 @@ async def test_no_token_reaches_a_log_over_a_whole_visit_and_an_error(
         root.handlers[:], level = saved
         root.setLevel(level)
         structlog.reset_defaults()
+
+
+class UnavailableDesk(FakeBorrowerDesk):
+    async def view(self, claims: object) -> Any:
+        raise ConnectionError("the database is away")
+
+    async def open_dispute(self, *args: object) -> Any:
+        raise ValueError("a bug")
+
+
+async def test_an_unavailable_database_is_a_503_to_retry_and_a_bug_a_500() -> None:
+    desk = UnavailableDesk()
+    token = desk.add_loan()
+    auth = {"Authorization": f"Bearer {token}"}
+    async with client_of(borrower_app(desk)) as client:
+        page = await client.get(f"/b/{token}?lang=en")
+        api = await client.get("/v1/me", headers=auth)
+        bug = await client.post("/v1/me/disputes", json={"reason": "other"}, headers=auth)
+    assert page.status_code == 503
+    assert page.headers["retry-after"] == "5"
+    assert "This page is briefly unavailable" in page.text
+    assert page.headers["content-security-policy"].startswith("default-src 'none'")
+    assert api.status_code == 503
+    assert api.headers["content-type"] == "application/problem+json"
+    assert api.headers["retry-after"] == "5"
+    assert bug.status_code == 500
+    assert bug.json()["title"] == "Internal error"
 
 
 def _luminance(colour: str) -> float:
