@@ -69,10 +69,11 @@ class Replica:
     log_path: Path
     process: ManagedProcess | None = None
     kills: int = 0
+    entry: tuple[str, ...] = ()  # after ``-m services.<service>``: ("borrower",) for the site
 
     @property
     def name(self) -> str:
-        return f"{self.service}-{self.index}"
+        return "-".join([self.service, *self.entry, str(self.index)])
 
     @property
     def url(self) -> str:
@@ -84,7 +85,7 @@ class Replica:
         extra = {f"{prefix}{name.upper()}": str(value) for name, value in settings.items()}
         self.process = ManagedProcess(
             self.name,
-            [sys.executable, "-m", f"services.{self.service}"],
+            [sys.executable, "-m", f"services.{self.service}", *self.entry],
             log_path=self.log_path,
             env={**os.environ, "PYTHONUNBUFFERED": "1", **self.env, **extra},
             cwd=REPO,
@@ -131,6 +132,7 @@ class ProcessPlatform:
     providers: ManagedProcess
     providers_url: str
     options: dict[str, dict[str, Any]] = field(default_factory=dict)
+    borrower_site: Replica | None = None  # intake's borrowers' site, when asked for
 
     def first(self, service: str) -> Replica:
         return self.replicas[service][0]
@@ -180,8 +182,11 @@ async def process_platform(
     infrastructure: TestInfrastructure,
     logs: Path,
     settings: Mapping[str, Mapping[str, Any]] | None = None,
+    *,
+    borrower_site: bool = False,
 ) -> AsyncIterator[ProcessPlatform]:
-    """Start everything, wait until every replica is ready; stop everything on exit."""
+    """Start everything, wait until every replica is ready; stop everything on exit.
+    ``borrower_site``: intake's borrowers' site too, which the notifier's links point at."""
     run = uuid4().hex[:8]
     namespace = f"f{run}."
     secrets = PlatformSecrets.generate()
@@ -198,8 +203,9 @@ async def process_platform(
     auditor = await issuer.issue(Role.AUDITOR, ALL_LENDERS, "fault suite: every lender")
     urls = await _migrate(infrastructure, run)
     ports = {name: [free_port() for _ in range(n)] for name, n in REPLICAS.items()}
-    http_port, smtp_port = free_port(), free_port()
+    http_port, smtp_port, site_port = free_port(), free_port(), free_port()
     receipts = f"http://127.0.0.1:{ports['notifier'][0]}/v1/receipts"
+    site_url = f"http://127.0.0.1:{site_port}"
     state = logs / "local_providers"
     certificate, _ = self_signed_certificate(state)
     async with AsyncExitStack() as stack:
@@ -234,7 +240,9 @@ async def process_platform(
                 "aliyun_endpoint": f"{providers_url}/aliyun/",
                 "smtp_port": smtp_port,
                 "smtp_ca_file": str(certificate),
+                "borrower_base_url": site_url,
             },
+            "intake": {"borrower_base_url": site_url},
         }
         proxies: dict[str, TcpProxy] = {}
         for name in ("notifier", "agency_gateway", "compliance"):
@@ -277,6 +285,21 @@ async def process_platform(
                 replica.start()
                 replicas[service.name].append(replica)
         everyone = [r for group in replicas.values() for r in group]
+        site = None
+        if borrower_site:
+            intake = replicas["intake"][0]
+            site_env = {**intake.env, "INTAKE_BORROWER_HTTP_PORT": str(site_port)}
+            site = Replica(
+                "intake",
+                1,
+                site_port,
+                site_env,
+                logs / "intake-borrower-1.log",
+                entry=("borrower",),
+            )
+            stack.push_async_callback(site.stop)
+            site.start()
+            everyone.append(site)
         await asyncio.gather(*(replica.ready() for replica in everyone))
         yield ProcessPlatform(
             infrastructure,
@@ -289,4 +312,5 @@ async def process_platform(
             providers,
             providers_url,
             options,
+            site,
         )

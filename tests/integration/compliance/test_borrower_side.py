@@ -275,10 +275,12 @@ async def test_disputes_data_requests_and_answers_are_logged_without_personal_da
 
     entries = await eventually(outcome_logged, within=30)
     logged_answers = [e["entry"]["data"] for e in entries if e["type"] == ANSWERED]
-    assert {(a["service"], a["sealed"]) for a in logged_answers} == {
-        ("notifier", True),
-        ("compliance", False),
+    # The test's notifier answer, compliance's own, and those of the platform's running
+    # notifier and gateway: sealed exactly when the service holds personal data.
+    assert {("notifier", True), ("compliance", False)} <= {
+        (a["service"], a["sealed"]) for a in logged_answers
     }
+    assert all(a["sealed"] is (a["service"] != "compliance") for a in logged_answers)
     for a in logged_answers:
         assert (a["request_id"], a["kind"], a["borrower_ref"]) == (
             request.request_id,
@@ -359,11 +361,14 @@ async def test_the_log_verifies_after_the_borrowers_details_are_erased(
             runtime, DATA_REQUEST_ANSWERED, lender, loan_id, answered(request, service, sealed)
         )
 
-    after = await eventually(
-        lambda: timeline_with(platform, loan_id, {REQUESTED: 1, ANSWERED: 3}), within=60
-    )
+    async def every_service_answered() -> list[dict[str, Any]] | None:
+        entries = await timeline(platform, loan_id)
+        answers = [e for e in entries if e["type"] == ANSWERED]
+        services = {e["entry"]["data"]["service"] for e in answers}
+        return entries if services == {"notifier", "agency_gateway", "compliance"} else None
+
+    after = await eventually(every_service_answered, within=60)
     logged = [e["entry"]["data"] for e in after if e["type"] == ANSWERED]
-    assert {a["service"] for a in logged} == {"notifier", "agency_gateway", "compliance"}
     ours = next(a for a in logged if a["service"] == "compliance")
     assert ours["counts"]["erased"] == 0  # compliance erases nothing: it holds no details
     no_personal_data(after, sealed_values)
