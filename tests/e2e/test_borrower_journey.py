@@ -254,16 +254,6 @@ async def test_a_dispute_holds_every_agency_until_the_lender_rejects_it(journey:
 
 async def test_a_dispute_cancels_the_reminders_still_to_come(journey: Journey) -> None:
     borrower = await journey.report(days=3)
-    engine = create_async_engine(journey.platform.database_urls["notifier"])
-    try:
-        async with engine.begin() as connection:  # time passes: the first reminder is due
-            await connection.execute(
-                text("UPDATE notifications SET due_at = now() WHERE loan_id = :loan AND step = 1"),
-                {"loan": borrower.loan_id},
-            )
-    finally:
-        await engine.dispose()
-    token = await journey.link(borrower)
 
     async def scheduled() -> list[dict[str, Any]]:
         return [
@@ -271,6 +261,21 @@ async def test_a_dispute_cancels_the_reminders_still_to_come(journey: Journey) -
         ]
 
     assert await eventually(scheduled, within=30)
+    engine = create_async_engine(journey.platform.database_urls["notifier"])
+    try:
+        async with engine.begin() as connection:  # time passes: the first reminder is due
+            await connection.execute(
+                text(
+                    "UPDATE notifications SET due_at = now() "
+                    "WHERE loan_id = :loan AND status = 'scheduled' "
+                    "AND step = (SELECT min(step) FROM notifications WHERE loan_id = :loan)"
+                ),
+                {"loan": borrower.loan_id},
+            )
+    finally:
+        await engine.dispose()
+    token = await journey.link(borrower)
+    assert await eventually(scheduled, within=30)  # the cadence's later steps
     filed = await journey.me(token, "POST", "/v1/me/disputes", json={"reason": "already_paid"})
     assert filed.status_code == 201, filed.text
 
