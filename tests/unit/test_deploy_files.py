@@ -1,6 +1,7 @@
 """The deploy files match the code: the Kubernetes manifests are valid objects, Compose and
 Kubernetes hand each service only settings it reads and run only modules the image holds, and
-the image holds every package the services import and their migrations.
+the image holds every package the services import and their migrations. The dev stack,
+Compose and Kubernetes all run the borrowers' site and give the link keys to what uses them.
 
 All static: no Docker, no cluster, no network (``kubernetes-validate`` bundles its schemas).
 """
@@ -11,15 +12,20 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kubernetes_validate
 import pytest
 import yaml
 from kubernetes_validate.utils import all_versions
 
-from deploy.devstack.platform import SERVICES, Service
+from deploy.devstack import platform
+from deploy.devstack.infrastructure import LocalInfrastructure
+from deploy.devstack.platform import SERVICES, PlatformSecrets, Service, ServiceProcess
 from deploy.keys import KeysSettings
+from services.intake.settings import IntakeSettings
+from services.notifier.settings import NotifierSettings
+from shared.crypto import KeyRing
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -31,6 +37,12 @@ KEYS_COMMAND = ["python", "-m", "deploy.keys"]
 # Where the operator runs ``python -m deploy.keys``: the Compose tool service, and (by
 # ``kubectl exec``) the intake container, which therefore also holds the command's settings.
 KEYS_RUN_IN = {"compose.yaml: keys", "intake: intake"}
+# Intake's second entry point, on intake's settings and database (the lender API is the first).
+BORROWER_SITE = ["python", "-m", "services.intake", "borrower"]
+BORROWER_SITE_PORT = IntakeSettings.model_fields["borrower_http_port"].default
+# What reads the link keys: the notifier mints links, the borrowers' site opens them; intake's
+# lender API never does, so Compose and Kubernetes give it none.
+LINK_KEY_READERS = (["python", "-m", "services.notifier"], BORROWER_SITE)
 
 
 def _load(path: Path) -> Any:
@@ -73,6 +85,8 @@ class Container:
     command: list[str]
     env: dict[str, str | None]  # None: the value comes from a Secret or a ConfigMap
     config_map_keys: list[tuple[str, str]]  # (ConfigMap name, key) the env reads
+    # Kubernetes: where each such variable comes from, ("configMap" | "secret", name, key)
+    sources: dict[str, tuple[str, str, str]]
 
 
 def compose_containers() -> Iterator[Container]:
@@ -81,7 +95,7 @@ def compose_containers() -> Iterator[Container]:
         if "build" in spec:
             env = {key: str(value) for key, value in spec.get("environment", {}).items()}
             command = spec.get("entrypoint", []) + spec["command"]
-            yield Container(f"compose.yaml: {name}", command, dict(env), [])
+            yield Container(f"compose.yaml: {name}", command, dict(env), [], {})
 
 
 def k8s_containers() -> Iterator[Container]:
@@ -93,16 +107,22 @@ def k8s_containers() -> Iterator[Container]:
         for container in pod.get("initContainers", []) + pod["containers"]:
             env: dict[str, str | None] = {}
             refs = []
+            sources = {}
             for variable in container.get("env", []):
                 env[variable["name"]] = variable.get("value")
                 ref = variable.get("valueFrom", {}).get("configMapKeyRef")
                 if ref is not None:
                     refs.append((ref["name"], ref["key"]))
+                    sources[variable["name"]] = ("configMap", ref["name"], ref["key"])
+                secret = variable.get("valueFrom", {}).get("secretKeyRef")
+                if secret is not None:
+                    sources[variable["name"]] = ("secret", secret["name"], secret["key"])
             yield Container(
                 f"{document['metadata']['name']}: {container['name']}",
                 container["command"],
                 env,
                 refs,
+                sources,
             )
 
 
@@ -110,9 +130,10 @@ CONTAINERS = [*compose_containers(), *k8s_containers()]
 
 
 def services_run_by(command: list[str]) -> list[Service]:
-    """``python -m services.<name>`` runs one service; ``python -m deploy.migrate a b``
-    migrates the services named; ``python -m deploy.keys`` and the local providers (a
-    development tool, configured by its arguments) run none."""
+    """``python -m services.<name>`` runs one service (``python -m services.intake borrower``:
+    intake's borrowers' site); ``python -m deploy.migrate a b`` migrates the services named;
+    ``python -m deploy.keys`` and the local providers (a development tool, configured by its
+    arguments) run none."""
     assert command[:2] == ["python", "-m"], command
     module, arguments = command[2], command[3:]
     if module in ("deploy.keys", "deploy.local_providers"):
@@ -121,7 +142,16 @@ def services_run_by(command: list[str]) -> list[Service]:
         return [BY_NAME[name] for name in arguments]
     match = re.fullmatch(r"services\.(\w+)", module)
     assert match is not None, f"{module} is not a service"
+    assert not arguments or command == BORROWER_SITE, command
     return [BY_NAME[match.group(1)]]
+
+
+def runs(container: Container, command: list[str]) -> bool:
+    return container.command == command
+
+
+def is_k8s(container: Container) -> bool:
+    return not container.where.startswith("compose.yaml:")
 
 
 def test_the_bundled_schemas_cover_the_kubernetes_version() -> None:
@@ -142,8 +172,9 @@ def test_every_manifest_is_in_the_kustomization() -> None:
 
 
 def test_every_service_runs_with_its_migrations_first() -> None:
-    for where in ("compose.yaml", *(f"{s.name.replace('_', '-')}:" for s in SERVICES)):
-        containers = [c for c in CONTAINERS if c.where.startswith(where)]
+    """In Compose as a whole, and in each Kubernetes Deployment (the borrowers' site's too)."""
+    for where in {c.where.split(":")[0] for c in CONTAINERS}:
+        containers = [c for c in CONTAINERS if c.where.startswith(f"{where}:")]
         migrated = {
             s.name
             for c in containers
@@ -215,6 +246,175 @@ def test_the_config_map_holds_every_key_the_containers_read() -> None:
         for key in document["data"]
     }
     assert {ref for container in CONTAINERS for ref in container.config_map_keys} <= data
+
+
+def _compose_services() -> dict[str, Any]:
+    services: dict[str, Any] = _load(DEPLOY / "compose.yaml")["services"]
+    return services
+
+
+def _deployments() -> list[dict[str, Any]]:
+    return [document for document in kustomize() if document["kind"] == "Deployment"]
+
+
+class _Servers:
+    """What ``platform.prepare`` asks of the dev stack's Kafka and PostgreSQL."""
+
+    kafka_bootstrap = "127.0.0.1:9092"
+
+    async def create_database(self, name: str) -> None:
+        pass
+
+    def postgres_url(self, name: str) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:54329/{name}"
+
+
+@pytest.fixture
+async def dev_stack(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[list[ServiceProcess], PlatformSecrets]:
+    """The processes ``make run`` starts and the keys it made, without its servers: the
+    migrations, the demo keys and agencies (their I/O) are skipped."""
+
+    async def nothing(*args: object, **kwargs: object) -> None:
+        pass
+
+    for step in ("upgrade_to_head", "issue_demo_keys", "seed_demo_agencies"):
+        monkeypatch.setattr(platform, step, nothing)
+    processes = await platform.prepare(cast(LocalInfrastructure, _Servers()), tmp_path)
+    return processes, PlatformSecrets.load_or_create(tmp_path / "secrets.json")
+
+
+def test_the_dev_stack_gives_each_process_only_settings_its_service_reads(
+    dev_stack: tuple[list[ServiceProcess], PlatformSecrets],
+) -> None:
+    """The borrowers' site included (intake's settings); the services themselves by field
+    name: tests/unit/test_service_settings.py."""
+    processes, _ = dev_stack
+    assert {p.name for p in processes} == {*BY_NAME, platform.BORROWER_SITE}
+    for process in processes:
+        service = BY_NAME["intake" if process.name == platform.BORROWER_SITE else process.name]
+        readable = {
+            f"{service.env_prefix}{field.upper()}" for field in service.settings.model_fields
+        }
+        assert set(process.env) <= readable, process.name
+
+
+def test_every_link_key_holder_gets_them_in_the_dev_stack_compose_and_kubernetes(
+    dev_stack: tuple[list[ServiceProcess], PlatformSecrets],
+) -> None:
+    """One ring for all (the notifier's links open at the borrowers' site): the dev stack's
+    secret, Compose's dev-only ring, and in Kubernetes each holder's keys Secret."""
+    processes, keys = dev_stack
+    holders = [service for service in SERVICES if service.holds("link_keys")]
+    assert {service.name for service in holders} == {"intake", "notifier"}
+    for service in holders:
+        name = f"{service.env_prefix}LINK_KEYS"
+        (process,) = [p for p in processes if p.name == service.name]
+        assert process.env[name] == keys.link_keys
+        for in_k8s in (False, True):
+            given = [
+                c
+                for c in CONTAINERS
+                if is_k8s(c) == in_k8s
+                and "deploy.migrate" not in c.command
+                and service in services_run_by(c.command)
+                and name in c.env
+            ]
+            assert given, (service.name, "Kubernetes" if in_k8s else "Compose")
+            for container in given:
+                if in_k8s:
+                    assert container.sources[name][::2] == ("secret", "link-keys"), container
+    rings = {v for c in CONTAINERS for k, v in c.env.items() if k.endswith("_LINK_KEYS")}
+    (ring,) = rings - {None}  # Kubernetes: from Secrets (None); Compose: the one dev ring
+    assert ring is not None
+    assert KeyRing.parse(ring).primary
+
+
+def test_the_link_keys_go_only_to_what_mints_or_opens_links() -> None:
+    """Compose and Kubernetes: the notifier and the borrowers' site, not intake's lender API
+    (nor a migration or the key command)."""
+    holding = {c.where for c in CONTAINERS if any(k.endswith("_LINK_KEYS") for k in c.env)}
+    readers = {c.where for c in CONTAINERS if c.command in LINK_KEY_READERS}
+    assert holding == readers
+    assert {"compose.yaml: notifier", "compose.yaml: borrower-site"} <= readers
+    assert {"notifier: notifier", "borrower-site: borrower-site"} <= readers
+
+
+def test_the_links_point_at_the_borrowers_site(
+    dev_stack: tuple[list[ServiceProcess], PlatformSecrets],
+) -> None:
+    # Dev stack: the notifier's base URL (its default) is where the dev stack serves the site.
+    processes, _ = dev_stack
+    (notifier,) = [p for p in processes if p.name == "notifier"]
+    (site,) = [p for p in processes if p.name == platform.BORROWER_SITE]
+    given = {name.removeprefix("NOTIFIER_").lower(): value for name, value in notifier.env.items()}
+    base_url = NotifierSettings.model_validate(given).borrower_base_url
+    assert base_url == site.env["INTAKE_BORROWER_BASE_URL"] == f"http://127.0.0.1:{site.port}"
+    # Compose: the same URL for both, on the port the site publishes.
+    (notifier_env,) = [c.env for c in CONTAINERS if c.where == "compose.yaml: notifier"]
+    (site_env,) = [c.env for c in CONTAINERS if c.where == "compose.yaml: borrower-site"]
+    base = notifier_env["NOTIFIER_BORROWER_BASE_URL"]
+    assert base is not None
+    assert base == site_env["INTAKE_BORROWER_BASE_URL"]
+    assert base.startswith("http://localhost:")
+    published = _compose_services()["borrower-site"]["ports"]
+    assert f"{base.rsplit(':', 1)[1]}:{BORROWER_SITE_PORT}" in published
+    # Kubernetes: both read the one ConfigMap key.
+    (notifier_pod,) = [c for c in CONTAINERS if c.where == "notifier: notifier"]
+    (site_pod,) = [c for c in CONTAINERS if c.where == "borrower-site: borrower-site"]
+    source = notifier_pod.sources["NOTIFIER_BORROWER_BASE_URL"]
+    assert source[0] == "configMap"
+    assert site_pod.sources["INTAKE_BORROWER_BASE_URL"] == source
+
+
+def test_the_borrowers_site_runs_in_the_dev_stack_compose_and_kubernetes(
+    dev_stack: tuple[list[ServiceProcess], PlatformSecrets],
+) -> None:
+    """Intake's second entry point on intake's settings and database, on its own port, with
+    its health checked like the services'."""
+    processes, _ = dev_stack
+    (intake,) = [p for p in processes if p.name == "intake"]
+    (site,) = [p for p in processes if p.argv[1:] == BORROWER_SITE[1:]]
+    assert site.port == BORROWER_SITE_PORT
+    assert site.argv[0] == intake.argv[0]
+    assert site.env.items() >= intake.env.items()  # intake's settings, database and keys
+    # Compose: after the migrations (the shared service block), on intake's database.
+    services = _compose_services()
+    (name,) = [n for n, spec in services.items() if spec.get("command") == BORROWER_SITE]
+    spec = services[name]
+    assert spec["depends_on"]["migrate"] == {"condition": "service_completed_successfully"}
+    assert (
+        spec["environment"]["INTAKE_DATABASE_URL"]
+        == services["intake"]["environment"]["INTAKE_DATABASE_URL"]
+    )
+    assert f"{BORROWER_SITE_PORT}:{BORROWER_SITE_PORT}" in spec["ports"]
+    assert f"127.0.0.1:{BORROWER_SITE_PORT}/healthz" in " ".join(spec["healthcheck"]["test"])
+    # Kubernetes: a Deployment like intake's, probed, behind a Service.
+    deployments = {d["metadata"]["name"]: d["spec"]["template"] for d in _deployments()}
+    (site_name,) = [
+        n for n, t in deployments.items() if t["spec"]["containers"][0]["command"] == BORROWER_SITE
+    ]
+    pod, intake_pod = deployments[site_name]["spec"], deployments["intake"]["spec"]
+    (container,) = pod["containers"]
+    (port,) = container["ports"]
+    assert port["containerPort"] == BORROWER_SITE_PORT
+    assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": port["name"]}
+    assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": port["name"]}
+    assert pod["securityContext"] == intake_pod["securityContext"]
+    assert container["resources"] == intake_pod["containers"][0]["resources"]
+    (site_pod,) = [c for c in CONTAINERS if c.where == f"{site_name}: {container['name']}"]
+    (intake_container,) = [c for c in CONTAINERS if c.where == "intake: intake"]
+    assert (
+        site_pod.sources["INTAKE_DATABASE_URL"] == intake_container.sources["INTAKE_DATABASE_URL"]
+    )
+    labels = deployments[site_name]["metadata"]["labels"]
+    assert any(
+        d["kind"] == "Service"
+        and labels.items() >= d["spec"]["selector"].items()
+        and {"targetPort": port["name"]}.items() <= d["spec"]["ports"][0].items()
+        for d in kustomize()
+    )
 
 
 def _dockerfile_copies() -> list[str]:
