@@ -32,6 +32,7 @@ from tests.e2e.process_platform import ProcessPlatform, process_platform
 from tests.harness import eventually
 from tests.infrastructure import TestInfrastructure
 from tests.support.factories import report
+from tests.support.table_scan import scan
 
 LINK = re.compile(r"https?://127\.0\.0\.1:\d+/b/(b1\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)")
 SETTINGS: dict[str, dict[str, Any]] = {
@@ -40,11 +41,19 @@ SETTINGS: dict[str, dict[str, Any]] = {
 }
 ACTIVE = frozenset({"placed", "acknowledged"})  # an assignment's statuses while it is held
 WITHIN_SECONDS = 10.0  # "within seconds": a hold reaches every party in well under this
+STAYS_SEALED = frozenset(
+    (service, "outbox") for service in ("intake", "notifier", "agency_gateway")
+)
+"""Where a sealed value of an erased loan may still rest, and why: events already published
+(the report that carried the contact details under the transit keys, a service's sealed
+answer) wait in their service's outbox until its retention job deletes them
+(``<PREFIX>OUTBOX_RETENTION_HOURS``, 168 by default); they hold no plaintext."""
 
 
 @dataclass
 class Borrower:
     loan_id: str
+    name: str
     phone: str
     email: str
 
@@ -72,8 +81,9 @@ class Journey:
         local_now = datetime.now(UTC).astimezone(ZoneInfo(zone))
         borrower = Borrower(
             f"L-{uuid4().hex[:12]}",
+            f"Borrower {uuid4().hex[:10]}",
             f"+86139{uuid4().int % 10**8:08d}",
-            f"{uuid4().hex[:10]}@ex.com",
+            f"{uuid4().hex[:10]}@example.com",
         )
         body = report(
             borrower.loan_id,
@@ -84,6 +94,7 @@ class Journey:
         body["borrower"] = {
             **body["borrower"],
             "id": f"B-{uuid4().hex[:10]}",
+            "name": borrower.name,
             "phone": borrower.phone,
             "email": borrower.email,
             "timezone": zone,
@@ -353,19 +364,22 @@ async def test_a_deletion_request_answers_what_was_erased_and_what_is_kept(
     for item in kept:
         assert item["legal_basis"], item
     assert any(item["legal_basis"].startswith("CN-08") and item["kept_until"] for item in kept)
-    for database in ("notifier", "agency_gateway"):
-        engine = create_async_engine(journey.platform.database_urls[database])
-        try:
-            async with engine.connect() as connection:
-                sealed = await connection.scalar(
-                    text("SELECT contact_sealed FROM loans WHERE loan_id = :loan")
-                    if database == "notifier"
-                    else text("SELECT contact_sealed FROM collection_cases WHERE loan_id = :loan"),
-                    {"loan": borrower.loan_id},
-                )
-        finally:
-            await engine.dispose()
-        assert sealed is None, database
+
+    # Every table of every service: the borrower's name, phone and e-mail rest nowhere in
+    # plaintext, and a sealed value of the erased loan rests only where it is said to stay.
+    urls = journey.platform.database_urls
+    plaintext = [
+        found
+        for database, url in urls.items()
+        for found in await scan(database, url, [borrower.name, borrower.phone, borrower.email])
+    ]
+    assert plaintext == []
+    sealed = {
+        (found.database, found.table)
+        for database, url in urls.items()
+        for found in await scan(database, url, ['"ct":', '"ct": '], with_=borrower.loan_id)
+    }
+    assert sealed <= STAYS_SEALED, sealed - STAYS_SEALED
 
 
 async def test_a_tampered_revoked_or_unknown_link_gives_nothing_away(journey: Journey) -> None:
