@@ -176,6 +176,15 @@ class Journey:
         return found
 
 
+async def sealed_values_of(urls: dict[str, str], loan_id: str) -> set[tuple[str, str]]:
+    """The (database, table) pairs with a row that holds a sealed value and names the loan."""
+    return {
+        (found.database, found.table)
+        for database, url in urls.items()
+        for found in await scan(database, url, ['"ct":'], with_=loan_id)
+    }
+
+
 @pytest.fixture(scope="module")
 async def journey(
     infrastructure: TestInfrastructure, tmp_path_factory: pytest.TempPathFactory
@@ -344,6 +353,11 @@ async def test_a_deletion_request_answers_what_was_erased_and_what_is_kept(
         return not await journey.assignment(borrower.loan_id)
 
     await eventually(closed_everywhere, within=60, interval=0.5)
+    urls = journey.platform.database_urls
+    before = await sealed_values_of(urls, borrower.loan_id)
+    assert {("intake", "loans"), ("notifier", "loans"), ("agency_gateway", "collection_cases")} <= (
+        before
+    )  # the scan finds them while they are there
     asked = await journey.me(token, "POST", "/v1/me/data-requests", json={"kind": "deletion"})
     assert asked.status_code == 202, asked.text
     request_id = asked.json()["request_id"]
@@ -367,18 +381,13 @@ async def test_a_deletion_request_answers_what_was_erased_and_what_is_kept(
 
     # Every table of every service: the borrower's name, phone and e-mail rest nowhere in
     # plaintext, and a sealed value of the erased loan rests only where it is said to stay.
-    urls = journey.platform.database_urls
     plaintext = [
         found
         for database, url in urls.items()
         for found in await scan(database, url, [borrower.name, borrower.phone, borrower.email])
     ]
     assert plaintext == []
-    sealed = {
-        (found.database, found.table)
-        for database, url in urls.items()
-        for found in await scan(database, url, ['"ct":', '"ct": '], with_=borrower.loan_id)
-    }
+    sealed = await sealed_values_of(urls, borrower.loan_id)
     assert sealed <= STAYS_SEALED, sealed - STAYS_SEALED
 
 
