@@ -272,6 +272,27 @@ async def test_a_dispute_holds_every_agency_until_the_lender_rejects_it(journey:
     assert mine["resolved_at"] is not None
 
 
+async def test_preferences_set_on_the_page_reach_every_agencys_check(journey: Journey) -> None:
+    borrower = await journey.report(days=50)
+    token = await journey.link(borrower)
+    await eventually(lambda: journey.may_call(borrower.loan_id), within=90, interval=0.5)
+    changed = await journey.me(
+        token,
+        "PUT",
+        "/v1/me/contact-preferences",
+        json={"opted_out_channels": ["phone_call"], "inconvenient_times": []},
+    )
+    assert changed.status_code == 200, changed.text
+
+    async def refused() -> bool:
+        return not await journey.may_call(borrower.loan_id)
+
+    await eventually(refused, within=WITHIN_SECONDS, interval=0.2)
+    answer = await journey.contact_check(borrower.loan_id)
+    assert answer is not None
+    assert answer["allowed"] is False
+
+
 async def test_a_dispute_cancels_the_reminders_still_to_come(journey: Journey) -> None:
     borrower = await journey.report(days=3)
 
