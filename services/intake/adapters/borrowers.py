@@ -4,7 +4,7 @@ notices sent), borrower link revocations, and borrowers' data requests with thei
 from collections.abc import Collection, Sequence
 from datetime import datetime
 
-from sqlalchemy import RowMapping, Text, and_, any_, bindparam, func, select, update
+from sqlalchemy import RowMapping, Text, and_, any_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -254,6 +254,19 @@ class SqlBorrowerStore:
             .values(status="ready", ready_at=at),
             {"ids": list(request_ids), "services": list(services)},
         )
+
+    async def erase_access_answers(self, lender_id: str, borrower_ref: str) -> None:
+        theirs = (
+            data_requests.c.lender_id == lender_id,
+            data_requests.c.borrower_ref == borrower_ref,
+            data_requests.c.kind == DataRequestKind.ACCESS.value,
+        )
+        await self._session.execute(
+            delete(data_answers).where(
+                data_answers.c.request_id.in_(select(data_requests.c.request_id).where(*theirs))
+            )
+        )
+        await self._session.execute(update(data_requests).where(*theirs).values(status="erased"))
 
 
 def _request(row: RowMapping) -> DataRequestRecord:

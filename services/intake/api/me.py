@@ -79,7 +79,10 @@ class NoticeOut(BaseModel):
 class DataRequestOut(BaseModel):
     request_id: str
     kind: DataRequestKind
-    status: str = Field(description="pending, or ready once every service has answered")
+    status: str = Field(
+        description="pending; ready once every service has answered; erased when a later "
+        "deletion request erased the copy of its answers"
+    )
     requested_at: datetime
     due_by: datetime
 

@@ -58,7 +58,7 @@ class DisputeView:
 class DataRequestView:
     request_id: str
     kind: DataRequestKind
-    status: str  # pending, ready
+    status: str  # pending, ready, erased (a later deletion erased the copy of its answers)
     requested_at: datetime
     due_by: datetime
     answers: list[DataAnswer] = field(default_factory=list)  # ready: intake's and each service's

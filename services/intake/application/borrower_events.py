@@ -103,14 +103,16 @@ class BorrowerEvents:
         self, uow: UnitOfWork, events: Sequence[tuple[str, DataRequestAnswered]]
     ) -> None:
         """Each answer checked (the request is this lender's and this borrower's, the service
-        one that answers, a sealed answer opens for its request) and kept sealed with intake's
-        own keys; a request is ready once every service answered. Others are left out."""
+        one that answers, a sealed answer opens for its request, the borrower has not erased
+        it since) and kept sealed with intake's own keys; a request is ready once every
+        service answered. Others are left out."""
         requests = await uow.borrowers.requests({data.request_id for _, data in events})
         kept: list[StoredAnswer] = []
         for lender, data in events:
             request = requests.get(data.request_id)
             if (
                 request is None
+                or request.status == "erased"
                 or (request.lender_id, request.borrower_ref) != (lender, data.borrower_ref)
                 or data.service not in DATA_HOLDERS
             ):

@@ -171,6 +171,8 @@ class BorrowerSide:
             part = own_part(kind, loans, preferences, self._sealing)
             await uow.loans.erase_contacts(claims.lender_id, part.erase)
             await uow.disputes.erase_details(claims.lender_id, part.erase)
+            if kind is DataRequestKind.DELETION:
+                await uow.borrowers.erase_access_answers(claims.lender_id, claims.borrower_ref)
             await self._handlers.record_data_request(uow, request)
             answer = sealed_answer(self._sealing, request.request_id, SERVICE, part.answer, now)
             await uow.borrowers.add_answers([answer])

@@ -2,8 +2,9 @@
 
 Scope: the borrower (lender and pseudonym), every loan of theirs at that lender. Access: the
 personal data intake holds, opened, and their contact preferences. Deletion: the contact
-details (and dispute texts) of loans that ended are erased; those of a loan still owed are kept
-(``debt_owed``), and every loan's record is kept without plaintext (``collection_records``).
+details (and dispute texts) of loans that ended are erased, and so are the copies kept of the
+borrower's earlier access answers; those of a loan still owed are kept (``debt_owed``), and
+every loan's record is kept without plaintext (``collection_records``).
 A loan ended when it is closed or cured, or the lender recalled it after its latest report.
 """
 
@@ -70,6 +71,7 @@ def own_part(
                 kept_until=records.until,
             )
         )
+    retention.append(RetentionItem(category="access_answers", erased=True))
     return OwnPart(DataAnswer(service=SERVICE, retention=retention), erase)
 
 

@@ -226,6 +226,10 @@ class BorrowerStore(Protocol):
     ) -> None:
         """Requests still pending that every one of ``services`` answered become ready."""
 
+    async def erase_access_answers(self, lender_id: str, borrower_ref: str) -> None:
+        """The copies kept of this borrower's access answers are deleted and their requests
+        become ``erased`` (an answer that arrives after is not kept)."""
+
 
 class EventHistory(Protocol):
     async def record(self, lender_id: str, entries: Sequence[HistoryEntry]) -> set[UUID]:

@@ -27,6 +27,7 @@ from services.intake.application.ports import (
 from services.intake.domain.disputes import Dispute
 from services.intake.domain.loan import Hold, Loan
 from shared.crypto import SealedValue
+from shared.events.borrowers import DataRequestKind
 from shared.events.envelope import Envelope
 
 
@@ -265,6 +266,18 @@ class FakeBorrowerStore:
             answered = {s for (r, s) in self.db.answers if r == request_id}
             if request.status == "pending" and set(services) <= answered:
                 self.db.requests[request_id] = replace(request, status="ready", ready_at=at)
+
+    async def erase_access_answers(self, lender_id: str, borrower_ref: str) -> None:
+        theirs = {
+            r.request_id
+            for r in self.db.requests.values()
+            if (r.lender_id, r.borrower_ref, r.kind)
+            == (lender_id, borrower_ref, DataRequestKind.ACCESS)
+        }
+        for key in [key for key in self.db.answers if key[0] in theirs]:
+            del self.db.answers[key]
+        for request_id in theirs:
+            self.db.requests[request_id] = replace(self.db.requests[request_id], status="erased")
 
 
 class FakeHistory:

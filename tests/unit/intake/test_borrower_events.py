@@ -10,6 +10,7 @@ import pytest
 
 from services.intake.application.borrower_events import BorrowerEvents
 from services.intake.application.borrower_side import BorrowerSide
+from services.intake.application.data_requests import opened_answers
 from services.intake.application.handlers import IntakeHandlers, loan_record
 from services.intake.application.sealing import Sealing
 from services.intake.consumer import IntakeConsumer
@@ -236,6 +237,29 @@ async def test_a_request_is_ready_once_every_service_answered(
     assert found.status == "ready"
     assert [a.service for a in found.answers] == ["intake", *DATA_HOLDERS]
     assert found.answers[1].personal_data[0].value == "+8613800138000"
+
+
+async def test_a_deletion_erases_the_copies_of_earlier_access_answers_and_later_ones(
+    request_claims: LinkClaims,
+    desk: BorrowerSide,
+    events: BorrowerEvents,
+    database: Database,
+    sealing: Sealing,
+) -> None:
+    access = await desk.request_data(request_claims, DataRequestKind.ACCESS)
+    notifier = answered(request_claims, access.request_id, "notifier", sealing.transit)
+    await apply(database, events.answers, (LENDER, notifier))
+    deletion = await desk.request_data(request_claims, DataRequestKind.DELETION)
+    late = answered(request_claims, access.request_id, "agency_gateway", sealing.transit)
+    await apply(database, events.answers, (LENDER, late))
+    found = await desk.data_request(request_claims, access.request_id)
+    assert found is not None
+    assert (found.status, found.answers) == ("erased", [])
+    assert [key for key in database.answers if key[0] == access.request_id] == []
+    stored = [a for (r, _), a in database.answers.items() if r == deletion.request_id]
+    (own,) = opened_answers(sealing, stored)
+    (copies,) = [item for item in own.retention if item.category == "access_answers"]
+    assert copies.erased
 
 
 async def test_answers_that_do_not_fit_their_request_are_left_out(
