@@ -10,6 +10,7 @@ from shared.crypto import KeyRing
 
 NOW = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)
 REF = "bref_0123456789abcdef0123456789abcdef"
+ALPHABET = string.ascii_letters + string.digits + "-_."  # what a token is written in
 
 
 def links(kid: str = "l1") -> BorrowerLinks:
@@ -24,7 +25,7 @@ def test_a_token_opens_to_its_lender_loan_and_borrower_and_reveals_none_of_them(
     assert claims.expires_at == NOW + timedelta(days=30)
     for secret in ("lender-a", "loan-1", REF, "bref"):
         assert secret not in token
-    assert set(token) <= set(string.ascii_letters + string.digits + "-_.")
+    assert set(token) <= set(ALPHABET)
 
 
 def test_two_tokens_for_the_same_loan_differ_and_have_their_own_link_ids() -> None:
@@ -41,14 +42,16 @@ def test_an_expired_token_is_refused() -> None:
         minter.open(token, now=NOW + timedelta(days=30))
 
 
-@pytest.mark.parametrize("position", [0, 3, 5, 20, -1])
-def test_a_token_changed_in_any_one_character_is_refused(position: int) -> None:
+def test_a_token_changed_in_any_one_character_to_any_other_is_refused() -> None:
+    """Every position, every other character (the last one's spare bits included: a decoder
+    alone would drop them and take the changed token)."""
     minter = links()
-    token = minter.mint("lender-a", "loan-1", REF, now=NOW)
-    index = position % len(token)
-    swapped = "A" if token[index] != "A" else "B"
-    with pytest.raises(InvalidLinkError):
-        minter.open(token[:index] + swapped + token[index + 1 :], now=NOW)
+    for _ in range(5):
+        token = minter.mint("lender-a", "loan-1", REF, now=NOW)
+        for index, kept in enumerate(token):
+            for other in ALPHABET.replace(kept, ""):
+                with pytest.raises(InvalidLinkError):
+                    minter.open(token[:index] + other + token[index + 1 :], now=NOW)
 
 
 @pytest.mark.parametrize("junk", ["", "b1", "b1..", "b1.l1.!!!", "x" * 600, "b1.l1.AAAA"])
