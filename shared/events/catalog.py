@@ -29,6 +29,7 @@ from shared.events.borrowers import (
 )
 from shared.events.compliance import ViolationFound, ViolationRetracted
 from shared.events.envelope import Envelope, new_envelope
+from shared.events.legal import LegalStageChanged
 from shared.events.models import (
     ContactPreferencesUpdated,
     HoldLifted,
@@ -238,6 +239,14 @@ ESCALATION_DECIDED = EventType(
     "prerequisite.",
 )
 
+LEGAL_STAGE_CHANGED = EventType(
+    name="collections.assignment.legal-stage-changed",
+    version=1,
+    topic=Topic.ASSIGNMENTS,
+    model=LegalStageChanged,
+    summary="A granted escalation moved on: demand sent, filed, judgment, settled, withdrawn.",
+)
+
 NOTIFICATION_EVENTS: dict[NotificationStatus, EventType[NotificationChanged]] = {
     status: EventType(
         name=f"collections.notification.{status.value}",
@@ -299,6 +308,7 @@ EVENT_TYPES: dict[str, EventType] = {
         ASSIGNMENT_RETURNED,
         ASSIGNMENT_EXPIRED,
         ESCALATION_DECIDED,
+        LEGAL_STAGE_CHANGED,
         AGENCY_ACTIVITY_RECORDED,
         PROMISE_RECORDED,
         AGENCY_PAYMENT_REPORTED,

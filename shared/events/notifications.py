@@ -23,6 +23,7 @@ class NotificationKind(StrEnum):
     REMINDER = "reminder"
     AGENCY_NOTICE = "agency_notice"  # CN-09: the borrower is told who now holds the account
     DISPUTE_OUTCOME = "dispute_outcome"  # the lender's answer to the borrower's dispute
+    DEMAND_LETTER = "demand_letter"  # the formal demand of the legal stage (with a PDF)
 
 
 class NotificationChanged(Frozen):
