@@ -27,6 +27,9 @@ class ReceivedMessage:
     # so a test can follow the one-click link. None when absent (and in older files).
     list_unsubscribe: str | None = None
     list_unsubscribe_post: str | None = None
+    # E-mail: each attachment received, {"filename", "content_type", "size", "data_base64"},
+    # so a test can open it (a demand letter's PDF). None when there were none.
+    attachments: list[dict[str, Any]] | None = None
 
 
 class Journal:
@@ -51,6 +54,7 @@ class Journal:
         client_reference: str | None = None,
         list_unsubscribe: str | None = None,
         list_unsubscribe_post: str | None = None,
+        attachments: list[dict[str, Any]] | None = None,
     ) -> ReceivedMessage:
         message = ReceivedMessage(
             channel,
@@ -63,6 +67,7 @@ class Journal:
             client_reference or None,
             list_unsubscribe or None,
             list_unsubscribe_post or None,
+            attachments or None,
         )
         self._messages.append(message)
         if self._path is not None:

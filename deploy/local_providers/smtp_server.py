@@ -1,8 +1,10 @@
 """A real SMTP server (aiosmtpd) in the caller's event loop: STARTTLS offered with a
 self-signed certificate (made with ``cryptography``), AUTH required when a user is configured
-(only over TLS), every accepted message kept in the journal, one entry per recipient."""
+(only over TLS), every accepted message kept in the journal, one entry per recipient, with
+its attachments."""
 
 import asyncio
+import base64
 import ipaddress
 import ssl
 from datetime import UTC, datetime, timedelta
@@ -95,6 +97,16 @@ class JournalHandler:
         part = mail.get_body(preferencelist=("plain", "html"))
         text = part.get_content() if isinstance(part, EmailMessage) else ""
         body = text.replace("\r\n", "\n")  # the wire has CRLF line ends
+        attachments = [
+            {
+                "filename": attached.get_filename(),
+                "content_type": attached.get_content_type(),
+                "size": len(content),
+                "data_base64": base64.b64encode(content).decode("ascii"),
+            }
+            for attached in mail.iter_attachments()
+            if isinstance(content := attached.get_payload(decode=True), bytes)
+        ]
         for recipient in envelope.rcpt_tos:
             self._journal.record(
                 channel="email",
@@ -106,6 +118,7 @@ class JournalHandler:
                 client_reference=str(mail.get("Message-ID", "")),
                 list_unsubscribe=str(mail.get("List-Unsubscribe", "")),
                 list_unsubscribe_post=str(mail.get("List-Unsubscribe-Post", "")),
+                attachments=attachments,
             )
 
 

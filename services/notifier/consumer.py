@@ -1,7 +1,7 @@
 """Notifier's consumer: every lifecycle event of a loan, placements, agencies' contacts and
-disputes, the lender's answers to disputes, and borrowers' contact preferences, each run handed
-to ``LifecycleHandlers``; borrowers' data requests to ``DataRequestHandlers``; each in the
-batch's unit of work (the runner commits it)."""
+disputes, the lender's answers to disputes, the legal stage, and borrowers' contact
+preferences, each run handed to ``LifecycleHandlers``; borrowers' data requests to
+``DataRequestHandlers``; each in the batch's unit of work (the runner commits it)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from shared.events.catalog import (
     DISPUTE_RESOLVED,
     HOLD_LIFTED,
     HOLD_PLACED,
+    LEGAL_STAGE_CHANGED,
     LOAN_CLOSED,
     OVERDUE_REPORTED,
     PAYMENT_RECEIVED,
@@ -44,6 +45,7 @@ EVENTS = (
     AGENCY_ACTIVITY_RECORDED,
     DISPUTE_RAISED,
     DISPUTE_RESOLVED,
+    LEGAL_STAGE_CHANGED,
     CONTACT_PREFERENCES_UPDATED,
 )
 

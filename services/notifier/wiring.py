@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.notifier.adapters.contact_details import ContactVault
+from services.notifier.adapters.demand_pdf import ReportLabLetters
 from services.notifier.adapters.policy_files import load_policies
 from services.notifier.adapters.providers.callbacks import callback_parsers
 from services.notifier.adapters.providers.dispatch import build_dispatchers
@@ -90,6 +91,7 @@ def build_sender(
         settings.lender_names,
         settings.borrower_links(),
         settings.borrower_base_url,
+        ReportLabLetters(),
     )
     lease = options.pop("lease", timedelta(seconds=settings.sender_lease_seconds))
     unconfirmed_after = options.pop(

@@ -12,6 +12,7 @@ from services.notifier.domain.files import (
     Notification,
     Preferences,
 )
+from shared.events.legal import DemandTerms, LegalStage
 from shared.events.notifications import NotificationKind, NotificationStatus
 from shared.vocabulary import Channel, Jurisdiction
 
@@ -55,6 +56,8 @@ def case_of_row(row: Any) -> Case:
             )
             for p in row["placements"]
         ],
+        legal_stage=LegalStage(row["legal_stage"]) if row["legal_stage"] else None,
+        demand=DemandTerms.model_validate(row["demand"]) if row["demand"] else None,
     )
 
 
@@ -97,6 +100,8 @@ def loan_row(file: Case) -> dict[str, Any]:
             }
             for p in file.placements
         ],
+        "legal_stage": file.legal_stage.value if file.legal_stage else None,
+        "demand": file.demand.model_dump(mode="json") if file.demand else None,
         "updated_at": datetime.now().astimezone(),
     }
 

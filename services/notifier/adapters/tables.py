@@ -57,6 +57,12 @@ loans = Table(
     ),
     Column("holds", JSONB, nullable=False),
     Column("placements", JSONB, nullable=False),
+    Column("legal_stage", Text, comment="the escalation's legal stage, if one was granted"),
+    Column(
+        "demand",
+        JSONB(none_as_null=True),
+        comment="the demand letter's terms (amount, respond_by, agency): no personal data",
+    ),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
     PrimaryKeyConstraint("lender_id", "loan_id"),
     Index("ix_loans_borrower", "lender_id", "borrower_ref"),

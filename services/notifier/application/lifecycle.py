@@ -1,6 +1,6 @@
 """The consumer's use case: every lifecycle event of a loan, placements, agencies' contacts
 and disputes (a hold, as the lender's), the lender's answer to a dispute (a notice to the
-borrower), applied to one case batch.
+borrower), the legal stage (reminders stop, the demand letter), applied to one case batch.
 
 Each run of events is applied to one batch (the cases it touches, loaded once), in consumption
 order, and written back at once with the events it produces.
@@ -24,6 +24,7 @@ from shared.events.assignments import (
     DisputeRaised,
 )
 from shared.events.borrowers import DisputeResolved
+from shared.events.legal import LegalStageChanged
 from shared.events.models import (
     ContactPreferencesUpdated,
     HoldLifted,
@@ -87,6 +88,8 @@ class LifecycleHandlers:
                 batch.hold_placed(lender, dispute_hold(data))
             case DisputeResolved():
                 batch.dispute_resolved(lender, data)
+            case LegalStageChanged():
+                batch.legal_stage(lender, data)
             case ContactPreferencesUpdated():
                 batch.preferences_updated(
                     lender, data.borrower_ref, data.preferences, data.effective_at

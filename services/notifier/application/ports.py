@@ -28,6 +28,15 @@ BorrowerKey = tuple[str, str]  # (lender, borrower_ref)
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file an e-mail carries (the demand letter's PDF)."""
+
+    filename: str
+    content_type: str  # "application/pdf"
+    data: bytes
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """One reminder to send: ``to`` is E.164 for SMS, an e-mail address for e-mail."""
 
@@ -38,6 +47,12 @@ class OutgoingMessage:
     idempotency_key: str
     sender_name: str | None = None
     unsubscribe_url: str | None = None  # e-mail: RFC 8058 one-click (holds a link token)
+    attachments: tuple[Attachment, ...] = ()  # e-mail only
+
+
+class LetterPrinter(Protocol):
+    def pdf(self, title: str, text: str, locale: str) -> bytes:
+        """A letter (its title and plain text, in ``locale``) as PDF bytes."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from shared.events.legal import DemandTerms, LegalStage
 from shared.events.models import ContactPreferences, OverdueReported
 from shared.events.notifications import NotificationKind, NotificationStatus
 from shared.vocabulary import Channel, Jurisdiction
@@ -67,6 +68,8 @@ class Case:
     ended_at: datetime | None = None  # closed, cured or recalled: when (retention counts from it)
     holds: dict[str, CaseHold] = field(default_factory=dict)
     placements: list[CasePlacement] = field(default_factory=list)
+    legal_stage: LegalStage | None = None  # the escalation's stage, if one was granted
+    demand: DemandTerms | None = None  # what the demand letter says (from demand_sent)
 
     @classmethod
     def of_report(

@@ -24,7 +24,7 @@ from services.notifier.domain.files import (
     Preferences,
     Transition,
 )
-from services.notifier.domain.messages import DISPUTE_OUTCOME_TEMPLATES
+from services.notifier.domain.messages import DEMAND_LETTER_TEMPLATES, DISPUTE_OUTCOME_TEMPLATES
 from services.notifier.domain.policy import (
     AfterHold,
     AgencyNotice,
@@ -33,6 +33,8 @@ from services.notifier.domain.policy import (
     PartialPayment,
 )
 from shared.contact_rules import Contact
+from shared.contact_rules.ledger import PartyKind
+from shared.contact_rules.legal_stage import stage_stops
 from shared.contact_rules.sources import activity_contact
 from shared.events.assignments import (
     AgencyActivityRecorded,
@@ -40,6 +42,7 @@ from shared.events.assignments import (
     AssignmentPlaced,
 )
 from shared.events.borrowers import DisputeResolved
+from shared.events.legal import LegalStage, LegalStageChanged
 from shared.events.models import (
     ContactPreferences,
     HoldLifted,
@@ -180,6 +183,48 @@ class CaseBatch:
                 )
                 return
 
+    # -- the legal stage ------------------------------------------------------------------
+
+    def legal_stage(self, lender_id: str, data: LegalStageChanged) -> None:
+        """The escalation moved on. From the stage that stops the lender's reminders
+        (``stage_stops``, demand_sent on) pending ones are cancelled and none are planned; a
+        withdrawal starts the cadence over as a lifted hold does. ``demand_sent`` sends the
+        demand letter, by e-mail (with its PDF) and by SMS pointing to it, on each channel the
+        borrower has an address on and has not opted out of: a notice, which the stage itself
+        does not stop (holds, opt-outs and the contact rules' hours apply as to any notice)."""
+        file = self._file(lender_id, data.loan_id)
+        if file is None or file.legal_stage == data.stage:
+            return
+        stopped_before = stage_stops(file.legal_stage, PartyKind.LENDER)
+        file.legal_stage = data.stage
+        self.touched_loans.add(file.key)
+        if stage_stops(data.stage, PartyKind.LENDER):
+            self._cancel(self._pending_reminders(file), f"legal_stage:{data.stage.value}")
+        elif (
+            stopped_before
+            and data.stage is LegalStage.WITHDRAWN
+            and not file.holds
+            and file.state is LoanState.ACTIVE
+        ):
+            file.cycle += 1
+            catch_up = self._policy(file).holds.on_lift is AfterHold.CATCH_UP
+            self._plan(file, max(self.now, data.changed_at), catch_up=catch_up)
+        if data.stage is not LegalStage.DEMAND_SENT or data.demand is None:
+            return
+        file.demand = data.demand
+        if file.state is not LoanState.ACTIVE:
+            return
+        prefs = self._preferences(lender_id, file.borrower_ref)
+        for channel, template in DEMAND_LETTER_TEMPLATES.items():
+            if not prefs.opted_out(channel):
+                self._new(
+                    file,
+                    NotificationKind.DEMAND_LETTER,
+                    (channel, template),
+                    self.now,
+                    f"demand:{data.escalation_id}:{channel.value}",
+                )
+
     # -- agencies ---------------------------------------------------------------------------
 
     def placed(self, lender_id: str, data: AssignmentPlaced) -> None:
@@ -291,7 +336,10 @@ class CaseBatch:
         """Lay out the cadence from ``start``: each step at the policy's send time on its day
         (counted from ``anchor``, the due date unless a partial payment restarted it), up to
         the policy's last day. With ``catch_up``, the latest step already past goes out once,
-        at the next send time, unless the next step comes first."""
+        at the next send time, unless the next step comes first. None while the loan's legal
+        stage stops the lender's reminders."""
+        if stage_stops(file.legal_stage, PartyKind.LENDER):
+            return
         policy = self._policy(file)
         zone = ZoneInfo(file.timezone)
         missed: tuple[int, CadenceStep] | None = None

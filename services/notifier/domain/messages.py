@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
+from shared.events.legal import DemandTerms
 from shared.events.money import Money
 from shared.vocabulary import Channel, Jurisdiction
 
@@ -16,6 +17,7 @@ class TemplateKind(StrEnum):
     AGENCY_NOTICE = "agency_notice"  # CN-09: the account was entrusted to a named agency
     OPT_OUT_CONFIRMATION = "opt_out_confirmation"
     DISPUTE_OUTCOME = "dispute_outcome"  # the lender's answer to the borrower's dispute
+    DEMAND_LETTER = "demand_letter"  # the formal demand of the legal stage (e-mail: with a PDF)
 
 
 DISPUTE_OUTCOME_TEMPLATES = {
@@ -25,6 +27,12 @@ DISPUTE_OUTCOME_TEMPLATES = {
 }
 """The dispute-outcome notice's template of each outcome and channel (no policy chooses them:
 every lender's borrowers get the same answer, in their language)."""
+
+DEMAND_LETTER_TEMPLATES = {
+    channel: f"demand_letter_{channel.value}" for channel in (Channel.EMAIL, Channel.SMS)
+}
+"""The demand letter's template of each channel: the e-mail is the letter (its body is also the
+PDF attached), the SMS points to the borrower's page."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +54,7 @@ class MessageContext:
     days_past_due: int
     link: str  # the borrower's page: <base>/b/<token>, a bearer credential (never logged)
     agency: AgencyContact | None = None  # required by agency notices
+    demand: DemandTerms | None = None  # required by the demand letter
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +98,20 @@ VARIABLES: dict[TemplateKind, frozenset[str]] = {
     ),
     TemplateKind.DISPUTE_OUTCOME: frozenset(
         {"borrower_name", "lender_name", "loan_ref", "opt_out_notice", "link"}
+    ),
+    TemplateKind.DEMAND_LETTER: frozenset(
+        {
+            "borrower_name",
+            "lender_name",
+            "loan_ref",
+            "opt_out_notice",
+            "link",
+            "jurisdiction",
+            "amount_due",
+            "respond_by",
+            "agency_name",
+            "agency_phone",
+        }
     ),
 }
 """The variables each kind of template may use; any other name fails loading."""

@@ -20,6 +20,8 @@ from shared.contact_rules import (
     tighten,
 )
 from shared.contact_rules.facts import binding_holds
+from shared.contact_rules.ledger import PartyKind
+from shared.contact_rules.legal_stage import stage_stops
 from shared.contact_rules.limits import borrower_limits
 from shared.contact_rules.sources import debt_id, message_contact
 from shared.events.models import HoldReason
@@ -42,6 +44,10 @@ def stop_reason(notification: Notification, file: Case, prefs: Preferences | Non
             return "cease_requested"
         if prefs.reported.attorney_represented:
             return "attorney_represented"
+    if notification.kind is NotificationKind.REMINDER and stage_stops(
+        file.legal_stage, PartyKind.LENDER
+    ):
+        return f"legal_stage:{file.legal_stage}"
     if notification.kind is NotificationKind.AGENCY_NOTICE:
         current = file.placement
         if current is None or current.assignment_id != notification.assignment_id:

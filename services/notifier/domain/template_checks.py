@@ -15,6 +15,7 @@ from typing import Protocol
 from jinja2 import meta
 
 from services.notifier.domain.messages import (
+    DEMAND_LETTER_TEMPLATES,
     DISPUTE_OUTCOME_TEMPLATES,
     VARIABLES,
     AgencyContact,
@@ -33,6 +34,7 @@ from services.notifier.domain.template_specs import (
 from shared.contact_rules import RulePack
 from shared.contact_rules.params import BannedPhraseParams
 from shared.contact_rules.wording import fold
+from shared.events.legal import DemandTerms
 from shared.events.money import Money
 from shared.vocabulary import Channel, Jurisdiction
 
@@ -72,6 +74,13 @@ def probe_context(jurisdiction: Jurisdiction, locale: str) -> MessageContext:
         days_past_due=120,
         link=PROBE_LINK,
         agency=agency,
+        demand=DemandTerms(
+            amount=Money(amount="123456.78", currency=_CURRENCY.get(jurisdiction, "USD")),
+            respond_by=date(2027, 1, 31),
+            agency_id="agency-probe",
+            agency_name=agency.name,
+            agency_phone=agency.phone,
+        ),
     )
 
 
@@ -92,6 +101,7 @@ def check_catalog(
     banned = _Banned(banned_by_jurisdiction)
     problems = list(_banned_in_notices(catalog.notices, banned))
     problems += _missing_dispute_outcomes(catalog.specs)
+    problems += _missing_demand_letters(catalog.specs)
     lengths: dict[tuple[str, Jurisdiction, str], SmsLength] = {}
     for spec in catalog.specs.values():
         problems += _check_template(catalog, spec, banned, lengths)
@@ -149,6 +159,16 @@ def _missing_dispute_outcomes(specs: Mapping[str, TemplateSpec]) -> Iterator[str
             yield f"{name}.toml: must be a {TemplateKind.DISPUTE_OUTCOME} template by {channel}"
 
 
+def _missing_demand_letters(specs: Mapping[str, TemplateSpec]) -> Iterator[str]:
+    """The demand letter has one template per channel, always."""
+    for channel, name in DEMAND_LETTER_TEMPLATES.items():
+        spec = specs.get(name)
+        if spec is None:
+            yield f"{name}.toml: missing (the demand letter by {channel})"
+        elif spec.kind is not TemplateKind.DEMAND_LETTER or spec.channel is not channel:
+            yield f"{name}.toml: must be a {TemplateKind.DEMAND_LETTER} template by {channel}"
+
+
 def _probe(
     render: Callable[[str, str, MessageContext], RenderedMessage],
     spec: TemplateSpec,
@@ -198,6 +218,22 @@ def _required_content(
     agency = probe.agency
     if spec.kind is TemplateKind.AGENCY_NOTICE and agency and agency.name not in message.body:
         yield f"{where}: an agency notice must name the agency (agency_name)"
+    if spec.kind is TemplateKind.DEMAND_LETTER and spec.channel is Channel.EMAIL:
+        yield from _demand_content(where, message.body, locale)
+
+
+_DEMAND_MUST_SHOW = {
+    "zh-CN": ("123,456.78", "2027", "异议", "核实", "投诉", "7890"),
+    "en": ("123,456.78", "2027", "dispute", "verif", "complain", "7890"),
+}
+"""What the letter must show (the probe's amount, deadline year, loan reference) and the
+borrower's rights: to dispute, to ask for verification, to complain to the regulator."""
+
+
+def _demand_content(where: str, body: str, locale: str) -> Iterator[str]:
+    for needed in _DEMAND_MUST_SHOW.get(locale, _DEMAND_MUST_SHOW["en"]):
+        if needed.lower() not in body.lower():
+            yield f"{where}: the demand letter must show {needed!r} (amount, deadline, rights)"
 
 
 class _Banned:

@@ -131,6 +131,15 @@ class TemplateCatalog:
                 raise TemplateError(f"{spec.name}: an agency notice needs the agency's name")
             values["agency_name"] = context.agency.name
             values["agency_phone"] = context.agency.phone
+        if spec.kind is TemplateKind.DEMAND_LETTER:
+            demand = context.demand
+            if demand is None:
+                raise TemplateError(f"{spec.name}: a demand letter needs the demand's terms")
+            values["jurisdiction"] = context.jurisdiction.value
+            values["amount_due"] = format_money(demand.amount, place)
+            values["respond_by"] = format_day(demand.respond_by, place)
+            values["agency_name"] = demand.agency_name or ""
+            values["agency_phone"] = demand.agency_phone or ""
         allowed = VARIABLES[spec.kind]
         return {key: value for key, value in values.items() if key in allowed}
 

@@ -2,7 +2,8 @@
 is configured. The Message-ID is derived from the reminder's idempotency key, so a resend of
 the same reminder carries the same Message-ID and a mail system can recognise it. Every e-mail
 carries ``List-Unsubscribe`` and ``List-Unsubscribe-Post`` (RFC 8058 one-click) pointing at
-the borrower's page, which opts the borrower out of e-mail at this lender."""
+the borrower's page, which opts the borrower out of e-mail at this lender. A message's
+attachments (the demand letter's PDF) go as MIME parts with their filename and type."""
 
 import re
 import ssl
@@ -60,6 +61,11 @@ class SmtpEmail:
             mail["List-Unsubscribe"] = f"<{message.unsubscribe_url}>"
             mail["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
         mail.set_content(message.body, charset="utf-8")
+        for attachment in message.attachments:  # the demand letter's PDF
+            main, _, sub = attachment.content_type.partition("/")
+            mail.add_attachment(
+                attachment.data, maintype=main, subtype=sub, filename=attachment.filename
+            )
         return mail
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
