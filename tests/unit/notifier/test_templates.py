@@ -12,6 +12,7 @@ from services.notifier.adapters.template_files import load_catalog
 from services.notifier.domain.messages import AgencyContact, MessageContext
 from services.notifier.domain.sms_length import SmsEncoding
 from services.notifier.domain.templates import TemplateError
+from shared.events.legal import DemandTerms
 from shared.events.money import Money
 from shared.vocabulary import Channel, Jurisdiction
 from tests.unit.notifier.support import TEMPLATES, banned, catalog, copy_of, edit
@@ -30,6 +31,9 @@ def context(jurisdiction: Jurisdiction = Jurisdiction.CN, **changes: object) -> 
         "days_past_due": 3,
         "link": LINK,
         "agency": AgencyContact("诚信咨询", "400-000-0000"),
+        "demand": DemandTerms(
+            amount=Money(amount="1234.5", currency="CNY"), respond_by=date(2026, 12, 31)
+        ),
     }
     values.update(changes)
     return MessageContext(**values)  # type: ignore[arg-type]
@@ -153,6 +157,18 @@ GENTLE_EN = "If you have paid, please ignore this."
 @pytest.mark.parametrize(
     ("name", "old", "new", "message"),
     [
+        (
+            "demand_letter_email.toml",
+            "可以向国家金融监督管理总局或当地金融监管部门投诉，消费者投诉热线 12378",
+            "请尽快还款",
+            "demand_letter_email.toml: zh-CN: rendered for CN: the demand letter must show '投诉'",
+        ),
+        (
+            "demand_letter_email.toml",
+            "the creditor may take legal action",
+            "you will face a court summons",
+            "demand_letter_email.toml: en: the source contains the banned phrase 'court summons'",
+        ),
         (
             "reminder_gentle_sms.toml",
             GENTLE_ZH,

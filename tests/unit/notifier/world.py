@@ -9,6 +9,7 @@ from uuid import UUID, uuid4
 
 from pydantic import SecretStr
 
+from services.notifier.adapters.demand_pdf import ReportLabLetters
 from services.notifier.application.composer import MessageComposer
 from services.notifier.application.ports import CallbackParser
 from services.notifier.application.receipts import ReceiptHandlers
@@ -62,7 +63,12 @@ class World:
             book(),
             {j: notifier_pack(pack) for j, pack in packs().items()},
             MessageComposer(
-                self.contact_details, catalog(), {LENDER: "Acme"}, LINKS, BORROWER_SITE
+                self.contact_details,
+                catalog(),
+                {LENDER: "Acme"},
+                LINKS,
+                BORROWER_SITE,
+                ReportLabLetters(),
             ),
             {Channel.SMS: self.sms, Channel.EMAIL: self.email},
             LEASE,
