@@ -267,3 +267,18 @@ def test_the_e_mail_carries_the_pdf_and_the_one_click_opt_out() -> None:
     assert attached.get_content_type() == "application/pdf"
     assert attached.get_filename() == "demand-0042.pdf"
     assert attached.get_payload(decode=True) == b"%PDF-1.4 x"
+
+
+async def test_the_letter_waits_for_the_hours_the_rules_allow() -> None:
+    world = World()
+    case = world.loan(zone="America/Sao_Paulo")  # 23:00 there: CN-01's quiet hours
+    await consume(world, demand_sent(case, world.now))
+    letters = of_kind(world, NotificationKind.DEMAND_LETTER)
+    assert len(letters) == 2
+    await world.sender.send_due()
+    for letter in letters:
+        stored = world.db.stored(letter.id)
+        assert world.db.statuses(letter.id)[-2:] == [NotificationStatus.SUPPRESSED, SCHEDULED]
+        assert "CN-01" in stored.rule_ids
+    assert world.sms.sent == []
+    assert world.email.sent == []
