@@ -85,7 +85,10 @@ append-only audit log, unchanged, at its `leaf_index`, in the log of {tree_size}
 root hash the log's key signed in `checkpoint`. Nothing here needs the platform, a database or a
 network.
 
-## With the platform's verifier (Python 3.12)
+## With the platform's verifier
+
+In a checkout of the platform's source (Python 3.11 or later, `uv sync`; it needs
+`services/compliance` and `shared/tlog`, `orjson` and `cryptography`):
 
     python -m services.compliance.cli.verify_bundle evidence-{loan_id}.zip
     python -m services.compliance.cli.verify_bundle evidence-{loan_id}.zip --public-key key.txt
