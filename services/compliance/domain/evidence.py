@@ -113,6 +113,10 @@ The log's key: `{vkey}`
 4. Walk its proof (same `leaf_index` in `proofs.json`) as RFC 9162 section 2.1.3.2 says, with
    node hash SHA-256(0x01 ‖ left ‖ right): the result is the root hash.
 5. Every proof has its entry and every entry its proof.
+
+The bundle proves that every entry it holds is in the signed log, unchanged. That it holds every
+entry the log has of the loan is checked against the log itself: an auditor's
+`GET /v1/loans/{loan_id}/timeline` lists the same leaf indexes.
 """
 
 
