@@ -5,11 +5,13 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from services.compliance.adapters.clock import SystemClock
+from services.compliance.adapters.statement_pdf import render_statement
 from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork, audit_reads
-from services.compliance.api import entries, proofs, reports, violations
+from services.compliance.api import entries, evidence, proofs, reports, violations
 from services.compliance.api.dependencies import ComplianceApplication
 from services.compliance.api.errors import answer_errors
 from services.compliance.application.data_requests import DataRequests
+from services.compliance.application.evidence import EvidenceBundles
 from services.compliance.application.judge import Judge
 from services.compliance.application.log_writer import LogWriter
 from services.compliance.consumer import AUDITED_TOPICS, GROUP, Recorder
@@ -23,7 +25,7 @@ from shared.tlog.note import Signer
 from shared.vocabulary import Jurisdiction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-ROLES = (Role.AUDITOR,)  # the roles whose keys compliance serves
+ROLES = (Role.AUDITOR, Role.LENDER)  # the roles whose keys compliance serves (lenders: bundles)
 
 
 def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
@@ -43,7 +45,7 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         title="Collections compliance",
         description="Tamper-evident audit log (a signed Merkle tree), proofs and the auditor's "
         "reads.",
-        routers=[proofs.router, entries.router, violations.router, reports.router],
+        routers=[proofs.router, entries.router, evidence.router, violations.router, reports.router],
         max_body_bytes=settings.max_body_bytes,
     )
     app.state.authenticator = runtime.auth  # what role_required checks keys with
@@ -52,6 +54,7 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         consistent_reads=audit_reads(runtime.sessions, in_transaction=True),
         writer=writer,
         clock=clock,
+        evidence=EvidenceBundles(writer, render_statement),
     )
     answer_errors(app)
     return app

@@ -1,5 +1,6 @@
-"""What compliance's routes are given: the auditor calling and its scope, the reads, the log
-writer (its key and latest checkpoint) and the clock.
+"""What compliance's routes are given: the auditor calling and its scope (a lender, for the
+evidence bundle), the reads, the log writer (its key and latest checkpoint), the evidence
+bundles and the clock.
 
 Wiring puts the application on ``app.state.compliance``; routes stay plain module-level
 functions.
@@ -12,6 +13,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.compliance.application.evidence import EvidenceBundles
 from services.compliance.application.log_writer import LogWriter
 from services.compliance.application.ports import AuditReads, Clock
 from shared.auth import ALL_LENDERS, Principal, Role, role_required
@@ -25,6 +27,7 @@ class ComplianceApplication:
     consistent_reads: ReadsFactory  # one transaction: reads that must agree
     writer: LogWriter
     clock: Clock
+    evidence: EvidenceBundles
 
 
 def _application(request: Request) -> ComplianceApplication:
@@ -44,17 +47,25 @@ async def _writer(request: Request) -> LogWriter:
     return _application(request).writer
 
 
+async def _evidence(request: Request) -> EvidenceBundles:
+    return _application(request).evidence
+
+
 async def _clock(request: Request) -> Clock:
     return _application(request).clock
 
 
 def own_lender(auditor: Principal) -> str | None:
-    """The lender an auditor's key is scoped to; None for an auditor of every lender."""
+    """The lender an auditor's key is scoped to (a lender's key: that lender); None for an
+    auditor of every lender."""
     return None if auditor.tenant == ALL_LENDERS else auditor.tenant
 
 
 Auditor = Annotated[Principal, Depends(role_required(Role.AUDITOR))]
+# The evidence bundle alone also serves lenders (their own loans).
+LenderOrAuditor = Annotated[Principal, Depends(role_required(Role.LENDER, Role.AUDITOR))]
 Reads = Annotated[ReadsFactory, Depends(_reads)]
 ConsistentReads = Annotated[ReadsFactory, Depends(_consistent_reads)]
 Writer = Annotated[LogWriter, Depends(_writer)]
+Evidence = Annotated[EvidenceBundles, Depends(_evidence)]
 WallClock = Annotated[Clock, Depends(_clock)]
