@@ -2,8 +2,8 @@
 moves it through demand_sent to filed (each change an event on the assignments topic, in
 order), the agency may not report it under the default policy, a threat in a note is refused,
 the contact check refuses the agency once the claim is filed, the lender's placement view
-shows the stage and its history, and a loan handed back is not placed again. Time is moved through the stored rows (the notice's time),
-never through the API."""
+shows the stage and its history, and a loan handed back is not placed again. Time is moved
+through the stored rows (the notice's time), never through the API."""
 
 from datetime import date, timedelta
 from typing import Any
