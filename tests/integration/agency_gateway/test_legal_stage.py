@@ -5,12 +5,21 @@ the contact check refuses the agency once the claim is filed, the lender's place
 shows the stage and its history, and a loan handed back is not placed again. Time is moved
 through the stored rows (the notice's time), never through the API."""
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from uuid import uuid4
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from services.agency_gateway.adapters.legal import NOTE, LegalNotes
+from services.agency_gateway.adapters.tables import legal_stage_changes
+from services.agency_gateway.wiring import MIGRATIONS
+from shared.crypto import KeyRing
+from shared.db.engine import create_engine
+from shared.db.migrations import upgrade_to_head
+from shared.db.reseal import ResealJob, kid_counts, reseal
 from shared.events.topics import Topic
+from tests.infrastructure import TestInfrastructure
 from tests.integration.agency_gateway.stack import GatewayStack
 from tests.integration.agency_gateway.test_commitments import placed, validation_over
 
@@ -137,3 +146,41 @@ async def test_a_loan_without_a_granted_escalation_has_no_stage(stack: GatewaySt
     view = await stack.placement(loan_id)
     assert view is not None
     assert view["legal_stage"] is None
+
+
+async def test_reseal_moves_the_stage_notes_to_the_new_key(
+    infrastructure: TestInfrastructure,
+) -> None:
+    """Key rotation: the reseal command's job for the notes re-seals each under the first data
+    key, bound to its loan and change, still readable."""
+    database = f"legal_{uuid4().hex[:10]}"
+    await infrastructure.create_database(database)
+    url = infrastructure.postgres_url(database)
+    await upgrade_to_head(MIGRATIONS, url)
+    engine = create_engine(url, pool_size=1)
+    k1, k2 = KeyRing.generate_spec("k1"), KeyRing.generate_spec("k2")
+    old, rotated = LegalNotes(KeyRing.parse(k1)), LegalNotes(KeyRing.parse(f"{k2},{k1}"))
+    row: dict[str, Any] = {
+        "change_id": "LS-1",
+        "lender_id": "lender-a",
+        "loan_id": "L-1",
+        "escalation_id": "E-1",
+        "stage": "demand_sent",
+        "previous": "granted",
+        "reported_by": "lender",
+        "at": datetime.now(UTC),
+    }
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                legal_stage_changes.insert(), [row | {"note_sealed": old.seal("posted", row)}]
+            )
+        assert await kid_counts(engine, NOTE) == {"k1": 1}
+        done = await reseal(engine, ResealJob(NOTE, rotated.ring))
+        assert (done.resealed, done.left) == (1, 0)
+        assert await kid_counts(engine, NOTE) == {"k2": 1}
+        async with engine.connect() as connection:
+            stored = dict((await connection.execute(select(legal_stage_changes))).one()._mapping)
+        assert rotated.open(stored) == "posted"
+    finally:
+        await engine.dispose()
