@@ -48,6 +48,6 @@ class LegalStageStore:
                 legal_stage_changes.c.lender_id == lender_id,
                 legal_stage_changes.c.loan_id == loan_id,
             )
-            .order_by(legal_stage_changes.c.at, legal_stage_changes.c.change_id)
+            .order_by(legal_stage_changes.c.seq)
         )
         return [dict(r._mapping) for r in rows]

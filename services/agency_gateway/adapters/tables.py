@@ -3,7 +3,6 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
-    Index,
     Integer,
     Numeric,
     PrimaryKeyConstraint,
@@ -239,6 +238,7 @@ legal_stage_changes = Table(
     Column("change_id", Text, nullable=False),
     Column("lender_id", Text, nullable=False),
     Column("loan_id", Text, nullable=False),
+    Column("seq", Integer, nullable=False, comment="the change's place in the loan's history"),
     Column("escalation_id", Text, nullable=False),
     Column("assignment_id", Text),
     Column("agency_id", Text),
@@ -255,8 +255,8 @@ legal_stage_changes = Table(
     ),
     Column("idempotency_key", Text),
     PrimaryKeyConstraint("change_id"),
+    UniqueConstraint("lender_id", "loan_id", "seq"),
     UniqueConstraint("lender_id", "loan_id", "idempotency_key"),
-    Index("ix_legal_stage_changes_loan", "lender_id", "loan_id"),
 )
 
 webhook_deliveries = Table(

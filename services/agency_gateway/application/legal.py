@@ -52,7 +52,7 @@ class LegalStageView:
 
 
 def legal_view(changes: list[Row]) -> LegalStageView | None:
-    """The loan's legal stage from its changes (oldest first); None if it has none."""
+    """The loan's legal stage from its changes (in order); None if it has none."""
     if not changes:
         return None
     last = changes[-1]
@@ -68,8 +68,17 @@ async def start_legal_stage(
     current = case.get("legal_stage")
     if current is not None and current != LegalStage.WITHDRAWN:
         return
+    seq = len(await uow.legal.of_loan(case["lender_id"], case["loan_id"])) + 1
     await _change(
-        uow, row, case, escalation_id, LegalStage.GRANTED, None, reported_by, now, extra={}
+        uow,
+        row,
+        case,
+        escalation_id,
+        LegalStage.GRANTED,
+        None,
+        reported_by,
+        now,
+        extra={"seq": seq},
     )
 
 
@@ -137,10 +146,10 @@ class LegalStageHandlers:
     ) -> LegalStageView:
         self._screen(move)
         async with self.unit_of_work() as uow:
-            case = await uow.cases.get(lender_id, loan_id)
+            case = (await uow.cases.for_update([(lender_id, loan_id)])).get((lender_id, loan_id))
             if case is None:
                 raise LoanNotFoundError(f"No case for loan {loan_id!r} is open.")
-            view = await self._move(uow, case, move, LENDER, idempotency_key)
+            view = await self._move(uow, dict(case), move, LENDER, idempotency_key)
             await uow.commit()
         return view
 
@@ -148,13 +157,15 @@ class LegalStageHandlers:
         self, agency_id: str, assignment_id: str, move: StageMove, idempotency_key: str | None
     ) -> LegalStageView:
         async with self.unit_of_work() as uow:
-            _row, case = await own_active(uow, agency_id, assignment_id)
+            row, _case = await own_active(uow, agency_id, assignment_id)
             if not self.policy.escalation.agency_may_report_stage:
                 raise StageReportForbiddenError(
                     "The lender's policy (escalation.agency_may_report_stage) does not let "
                     "an agency report the legal stage; the lender reports it."
                 )
             self._screen(move)
+            key = (row["lender_id"], row["loan_id"])
+            case = dict((await uow.cases.for_update([key]))[key])  # one move at a time
             view = await self._move(uow, case, move, AGENCY, idempotency_key)
             await uow.commit()
         return view
@@ -188,7 +199,7 @@ class LegalStageHandlers:
             demand = await self._demand(uow, case, active, move, now)
         change_id = f"LS-{uuid4().hex}"
         identity = {"lender_id": lender_id, "loan_id": loan_id, "change_id": change_id}
-        extra: Row = {"change_id": change_id, "idempotency_key": key}
+        extra: Row = {"change_id": change_id, "idempotency_key": key, "seq": len(changes) + 1}
         if move.note is not None:
             extra["note_sealed"] = self.notes.seal(move.note, identity)
         change = await _change(

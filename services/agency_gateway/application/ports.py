@@ -177,7 +177,7 @@ class LegalStageStore(Protocol):
         """Record one change of a loan's legal stage."""
 
     async def of_loan(self, lender_id: str, loan_id: str) -> list[Row]:
-        """Every change of the loan's legal stage, oldest first."""
+        """Every change of the loan's legal stage, in order (``seq``)."""
 
 
 class ContactLedger(Protocol):

@@ -164,6 +164,7 @@ async def test_reseal_moves_the_stage_notes_to_the_new_key(
         "change_id": "LS-1",
         "lender_id": "lender-a",
         "loan_id": "L-1",
+        "seq": 1,
         "escalation_id": "E-1",
         "stage": "demand_sent",
         "previous": "granted",

@@ -201,3 +201,15 @@ async def test_a_withdrawal_returns_the_loan_to_placement() -> None:
     case = db.cases[(LENDER, LOAN)]
     assert case["legal_stage"] == "withdrawn"
     assert case["placement_due_at"] == clock.now
+
+
+async def test_a_second_grant_starts_no_second_stage_until_the_first_is_withdrawn() -> None:
+    db, clock = await granted()
+    commitments = CommitmentHandlers(lambda: FakeUnitOfWork(db), POLICY, clock=clock)
+    assert (await commitments.escalate_by_lender(LENDER, LOAN, approve=True)).granted
+    assert stages(db) == [("granted", None)]
+    await legal(db, clock).move_by_lender(LENDER, LOAN, StageMove(LegalStage.WITHDRAWN), None)
+    again = await commitments.escalate_by_lender(LENDER, LOAN, approve=True)
+    assert stages(db)[-1] == ("granted", None)
+    assert db.events(LEGAL_STAGE_CHANGED.name)[-1].data["escalation_id"] == again.escalation_id
+    assert [r["seq"] for r in db.legal] == [1, 2, 3]

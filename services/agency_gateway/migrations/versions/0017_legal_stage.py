@@ -22,6 +22,7 @@ def upgrade() -> None:
         sa.Column("change_id", sa.Text, nullable=False),
         sa.Column("lender_id", sa.Text, nullable=False),
         sa.Column("loan_id", sa.Text, nullable=False),
+        sa.Column("seq", sa.Integer, nullable=False),
         sa.Column("escalation_id", sa.Text, nullable=False),
         sa.Column("assignment_id", sa.Text),
         sa.Column("agency_id", sa.Text),
@@ -33,9 +34,9 @@ def upgrade() -> None:
         sa.Column("note_sealed", JSONB(none_as_null=True)),
         sa.Column("idempotency_key", sa.Text),
         sa.PrimaryKeyConstraint("change_id"),
+        sa.UniqueConstraint("lender_id", "loan_id", "seq"),
         sa.UniqueConstraint("lender_id", "loan_id", "idempotency_key"),
     )
-    op.create_index("ix_legal_stage_changes_loan", "legal_stage_changes", ["lender_id", "loan_id"])
 
 
 def downgrade() -> None:
