@@ -15,17 +15,26 @@ from fastapi import FastAPI
 from services.agency_gateway.adapters.activities import ActivityTexts
 from services.agency_gateway.adapters.assignment_list import AssignmentList
 from services.agency_gateway.adapters.contact_details import ContactKeys
+from services.agency_gateway.adapters.legal import LegalNotes
 from services.agency_gateway.adapters.policy_file import load_policy
 from services.agency_gateway.adapters.unit_of_work import GatewayUnitOfWork
 from services.agency_gateway.adapters.webhook_poster import SignedWebhookPoster
 from services.agency_gateway.adapters.webhooks import seal_secret, webhook_log_rules
-from services.agency_gateway.api import agencies, assignments, commitments, placements, webhooks
+from services.agency_gateway.api import (
+    agencies,
+    assignments,
+    commitments,
+    legal,
+    placements,
+    webhooks,
+)
 from services.agency_gateway.api.dependencies import GatewayApplication
 from services.agency_gateway.api.errors import answer_refusals
 from services.agency_gateway.application.agencies import AgencyHandlers
 from services.agency_gateway.application.assignments import AssignmentHandlers
 from services.agency_gateway.application.cases import CaseQueries
 from services.agency_gateway.application.commitments import CommitmentHandlers
+from services.agency_gateway.application.legal import LegalStageHandlers
 from services.agency_gateway.application.lifecycle import LifecycleHandlers
 from services.agency_gateway.application.personal_data import (
     ContactRetention,
@@ -93,25 +102,28 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
             placements.router,
             assignments.router,
             commitments.router,
+            legal.router,
             agencies.router,
             webhooks.router,
         ],
         max_body_bytes=settings.max_body_bytes,
     )
     app.state.authenticator = runtime.auth
+    banned = banned_phrases(packs.values())
     app.state.gateway = GatewayApplication(
         assignments=AssignmentHandlers(
             unit_of_work,
             contacts=keys,
             texts=ActivityTexts(keys.storage),
             packs=packs,
-            banned=banned_phrases(packs.values()),
+            banned=banned,
         ),
         assignment_list=AssignmentList(runtime.reads),
         commitments=CommitmentHandlers(unit_of_work, policy),
         cases=CaseQueries(unit_of_work, policy),
         agencies=AgencyHandlers(unit_of_work, partial(seal_secret, keys.storage)),
         webhooks=deliveries,
+        legal=LegalStageHandlers(unit_of_work, policy, LegalNotes(keys.storage), banned),
     )
     answer_refusals(app)
     return app

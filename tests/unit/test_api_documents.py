@@ -90,7 +90,8 @@ def test_a_404_a_route_declares_without_a_path_id_is_a_problem_too() -> None:
 def test_the_gateway_declares_every_status_its_routes_answer() -> None:
     """An ended assignment is 410 to every route but the list; a repeat of an idempotent
     report is 200 beside the 201 of the first; a reused activity id or a lender's escalation
-    of a loan with no agency is 409; an agency registered anew is 201."""
+    of a loan with no agency is 409, and so is a legal stage move not allowed (the agency's:
+    403 where the lender does not let it); an agency registered anew is 201."""
     paths = generated_documents()["openapi/agency_gateway.json"]["paths"]
 
     def statuses(method: str, path: str) -> set[str]:
@@ -102,7 +103,7 @@ def test_the_gateway_declares_every_status_its_routes_answer() -> None:
         if path.startswith("/v1/assignments/{assignment_id}")
         for method in operations
     ]
-    assert len(assignment_routes) == 10
+    assert len(assignment_routes) == 11
     for method, path in assignment_routes:
         gone = paths[path][method]["responses"].get("410")
         assert gone is not None, (method, path)
@@ -113,6 +114,8 @@ def test_the_gateway_declares_every_status_its_routes_answer() -> None:
         assert {"200", "201"} <= statuses("post", f"{base}/{report}"), report
     assert "409" in statuses("post", f"{base}/activities")
     assert "409" in statuses("post", "/v1/loans/{loan_id}/escalations")
+    assert {"403", "409"} <= statuses("post", f"{base}/legal-stage")
+    assert {"409", "422"} <= statuses("post", "/v1/loans/{loan_id}/legal-stage")
     assert {"200", "201"} <= statuses("put", "/v1/agencies/{agency_id}")
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     Table,
     Text,
+    UniqueConstraint,
     func,
     text,
 )
@@ -55,6 +56,7 @@ collection_cases = Table(
     Column("claim_token", UUID(as_uuid=True)),  # the claim's fencing token
     _at("ended_at"),  # when the loan was cured or closed (ended_reason set)
     _at("contact_erased_at"),  # when its contact details (and region, zone) were erased
+    Column("legal_stage", Text, comment="the legal stage (shared.events.legal); none: none"),
     PrimaryKeyConstraint("lender_id", "loan_id"),
 )
 
@@ -228,6 +230,33 @@ escalations = Table(
     Column("unmet", JSONB, nullable=False),
     Column("policy_version", Text, nullable=False),
     PrimaryKeyConstraint("escalation_id"),
+)
+
+legal_stage_changes = Table(
+    "legal_stage_changes",
+    metadata,
+    Column("change_id", Text, nullable=False),
+    Column("lender_id", Text, nullable=False),
+    Column("loan_id", Text, nullable=False),
+    Column("seq", Integer, nullable=False, comment="the change's place in the loan's history"),
+    Column("escalation_id", Text, nullable=False),
+    Column("assignment_id", Text),
+    Column("agency_id", Text),
+    Column("stage", Text, nullable=False),
+    Column("previous", Text),
+    Column("reported_by", Text, nullable=False, comment="lender or agency"),
+    _at("at", nullable=False),
+    Column("respond_by", Date, comment="with demand_sent: the demand's deadline"),
+    Column(
+        "note_sealed",
+        JSONB(none_as_null=True),
+        comment="the reporter's note, AES-GCM sealed under the gateway's data key, bound to "
+        "lender_id, loan_id and change_id; null when none",
+    ),
+    Column("idempotency_key", Text),
+    PrimaryKeyConstraint("change_id"),
+    UniqueConstraint("lender_id", "loan_id", "seq"),
+    UniqueConstraint("lender_id", "loan_id", "idempotency_key"),
 )
 
 webhook_deliveries = Table(

@@ -10,6 +10,7 @@ from services.agency_gateway.adapters.assignments import AssignmentStore
 from services.agency_gateway.adapters.cases import CaseStore, OptOutStore, PreferenceStore
 from services.agency_gateway.adapters.commitments import CommitmentStore
 from services.agency_gateway.adapters.ledger import ContactLedger
+from services.agency_gateway.adapters.legal import LegalStageStore
 from services.agency_gateway.adapters.webhooks import DeliveryLog
 from shared.db.unit_of_work import UnitOfWork
 
@@ -22,6 +23,7 @@ class GatewayUnitOfWork(UnitOfWork):
     agencies: AgencyRegistry
     activities: ActivityLog
     commitments: CommitmentStore
+    legal: LegalStageStore
     ledger: ContactLedger
     deliveries: DeliveryLog
 
@@ -33,5 +35,6 @@ class GatewayUnitOfWork(UnitOfWork):
         self.agencies = AgencyRegistry(session)
         self.activities = ActivityLog(session)
         self.commitments = CommitmentStore(session)
+        self.legal = LegalStageStore(session)
         self.ledger = ContactLedger(session)
         self.deliveries = DeliveryLog(session)

@@ -12,6 +12,7 @@ from services.agency_gateway.application.agencies import AgencyHandlers
 from services.agency_gateway.application.assignments import AssignmentHandlers
 from services.agency_gateway.application.cases import CaseQueries
 from services.agency_gateway.application.commitments import CommitmentHandlers
+from services.agency_gateway.application.legal import LegalStageHandlers
 from services.agency_gateway.application.ports import AssignmentList
 from services.agency_gateway.application.webhooks import WebhookDeliveries
 from shared.auth import Principal, Role, role_required
@@ -25,6 +26,7 @@ class GatewayApplication:
     cases: CaseQueries
     agencies: AgencyHandlers
     webhooks: WebhookDeliveries
+    legal: LegalStageHandlers
 
 
 def _application(request: Request) -> GatewayApplication:
@@ -57,6 +59,10 @@ async def _webhooks(request: Request) -> WebhookDeliveries:
     return _application(request).webhooks
 
 
+async def _legal(request: Request) -> LegalStageHandlers:
+    return _application(request).legal
+
+
 AgencyKey = Annotated[Principal, Depends(role_required(Role.AGENCY))]
 LenderKey = Annotated[Principal, Depends(role_required(Role.LENDER))]
 OperatorKey = Annotated[Principal, Depends(role_required(Role.OPERATOR))]
@@ -66,3 +72,4 @@ Commitments = Annotated[CommitmentHandlers, Depends(_commitments)]
 Cases = Annotated[CaseQueries, Depends(_cases)]
 Agencies = Annotated[AgencyHandlers, Depends(_agencies)]
 Webhooks = Annotated[WebhookDeliveries, Depends(_webhooks)]
+LegalStages = Annotated[LegalStageHandlers, Depends(_legal)]

@@ -12,7 +12,10 @@ from services.agency_gateway.application.errors import (
     GatewayError,
     InvalidReportError,
     LoanNotFoundError,
+    NoLegalStageError,
     NotPlacedError,
+    StageMoveError,
+    StageReportForbiddenError,
 )
 from shared.http.problems import ProblemError, problem_response
 
@@ -22,6 +25,9 @@ ANSWERS: dict[type[GatewayError], tuple[int, str]] = {
     LoanNotFoundError: (404, "Loan not found"),
     AgencyNotFoundError: (404, "Agency not found"),
     NotPlacedError: (409, "Not placed"),
+    NoLegalStageError: (409, "No legal stage"),
+    StageMoveError: (409, "Legal stage move not allowed"),
+    StageReportForbiddenError: (403, "Not allowed to report the legal stage"),
 }
 
 

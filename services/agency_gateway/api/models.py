@@ -25,6 +25,7 @@ from shared.events.assignments import (
     ActivityType,
     UnmetPrerequisite,
 )
+from shared.events.legal import LegalStage
 from shared.events.limits import (
     IDENTIFIER_PATTERN,
     DateTime,
@@ -224,6 +225,44 @@ class PlacementRecord(BaseModel):
     end_policy_version: str | None
 
 
+MOVABLE_STAGES = [s for s in LegalStage if s is not LegalStage.GRANTED]
+
+
+class StageMoveRequest(_Body):
+    stage: Annotated[
+        LegalStage,
+        Field(
+            description="The stage the loan moves to (granted is where a granted escalation "
+            "starts it; only the moves of NEXT_STAGES are made).",
+            json_schema_extra={"enum": [s.value for s in MOVABLE_STAGES]},
+        ),
+    ]
+    note: NoteText | None = Field(
+        default=None,
+        description="Free text, stored sealed; a threat (the packs' banned phrases) is refused.",
+    )
+    respond_by_days: int | None = Field(
+        default=None,
+        ge=1,
+        le=365,
+        strict=True,
+        description="demand_sent only: the days the borrower has to respond (default: the "
+        "policy's escalation.demand_respond_days).",
+    )
+
+
+class LegalStageChange(BaseModel):
+    stage: LegalStage
+    at: datetime
+    reported_by: str = Field(description="lender or agency")
+
+
+class LegalStageState(BaseModel):
+    stage: LegalStage
+    escalation_id: str
+    history: list[LegalStageChange] = Field(description="Every change, oldest first.")
+
+
 class Placement(BaseModel):
     loan_id: str
     status: str
@@ -237,6 +276,9 @@ class Placement(BaseModel):
     note: str | None = Field(description="Why the loan is not placed, when it is not.")
     current: PlacementRecord | None
     placements: list[PlacementRecord] = Field(description="Every placement, newest first.")
+    legal_stage: LegalStageState | None = Field(
+        default=None, description="The loan's legal stage, once an escalation was granted."
+    )
 
 
 class AgencyTerms(_Body):

@@ -1,8 +1,10 @@
-"""``GET /v1/loans/{loan_id}/placement`` (lender role): the case and every placement."""
+"""``GET /v1/loans/{loan_id}/placement`` (lender role): the case, every placement and the
+legal stage."""
 
 from fastapi import APIRouter
 
 from services.agency_gateway.api.dependencies import Cases, LenderKey
+from services.agency_gateway.api.legal import legal_state
 from services.agency_gateway.api.models import Placement, PlacementRecord
 from shared.events.money import Money
 from shared.http.params import LoanId
@@ -31,4 +33,5 @@ async def loan_placement(loan_id: LoanId, lender: LenderKey, cases: Cases) -> Pl
         note=case["placement_note"],
         current=next((r for r in records if r.ended_at is None), None),
         placements=records,
+        legal_stage=None if found.legal is None else legal_state(found.legal),
     )

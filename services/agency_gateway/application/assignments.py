@@ -211,7 +211,8 @@ class AssignmentHandlers:
         )
         intended = intended_contact(assignment_id, facts, agency_id, channel, at)
         pack = self.packs[facts.jurisdiction]
-        return contact_answer(intended, ledger, facts, pack, row["notice_sent_at"] is not None)
+        notified = row["notice_sent_at"] is not None
+        return contact_answer(intended, ledger, facts, pack, notified, case.get("legal_stage"))
 
     def _screen(self, activity: Activity) -> None:
         """Refuse what a report of its type lacks."""

@@ -3,7 +3,8 @@
 A promise is kept or broken by the lender's payments, an agency's payment is reconciled with
 the lender's record of it (both computed when read, from what is stored); a dispute puts the
 case on hold (contact checks refuse, escalation waits) and is published for the lender's
-systems; an escalation request is decided at once against the policy's prerequisites.
+systems; an escalation request is decided at once against the policy's prerequisites, and a
+granted one starts the loan's legal stage (``application/legal.py``).
 """
 
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from services.agency_gateway.application.errors import (
     NotPlacedError,
 )
 from services.agency_gateway.application.events import loan_event
+from services.agency_gateway.application.legal import start_legal_stage
 from services.agency_gateway.application.ports import Clock, Row, UnitOfWork, utc_now
 from services.agency_gateway.domain.cases import apply_event
 from services.agency_gateway.domain.commitments import (
@@ -297,6 +299,8 @@ class CommitmentHandlers:
             agency_id=row["agency_id"],
         )
         uow.publish(loan_event(row, ESCALATION_DECIDED, data))
+        if decision.granted:
+            await start_legal_stage(uow, row, case, decision.escalation_id, requested_by, now)
         return decision
 
     @staticmethod

@@ -47,3 +47,15 @@ class InvalidReportError(GatewayError):
         super().__init__(detail)
         self.title = title
         self.problems = problems
+
+
+class NoLegalStageError(GatewayError):
+    """No escalation of the loan was granted: it has no legal stage to move."""
+
+
+class StageMoveError(GatewayError):
+    """The legal stage cannot make that move (``NEXT_STAGES``)."""
+
+
+class StageReportForbiddenError(GatewayError):
+    """The lender's policy does not let an agency report the legal stage."""

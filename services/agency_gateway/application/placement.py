@@ -36,6 +36,7 @@ def case_facts(case: Row, prefs: Row | None) -> CaseFacts:
         lender_recalled=case["lender_recalled_at"] is not None,
         cease=bool(prefs and prefs["cease"]),
         attorney=bool(prefs and prefs["attorney"]),
+        legal_stage=case.get("legal_stage"),
     )
 
 

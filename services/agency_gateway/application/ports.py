@@ -172,6 +172,14 @@ class CommitmentStore(Protocol):
     async def add_escalation(self, row: Row) -> None: ...
 
 
+class LegalStageStore(Protocol):
+    async def add(self, row: Row) -> None:
+        """Record one change of a loan's legal stage."""
+
+    async def of_loan(self, lender_id: str, loan_id: str) -> list[Row]:
+        """Every change of the loan's legal stage, in order (``seq``)."""
+
+
 class ContactLedger(Protocol):
     async def record(self, made: Sequence[tuple[Contact, LoanKey]]) -> None:
         """Add contacts; one known already takes the furthest outcome reported."""
@@ -253,6 +261,9 @@ class UnitOfWork(Protocol):
     def commitments(self) -> CommitmentStore: ...
 
     @property
+    def legal(self) -> LegalStageStore: ...
+
+    @property
     def ledger(self) -> ContactLedger: ...
 
     @property
@@ -288,6 +299,14 @@ class ActivityTexts(Protocol):
     def open(self, row: Mapping[str, Any]) -> str | None: ...
 
     def digest(self, text: str) -> str: ...
+
+
+class NoteSealing(Protocol):
+    """Notes of the legal stage's changes, sealed at rest (never in an event)."""
+
+    def seal(self, text: str, row: Mapping[str, Any]) -> dict[str, str]: ...
+
+    def open(self, row: Mapping[str, Any]) -> str | None: ...
 
 
 class AnswerSealing(Protocol):

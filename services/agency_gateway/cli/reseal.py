@@ -1,11 +1,12 @@
 """``python -m services.agency_gateway.cli.reseal [--batch-size N] [--status]``: re-seal the stored
-contacts, agencies' activity texts and webhook secrets under the first key of
-``AGENCY_GATEWAY_DATA_KEYS`` (see :mod:`shared.db.reseal`)."""
+contacts, agencies' activity texts, the legal stage's notes and webhook secrets under the first
+key of ``AGENCY_GATEWAY_DATA_KEYS`` (see :mod:`shared.db.reseal`)."""
 
 import asyncio
 import sys
 
 from services.agency_gateway.adapters.activities import ActivityTexts
+from services.agency_gateway.adapters.legal import NOTE
 from services.agency_gateway.adapters.webhooks import SECRET
 from services.agency_gateway.settings import AgencyGatewaySettings
 from services.agency_gateway.wiring import contact_keys
@@ -19,5 +20,10 @@ if __name__ == "__main__":
     engine = create_engine(settings.database_url, pool_size=1, tls=settings.postgres_tls())
     program = "python -m services.agency_gateway.cli.reseal"
     texts = ActivityTexts(keys.storage)
-    jobs = [keys.reseal_job(), texts.reseal_job(), ResealJob(SECRET, keys.storage)]
+    jobs = [
+        keys.reseal_job(),
+        texts.reseal_job(),
+        ResealJob(NOTE, keys.storage),
+        ResealJob(SECRET, keys.storage),
+    ]
     sys.exit(asyncio.run(run_command(program, engine, jobs, sys.argv[1:])))

@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from services.agency_gateway.domain.policy import CaseStatus, PlacementPolicy, Variant
+from shared.events.legal import LegalStage
 from shared.events.models import (
     HoldLifted,
     HoldPlaced,
@@ -30,6 +31,7 @@ class CaseFacts:
     lender_recalled: bool = False
     cease: bool = False
     attorney: bool = False
+    legal_stage: str | None = None  # shared.events.legal.LegalStage value
 
 
 HOLD_RECALLS = ("dispute", "illegal_debt")  # end reasons of a hold's recall, and "hold:<reason>"
@@ -58,6 +60,8 @@ def exclusion(case: CaseFacts, policy: PlacementPolicy, variant: Variant) -> str
     """Why the case may not be placed now (the first reason), or None when it may."""
     if case.ended_reason is not None:
         return case.ended_reason
+    if case.legal_stage is not None and case.legal_stage != LegalStage.WITHDRAWN:
+        return f"legal_stage:{case.legal_stage}"
     for reason in sorted(case.holds.values()):
         return hold_exclusion(reason)
     if case.cease:

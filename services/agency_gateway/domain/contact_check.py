@@ -7,7 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from shared.contact_rules import Contact, DebtFacts, Hold, OptOut, Party, Placement, RulePack, check
+from shared.contact_rules.ledger import PartyKind
+from shared.contact_rules.legal_stage import stage_stops
 from shared.contact_rules.limits import ATTORNEY_REPRESENTED, borrower_limits, represented
+from shared.events.legal import LegalStage
 from shared.events.models import ContactPreferences, HoldReason
 from shared.vocabulary import Channel, Jurisdiction
 
@@ -100,14 +103,29 @@ def intended_contact(
     )
 
 
+LEGAL_STAGE = "LEGAL-STAGE"
+"""The refusal of an agency's contact at a legal stage that stops it
+(``shared.contact_rules.legal_stage``: from ``filed``, only counsel speaks for the creditor)."""
+
+
 def contact_answer(
     intended: Contact,
     ledger: Sequence[Contact],
     facts: DebtFacts,
     pack: RulePack,
     notified: bool,
+    legal_stage: str | None = None,
 ) -> CheckAnswer:
-    """The engine's decision over every party's ledger, then the gateway's own refusals."""
+    """The legal stage's refusal, else the engine's decision over every party's ledger, then
+    the gateway's own refusals."""
+    stage = None if legal_stage is None else LegalStage(legal_stage)
+    if stage_stops(stage, PartyKind.AGENCY):
+        assert stage is not None
+        why = (
+            f"the loan's legal stage is {stage.value}: agencies no longer contact the "
+            "borrower (only counsel speaks for the creditor)"
+        )
+        return CheckAnswer(False, (LEGAL_STAGE,), why, None)
     decision = check(intended, ledger, facts, pack)
     rules, explanation = decision.refused_by, decision.explanation
     refusal = None if rules else own_refusal(facts, intended.at, notified)

@@ -37,6 +37,8 @@ class EscalationPolicy(_Strict):
     validation_days: int = Field(default=30, ge=0)
     minimum_amount: Decimal = Field(default=Decimal("500.00"), ge=0)
     time_bar_days: int = Field(default=1095, ge=1)
+    agency_may_report_stage: bool = False  # the agency may report the legal stage's moves
+    demand_respond_days: int = Field(default=15, ge=1, le=365)  # a demand's default deadline
 
 
 class PlacementPolicy(_Strict):

@@ -41,6 +41,7 @@ class Database:
     commitments: dict[tuple[str, str, str], Row] = field(default_factory=dict)  # kind, agency, id
     lender_payments: dict[tuple[str, str, str], Row] = field(default_factory=dict)
     escalations: list[Row] = field(default_factory=list)
+    legal: list[Row] = field(default_factory=list)  # changes of legal stages, in order
     contacts: dict[str, tuple[Contact, LoanKey]] = field(default_factory=dict)
     deliveries: dict[str, Row] = field(default_factory=dict)
     attempts: list[Row] = field(default_factory=list)
@@ -396,6 +397,19 @@ class FakeCommitmentStore:
         self.db.escalations.append(dict(row))
 
 
+class FakeLegalStageStore:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    async def add(self, row: Row) -> None:
+        self.db.legal.append(dict(row))
+
+    async def of_loan(self, lender_id: str, loan_id: str) -> list[Row]:
+        return [
+            dict(r) for r in self.db.legal if (r["lender_id"], r["loan_id"]) == (lender_id, loan_id)
+        ]
+
+
 class FakeContactLedger:
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -543,6 +557,7 @@ class FakeUnitOfWork:
         self.agencies = FakeAgencyRegistry(self.work)
         self.activities = FakeActivityLog(self.work)
         self.commitments = FakeCommitmentStore(self.work)
+        self.legal = FakeLegalStageStore(self.work)
         self.ledger = FakeContactLedger(self.work)
         self.deliveries = FakeDeliveryLog(self.work)
         self._events = []
@@ -668,3 +683,14 @@ def case_row(lender_id: str, loan_id: str, **changes: Any) -> Row:
         "ended_at": None,
         "contact_erased_at": None,
     } | changes
+
+
+class FakeNotes:
+    """A note 'sealed' as itself, under the key id ``fake``."""
+
+    def seal(self, text: str, row: Mapping[str, Any]) -> dict[str, str]:
+        return {"kid": "fake", "ct": text}
+
+    def open(self, row: Mapping[str, Any]) -> str | None:
+        sealed = row["note_sealed"]
+        return None if sealed is None else str(sealed["ct"])
