@@ -9,7 +9,7 @@ from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer
+from reportlab.platypus import Flowable, Paragraph, SimpleDocTemplate, Spacer
 
 CJK_FONT = "STSong-Light"
 pdfmetrics.registerFont(UnicodeCIDFont(CJK_FONT))
@@ -29,7 +29,7 @@ class ReportLabLetters:
         document = SimpleDocTemplate(
             out, pagesize=A4, title=title, leftMargin=20 * mm, rightMargin=20 * mm
         )
-        story: list[object] = [Paragraph(escape(title), heading), Spacer(1, 6 * mm)]
+        story: list[Flowable] = [Paragraph(escape(title), heading), Spacer(1, 6 * mm)]
         for block in text.split("\n\n"):
             lines = "<br/>".join(escape(line) for line in block.strip().splitlines())
             if lines:
