@@ -89,6 +89,7 @@ BODIES: dict[str, Callable[[], dict[str, Any]]] = {
     },
     "DisputeRequest": lambda: {"dispute_id": f"D-{uuid4().hex[:8]}", "reason": "not my loan"},
     "EscalationRequest": lambda: {},
+    "StageMoveRequest": lambda: {"stage": "demand_sent"},
     "LenderEscalationRequest": lambda: {"approve": True},
     "RedeliveryRequest": lambda: {"delivery_ids": ["wh-none"]},
     "ContactCheckRequest": lambda: {"channel": "sms"},
