@@ -198,7 +198,7 @@ async def test_the_operator_command_issues_lists_and_revokes_keys_of_every_role(
         issued.append(json.loads(out))
     lender, auditor = issued
     assert lender["api_key"].startswith(f"dc_{lender['key_id']}_")
-    assert lender["valid_at"] == ["intake", "notifier", "agency_gateway"]
+    assert lender["valid_at"] == ["intake", "notifier", "agency_gateway", "compliance"]
     assert auditor["valid_at"] == ["compliance"]
 
     async def admitted() -> bool:
