@@ -269,9 +269,18 @@ async def test_disputes_data_requests_and_answers_are_logged_without_personal_da
     notified = outcome_id.removeprefix("notifier:")
 
     async def outcome_logged() -> list[dict[str, Any]] | None:
-        found = await timeline(platform, loan_id)  # judged in the transaction that logged it
+        """The outcome notice (judged in the transaction that logged it), and the answers of
+        the notifier (the test's, sealed) and of compliance (in the clear), which the running
+        services' own answers may precede."""
+        found = await timeline(platform, loan_id)
         ids = {e["entry"]["data"].get("notification_id") for e in found}
-        return found if notified in ids else None
+        answered = {
+            (e["entry"]["data"]["service"], e["entry"]["data"]["sealed"])
+            for e in found
+            if e["type"] == ANSWERED
+        }
+        wanted = {("notifier", True), ("compliance", False)}
+        return found if notified in ids and wanted <= answered else None
 
     entries = await eventually(outcome_logged, within=30)
     logged_answers = [e["entry"]["data"] for e in entries if e["type"] == ANSWERED]
