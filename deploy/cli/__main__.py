@@ -1,0 +1,3 @@
+from deploy.cli.app import main
+
+main()
