@@ -229,7 +229,9 @@ def _next(value: str | None) -> str:
     return f"{PREFIX}/"
 
 
-def _sign_in_page(request: Request, status: int = 200, problem: str | None = None) -> Response:
+def _sign_in_page(
+    request: Request, status: int = 200, problem: str | None = None, after: str | None = None
+) -> Response:
     nonce = new_nonce()
     response = render(
         request,
@@ -237,7 +239,7 @@ def _sign_in_page(request: Request, status: int = 200, problem: str | None = Non
         "Sign in",
         status=status,
         csrf=site_of(request).sessions.csrf_for("sign-in", nonce),
-        next=_next(request.query_params.get("next")),
+        next=_next(after or request.query_params.get("next")),
         problem=problem,
     )
     set_cookie(response, request, SIGN_IN_COOKIE, nonce, 3600)
@@ -261,7 +263,7 @@ async def sign_in(request: Request) -> Response:
     principal = await site.authenticator.authenticate(api_key) if api_key else None
     if principal is None or principal.role not in site.authenticator.served:
         problem = "This key is unknown or revoked, or it is not an auditor's or a lender's."
-        return _sign_in_page(request, 401, problem)
+        return _sign_in_page(request, 401, problem, fields.get("next"))
     response = RedirectResponse(_next(fields.get("next")), status_code=303)
     set_cookie(response, request, SESSION_COOKIE, site.sessions.seal(api_key), SESSION_SECONDS)
     clear_cookie(response, request, SIGN_IN_COOKIE)

@@ -99,6 +99,21 @@ async def test_an_auditor_sees_its_lenders_pages_and_nothing_of_another(
     report = await client.get("/console/reports/agencies")
     assert demo.agency_id in report.text
     assert other.agency_id not in report.text
+    # Filters: rule and agency; the report's period in UTC days (the calls were on 2026-11-02).
+    by_rule = await client.get("/console/violations", params={"rule_id": "CN-09", "status": "all"})
+    assert f"CN-09 on loan {demo.loan_id}" in by_rule.text
+    assert "CN-01 on loan" not in by_rule.text
+    by_agency = await client.get("/console/violations", params={"agency_id": "agency-none"})
+    assert demo.loan_id not in by_agency.text
+    that_day = await client.get(
+        "/console/reports/agencies", params={"from": "2026-11-02", "to": "2026-11-03"}
+    )
+    assert demo.agency_id in that_day.text
+    later = await client.get(
+        "/console/reports/agencies", params={"from": "2026-11-03", "to": "2026-11-04"}
+    )
+    assert demo.agency_id not in later.text
+    assert "/console/checkpoint?leaf_index=" in timeline.text  # each row links to its check
     # Out of scope: another lender named, or that lender's loan under this one, is a 404.
     for path in loan_pages(other):
         assert (await client.get(path)).status_code == 404, path
@@ -124,6 +139,11 @@ async def test_a_lender_sees_its_own_loans_only(
     violations = await client.get("/console/violations")
     assert demo.loan_id in violations.text
     assert other.loan_id not in violations.text
+    report = await client.get("/console/reports/agencies")
+    assert demo.agency_id in report.text
+    assert other.agency_id not in report.text
+    named = await client.get("/console/reports/agencies", params={"lender_id": other.lender_id})
+    assert named.status_code == 404
 
 
 async def test_an_auditor_of_every_lender_names_the_lender(
@@ -168,6 +188,8 @@ async def test_a_revoked_key_stops_working(
 
     await eventually(refused, within=30)  # the registry record reaches the authenticator
     assert (await client.get("/console/api/entries/0")).status_code == 401
+    refused = await sign_in(client, issued.api_key)  # nor can it sign in again
+    assert refused.status_code == 401
 
 
 async def test_the_session_cookie_holds_no_key_and_is_strict(
@@ -245,6 +267,7 @@ async def test_every_answer_carries_the_security_headers(
         assert answer.headers["cache-control"] == "no-store"
         assert answer.headers["referrer-policy"] == "no-referrer"
         assert answer.headers["x-content-type-options"] == "nosniff"
+        assert answer.headers["x-frame-options"] == "DENY"
     pages = [a for a in answers if a.headers.get("content-type", "").startswith("text/html")]
     for page in pages:  # no inline script or style: the CSP would refuse it
         assert not re.search(r"<script(?![^>]*\bsrc=)", page.text)
@@ -278,6 +301,8 @@ async def test_the_inclusion_check_reads_entries_in_scope_and_the_apis_proof(
     api = await compliance.get("/v1/audit/proofs/inclusion", params=query, headers=auditor)
     assert console.status_code == 200
     assert console.json()["hashes"] == api.json()["hashes"]
+    described = await platform.clients["compliance"].get("/openapi.json")
+    assert not [path for path in described.json()["paths"] if path.startswith("/console")]
     too_big = await client.get(
         "/console/api/proofs/inclusion", params={"leaf_index": 0, "tree_size": size + 10**6}
     )
