@@ -188,8 +188,8 @@ async def test_a_revoked_key_stops_working(
 
     await eventually(refused, within=30)  # the registry record reaches the authenticator
     assert (await client.get("/console/api/entries/0")).status_code == 401
-    refused = await sign_in(client, issued.api_key)  # nor can it sign in again
-    assert refused.status_code == 401
+    again = await sign_in(client, issued.api_key)  # nor can it sign in again
+    assert again.status_code == 401
 
 
 async def test_the_session_cookie_holds_no_key_and_is_strict(

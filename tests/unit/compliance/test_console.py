@@ -4,6 +4,7 @@ made for; the charts' bars are proportional; timeline rows name their kind and k
 
 import base64
 from datetime import UTC, datetime
+from typing import Any
 
 from services.compliance.adapters.tables import audit_entries
 from services.compliance.api.console import kind_of, summary, timeline_row
@@ -69,7 +70,7 @@ def test_timeline_rows_name_their_kind_and_key_fields() -> None:
     assert kind_of("collections.something-new") == "Other"
     data = {"amount": {"amount": "10.00", "currency": "CNY"}, "channel": "sms", "text": "x"}
     assert summary(data) == [("amount", "10.00 CNY"), ("channel", "sms")]
-    row = {column.name: None for column in audit_entries.c}
+    row: dict[str, Any] = {column.name: None for column in audit_entries.c}
     row.update(
         leaf_index=7,
         event_type="collections.notification.sent",
