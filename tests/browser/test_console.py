@@ -135,6 +135,13 @@ async def test_sign_in_and_out(
     await expect(page.get_by_role("navigation", name="Console")).to_be_visible()
     await checked(page)
     await shots.take(page, "home")
+    missing = await page.goto(f"{console}/loans/L-not-logged-here")
+    assert missing is not None
+    assert missing.status == 404
+    await expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    await checked(page)
+    await shots.take(page, "not-found")
+    await page.get_by_role("link", name="Back to the console").click()
     await page.get_by_role("button", name="Sign out").click()
     await expect(page.get_by_role("heading", level=1)).to_have_text("Sign in to the console")
     await page.goto(f"{console}/")

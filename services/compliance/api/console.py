@@ -320,6 +320,7 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("collections.compliance.", "Violation"),
 )
 SHOWN = (
+    "at",
     "amount_overdue",
     "days_past_due",
     "amount",
