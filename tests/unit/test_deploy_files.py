@@ -19,8 +19,8 @@ from typing import Any, cast
 import kubernetes_validate
 import pytest
 import yaml
-from pydantic import TypeAdapter
 from kubernetes_validate.utils import all_versions
+from pydantic import TypeAdapter
 
 from deploy.devstack import platform
 from deploy.devstack.infrastructure import LocalInfrastructure
@@ -214,9 +214,7 @@ def test_every_service_has_its_migrations() -> None:
     for in_k8s in (False, True):
         containers = [c for c in CONTAINERS if is_k8s(c) == in_k8s]
         migrated = {s.name for c in containers if migrates(c) for s in services_run_by(c.command)}
-        served = {
-            s.name for c in containers if not migrates(c) for s in services_run_by(c.command)
-        }
+        served = {s.name for c in containers if not migrates(c) for s in services_run_by(c.command)}
         assert served == migrated == set(BY_NAME), in_k8s
 
 
@@ -234,9 +232,7 @@ def test_a_container_is_given_only_settings_its_services_read(container: Contain
         if container.where in KEYS_RUN_IN
     }
     given = set(container.env) - DRIVER_VARIABLES
-    assert given <= set(readable) | set(keys_settings), (
-        given - set(readable) - set(keys_settings)
-    )
+    assert given <= set(readable) | set(keys_settings), given - set(readable) - set(keys_settings)
     for service in services:  # the literal values parse, too
         options = {
             readable[name][1]: value
@@ -245,17 +241,19 @@ def test_a_container_is_given_only_settings_its_services_read(container: Contain
         }
         if is_k8s(container):  # the rest comes from ConfigMaps and Secrets: each on its own
             for field, value in options.items():
-                TypeAdapter(service.settings.model_fields[field].annotation).validate_python(value)
+                annotation: Any = service.settings.model_fields[field].annotation
+                TypeAdapter(annotation).validate_python(value)
         else:
             service.settings.model_validate(options)
-    keys_options = {
+    keys_options: dict[str, Any] = {
         field: container.env[name]
         for name, field in keys_settings.items()
         if container.env.get(name) is not None
     }
     if is_k8s(container):
         for field, value in keys_options.items():
-            TypeAdapter(KeysSettings.model_fields[field].annotation).validate_python(value)
+            keys_annotation: Any = KeysSettings.model_fields[field].annotation
+            TypeAdapter(keys_annotation).validate_python(value)
     else:
         KeysSettings.model_validate(keys_options)
 
@@ -516,7 +514,9 @@ def test_every_command_runs_a_module_in_the_image(container: Container) -> None:
     """``python -m <module>``, or the operator's command ``collections`` (the project's script,
     installed into the image's environment by ``uv sync``)."""
     if container.command[0] == "collections":
-        scripts = re.search(r"\[project\.scripts\]\n(.*?)\n\n", (ROOT / "pyproject.toml").read_text(), re.S)
+        scripts = re.search(
+            r"\[project\.scripts\]\n(.*?)\n\n", (ROOT / "pyproject.toml").read_text(), re.S
+        )
         assert scripts is not None
         assert 'collections = "deploy.cli.app:main"' in scripts.group(1)
         module = Path("deploy", "cli", "app")
