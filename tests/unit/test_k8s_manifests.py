@@ -740,3 +740,17 @@ def test_the_image_runs_unprivileged_with_a_read_only_root() -> None:
 def test_the_jobs_directory_holds_only_jobs() -> None:
     assert {d["kind"] for d in JOBS} == {"Job"}
     assert {p.name for p in (K8S / "jobs").iterdir()} == {"migrate.yaml", "issue-key.yaml"}
+
+
+def test_each_service_that_seals_holds_its_own_ring_to_reseal_from_its_pod() -> None:
+    """The README's rotation: `kubectl exec deploy/<name> -- collections reseal <service>`
+    works because each sealing service's pod holds its own data keys (and its database)."""
+    section = _readme_section("Kubernetes")
+    for container in _k8s_service_containers():
+        (service,) = services_run_by(container.command)
+        if service.holds("data_keys"):
+            name = f"{service.env_prefix}DATA_KEYS"
+            secret = f"{KAFKA_USER[service.name]}-keys"
+            assert container.sources[name] == ("secret", secret, "data-keys"), container.where
+            assert secret in section
+    assert "collections reseal agency_gateway" in section
