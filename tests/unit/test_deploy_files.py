@@ -58,8 +58,9 @@ def _load(path: Path) -> Any:
 
 
 def kustomize() -> list[dict[str, Any]]:
-    """What ``kubectl apply -k deploy/k8s`` applies: the listed resources and the generated
-    ConfigMaps (the only generator the kustomization uses)."""
+    """What ``kubectl apply -k deploy/k8s`` applies: the listed resources in the namespace and
+    the generated ConfigMaps (the only generator the kustomization uses). Compared once with
+    ``kubectl kustomize deploy/k8s`` (kustomize 5.5): the same objects, field for field."""
     kustomization = _load(K8S / "kustomization.yaml")
     assert set(kustomization) <= {
         "apiVersion",
@@ -75,13 +76,17 @@ def kustomize() -> list[dict[str, Any]]:
         for document in yaml.safe_load_all((K8S / resource).read_text())
         if document is not None
     ]
+    namespace = kustomization.get("namespace")
+    for document in documents:  # kustomize's namespace transformer (a Namespace: its name)
+        if namespace and document["kind"] != "Namespace":
+            document["metadata"]["namespace"] = namespace
     for generator in kustomization.get("configMapGenerator", []):
         assert set(generator) <= {"name", "literals"}
         documents.append(
             {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "metadata": {"name": generator["name"]},
+                "metadata": {"name": generator["name"], "namespace": namespace},
                 "data": dict(literal.split("=", 1) for literal in generator["literals"]),
             }
         )

@@ -51,27 +51,24 @@ OPERATOR_KAFKA_USER = "collections-operator"  # the operator's command's Kafka u
 
 STRIMZI_DOCS = "https://strimzi.io/docs/operators/latest/configuring.html"
 CNPG_DOCS = "https://cloudnative-pg.io/documentation/current/cloudnative-pg.v1/"
-# What each operator's API reference marks required (or what KRaft needs of a Kafka), by
-# kind: dotted paths under the object. Strimzi ≥ 0.48 runs KRaft with node pools by default
-# and ignores the two annotations, which 0.4x operators still need.
+# What each operator's API reference (and its CRD's schema) marks required, by kind: dotted
+# paths under the object. Strimzi's `v1` API (0.49 and newer; 1.0 removed `v1beta2`): KRaft
+# and node pools are the only mode, no annotation needed. The manifests were also validated in
+# full, once, against the CRD schemas of Strimzi 1.2.0 and CloudNativePG 1.30.0 (not vendored).
 REQUIRED: dict[tuple[str, str], tuple[str, list[str]]] = {
-    ("kafka.strimzi.io/v1beta2", "Kafka"): (
+    ("kafka.strimzi.io/v1", "Kafka"): (
         f"{STRIMZI_DOCS}#type-KafkaSpec-reference",
-        [
-            "spec.kafka.listeners",
-            "metadata.annotations.strimzi.io/node-pools",
-            "metadata.annotations.strimzi.io/kraft",
-        ],
+        ["spec.kafka.listeners"],
     ),
-    ("kafka.strimzi.io/v1beta2", "KafkaNodePool"): (
+    ("kafka.strimzi.io/v1", "KafkaNodePool"): (
         f"{STRIMZI_DOCS}#type-KafkaNodePoolSpec-reference",
         ["metadata.labels.strimzi.io/cluster", "spec.replicas", "spec.roles", "spec.storage"],
     ),
-    ("kafka.strimzi.io/v1beta2", "KafkaTopic"): (
+    ("kafka.strimzi.io/v1", "KafkaTopic"): (
         f"{STRIMZI_DOCS}#type-KafkaTopicSpec-reference",
         ["metadata.labels.strimzi.io/cluster", "spec.partitions", "spec.replicas"],
     ),
-    ("kafka.strimzi.io/v1beta2", "KafkaUser"): (
+    ("kafka.strimzi.io/v1", "KafkaUser"): (
         f"{STRIMZI_DOCS}#type-KafkaUserSpec-reference",
         ["metadata.labels.strimzi.io/cluster", "spec.authentication.type"],
     ),
