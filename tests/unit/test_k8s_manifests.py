@@ -751,3 +751,18 @@ def test_each_service_that_seals_holds_its_own_ring_to_reseal_from_its_pod() -> 
             assert container.sources[name] == ("secret", secret, "data-keys"), container.where
             assert secret in section
     assert "collections reseal agency_gateway" in section
+
+
+def test_a_settings_field_is_read_from_its_prefix_and_upper_name_only() -> None:
+    """What the checks of variable names above assume: no nested delimiter, no alias, names
+    not case-sensitive, so ``<PREFIX><FIELD>`` is the one variable of each field."""
+    from deploy.keys import KeysSettings
+
+    for settings in [s.settings for s in SERVICES] + [KeysSettings]:
+        config = settings.model_config
+        assert config.get("env_nested_delimiter") is None, settings
+        assert not config.get("case_sensitive"), settings
+        assert config.get("env_prefix"), settings
+        for name, field in settings.model_fields.items():
+            assert field.alias is None, (settings, name)
+            assert field.validation_alias is None, (settings, name)
