@@ -96,7 +96,7 @@ def dry_run(
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        show(report, Console())
+        show(report, console())
 
 
 def _cadence(path: Path, start: datetime, end: datetime) -> Run:
@@ -205,6 +205,12 @@ async def _with_progress(run: Run, *, quiet: bool) -> Report:
                 progress.update(task, completed=done, total=total)
 
         return await run(advance)
+
+
+def console() -> Console:
+    """The terminal's width; piped to a file or a program, wide enough for every column."""
+    terminal = Console()
+    return terminal if terminal.is_terminal else Console(width=240)
 
 
 def show(report: Report, console: Console) -> None:

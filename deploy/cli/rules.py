@@ -11,7 +11,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from deploy.cli.policy import instant
+from deploy.cli.policy import console, instant
 from shared.db.engine import create_engine, create_session_factory
 
 app = typer.Typer(help="Explain the contact rules' verdicts.", no_args_is_help=True)
@@ -82,7 +82,7 @@ def explain(
     if as_json:
         typer.echo(json.dumps(report, indent=2, ensure_ascii=False))
     else:
-        show(report, Console())
+        show(report, console())
 
 
 def _party(text: str) -> Any:

@@ -72,7 +72,11 @@ async def test_a_higher_minimum_keeps_small_debts_with_the_lender() -> None:
     candidate = CURRENT.model_copy(update={"version": "try", "minimum_amount": Decimal("500")})
     done = await placement_dry_run(reads, candidate, CURRENT, FROM, TO)
     [only] = done.differences
-    assert (only.loan_id, only.change, only.candidate) == ("L1", "not_placed", "below_minimum_amount")
+    assert (only.loan_id, only.change, only.candidate) == (
+        "L1",
+        "not_placed",
+        "below_minimum_amount",
+    )
     assert only.actual == "placed (agency-a)"
 
 
