@@ -82,3 +82,13 @@ def test_explain_needs_one_contact() -> None:
     code, output = run("rules", "explain", "--lender", "l", "--loan", "x")
     assert code == 2
     assert "--notification" in output
+
+
+def test_dates_without_an_offset_are_utc() -> None:
+    from datetime import UTC, datetime
+
+    from deploy.cli.policy import instant
+
+    assert instant("2026-11-01", "--from") == datetime(2026, 11, 1, tzinfo=UTC)
+    assert instant("2026-11-01T08:00", "--from") == datetime(2026, 11, 1, 8, tzinfo=UTC)
+    assert instant("2026-11-01T08:00+08:00", "--from") == datetime(2026, 11, 1, tzinfo=UTC)

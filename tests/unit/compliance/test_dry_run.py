@@ -135,3 +135,14 @@ def test_explain_a_suppressed_notification_as_the_check_that_refused_it() -> Non
 def test_a_loan_never_reported_has_nothing_to_explain() -> None:
     with pytest.raises(NothingToExplainError):
         case_of("lender-1", "L-1", [])
+
+
+def test_explain_a_sent_notification_as_the_contact_it_made() -> None:
+    log = three_unanswered_calls()
+    leaf = log.sent(13)  # 23:00 in Shanghai
+    notification = log.events[leaf].data["notification_id"]
+    case = case_of("lender-1", "L-1", log.events)
+    explained = explain_notification(case, log.events, notification, PACKS)
+    assert explained.mode == "judge"
+    assert explained.contact["id"] == f"notifier:{notification}"
+    assert "CN-01" in {v.rule_id for v in explained.verdicts if v.verdict == "broken"}

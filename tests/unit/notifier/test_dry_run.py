@@ -98,3 +98,25 @@ async def test_loans_the_candidate_does_not_serve_are_left_out() -> None:
     done = await cadence_dry_run(reads, stricter(us), policies, FROM, TO)
     assert done.loans == 0
     assert done.differences == []
+
+
+async def test_no_reminder_while_an_agency_holds_the_loan_when_the_policy_stops_on_placement() -> (
+    None
+):
+    from services.notifier.domain.files import CasePlacement
+
+    policies = book()
+    current = policies.select("lender-1", "cash", "CN")
+    assert current.stop.on_placement
+    held = loan("L1", date(2026, 3, 1))
+    held.placements = [
+        CasePlacement("A-1", "ag", "Ag", None, datetime(2026, 3, 5, tzinfo=UTC))  # day 4
+    ]
+    keeps_going = current.model_copy(
+        update={"stop": current.stop.model_copy(update={"on_placement": False})}
+    )
+    done = await cadence_dry_run(FakeReads([held], []), keeps_going, policies, FROM, TO)
+    assert [(d.change, d.template) for d in done.differences] == [
+        ("sent", "reminder_firm_email"),  # day 5 and day 10: the agency held it by then
+        ("sent", "reminder_final_sms"),
+    ]
