@@ -3,6 +3,7 @@ PostgreSQL, over data the running services produced: each service's replay shows
 differences a changed policy or pack makes (table and JSON), and writes nothing."""
 
 import asyncio
+import importlib
 import json
 from datetime import UTC, datetime
 from pathlib import Path
@@ -285,13 +286,18 @@ async def test_a_stricter_pack_finds_a_past_violation_and_explain_names_the_rule
     assert await row_counts(url) == before
 
 
-async def test_the_replay_transaction_refuses_writes(platform: RunningPlatform) -> None:
-    from services.agency_gateway.adapters.dry_run_reads import read_only
-
-    engine = create_engine(platform.database_urls["agency_gateway"], 1)
+@pytest.mark.parametrize(
+    ("service", "table"),
+    [("notifier", "loans"), ("agency_gateway", "collection_cases"), ("compliance", "violations")],
+)
+async def test_the_replay_transaction_refuses_writes(
+    platform: RunningPlatform, service: str, table: str
+) -> None:
+    adapters = importlib.import_module(f"services.{service}.adapters.dry_run_reads")
+    engine = create_engine(platform.database_urls[service], 1)
     try:
         with pytest.raises(DBAPIError, match="read-only transaction"):
-            async with read_only(create_session_factory(engine)) as reads:
-                await reads._session.execute(text("DELETE FROM collection_cases"))
+            async with adapters.read_only(create_session_factory(engine)) as reads:
+                await reads._session.execute(text(f"DELETE FROM {table}"))  # noqa: S608
     finally:
         await engine.dispose()
