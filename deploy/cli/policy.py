@@ -115,7 +115,9 @@ def _cadence(path: Path, start: datetime, end: datetime) -> Run:
 
     async def run(progress: Callable[[int, int], None]) -> Report:
         async with _Sessions(settings) as sessions, read_only(sessions) as reads:
-            done = await cadence_dry_run(reads, candidate, policies, start, end, progress=progress)
+            done = await cadence_dry_run(
+                reads, candidate, policies, packs, start, end, progress=progress
+            )
         return done.as_json()
 
     return run

@@ -12,19 +12,22 @@ from typing import Any
 from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.notifier.adapters.case_batch_store import SqlCaseBatchStore
 from services.notifier.adapters.rows import case_of_row
-from services.notifier.adapters.tables import loans, notifications
+from services.notifier.adapters.tables import contacts, loans, notifications
 from services.notifier.domain.cadence_policies import CadencePolicies, PolicyError, policy_of
-from services.notifier.domain.files import Case
+from services.notifier.domain.files import Case, Preferences
 from services.notifier.domain.policy import CadencePolicy
 from services.notifier.domain.templates import TemplateCatalog
-from shared.contact_rules import RulePack
+from shared.contact_rules import Contact, RulePack
+from shared.contact_rules.sources import contact_of_row
 from shared.db.bulk import among
 from shared.db.engine import SessionFactory
 from shared.events.notifications import NotificationKind
 from shared.vocabulary import Jurisdiction
 
 LoanKey = tuple[str, str]
+BorrowerKey = tuple[str, str]
 
 
 class SqlDryRunReads:
@@ -61,6 +64,25 @@ class SqlDryRunReads:
             n.due_at < time_to,
         )
         return [dict(r._mapping) for r in await self._session.execute(query)]
+
+    async def preferences(
+        self, borrowers: Collection[BorrowerKey]
+    ) -> dict[BorrowerKey, Preferences]:
+        return await SqlCaseBatchStore(self._session).preferences(borrowers)
+
+    async def agency_contacts(self, keys: Collection[LoanKey]) -> dict[LoanKey, list[Contact]]:
+        if not keys:
+            return {}
+        c = contacts.c
+        query = select(contacts).where(
+            among([c.lender_id, c.loan_id], keys), c.agency_id.is_not(None)
+        )
+        found: dict[LoanKey, list[Contact]] = {}
+        for row in (await self._session.execute(query)).mappings():
+            found.setdefault((row["lender_id"], row["loan_id"]), []).append(
+                contact_of_row(dict(row))
+            )
+        return found
 
 
 @asynccontextmanager
