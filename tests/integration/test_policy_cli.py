@@ -5,7 +5,7 @@ differences a changed policy or pack makes (table and JSON), and writes nothing.
 import asyncio
 import importlib
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -18,7 +18,10 @@ from typer.testing import CliRunner
 from deploy.cli.app import app
 from shared.db.engine import create_engine, create_session_factory
 from shared.events.catalog import AGENCY_ACTIVITY_RECORDED, ASSIGNMENT_PLACED
-from tests.harness import RunningPlatform, eventually
+from tests.harness import RunningPlatform, eventually, running_platform
+from tests.infrastructure import TestInfrastructure
+from tests.integration.agency_gateway.stack import NORTH, GatewayStack
+from tests.integration.agency_gateway.test_handoff import SHANGHAI
 from tests.integration.compliance.events import activity, placed, publish
 from tests.support.factories import new_loan_id, report
 
@@ -301,3 +304,54 @@ async def test_the_replay_transaction_refuses_writes(
                 await reads._session.execute(text(f"DELETE FROM {table}"))  # noqa: S608
     finally:
         await engine.dispose()
+
+
+async def test_explain_gives_the_rules_of_a_real_contact_check_refusal(
+    infrastructure: TestInfrastructure,
+) -> None:
+    """An agency's call the gateway refused (its own platform, with an agency registered):
+    ``rules explain`` of the same call names the same refusing rules, from compliance's log."""
+    async with running_platform(infrastructure) as own:
+        stack = GatewayStack(own, infrastructure.kafka_bootstrap)
+        await stack.register(NORTH)
+        loan_id = await stack.report(days=50)
+        assignment = await stack.placed(loan_id)
+        check = f"/v1/assignments/{assignment['assignment_id']}/contact-check"
+        day = (datetime.now(UTC) + timedelta(days=1)).astimezone(SHANGHAI).date()
+        noon = datetime(day.year, day.month, day.day, 12, tzinfo=SHANGHAI)
+        night = noon.replace(hour=23, minute=30)
+
+        async def asked(at: datetime) -> dict[str, Any]:
+            answer = await stack.gateway.post(
+                check, json={"channel": "call", "at": at.isoformat()}, headers=stack.agency(NORTH)
+            )
+            assert answer.status_code == 200, answer.text
+            found: dict[str, Any] = answer.json()
+            return found
+
+        async def told() -> bool:  # the notifier's CN-09 notice reached the gateway
+            return bool((await asked(noon))["allowed"])
+
+        await eventually(told, within=60)
+        refused = await asked(night)
+        assert not refused["allowed"]
+        assert "CN-01" in refused["rules"]
+        await settled(
+            own,
+            "compliance",
+            "SELECT count(*) FROM audit_entries WHERE loan_id = :loan "
+            "AND event_type = 'collections.notification.agency-notice-sent' HAVING count(*) > 0",
+            loan=loan_id,
+        )
+        args = ["--lender", own.credentials.lender["id"], "--loan", loan_id]
+        args += ["--party", f"agency:{NORTH}", "--channel", "phone_call", "--at", night.isoformat()]
+        explained = await invoke(own, "rules", "explain", *args, "--json")
+        answer = json.loads(explained.stdout)
+        assert not answer["allowed"]
+        refusing = [r["rule_id"] for r in answer["rules"] if r["verdict"] == "refuses"]
+        assert refusing == refused["rules"]
+        assert answer["facts"]["placements"][0]["agency_id"] == NORTH
+        assert answer["facts"]["placements"][0]["borrower_notified_at"] is not None
+        at_noon = await invoke(own, "rules", "explain", *args[:8], "--at", noon.isoformat())
+        assert f"agency {NORTH} phone_call" in at_noon.stdout
+        assert "allowed by CN-2026.1" in " ".join(at_noon.stdout.split())
