@@ -6,7 +6,8 @@ The lender's request carries its own W3C ``traceparent``: the report's outbox ro
 relay puts it in the Kafka headers, and the notifier, the gateway and compliance each process
 the event in a span of that trace; the reminder the notifier planned is sent, later, by its
 sender in a span of that trace too, around the provider's HTTP request; a consumer's log line
-about the event carries the trace id.
+about the event carries the trace id. The event the sender publishes about the send, and
+each consumer's batch span (by a link), belong to that trace too.
 """
 
 import contextlib
@@ -40,6 +41,8 @@ TRACE_ID = uuid4().int & ((1 << 128) - 1) or 1
 LENDER_SPAN_ID = 0x00F067AA0BA902B7
 TRACEPARENT = f"00-{TRACE_ID:032x}-{LENDER_SPAN_ID:016x}-01"
 CONSUMERS = ("notifier", "agency-gateway", "compliance")
+REPORTED = "collections.loan.overdue-reported"
+SENT = "collections.notification.sent"
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +163,12 @@ async def test_one_report_is_one_trace_through_every_consumer_to_the_provider(
 
     async def sent() -> list[ReadableSpan] | None:
         found = of_the_trace(spans)
-        return found if any(span.name == "send sms" for span in found) else None
+        told = [
+            s
+            for s in processed_by(found, "compliance")
+            if (s.attributes or {}).get("cloudevents.event_type") == SENT
+        ]
+        return found if told and any(span.name == "send sms" for span in found) else None
 
     found = await eventually(sent, within=60)
 
@@ -176,8 +184,7 @@ async def test_one_report_is_one_trace_through_every_consumer_to_the_provider(
         report_spans = [
             s
             for s in processed_by(found, group)
-            if (s.attributes or {}).get("cloudevents.event_type")
-            == "collections.loan.overdue-reported"
+            if (s.attributes or {}).get("cloudevents.event_type") == REPORTED
         ]
         assert report_spans, group
         assert all(s.parent and s.parent.span_id == request.context.span_id for s in report_spans)
@@ -199,6 +206,21 @@ async def test_one_report_is_one_trace_through_every_consumer_to_the_provider(
         and s.parent.span_id == send.context.span_id
         for s in found
     )
+    # The sender's event about the send continues the trace (compliance audits it in it).
+    (told,) = [
+        s
+        for s in processed_by(found, "compliance")
+        if (s.attributes or {}).get("cloudevents.event_type") == SENT
+    ]
+    assert told.parent is not None
+    assert told.parent.span_id in notifier_ids
+    # Each consumer's batch span links to the trace of the events it applied.
+    batches = [s for s in spans.get_finished_spans() if s.name.startswith("process batch ")]
+    for group in CONSUMERS:
+        assert any(
+            s.name.endswith(group) and any(link.context.trace_id == TRACE_ID for link in s.links)
+            for s in batches
+        ), group
     # A consumer's log line about the event carries the trace id.
     lines = [
         json.loads(line) for line in service_log.getvalue().splitlines() if line.startswith("{")
@@ -207,7 +229,7 @@ async def test_one_report_is_one_trace_through_every_consumer_to_the_provider(
         line
         for line in lines
         if line.get("event") == "event handled"
-        and line.get("type") == "collections.loan.overdue-reported"
+        and line.get("type") == REPORTED
         and str(line.get("group", "")).endswith("notifier")
     ]
     assert handled

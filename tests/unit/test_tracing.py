@@ -377,3 +377,68 @@ def test_export_is_off_by_default_and_goes_to_the_otlp_endpoint_when_set() -> No
     assert isinstance(exporter, OTLPSpanExporter)
     assert exporter._endpoint == "http://collector:4318/v1/traces"
     exporting.shutdown()
+
+
+# --- intake's group commit ----------------------------------------------------------------
+
+
+async def test_requests_committed_together_keep_their_own_traces() -> None:
+    """Two lenders' requests, two traces, one group commit: each loan's event carries the
+    context of the request that reported it, not that of the task that ran the group."""
+    from services.intake.application.command_bus import CommandBus, Reply, Submission
+    from services.intake.application.handlers import IntakeHandlers
+    from services.intake.application.sealing import Sealing
+    from services.intake.domain.commands import ReportOverdueLoans
+    from shared.crypto import Pseudonymizer
+    from tests.support.factories import overdue_report
+    from tests.unit.intake.fakes import Database, FakeUnitOfWork
+
+    stored: dict[str, str | None] = {}
+
+    class TracingUnitOfWork(FakeUnitOfWork):
+        def publish(self, envelope: Envelope) -> None:  # as the kit's unit of work does
+            stored[envelope.subject] = (carrier_for(envelope.key) or ("", None))[0]
+            super().publish(envelope)
+
+    db = Database()
+    sealing = Sealing(
+        storage=KeyRing.parse(KeyRing.generate_spec("k1")),
+        transit=KeyRing.parse(KeyRing.generate_spec("t1")),
+        pseudonyms=Pseudonymizer(b"a pseudonym key of the tests"),
+    )
+    bus = CommandBus(lambda: TracingUnitOfWork(db), IntakeHandlers(sealing), linger=0)
+
+    async def report_in(trace_id: int, loan_id: str) -> None:
+        command = ReportOverdueLoans((overdue_report(loan_id),))
+        with trace.use_span(remote(trace_id, 1)):
+            await bus.submit(Submission("lender-1", command, lambda _: Reply(202, {})))
+
+    await asyncio.gather(report_in(TRACE_A, "L-A"), report_in(TRACE_B, "L-B"))
+    assert db.commits == 1  # one group
+    assert stored == {"L-A": traceparent(TRACE_A, 1), "L-B": traceparent(TRACE_B, 1)}
+
+
+async def test_a_webhook_delivery_owed_for_an_event_keeps_that_events_context(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from services.agency_gateway.adapters import webhooks
+    from services.agency_gateway.domain.webhooks import announced
+
+    rows: list[dict[str, Any]] = []
+
+    async def insert_rows(_session: object, _table: object, given: list[dict[str, Any]]) -> None:
+        rows.extend(given)
+
+    class Session:
+        async def execute(self, _statement: object) -> Any:
+            return SimpleNamespace(scalars=lambda: ["agency-1"])  # it has a webhook URL
+
+    monkeypatch.setattr(webhooks, "insert_rows", insert_rows)
+    placed = envelope("collections.assignment.placed", "loan-1").model_copy(
+        update={"data": {"agency_id": "agency-1", "assignment_id": "as-1", "loan_id": "loan-1"}}
+    )
+    assert announced(placed) == "assignment.placed"
+    with causes({placed.key: (traceparent(TRACE_A, 12), None)}):
+        await webhooks.DeliveryLog(cast(Any, Session())).owe_for([placed], datetime.now(UTC))
+    (row,) = rows
+    assert (row["traceparent"], row["tracestate"]) == (traceparent(TRACE_A, 12), None)
