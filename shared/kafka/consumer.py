@@ -53,7 +53,7 @@ from shared.kafka.faults import (
     sqlstate_of,
 )
 from shared.kafka.handlers import EventHandlers, PoisonMessageError, Received
-from shared.observability.tracing import links_to, parent_of, tracer
+from shared.observability.tracing import batch_span, parent_of, tracer
 
 log = structlog.get_logger(__name__)
 TOPIC_WAIT_SECONDS = 30.0
@@ -244,15 +244,7 @@ class ConsumerRunner:
     async def _apply(self, events: Sequence[Received]) -> None:
         if not events:
             return
-        with tracer.start_as_current_span(
-            f"process batch {self.group_id}",
-            links=links_to([event.parent for event in events]),
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.consumer.group.name": self.group_id,
-                "messaging.batch.message_count": len(events),
-            },
-        ):
+        with batch_span(self.group_id, [event.parent for event in events]):
             async with self._units() as uow:
                 fresh = await self._claim(uow.session, events)
                 await self._handlers.dispatch(uow, fresh, self.group_id)

@@ -147,17 +147,12 @@ def _one_trace_per_key(items: list[Item]) -> Iterator[list[Item]]:
 def _consumed(event: Received, group: str) -> Consumed:
     record = event.record
     return Consumed(
-        key=event.envelope.key,
-        parent=event.parent,
-        topic=record.topic,
-        attributes={
-            "messaging.system": "kafka",
-            "messaging.operation.type": "process",
-            "messaging.destination.name": record.topic,
-            "messaging.destination.partition.id": str(record.partition),
-            "messaging.kafka.offset": record.offset,
-            "messaging.consumer.group.name": group,
-            "messaging.message.id": str(event.envelope.id),
-            "cloudevents.event_type": event.envelope.type,
-        },
+        event.envelope.key,
+        event.parent,
+        record.topic,
+        record.partition,
+        record.offset,
+        group,
+        event.envelope.id,
+        event.envelope.type,
     )

@@ -17,10 +17,12 @@
 """
 
 import logging
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from uuid import UUID
 
 from fastapi import FastAPI
 from opentelemetry import trace
@@ -28,14 +30,22 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Link, Span, SpanKind, Status, StatusCode
-from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from opentelemetry.trace import (
+    Link,
+    Span,
+    SpanContext,
+    SpanKind,
+    Status,
+    StatusCode,
+    TraceFlags,
+    TraceState,
+)
 
 TRACEPARENT = "traceparent"
 TRACESTATE = "tracestate"
+_TRACEPARENT = re.compile(r"([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?")
 EXCLUDED_URLS = "healthz,readyz,metrics"  # probes and scrapes are no one's trace
 
-PROPAGATOR = TraceContextTextMapPropagator()
 tracer = trace.get_tracer("collections")  # a proxy until the provider is set
 log = logging.getLogger(__name__)
 
@@ -77,14 +87,33 @@ def instrument_app(app: FastAPI, service: str, otlp_endpoint: str = "") -> None:
     from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
 
     configure_tracing(service, otlp_endpoint)
-    FastAPIInstrumentor.instrument_app(app, excluded_urls=EXCLUDED_URLS)
+    FastAPIInstrumentor.instrument_app(
+        app, excluded_urls=EXCLUDED_URLS, exclude_spans=["receive", "send"]
+    )
 
 
 def _carrier(context: Context | None) -> Carrier | None:
-    headers: dict[str, str] = {}
-    PROPAGATOR.inject(headers, context)
-    parent = headers.get(TRACEPARENT)
-    return None if parent is None else (parent, headers.get(TRACESTATE) or None)
+    span = trace.get_current_span(context).get_span_context()
+    if not span.is_valid:
+        return None
+    parent = f"00-{span.trace_id:032x}-{span.span_id:016x}-{span.trace_flags:02x}"
+    return parent, span.trace_state.to_header() or None
+
+
+def _context(traceparent: str, tracestate: str | None) -> Context | None:
+    """The remote context a W3C ``traceparent`` (and ``tracestate``) names, or None if it is
+    not a valid one (as :class:`TraceContextTextMapPropagator` reads it, without its cost)."""
+    match = _TRACEPARENT.fullmatch(traceparent.strip())
+    if match is None:
+        return None
+    version, trace_hex, span_hex, flags_hex, rest = match.groups()
+    trace_id, span_id = int(trace_hex, 16), int(span_hex, 16)
+    if version == "ff" or (version == "00" and rest) or not (trace_id and span_id):
+        return None
+    flags = int(flags_hex, 16)
+    state = TraceState.from_header([tracestate]) if tracestate else None
+    span = SpanContext(trace_id, span_id, True, TraceFlags(flags), state)
+    return trace.set_span_in_context(trace.NonRecordingSpan(span))
 
 
 def carrier_for(key: str | None = None) -> Carrier | None:
@@ -100,12 +129,7 @@ def carrier_for(key: str | None = None) -> Carrier | None:
 
 def context_of(carrier: Carrier | None) -> Context | None:
     """The context a stored carrier names (None: none stored, a new trace begins)."""
-    if carrier is None:
-        return None
-    headers = {TRACEPARENT: carrier[0]}
-    if carrier[1]:
-        headers[TRACESTATE] = carrier[1]
-    return PROPAGATOR.extract(headers)
+    return None if carrier is None else _context(*carrier)
 
 
 def kafka_headers(carrier: Carrier | None) -> list[tuple[str, bytes]]:
@@ -119,16 +143,14 @@ def kafka_headers(carrier: Carrier | None) -> list[tuple[str, bytes]]:
 
 
 def parent_of(headers: Sequence[tuple[str, bytes]] | None) -> Context | None:
-    """The context in a Kafka record's headers (None: it has none)."""
-    found = {
-        name: value.decode("latin-1")
-        for name, value in headers or ()
-        if name in (TRACEPARENT, TRACESTATE)
-    }
-    if TRACEPARENT not in found:
-        return None
-    context = PROPAGATOR.extract(found)
-    return context if trace.get_current_span(context).get_span_context().is_valid else None
+    """The context in a Kafka record's headers (None: it has none, or not a valid one)."""
+    parent = state = None
+    for name, value in headers or ():
+        if name == TRACEPARENT:
+            parent = value.decode("latin-1")
+        elif name == TRACESTATE:
+            state = value.decode("latin-1")
+    return None if parent is None else _context(parent, state)
 
 
 def trace_id_of(context: Context | None) -> int:
@@ -144,8 +166,33 @@ class Consumed:
 
     key: str  # the message key: tenant/subject
     parent: Context | None
-    attributes: Mapping[str, str | int]
     topic: str
+    partition: int
+    offset: int
+    group: str
+    event_id: UUID
+    event_type: str
+
+    def attributes(self) -> dict[str, str | int]:
+        """The span's attributes (OpenTelemetry's messaging conventions, and CloudEvents')."""
+        return {
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": self.topic,
+            "messaging.destination.partition.id": str(self.partition),
+            "messaging.kafka.offset": self.offset,
+            "messaging.consumer.group.name": self.group,
+            "messaging.message.id": str(self.event_id),
+            "cloudevents.event_type": self.event_type,
+        }
+
+
+def exporting() -> bool:
+    """Whether a span made now goes anywhere: the process's provider has a span processor
+    (an OTLP exporter, or a test's in-memory one)."""
+    provider = trace.get_tracer_provider()
+    active = getattr(provider, "_active_span_processor", None)
+    return bool(getattr(active, "_span_processors", ()))
 
 
 @contextmanager
@@ -156,22 +203,29 @@ def processing(events: Sequence[Consumed]) -> Iterator[list[Span]]:
     While it is open, :func:`carrier_for` maps each event's key to its event's span. The
     current span is the events' own when they share one trace (a log line carries that trace
     id), else the caller's (the batch's, which links to every event).
+
+    When spans go nowhere (export off), none is made: each key maps to its event's own
+    context, which is all that is stored and logged then (the trace id travels on, at no cost
+    per event).
     """
-    spans = [
-        tracer.start_span(
-            f"process {event.topic}",
-            context=event.parent,
-            kind=SpanKind.CONSUMER,
-            attributes=event.attributes,
-        )
-        for event in events
-    ]
+    if exporting():
+        spans = [
+            tracer.start_span(
+                f"process {event.topic}",
+                context=event.parent,
+                kind=SpanKind.CONSUMER,
+                attributes=event.attributes(),
+            )
+            for event in events
+        ]
+    else:
+        spans = [trace.get_current_span(event.parent) for event in events]
     pairs = zip(events, spans, strict=True)
     causes = {event.key: trace.set_span_in_context(span) for event, span in pairs}
     token = _causes.set(causes)
     one_trace = len({span.get_span_context().trace_id for span in spans}) == 1
     try:
-        if spans and one_trace:
+        if spans and one_trace and spans[-1].get_span_context().is_valid:
             with trace.use_span(spans[-1], end_on_exit=False):
                 yield spans
         else:
@@ -185,6 +239,25 @@ def processing(events: Sequence[Consumed]) -> Iterator[list[Span]]:
         _causes.reset(token)
         for span in spans:
             span.end()
+
+
+@contextmanager
+def batch_span(group: str, parents: Sequence[Context | None]) -> Iterator[None]:
+    """The span of a consumer's batch, linked to its events' traces (none when export is
+    off)."""
+    if not exporting():
+        yield
+        return
+    with tracer.start_as_current_span(
+        f"process batch {group}",
+        links=links_to(parents),
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.consumer.group.name": group,
+            "messaging.batch.message_count": len(parents),
+        },
+    ):
+        yield
 
 
 def links_to(parents: Sequence[Context | None]) -> list[Link]:

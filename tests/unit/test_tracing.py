@@ -442,3 +442,33 @@ async def test_a_webhook_delivery_owed_for_an_event_keeps_that_events_context(
         await webhooks.DeliveryLog(cast(Any, Session())).owe_for([placed], datetime.now(UTC))
     (row,) = rows
     assert (row["traceparent"], row["tracestate"]) == (traceparent(TRACE_A, 12), None)
+
+
+async def test_with_export_off_no_span_is_made_and_each_key_keeps_its_events_context(
+    spans: InMemorySpanExporter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing to export: the per-event spans are skipped (their cost too), and what a handler
+    writes for a loan still carries its event's trace (the event's own context)."""
+    import shared.observability.tracing as tracing
+
+    monkeypatch.setattr(tracing, "exporting", lambda: False)
+    stored: list[str | None] = []
+    current: list[int] = []
+
+    async def handle(_uow: UnitOfWork, events: Sequence[Received[Step]]) -> None:
+        stored.extend((carrier_for(e.envelope.key) or ("", None))[0] for e in events)
+        current.append(trace.get_current_span().get_span_context().trace_id)
+
+    handlers = EventHandlers()
+    handlers.on(REPORT, handle)
+    events = [
+        handlers.receive(
+            envelope(REPORT.name, f"loan-{n}", n),
+            record(n, [(TRACEPARENT, traceparent(TRACE_A, 40 + n).encode())]),
+        )
+        for n in range(2)
+    ]
+    await handlers.dispatch(cast(UnitOfWork, object()), [e for e in events if e], group="g")
+    assert stored == [traceparent(TRACE_A, 40), traceparent(TRACE_A, 41)]
+    assert current == [TRACE_A]  # a log line in the handler carries the trace id
+    assert spans.get_finished_spans() == ()
