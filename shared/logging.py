@@ -1,4 +1,5 @@
-"""Structured JSON logging that never carries borrower personal data."""
+"""Structured JSON logging that never carries borrower personal data, and carries the trace
+id of the span current when a line is logged."""
 
 import logging
 import sys
@@ -6,6 +7,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 
 PERSONAL_FIELDS = frozenset({"name", "phone", "email", "borrower_name", "address", "contact"})
 REDACTED = "[redacted]"
@@ -26,6 +28,18 @@ def _redact(key: str, value: Any) -> Any:
     return value
 
 
+def add_trace_ids(
+    _logger: object, _method: str, event_dict: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """``trace_id`` and ``span_id`` (hex, as W3C ``traceparent`` writes them) of the span
+    current when the line is logged, if there is one."""
+    context = trace.get_current_span().get_span_context()
+    if context.is_valid:
+        event_dict["trace_id"] = format(context.trace_id, "032x")
+        event_dict["span_id"] = format(context.span_id, "016x")
+    return event_dict
+
+
 def configure_logging(service: str, level: str = "INFO", json: bool = True) -> None:
     """Route structlog and the standard library through one JSON (or console) renderer."""
     renderer: Any = structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer()
@@ -34,6 +48,7 @@ def configure_logging(service: str, level: str = "INFO", json: bool = True) -> N
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_trace_ids,
         redact_personal_data,
     ]
     structlog.configure(

@@ -85,6 +85,12 @@ class ServiceSettings(DatabaseTlsSettings, KafkaSettings):
     )
     log_level: str = "INFO"
     log_json: bool = True
+    otlp_endpoint: str = Field(
+        default="",
+        description="Base URL of an OpenTelemetry collector's OTLP/HTTP receiver (e.g. "
+        "http://otel-collector:4318): spans are exported to <it>/v1/traces. Empty (the "
+        "default): traces are made (logs carry trace ids) but exported nowhere.",
+    )
 
     @model_validator(mode="after")
     def _min_insync_fits_the_replicas(self) -> Self:

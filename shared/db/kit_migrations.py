@@ -109,3 +109,15 @@ def add_retention_indexes_v5() -> None:
 def drop_retention_indexes_v5() -> None:
     op.drop_index("ix_inbox_received_at", table_name="inbox")
     op.drop_index("ix_outbox_published_at", table_name="outbox")
+
+
+def add_outbox_trace_context_v6() -> None:
+    """The W3C trace context of the work that wrote each outbox row (``traceparent``,
+    ``tracestate``), which the relay puts in the Kafka record's headers."""
+    op.add_column("outbox", sa.Column("traceparent", sa.Text(), nullable=True))
+    op.add_column("outbox", sa.Column("tracestate", sa.Text(), nullable=True))
+
+
+def drop_outbox_trace_context_v6() -> None:
+    op.drop_column("outbox", "tracestate")
+    op.drop_column("outbox", "traceparent")

@@ -37,6 +37,10 @@ outbox = Table(
     # and holds the later events of its topic and key until an operator deals with it.
     Column("parked_at", DateTime(timezone=True)),
     Column("park_reason", Text),
+    # The W3C context of the work that published the event (shared.observability.tracing),
+    # put in the Kafka record's headers by the relay.
+    Column("traceparent", Text),
+    Column("tracestate", Text),
     Index("ix_outbox_unpublished", "id", postgresql_where="published_at IS NULL"),
     Index(
         "ix_outbox_parked",

@@ -21,10 +21,20 @@ from shared.db.kit_tables import outbox
 from shared.events.catalog import EVENT_TYPES
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic
+from shared.observability.tracing import Carrier, carrier_for
 
 
-async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelope]) -> None:
-    """Add events to the outbox in the caller's transaction, keyed by tenant and subject."""
+async def enqueue(
+    session: AsyncSession,
+    topic: str,
+    envelopes: Sequence[Envelope],
+    traces: Sequence[Carrier | None] | None = None,
+) -> None:
+    """Add events to the outbox in the caller's transaction, keyed by tenant and subject,
+    each with its trace context (``traces``, one per event; by default the one
+    :func:`~shared.observability.tracing.carrier_for` gives its key now)."""
+    if traces is None:
+        traces = [carrier_for(envelope.key) for envelope in envelopes]
     await insert_rows(
         session,
         outbox,
@@ -34,8 +44,10 @@ async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelop
                 "topic": topic,
                 "message_key": envelope.key,
                 "payload": envelope.to_bytes(),
+                "traceparent": trace[0] if trace else None,
+                "tracestate": trace[1] if trace else None,
             }
-            for envelope in envelopes
+            for envelope, trace in zip(envelopes, traces, strict=True)
         ],
     )
 
@@ -60,7 +72,7 @@ class UnitOfWork:
         self._sessions = sessions
         self._topic_names = topic_names
         self._on_commit = on_commit
-        self._events: list[Envelope] = []
+        self._events: list[tuple[Envelope, Carrier | None]] = []
 
     def _open(self, session: AsyncSession) -> None:
         """Make the service's stores on ``session``; a subclass's hook."""
@@ -84,12 +96,14 @@ class UnitOfWork:
             await self.session.close()
 
     def publish(self, envelope: Envelope) -> None:
-        """Queue an event for the outbox; it is stored by ``commit()``, with everything else."""
+        """Queue an event for the outbox; it is stored by ``commit()``, with everything else,
+        and with the trace context of the work publishing it now (that of the consumed event
+        of its key, when a consumer's handler publishes it)."""
         if self._topic_names is None:
             raise RuntimeError("this unit of work publishes no events (it names no topics)")
         if envelope.type not in EVENT_TYPES:
             raise ValueError(f"{envelope.type} is not in the event catalogue: no topic for it")
-        self._events.append(envelope)
+        self._events.append((envelope, carrier_for(envelope.key)))
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
@@ -105,8 +119,9 @@ class UnitOfWork:
     async def commit(self) -> None:
         if self._events and self._topic_names is not None:  # publish() takes none without
             topic_names = self._topic_names
-            for topic, run in groupby(self._events, key=lambda e: EVENT_TYPES[e.type].topic):
-                await enqueue(self.session, topic_names(topic), list(run))
+            for topic, run in groupby(self._events, key=lambda e: EVENT_TYPES[e[0].type].topic):
+                events, traces = zip(*run, strict=True)
+                await enqueue(self.session, topic_names(topic), events, traces)
         await self._transaction.commit()
         published, self._events = self._events, []
         if published:

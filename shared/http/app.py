@@ -13,11 +13,23 @@ from shared.http.health import ReadinessCheck, TaskReport, health_router
 from shared.http.limits import BodySizeLimit
 from shared.http.openapi import declare_problem_responses
 from shared.http.problems import install_problem_handlers
+from shared.observability.tracing import instrument_app
+
+
+class TracingSettings(Protocol):
+    @property
+    def otlp_endpoint(self) -> str: ...
 
 
 class Runtime(Protocol):
     """What the app needs of a service's runtime (``shared.runtime.ServiceRuntime``, which
     builds on this kit, so the kit names it only by shape)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def settings(self) -> TracingSettings: ...
 
     def lifespan(self, app: FastAPI, /) -> AbstractAsyncContextManager[None]: ...
 
@@ -51,6 +63,7 @@ def service_app(
         app.include_router(router)
     declare_problem_responses(app)
     app.add_middleware(BodySizeLimit, default_limit=max_body_bytes, limits=body_limits)
+    instrument_app(app, runtime.name, runtime.settings.otlp_endpoint)
     return app
 
 

@@ -17,6 +17,9 @@ letter is delivered, so a redelivery neither applies it nor dead-letters it agai
 replayed from the dead-letter topic (header ``dlq.replayed-from``, see
 :mod:`shared.kafka.dead_letters`) clears that mark and is tried again; an applied event stays a
 no-op however often it is replayed.
+
+Each applied batch is one ``process batch <group>`` span linked to its events' traces; each
+event is a ``process <topic>`` span of its own trace (see :mod:`shared.kafka.handlers`).
 """
 
 import asyncio
@@ -50,6 +53,7 @@ from shared.kafka.faults import (
     sqlstate_of,
 )
 from shared.kafka.handlers import EventHandlers, PoisonMessageError, Received
+from shared.observability.tracing import batch_span, parent_of, tracer
 
 log = structlog.get_logger(__name__)
 TOPIC_WAIT_SECONDS = 30.0
@@ -240,10 +244,11 @@ class ConsumerRunner:
     async def _apply(self, events: Sequence[Received]) -> None:
         if not events:
             return
-        async with self._units() as uow:
-            fresh = await self._claim(uow.session, events)
-            await self._handlers.dispatch(uow, fresh)
-            await uow.commit()
+        with batch_span(self.group_id, [event.parent for event in events]):
+            async with self._units() as uow:
+                fresh = await self._claim(uow.session, events)
+                await self._handlers.dispatch(uow, fresh, self.group_id)
+                await uow.commit()
         self.applied_total += len(events)
 
     async def _apply_one_by_one(self, events: Sequence[Received]) -> list[_Rejected]:
@@ -332,14 +337,17 @@ class ConsumerRunner:
         deliveries = []
         for item in rejected:
             record = item.record
-            log.error(
-                "dead-lettering message",
-                group=self.group_id,
-                topic=record.topic,
-                partition=record.partition,
-                offset=record.offset,
-                reason=item.reason[:500],
-            )
+            with tracer.start_as_current_span(
+                f"dead-letter {record.topic}", context=parent_of(record.headers)
+            ):  # the line carries the trace id of the event's request
+                log.error(
+                    "dead-lettering message",
+                    group=self.group_id,
+                    topic=record.topic,
+                    partition=record.partition,
+                    offset=record.offset,
+                    reason=item.reason[:500],
+                )
             headers = [
                 *(record.headers or ()),
                 ("dlq.reason", item.reason[:2000].encode()),

@@ -12,6 +12,10 @@ topic and key are held back (never published past it) until an operator deals wi
 row: clearing ``parked_at`` (after e.g. raising the topic's ``max.message.bytes``) has it
 published again, first of its key; setting ``published_at`` gives it up.
 
+Each record carries, besides ``content-type``, the W3C trace context stored with its row
+(``traceparent``, ``tracestate``: the context of the work that published the event, see
+:mod:`shared.observability.tracing`), so its consumers continue that trace.
+
 A :class:`RelayHold` (tests only, from the ``fault_outbox_hold`` setting) stops each batch at a
 point of its way so that a test can kill the process there: after the rows were committed but
 before they are published, or after they are published but before they are marked.
@@ -43,9 +47,12 @@ from shared.db.engine import SessionFactory
 from shared.db.kit_tables import outbox
 from shared.events.envelope import CONTENT_TYPE
 from shared.kafka.faults import describe_failure, is_transient
+from shared.observability.tracing import kafka_headers
 
 RELAY_LOCK_ID = 0x0B7B0C5
 HEADERS = [("content-type", CONTENT_TYPE.encode())]
+Headers = list[tuple[str, bytes]]
+Message = tuple[str, bytes, bytes] | tuple[str, bytes, bytes, Headers]
 log = structlog.get_logger(__name__)
 
 # The broker no longer knows the idempotent producer's sequence (e.g. it crashed and recovered
@@ -206,7 +213,14 @@ class OutboxRelay:
             .exists()
         )
         return (
-            select(outbox.c.id, outbox.c.topic, outbox.c.message_key, outbox.c.payload)
+            select(
+                outbox.c.id,
+                outbox.c.topic,
+                outbox.c.message_key,
+                outbox.c.payload,
+                outbox.c.traceparent,
+                outbox.c.tracestate,
+            )
             .where(outbox.c.published_at.is_(None), outbox.c.parked_at.is_(None), ~held)
             .order_by(outbox.c.id)
             .limit(self._batch_size)
@@ -218,7 +232,7 @@ class OutboxRelay:
         """Publish rows; returns the ids published, the (id, reason) of the rows parked, and
         an error to raise once those are recorded."""
         try:
-            await self.publish([(row.topic, row.message_key.encode(), row.payload) for row in rows])
+            await self.publish([_message(row) for row in rows])
         except Exception as error:
             if not _refused_for_good(error):
                 raise
@@ -237,7 +251,7 @@ class OutboxRelay:
             if (row.topic, row.message_key) in blocked:
                 continue  # held behind a row of its key parked just now
             try:
-                await self.publish([(row.topic, row.message_key.encode(), row.payload)])
+                await self.publish([_message(row)])
             except Exception as error:
                 if not _refused_for_good(error):
                     return published, parked, error
@@ -250,8 +264,9 @@ class OutboxRelay:
                 published.append(row.id)
         return published, parked, None
 
-    async def publish(self, messages: Sequence[tuple[str, bytes, bytes]]) -> None:
-        """Send (topic, key, value) messages and wait until Kafka has them all.
+    async def publish(self, messages: Sequence[Message]) -> None:
+        """Send (topic, key, value[, headers]) messages and wait until Kafka has them all
+        (without headers of its own, a message has ``content-type`` only).
 
         Record batches, not one ``send()`` each: thousands of pending send futures wake up
         quadratically (aiokafka #528). The partition is the default partitioner's (murmur2 of
@@ -259,30 +274,36 @@ class OutboxRelay:
         each partition's batches go out in outbox order, the partitions concurrently.
         """
         partitions: dict[str, list[int]] = {}
-        per_partition: dict[tuple[str, int], list[tuple[bytes, bytes]]] = defaultdict(list)
-        for topic, key, value in messages:
+        per_partition: dict[tuple[str, int], list[tuple[bytes, bytes, Headers]]] = defaultdict(list)
+        for topic, key, value, *given in messages:
             if topic not in partitions:
                 partitions[topic] = sorted(await self._producer.partitions_for(topic))
             partition = self._partitioner(key, partitions[topic], partitions[topic])
-            per_partition[(topic, partition)].append((key, value))
+            per_partition[(topic, partition)].append((key, value, given[0] if given else HEADERS))
         sent = await asyncio.gather(
             *(self._send_in_order(tp, batch) for tp, batch in per_partition.items())
         )
         await asyncio.gather(*(delivery for deliveries in sent for delivery in deliveries))
 
     async def _send_in_order(
-        self, tp: tuple[str, int], messages: Sequence[tuple[bytes, bytes]]
+        self, tp: tuple[str, int], messages: Sequence[tuple[bytes, bytes, Headers]]
     ) -> list[asyncio.Future[object]]:
         """Queue one partition's messages as full record batches; returns their deliveries."""
         topic, partition = tp
         deliveries = []
         batch = self._producer.create_batch()
-        for key, value in messages:
-            if batch.append(key=key, value=value, timestamp=None, headers=HEADERS) is None:
+        for key, value, headers in messages:
+            if batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                 deliveries.append(
                     await self._producer.send_batch(batch, topic, partition=partition)
                 )
                 batch = self._producer.create_batch()
-                batch.append(key=key, value=value, timestamp=None, headers=HEADERS)
+                batch.append(key=key, value=value, timestamp=None, headers=headers)
         deliveries.append(await self._producer.send_batch(batch, topic, partition=partition))
         return deliveries
+
+
+def _message(row: Row[Any]) -> Message:
+    """An outbox row as the message to send: its topic, key, value and headers."""
+    trace = (row.traceparent, row.tracestate) if row.traceparent else None
+    return (row.topic, row.message_key.encode(), row.payload, HEADERS + kafka_headers(trace))

@@ -84,6 +84,8 @@ class _Row(NamedTuple):
     topic: str
     message_key: str
     payload: bytes
+    traceparent: str | None = None
+    tracestate: str | None = None
 
 
 class RefusingProducer(RecordingProducer):

@@ -277,6 +277,10 @@ webhook_deliveries = Table(
     _at("delivered_at"),
     _at("lease_until"),  # a claim's lease (shared.db.jobs)
     Column("claim_token", UUID(as_uuid=True)),  # the claim's fencing token
+    # The W3C context of the event it announces (shared.observability.tracing): its posts
+    # continue that trace.
+    Column("traceparent", Text),
+    Column("tracestate", Text),
     PrimaryKeyConstraint("delivery_id"),
 )
 

@@ -17,6 +17,7 @@ from standardwebhooks import Webhook
 
 from services.agency_gateway.adapters.webhooks import SECRET
 from shared.crypto import KeyRing
+from shared.observability.tracing import continuing
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,15 @@ class SignedWebhookPoster:
     storage: KeyRing  # opens the agencies' webhook secrets
 
     async def post(self, delivery: Mapping[str, Any]) -> tuple[int | None, str | None]:
-        """The answer's status code, and the error (non-2xx or the network's), if any."""
+        """The answer's status code, and the error (non-2xx or the network's), if any; in a
+        ``webhook <event>`` span continuing the trace of the event it announces."""
+        parent = delivery.get("traceparent")
+        trace = (parent, delivery.get("tracestate")) if parent else None
+        attributes = {"webhook.delivery_id": delivery["delivery_id"]}
+        with continuing(trace, f"webhook {delivery['event']}", attributes):
+            return await self._post(delivery)
+
+    async def _post(self, delivery: Mapping[str, Any]) -> tuple[int | None, str | None]:
         agency = delivery["agency"]
         body = json.dumps(delivery["body"], separators=(",", ":"), ensure_ascii=False)
         secret = SECRET.open(self.storage, agency).decode()

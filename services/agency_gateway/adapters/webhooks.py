@@ -16,6 +16,7 @@ from shared.db.jobs import JobQueue
 from shared.db.reseal import SealedColumn
 from shared.db.retention import RetentionRule
 from shared.events.envelope import Envelope
+from shared.observability.tracing import Carrier, carrier_for
 
 QUEUE = JobQueue(webhook_deliveries)  # leased claims with a fencing token
 SECRET = SealedColumn(agencies, "webhook_secret_sealed", bound_to=("agency_id",))
@@ -43,8 +44,15 @@ class DeliveryLog:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
 
-    async def owe(self, events: Sequence[tuple[str, dict[str, Any]]], now: datetime) -> None:
-        """A delivery of each (webhook event, data) to the agency it names, if it has a URL."""
+    async def owe(
+        self,
+        events: Sequence[tuple[str, dict[str, Any]]],
+        now: datetime,
+        traces: Sequence[Carrier | None] | None = None,
+    ) -> None:
+        """A delivery of each (webhook event, data) to the agency it names, if it has a URL,
+        with the trace context its post continues (``traces``, one per event; by default the
+        current one)."""
         ids = {data["agency_id"] for _, data in events}
         if not ids:
             return
@@ -58,7 +66,9 @@ class DeliveryLog:
             ).scalars()
         )
         rows = []
-        for event, data in events:
+        if traces is None:
+            traces = [carrier_for()] * len(events)
+        for (event, data), trace in zip(events, traces, strict=True):
             if data["agency_id"] in hooked:
                 delivery_id = f"wh-{uuid4().hex}"
                 rows.append(
@@ -73,13 +83,17 @@ class DeliveryLog:
                         "round_start": 0,
                         "next_attempt_at": now,
                         "created_at": now,
+                        "traceparent": trace[0] if trace else None,
+                        "tracestate": trace[1] if trace else None,
                     }
                 )
         await insert_rows(self._session, webhook_deliveries, rows)
 
     async def owe_for(self, envelopes: Sequence[Envelope], now: datetime) -> None:
+        """Deliveries of the events agencies are told of, each continuing its event's trace."""
+        owed = [(event, e) for e in envelopes if (event := announced(e)) is not None]
         await self.owe(
-            [(event, e.data) for e in envelopes if (event := announced(e)) is not None], now
+            [(event, e.data) for event, e in owed], now, [carrier_for(e.key) for _, e in owed]
         )
 
     async def claim_due(

@@ -6,11 +6,13 @@ POSTs cost what one batch does. Each submission keeps its own reply or error: a 
 for a known key (or ``IdempotencyKeyReusedError`` for a key sent with another request), a new
 reply stored under its key in the transaction that did its work, or the refusal it caused
 alone. A group that fails for a reason one submission may cause is retried one by one.
+Each submission keeps its request's trace too: the events of its loans carry that context
+(``shared.observability.tracing``), whichever request's task runs the group.
 """
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from services.intake.application.handlers import IntakeHandlers
@@ -28,8 +30,10 @@ from services.intake.domain.commands import (
     UpdateContactPreferences,
 )
 from services.intake.domain.loan import LoanConflictError, LoanNotFoundError
+from shared.events.envelope import message_key
 from shared.group_commit import GroupCommit
 from shared.kafka.faults import is_transient, sqlstate_of
+from shared.observability.tracing import Carrier, carrier_for, causes
 
 KEY_ATTEMPTS = 3
 ALREADY_A_BATCH = 100  # reports in one command: grouping it with others gains nothing
@@ -56,6 +60,16 @@ class Submission:
     present: Callable[[Any], Reply]
     key: str | None = None
     fingerprint: bytes = b""  # of the request, when it has a key
+    trace: Carrier | None = None  # the W3C context of its request (set by ``submit``)
+
+    def traces(self) -> dict[str, Carrier | None]:
+        """Its request's context for the message key of each loan it names."""
+        command = self.command
+        if isinstance(command, ReportOverdueLoans):
+            loans = [report.loan_id for report in command.reports]
+        else:
+            loans = [command.loan_id] if hasattr(command, "loan_id") else []
+        return {message_key(self.lender_id, loan): self.trace for loan in loans}
 
 
 class IdempotencyKeyReusedError(Exception):
@@ -86,6 +100,7 @@ class CommandBus:
         A command that is a batch already takes the same path in a unit of work of its own,
         so that concurrent batches overlap their Python work with each other's database work.
         """
+        submission = replace(submission, trace=carrier_for())
         command = submission.command
         if isinstance(command, ReportOverdueLoans) and len(command.reports) >= ALREADY_A_BATCH:
             (outcome,) = await self._answer_all([submission])
@@ -116,11 +131,13 @@ class CommandBus:
         """All in one transaction; if that fails for a reason a submission may cause, each in
         its own transaction, so that a bad one fails alone."""
         failure: Exception | None = None
+        traces = {key: trace for s in submissions for key, trace in s.traces().items()}
         for _ in range(KEY_ATTEMPTS):
             try:
-                async with self._unit_of_work() as uow:
-                    outcomes = await self._answer(uow, submissions)
-                    await uow.commit()
+                with causes(traces):
+                    async with self._unit_of_work() as uow:
+                        outcomes = await self._answer(uow, submissions)
+                        await uow.commit()
                 return outcomes
             except _KeyTakenError as error:
                 failure = error

@@ -17,6 +17,7 @@ from services.notifier.adapters.rows import (
     notification_of,
     notification_row,
     preferences_row,
+    traced,
 )
 from services.notifier.adapters.tables import (
     borrowers,
@@ -127,7 +128,7 @@ class SqlCaseBatchStore:
         await bulk.insert_rows(
             self._session,
             notifications,
-            [notification_row(n) for n in book.created],
+            [traced(notification_row(n)) for n in book.created],
             skip_conflicts=True,
         )
         created = {n.id for n in book.created}

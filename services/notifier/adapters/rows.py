@@ -12,8 +12,10 @@ from services.notifier.domain.files import (
     Notification,
     Preferences,
 )
+from shared.events.envelope import message_key
 from shared.events.legal import DemandTerms, LegalStage
 from shared.events.notifications import NotificationKind, NotificationStatus
+from shared.observability.tracing import carrier_for
 from shared.vocabulary import Channel, Jurisdiction
 
 
@@ -124,6 +126,16 @@ def notification_row(n: Notification) -> dict[str, Any]:
     row = {name: getattr(n, name) for name in _NOTIFICATION_FIELDS}
     row.update(kind=n.kind.value, channel=n.channel.value, status=n.status.value)
     row["rule_ids"] = list(n.rule_ids)
+    return row
+
+
+def traced(row: dict[str, Any]) -> dict[str, Any]:
+    """A new notification's row with the trace context of the work planning it: the consumed
+    event's of its loan (see ``shared.observability.tracing.carrier_for``)."""
+    if row["traceparent"] is None:
+        trace = carrier_for(message_key(row["lender_id"], row["loan_id"]))
+        if trace is not None:
+            row["traceparent"], row["tracestate"] = trace
     return row
 
 

@@ -115,6 +115,9 @@ notifications = Table(
     Column("agency_id", Text),
     Column("assignment_id", Text),
     Column("updated_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The W3C context of the work that planned it (the consumed event's): the send continues it.
+    Column("traceparent", Text),
+    Column("tracestate", Text),
     UniqueConstraint("lender_id", "loan_id", "dedupe_key"),
     Index("ix_notifications_loan", "lender_id", "loan_id"),
     Index(

@@ -80,4 +80,6 @@ class MessageComposer:
             sender_name=lender_name,
             unsubscribe_url=f"{link}/unsubscribe" if n.channel is Channel.EMAIL else None,
             attachments=attachments,
+            traceparent=n.traceparent,
+            tracestate=n.tracestate,
         )

@@ -48,6 +48,8 @@ class OutgoingMessage:
     sender_name: str | None = None
     unsubscribe_url: str | None = None  # e-mail: RFC 8058 one-click (holds a link token)
     attachments: tuple[Attachment, ...] = ()  # e-mail only
+    traceparent: str | None = None  # the W3C context of the work that planned it (opaque)
+    tracestate: str | None = None
 
 
 class LetterPrinter(Protocol):

@@ -39,7 +39,9 @@ from services.notifier.domain.files import Case, Notification, Preferences
 from services.notifier.domain.outreach import intended_contact, rules_decision, stop_reason
 from services.notifier.domain.policy import SendFailure
 from shared.contact_rules import Contact, RulePack
+from shared.events.envelope import message_key
 from shared.events.notifications import NotificationStatus
+from shared.observability.tracing import causes
 from shared.vocabulary import Channel, Jurisdiction
 
 log = structlog.get_logger(__name__)
@@ -253,8 +255,14 @@ class SendHandlers:
     async def _record(self, batch: SendBatch) -> None:
         async with self.unit_of_work() as uow:
             written = await uow.sending.record(batch.results())
-            for event in batch.events(written):
-                uow.publish(event)
+            traces = {  # what happened to a notification continues the trace that planned it
+                message_key(n.lender_id, n.loan_id): (n.traceparent, n.tracestate)
+                for n in batch.settled
+                if n.traceparent
+            }
+            with causes(traces):
+                for event in batch.events(written):
+                    uow.publish(event)
             await uow.commit()
         skipped = len(batch.settled) - len(written)
         if skipped:

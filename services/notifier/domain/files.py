@@ -165,6 +165,9 @@ class Notification:
     assignment_id: str | None = None
     claim_token: UUID | None = None  # the sender holding it; only that one records
     send_began_at: datetime | None = None  # a send began, outcome unrecorded: it may be out
+    # The W3C trace context of the work that planned it (opaque here): its send continues it.
+    traceparent: str | None = None
+    tracestate: str | None = None
 
     @property
     def pending(self) -> bool:

@@ -17,6 +17,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from shared.observability.tracing import continuing
 from shared.vocabulary import Channel
 
 from .aliyun import AliyunSms
@@ -67,8 +68,18 @@ class ChannelDispatcher:
         self._retry = retry
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
+        """One ``send <channel>`` span, continuing the trace of the work that planned the
+        message, around every provider's attempts (their HTTP requests are its children)."""
         if message.channel != self.channel:
             raise ValueError(f"a {message.channel} message given to the {self.channel} dispatcher")
+        parent = (message.traceparent, message.tracestate) if message.traceparent else None
+        attributes = {"notification.id": message.idempotency_key}
+        with continuing(parent, f"send {self.channel.value}", attributes) as span:
+            receipt = await self._send(message)
+            span.set_attribute("notification.provider", receipt.provider)
+            return receipt
+
+    async def _send(self, message: OutgoingMessage) -> SendReceipt:
         failures: list[ProviderError] = []
         for entry in self.providers:
             try:
