@@ -21,6 +21,7 @@ from shared.db.kit_tables import outbox
 from shared.events.catalog import EVENT_TYPES
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic
+from shared.observability.metrics import count_committed
 
 
 async def enqueue(session: AsyncSession, topic: str, envelopes: Sequence[Envelope]) -> None:
@@ -110,4 +111,5 @@ class UnitOfWork:
         await self._transaction.commit()
         published, self._events = self._events, []
         if published:
+            count_committed(published)
             self._on_commit()

@@ -1,6 +1,7 @@
-"""The FastAPI app every service builds around its runtime: lifespan, errors, health, and a
-limit on request bodies, checked before any of a body is read (a caller that is not
-authenticated yet cannot make a service buffer more than that)."""
+"""The FastAPI app every service builds around its runtime: lifespan, errors, health, metrics
+(``GET /metrics`` for operators, every request counted and timed), and a limit on request
+bodies, checked before any of a body is read (a caller that is not authenticated yet cannot
+make a service buffer more than that)."""
 
 from collections.abc import Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
@@ -9,15 +10,22 @@ from typing import Protocol
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
+from shared.auth import Authenticator, Role
+from shared.db.engine import SessionFactory
 from shared.http.health import ReadinessCheck, TaskReport, health_router
 from shared.http.limits import BodySizeLimit
 from shared.http.openapi import declare_problem_responses
 from shared.http.problems import install_problem_handlers
+from shared.observability.metrics import HttpMetrics, metrics_router, on_scrape, outbox_refresh
 
 
 class Runtime(Protocol):
     """What the app needs of a service's runtime (``shared.runtime.ServiceRuntime``, which
     builds on this kit, so the kit names it only by shape)."""
+
+    name: str
+    auth: Authenticator  # it must serve operator keys: ``/metrics`` admits operators only
+    reads: SessionFactory
 
     def lifespan(self, app: FastAPI, /) -> AbstractAsyncContextManager[None]: ...
 
@@ -49,8 +57,11 @@ def service_app(
     app.include_router(health_router(runtime.readiness_checks(), runtime.liveness))
     for router in routers:
         app.include_router(router)
+    app.include_router(metrics_router(runtime.auth.require(Role.OPERATOR)))
+    on_scrape(app.state, outbox_refresh(runtime.name, runtime.reads))
     declare_problem_responses(app)
     app.add_middleware(BodySizeLimit, default_limit=max_body_bytes, limits=body_limits)
+    app.add_middleware(HttpMetrics, service=runtime.name)  # outermost: a 413 is counted too
     return app
 
 

@@ -286,3 +286,27 @@ class OutboxRelay:
                 batch.append(key=key, value=value, timestamp=None, headers=HEADERS)
         deliveries.append(await self._producer.send_batch(batch, topic, partition=partition))
         return deliveries
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the outbox holds unpublished: rows waiting, the oldest one's age, rows parked."""
+
+    pending: int
+    oldest_age_seconds: float
+    parked: int
+
+
+async def backlog(sessions: SessionFactory) -> Backlog:
+    """One query over the unpublished rows (the partial index ``ix_outbox_unpublished``)."""
+    waiting = outbox.c.parked_at.is_(None)
+    query = select(
+        func.count().filter(waiting),
+        func.coalesce(
+            func.extract("epoch", func.now() - func.min(outbox.c.created_at).filter(waiting)), 0
+        ),
+        func.count().filter(outbox.c.parked_at.is_not(None)),
+    ).where(outbox.c.published_at.is_(None))
+    async with sessions() as session:
+        pending, age, parked = (await session.execute(query)).one()
+    return Backlog(int(pending), max(0.0, float(age)), int(parked))
