@@ -9,7 +9,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
-from prometheus_client import REGISTRY
+from prometheus_client import REGISTRY, generate_latest
 
 from deploy.devstack.platform import SERVICES, PlatformSecrets, Service, build_app, service_options
 from services.notifier.adapters.providers.dispatch import failure_kind
@@ -20,7 +20,9 @@ from shared.events.catalog import (
     ASSIGNMENT_PLACED,
     NOTIFICATION_EVENTS,
     VIOLATION_FOUND,
+    EventType,
 )
+from shared.events.envelope import Envelope
 from shared.events.notifications import NotificationStatus
 from shared.http.limits import BodySizeLimit
 from shared.observability import metrics
@@ -70,16 +72,16 @@ async def test_requests_are_counted_by_route_template_status_and_duration() -> N
     assert sample(requests, service=service, method="GET", route="/boom", status="500") == 1
     durations = "collections_http_request_duration_seconds_count"
     assert sample(durations, service=service, method="GET", route=template) == 3
-    exposed = metrics.generate_latest().decode()
+    exposed = generate_latest().decode()
     assert service in exposed
     assert not any(f"L-{n}" in exposed for n in range(10)), "a raw path leaked into a label"
 
 
-def envelope_of(event_type: object, data: dict[str, object]) -> metrics.Envelope:
-    return metrics.Envelope(
+def envelope_of(event_type: EventType, data: dict[str, object]) -> Envelope:
+    return Envelope(
         id=uuid4(),
         source="test",
-        type=getattr(event_type, "name"),
+        type=event_type.name,
         time=datetime.now(UTC),
         subject="L-1",
         schemaversion=1,
