@@ -20,7 +20,8 @@ from services.compliance.settings import ComplianceSettings
 from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.http.app import service_app
-from shared.observability.metrics import Refresh, on_scrape, set_audit_state
+from shared.http.metrics import Refresh, on_scrape
+from shared.observability.metrics import set_audit_state
 from shared.personal_data import collection_records
 from shared.runtime import ServiceRuntime
 from shared.tlog.note import Signer

@@ -29,10 +29,10 @@ from shared.db.retention import RetentionRule
 from shared.http.app import operation_id, service_app
 from shared.http.health import ReadinessCheck, health_router
 from shared.http.limits import BodySizeLimit
+from shared.http.metrics import HttpMetrics, metrics_router
 from shared.http.openapi import declare_problem_responses
 from shared.http.problems import install_problem_handlers
 from shared.logging import configure_logging
-from shared.observability.metrics import HttpMetrics, metrics_router
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -138,7 +138,7 @@ def create_borrower_app(
     app.include_router(health_router(runtime.readiness_checks(), runtime.liveness))
     app.include_router(borrower_site.router)
     app.include_router(me.router)
-    app.include_router(metrics_router(runtime.auth.require(Role.OPERATOR)))
+    app.include_router(metrics_router(runtime.operator_gate()))
     declare_problem_responses(app)
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes)
     app.add_middleware(

@@ -10,13 +10,12 @@ from typing import Protocol
 from fastapi import APIRouter, FastAPI
 from fastapi.routing import APIRoute
 
-from shared.auth import Authenticator, Role
 from shared.db.engine import SessionFactory
 from shared.http.health import ReadinessCheck, TaskReport, health_router
 from shared.http.limits import BodySizeLimit
+from shared.http.metrics import Gate, HttpMetrics, metrics_router, on_scrape, outbox_refresh
 from shared.http.openapi import declare_problem_responses
 from shared.http.problems import install_problem_handlers
-from shared.observability.metrics import HttpMetrics, metrics_router, on_scrape, outbox_refresh
 
 
 class Runtime(Protocol):
@@ -24,14 +23,17 @@ class Runtime(Protocol):
     builds on this kit, so the kit names it only by shape)."""
 
     name: str
-    auth: Authenticator  # it must serve operator keys: ``/metrics`` admits operators only
-    reads: SessionFactory
+    reads: SessionFactory  # what ``/metrics`` reads the outbox's backlog with
 
     def lifespan(self, app: FastAPI, /) -> AbstractAsyncContextManager[None]: ...
 
     def readiness_checks(self) -> Mapping[str, ReadinessCheck]: ...
 
     def liveness(self) -> tuple[bool, Mapping[str, TaskReport]]: ...
+
+    def operator_gate(self) -> Gate:
+        """The dependency admitting operator keys only (``/metrics``)."""
+        ...
 
 
 def service_app(
@@ -57,7 +59,7 @@ def service_app(
     app.include_router(health_router(runtime.readiness_checks(), runtime.liveness))
     for router in routers:
         app.include_router(router)
-    app.include_router(metrics_router(runtime.auth.require(Role.OPERATOR)))
+    app.include_router(metrics_router(runtime.operator_gate()))
     on_scrape(app.state, outbox_refresh(runtime.name, runtime.reads))
     declare_problem_responses(app)
     app.add_middleware(BodySizeLimit, default_limit=max_body_bytes, limits=body_limits)

@@ -1,5 +1,6 @@
-"""The platform's Prometheus metrics (every name starts with ``collections_``), the middleware
-that times HTTP requests, and the ``/metrics`` route every service serves to operators.
+"""The platform's Prometheus metrics (every name starts with ``collections_``) and the calls
+that record them. The middleware timing HTTP requests and the ``/metrics`` route every service
+serves to operators are ``shared/http/metrics.py``'s.
 
 Each fact is counted where it happens, a batch at a time: the consumer runner counts the events
 of a batch once it committed, the unit of work counts the events it committed to the outbox
@@ -13,23 +14,15 @@ process serves what it counted (a test platform running four services in one pro
 them all on each ``/metrics``; the ``service`` and ``group`` labels tell them apart).
 """
 
-import asyncio
 import time
 from collections import Counter as Tally
-from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Any
 
-import structlog
-from fastapi import APIRouter, Depends, Request, Response
-from fastapi.routing import iter_route_contexts
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.metrics import MetricWrapperBase
-from starlette.routing import Match
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.auth import Principal, RoleGate
-from shared.db.engine import SessionFactory
 from shared.events.catalog import (
     AGENCY_NOTICE_SENT,
     ASSIGNMENT_EXPIRED,
@@ -41,11 +34,7 @@ from shared.events.catalog import (
     VIOLATION_RETRACTED,
 )
 from shared.events.envelope import Envelope
-from shared.kafka.outbox import backlog
 
-log = structlog.get_logger(__name__)
-
-UNMATCHED = "unmatched"  # the route label of a request no route matches (bounded cardinality)
 NONE = "none"  # the rule label of a notification no rule refused
 
 HTTP_REQUESTS = Counter(
@@ -153,87 +142,6 @@ AUDIT_CHECKPOINT_AGE = Gauge(
 )
 
 # ---------------------------------------------------------------------------------------------
-# HTTP
-
-
-def route_template(scope: Scope) -> str:
-    """The path template of the route that answered (``/v1/loans/{loan_id}``), never the raw
-    path; a request refused before routing (a body too large) is matched against the app's
-    routes; one no route matches is ``unmatched``."""
-    route = scope.get("route")
-    path = getattr(route, "path", None)
-    if isinstance(path, str):
-        return path
-    for context in iter_route_contexts(getattr(scope.get("app"), "routes", ())):
-        match, _ = context.matches(scope)
-        if match is not Match.NONE and context.path:
-            return str(context.path)
-    return UNMATCHED
-
-
-class HttpMetrics:
-    """Pure ASGI middleware: counts and times every HTTP request by its route template."""
-
-    def __init__(self, app: ASGIApp, service: str) -> None:
-        self._app = app
-        self._service = service
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self._app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def observing_send(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = int(message["status"])
-            await send(message)
-
-        try:
-            await self._app(scope, receive, observing_send)
-        finally:
-            route, method = route_template(scope), scope["method"]
-            HTTP_REQUESTS.labels(self._service, method, route, str(status)).inc()
-            HTTP_DURATION.labels(self._service, method, route).observe(
-                time.perf_counter() - started
-            )
-
-
-Refresh = Callable[[], Awaitable[None]]
-SCRAPE_REFRESH_SECONDS = 5.0
-
-
-def on_scrape(state: Any, refresh: Refresh) -> None:
-    """Have ``/metrics`` run ``refresh`` (set gauges of stored state) before it answers;
-    ``state``: the app's ``app.state``."""
-    if not hasattr(state, "metrics_refreshers"):
-        state.metrics_refreshers = []
-    state.metrics_refreshers.append(refresh)
-
-
-def metrics_router(gate: RoleGate) -> APIRouter:
-    """``GET /metrics`` in Prometheus' text format, for callers ``gate`` admits (operators)."""
-    router = APIRouter()
-
-    @router.get(
-        "/metrics",
-        include_in_schema=False,  # Prometheus' text format, not part of the JSON API
-        response_class=Response,
-    )
-    async def metrics(request: Request, _: Annotated[Principal, Depends(gate)]) -> Response:
-        for refresh in getattr(request.app.state, "metrics_refreshers", ()):
-            try:
-                await asyncio.wait_for(refresh(), SCRAPE_REFRESH_SECONDS)
-            except Exception as error:  # the gauge keeps its last value; the scrape goes on
-                log.warning("metrics refresh failed", error=repr(error))
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
-    return router
-
-
-# ---------------------------------------------------------------------------------------------
 # Consumers
 
 
@@ -334,16 +242,6 @@ def set_outbox_state(service: str, backlog: int, parked: int, oldest_age_seconds
     OUTBOX_BACKLOG.labels(service).set(backlog)
     OUTBOX_PARKED.labels(service).set(parked)
     OUTBOX_OLDEST_AGE.labels(service).set(oldest_age_seconds)
-
-
-def outbox_refresh(service: str, sessions: SessionFactory) -> Refresh:
-    """Reads the service's outbox backlog into its gauges (at scrape time)."""
-
-    async def refresh() -> None:
-        state = await backlog(sessions)
-        set_outbox_state(service, state.pending, state.parked, state.oldest_age_seconds)
-
-    return refresh
 
 
 def set_audit_state(tree_size: int, checkpoint_age_seconds: float | None) -> None:

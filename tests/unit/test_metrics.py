@@ -25,6 +25,7 @@ from shared.events.catalog import (
 from shared.events.envelope import Envelope
 from shared.events.notifications import NotificationStatus
 from shared.http.limits import BodySizeLimit
+from shared.http.metrics import HttpMetrics
 from shared.observability import metrics
 
 
@@ -48,7 +49,7 @@ def small_app(service: str) -> FastAPI:
         raise RuntimeError("boom")
 
     app.add_middleware(BodySizeLimit, default_limit=10)
-    app.add_middleware(metrics.HttpMetrics, service=service)
+    app.add_middleware(HttpMetrics, service=service)
     return app
 
 
