@@ -27,6 +27,8 @@ from shared.events.notifications import NotificationStatus
 from shared.http.limits import BodySizeLimit
 from shared.http.metrics import HttpMetrics
 from shared.observability import metrics
+from tests.support.fake_borrower_desk import FakeBorrowerDesk
+from tests.unit.intake.borrower_site_support import borrower_app, client_of
 
 
 def sample(name: str, **labels: str) -> float:
@@ -222,3 +224,26 @@ async def test_a_request_refused_before_routing_in_a_service_app_keeps_its_templ
         response = await http.post("/v1/loans/L-77/holds", content=b"x" * (2 * 1024 * 1024))
     assert response.status_code == 413
     assert sample("collections_http_requests_total", **labels) == before + 1
+
+
+async def test_the_borrowers_site_serves_metrics_to_operators_only_and_counts_its_pages() -> None:
+    app = borrower_app(FakeBorrowerDesk())
+    route = next(c.original_route for c in iter_route_contexts(app.routes) if c.path == "/metrics")
+    assert isinstance(route, APIRoute)
+    gates = [d.call for d in route.dependant.dependencies if isinstance(d.call, RoleGate)]
+    assert [gate.roles for gate in gates] == [(Role.OPERATOR,)]
+    labels = {"service": "intake-borrower", "method": "GET", "route": "/b/{token}"}
+    before = sum(
+        sample("collections_http_requests_total", **labels, status=str(status))
+        for status in (200, 404, 410)
+    )
+    async with client_of(app) as http:
+        anonymous = await http.get("/metrics")
+        page = await http.get("/b/b1.not.a-token")
+    assert anonymous.status_code == 401
+    after = sum(
+        sample("collections_http_requests_total", **labels, status=str(status))
+        for status in (200, 404, 410)
+    )
+    assert after == before + 1, page.status_code
+    assert "b1.not.a-token" not in generate_latest().decode()
