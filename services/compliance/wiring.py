@@ -9,6 +9,8 @@ from services.compliance.adapters.clock import SystemClock
 from services.compliance.adapters.statement_pdf import render_statement
 from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork, audit_reads
 from services.compliance.api import entries, evidence, proofs, reports, violations
+from services.compliance.api.console import ConsoleSite, create_console
+from services.compliance.api.console_security import PREFIX, Sessions
 from services.compliance.api.dependencies import ComplianceApplication
 from services.compliance.api.errors import answer_errors
 from services.compliance.application.data_requests import DataRequests
@@ -52,14 +54,28 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
     )
     app.state.authenticator = runtime.auth  # what role_required checks keys with
+    reads = audit_reads(runtime.reads)
+    consistent_reads = audit_reads(runtime.sessions, in_transaction=True)
+    bundles = EvidenceBundles(writer, render_statement)
     app.state.compliance = ComplianceApplication(
-        reads=audit_reads(runtime.reads),
-        consistent_reads=audit_reads(runtime.sessions, in_transaction=True),
+        reads=reads,
+        consistent_reads=consistent_reads,
         writer=writer,
         clock=clock,
-        evidence=EvidenceBundles(writer, render_statement),
+        evidence=bundles,
     )
     answer_errors(app)
+    # The console: the same keys (its session seals one, under a key derived from the log's).
+    console = ConsoleSite(
+        sessions=Sessions.from_secret(settings.log_signing_key.get_secret_value()),
+        authenticator=runtime.auth,
+        reads=reads,
+        consistent_reads=consistent_reads,
+        writer=writer,
+        clock=clock,
+        evidence=bundles,
+    )
+    app.mount(PREFIX, create_console(console))
     on_scrape(app.state, audit_gauges(runtime))
     return app
 

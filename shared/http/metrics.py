@@ -27,11 +27,16 @@ Gate = Callable[..., Awaitable[object]]  # a role gate (shared.auth.RoleGate) ad
 def route_template(scope: Scope) -> str:
     """The path template of the route that answered (``/v1/loans/{loan_id}``), never the raw
     path; a request refused before routing (a body too large) is matched against the app's
-    routes; one no route matches is ``unmatched``."""
+    routes; one no route matches is ``unmatched``. A mounted app's route has the mount's
+    prefix (``/console/loans/{loan_id}``)."""
     route = scope.get("route")
     path = getattr(route, "path", None)
     if isinstance(path, str):
-        return path
+        # Under a mounted app (compliance's console at /console) the route is the app's own:
+        # the mount's prefix is what root_path gained below the server's.
+        root: str = scope.get("root_path", "")
+        prefix = root[len(scope.get("app_root_path", root)) :]
+        return prefix + path
     for context in iter_route_contexts(getattr(scope.get("app"), "routes", ())):
         match, _ = context.matches(scope)
         if match is not Match.NONE and context.path:

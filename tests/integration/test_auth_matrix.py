@@ -42,6 +42,8 @@ EXEMPT = {
     # Routes authenticated by other means, with how:
     "/v1/receipts/{provider}": "providers' callbacks, each checked against its signature "
     "(Twilio) or secret token (Alibaba Cloud); tests/integration/notifier covers refusals",
+    "/console": "compliance's console (HTML, mounted): the same keys, signed in through a form "
+    "into a sealed session cookie; tests/integration/compliance/test_console.py covers refusals",
 }
 
 # Path parameters that name an object of one tenant: another tenant's is a 404.

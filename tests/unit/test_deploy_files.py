@@ -4,6 +4,8 @@ the image holds every package the services import and their migrations. The dev 
 Compose and Kubernetes all run the borrowers' site and give the link keys to what uses them.
 
 All static: no Docker, no cluster, no network (``kubernetes-validate`` bundles its schemas).
+The custom resources, the Jobs, the Secrets and what the README tells an operator:
+tests/unit/test_k8s_manifests.py.
 """
 
 import ast
@@ -18,6 +20,7 @@ import kubernetes_validate
 import pytest
 import yaml
 from kubernetes_validate.utils import all_versions
+from pydantic import TypeAdapter
 
 from deploy.devstack import platform
 from deploy.devstack.infrastructure import LocalInfrastructure
@@ -33,10 +36,15 @@ K8S = DEPLOY / "k8s"
 KUBERNETES_VERSION = "1.33"
 SOURCE_PACKAGES = ("shared", "services", "deploy")
 BY_NAME = {service.name: service for service in SERVICES}
-KEYS_COMMAND = ["python", "-m", "deploy.keys"]
-# Where the operator runs ``python -m deploy.keys``: the Compose tool service, and (by
-# ``kubectl exec``) the intake container, which therefore also holds the command's settings.
-KEYS_RUN_IN = {"compose.yaml: keys", "intake: intake"}
+KEYS_COMMAND = ["collections", "keys"]
+MIGRATE_COMMAND = ["collections", "migrate"]
+# Where the operator runs ``collections keys``: the Compose tool service and the Kubernetes Job
+# of its own (deploy/k8s/jobs/issue-key.yaml), never a service's pod.
+KEYS_RUN_IN = {"compose.yaml: keys", "issue-key-: collections"}
+# Variables a library reads rather than the settings: asyncpg takes the database password from
+# PGPASSWORD when the URL has none (Kubernetes: the password CloudNativePG generated).
+DRIVER_VARIABLES = {"PGPASSWORD"}
+CUSTOM_RESOURCE_GROUPS = ("kafka.strimzi.io/", "postgresql.cnpg.io/")
 # Intake's second entry point, on intake's settings and database (the lender API is the first).
 BORROWER_SITE = ["python", "-m", "services.intake", "borrower"]
 BORROWER_SITE_PORT = IntakeSettings.model_fields["borrower_http_port"].default
@@ -50,12 +58,14 @@ def _load(path: Path) -> Any:
 
 
 def kustomize() -> list[dict[str, Any]]:
-    """What ``kubectl apply -k deploy/k8s`` applies: the listed resources and the generated
-    ConfigMaps (the only generator the kustomization uses)."""
+    """What ``kubectl apply -k deploy/k8s`` applies: the listed resources in the namespace and
+    the generated ConfigMaps (the only generator the kustomization uses). Compared once with
+    ``kubectl kustomize deploy/k8s`` (kustomize 5.5): the same objects, field for field."""
     kustomization = _load(K8S / "kustomization.yaml")
     assert set(kustomization) <= {
         "apiVersion",
         "kind",
+        "namespace",
         "resources",
         "configMapGenerator",
         "generatorOptions",
@@ -66,17 +76,41 @@ def kustomize() -> list[dict[str, Any]]:
         for document in yaml.safe_load_all((K8S / resource).read_text())
         if document is not None
     ]
+    namespace = kustomization.get("namespace")
+    for document in documents:  # kustomize's namespace transformer (a Namespace: its name)
+        if namespace and document["kind"] != "Namespace":
+            document["metadata"]["namespace"] = namespace
     for generator in kustomization.get("configMapGenerator", []):
         assert set(generator) <= {"name", "literals"}
         documents.append(
             {
                 "apiVersion": "v1",
                 "kind": "ConfigMap",
-                "metadata": {"name": generator["name"]},
+                "metadata": {"name": generator["name"], "namespace": namespace},
                 "data": dict(literal.split("=", 1) for literal in generator["literals"]),
             }
         )
     return documents
+
+
+def k8s_jobs() -> list[dict[str, Any]]:
+    """The operator's Jobs (deploy/k8s/jobs/, ``kubectl create -f``, outside the kustomization)."""
+    return [
+        document
+        for path in sorted((K8S / "jobs").glob("*.yaml"))
+        for document in yaml.safe_load_all(path.read_text())
+        if document is not None
+    ]
+
+
+def is_core(document: dict[str, Any]) -> bool:
+    """A Kubernetes object (not a custom resource of Strimzi or CloudNativePG)."""
+    return not document["apiVersion"].startswith(CUSTOM_RESOURCE_GROUPS)
+
+
+def object_name(document: dict[str, Any]) -> str:
+    metadata = document["metadata"]
+    return str(metadata.get("name") or metadata["generateName"])
 
 
 @dataclass(frozen=True)
@@ -99,7 +133,7 @@ def compose_containers() -> Iterator[Container]:
 
 
 def k8s_containers() -> Iterator[Container]:
-    for document in kustomize():
+    for document in kustomize() + k8s_jobs():
         template = document.get("spec", {}).get("template")
         if template is None:
             continue
@@ -118,7 +152,7 @@ def k8s_containers() -> Iterator[Container]:
                 if secret is not None:
                     sources[variable["name"]] = ("secret", secret["name"], secret["key"])
             yield Container(
-                f"{document['metadata']['name']}: {container['name']}",
+                f"{object_name(document)}: {container['name']}",
                 container["command"],
                 env,
                 refs,
@@ -131,15 +165,17 @@ CONTAINERS = [*compose_containers(), *k8s_containers()]
 
 def services_run_by(command: list[str]) -> list[Service]:
     """``python -m services.<name>`` runs one service (``python -m services.intake borrower``:
-    intake's borrowers' site); ``python -m deploy.migrate a b`` migrates the services named;
-    ``python -m deploy.keys`` and the local providers (a development tool, configured by its
+    intake's borrowers' site); ``collections migrate a b`` migrates the services named;
+    ``collections keys`` and the local providers (a development tool, configured by its
     arguments) run none."""
+    if command[:2] == MIGRATE_COMMAND:
+        return [BY_NAME[name] for name in command[2:]]
+    if command[:2] == KEYS_COMMAND:
+        return []
     assert command[:2] == ["python", "-m"], command
     module, arguments = command[2], command[3:]
-    if module in ("deploy.keys", "deploy.local_providers"):
+    if module == "deploy.local_providers":
         return []
-    if module == "deploy.migrate":
-        return [BY_NAME[name] for name in arguments]
     match = re.fullmatch(r"services\.(\w+)", module)
     assert match is not None, f"{module} is not a service"
     assert not arguments or command == BORROWER_SITE, command
@@ -158,8 +194,14 @@ def test_the_bundled_schemas_cover_the_kubernetes_version() -> None:
     assert any(version.startswith(f"{KUBERNETES_VERSION}.") for version in all_versions())
 
 
+def migrates(container: Container) -> bool:
+    return container.command[:2] == MIGRATE_COMMAND
+
+
 @pytest.mark.parametrize(
-    "document", kustomize(), ids=lambda d: f"{d['kind']}/{d['metadata']['name']}"
+    "document",
+    [d for d in kustomize() + k8s_jobs() if is_core(d)],
+    ids=lambda d: f"{d['kind']}/{object_name(d)}",
 )
 def test_every_kubernetes_object_is_valid(document: dict[str, Any]) -> None:
     checked = kubernetes_validate.validate(document, KUBERNETES_VERSION, strict=True)
@@ -171,29 +213,14 @@ def test_every_manifest_is_in_the_kustomization() -> None:
     assert {path.name for path in K8S.glob("*.y*ml")} == listed
 
 
-def test_every_service_runs_with_its_migrations_first() -> None:
-    """In Compose as a whole, and in each Kubernetes Deployment (the borrowers' site's too)."""
-    for where in {c.where.split(":")[0] for c in CONTAINERS}:
-        containers = [c for c in CONTAINERS if c.where.startswith(f"{where}:")]
-        migrated = {
-            s.name
-            for c in containers
-            if "deploy.migrate" in c.command
-            for s in services_run_by(c.command)
-        }
-        served = {
-            s.name
-            for c in containers
-            if "deploy.migrate" not in c.command
-            for s in services_run_by(c.command)
-        }
-        assert served <= migrated, where
-    assert {
-        s.name
-        for c in CONTAINERS
-        if "deploy.migrate" not in c.command
-        for s in services_run_by(c.command)
-    } == set(BY_NAME)
+def test_every_service_has_its_migrations() -> None:
+    """Compose runs them before the services; Kubernetes has a Job of the operator's command
+    for each service (and the services migrate at start-up too)."""
+    for in_k8s in (False, True):
+        containers = [c for c in CONTAINERS if is_k8s(c) == in_k8s]
+        migrated = {s.name for c in containers if migrates(c) for s in services_run_by(c.command)}
+        served = {s.name for c in containers if not migrates(c) for s in services_run_by(c.command)}
+        assert served == migrated == set(BY_NAME), in_k8s
 
 
 @pytest.mark.parametrize("container", CONTAINERS, ids=lambda container: container.where)
@@ -209,43 +236,56 @@ def test_a_container_is_given_only_settings_its_services_read(container: Contain
         for field in KeysSettings.model_fields
         if container.where in KEYS_RUN_IN
     }
-    assert set(container.env) <= set(readable) | set(keys_settings), (
-        set(container.env) - set(readable) - set(keys_settings)
-    )
+    given = set(container.env) - DRIVER_VARIABLES
+    assert given <= set(readable) | set(keys_settings), given - set(readable) - set(keys_settings)
     for service in services:  # the literal values parse, too
         options = {
             readable[name][1]: value
             for name, value in container.env.items()
             if value is not None and name in readable and readable[name][0] is service
         }
-        service.settings.model_validate(options)
-    KeysSettings.model_validate(
-        {
-            field: container.env[name]
-            for name, field in keys_settings.items()
-            if container.env.get(name) is not None
-        }
-    )
+        if is_k8s(container):  # the rest comes from ConfigMaps and Secrets: each on its own
+            for field, value in options.items():
+                annotation: Any = service.settings.model_fields[field].annotation
+                TypeAdapter(annotation).validate_python(value)
+        else:
+            service.settings.model_validate(options)
+    keys_options: dict[str, Any] = {
+        field: container.env[name]
+        for name, field in keys_settings.items()
+        if container.env.get(name) is not None
+    }
+    if is_k8s(container):
+        for field, value in keys_options.items():
+            keys_annotation: Any = KeysSettings.model_fields[field].annotation
+            TypeAdapter(keys_annotation).validate_python(value)
+    else:
+        KeysSettings.model_validate(keys_options)
 
 
 def test_the_operator_key_command_is_offered_by_compose_and_kubernetes() -> None:
-    offered = {c.where for c in CONTAINERS if c.command[:3] == KEYS_COMMAND}
-    assert "compose.yaml: keys" in offered
-    kustomization = (K8S / "kustomization.yaml").read_text()
-    assert "kubectl exec deploy/intake -- python -m deploy.keys issue" in kustomization
+    """Only where KEYS_RUN_IN says: never in a service's pod."""
+    offered = {c.where for c in CONTAINERS if c.command[:2] == KEYS_COMMAND}
+    assert offered == KEYS_RUN_IN
     for where in KEYS_RUN_IN:
         (container,) = [c for c in CONTAINERS if c.where == where]
         assert "KEYS_KAFKA_BOOTSTRAP_SERVERS" in container.env, where
+    holding = {c.where for c in CONTAINERS if any(name.startswith("KEYS_") for name in c.env)}
+    assert holding == KEYS_RUN_IN
 
 
 def test_the_config_map_holds_every_key_the_containers_read() -> None:
+    """The generated ConfigMap; the operator's own (collections-operator-settings) holds what
+    the README's Kubernetes section says it must (tests/unit/test_k8s_manifests.py)."""
     data = {
         (document["metadata"]["name"], key)
         for document in kustomize()
         if document["kind"] == "ConfigMap"
         for key in document["data"]
     }
-    assert {ref for container in CONTAINERS for ref in container.config_map_keys} <= data
+    read = {ref for container in CONTAINERS for ref in container.config_map_keys}
+    assert {ref for ref in read if ref[0] != "collections-operator-settings"} <= data
+    assert {ref[0] for ref in read} == {"collections", "collections-operator-settings"}
 
 
 def _compose_services() -> dict[str, Any]:
@@ -476,7 +516,17 @@ def test_the_image_holds_the_migrations(service: Service) -> None:
 
 @pytest.mark.parametrize("container", CONTAINERS, ids=lambda container: container.where)
 def test_every_command_runs_a_module_in_the_image(container: Container) -> None:
-    module = Path(*container.command[2].split("."))
+    """``python -m <module>``, or the operator's command ``collections`` (the project's script,
+    installed into the image's environment by ``uv sync``)."""
+    if container.command[0] == "collections":
+        scripts = re.search(
+            r"\[project\.scripts\]\n(.*?)\n\n", (ROOT / "pyproject.toml").read_text(), re.S
+        )
+        assert scripts is not None
+        assert 'collections = "deploy.cli.app:main"' in scripts.group(1)
+        module = Path("deploy", "cli", "app")
+    else:
+        module = Path(*container.command[2].split("."))
     assert (ROOT / module.with_suffix(".py")).exists() or (ROOT / module / "__main__.py").exists()
     assert module.parts[0] in _dockerfile_copies()
 

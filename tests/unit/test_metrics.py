@@ -247,3 +247,25 @@ async def test_the_borrowers_site_serves_metrics_to_operators_only_and_counts_it
     )
     assert after == before + 1, page.status_code
     assert "b1.not.a-token" not in generate_latest().decode()
+
+
+async def test_a_mounted_apps_routes_are_labelled_with_the_mounts_prefix() -> None:
+    service = f"t-{uuid4().hex[:6]}"
+    inner = FastAPI()
+
+    @inner.get("/loans/{loan_id}")
+    async def page(loan_id: str) -> dict[str, str]:
+        return {}
+
+    outer = small_app(service)
+    outer.mount("/console", inner)
+    transport = httpx.ASGITransport(app=outer)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        assert (await http.get("/console/loans/L-5")).status_code == 200
+        assert (await http.get("/console/nowhere")).status_code == 404
+        assert (await http.get("/v1/loans/L-6")).status_code == 200
+    requests = "collections_http_requests_total"
+    labels = {"service": service, "method": "GET"}
+    assert sample(requests, **labels, route="/console/loans/{loan_id}", status="200") == 1
+    assert sample(requests, **labels, route="unmatched", status="404") == 1
+    assert sample(requests, **labels, route="/v1/loans/{loan_id}", status="200") == 1

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.audit_log import SqlAuditLog
 from services.compliance.adapters.checkpoints import SqlCheckpoints
+from services.compliance.adapters.cited_entries import SqlCitedEntries
 from services.compliance.adapters.promises import SqlPromiseEntries
 from services.compliance.adapters.reports import SqlAgencyActivity
 from services.compliance.adapters.violations import SqlViolations
@@ -38,6 +39,7 @@ class SqlAuditReads:
         self.checkpoints = SqlCheckpoints(session)
         self.activity = SqlAgencyActivity(session)
         self.promises = SqlPromiseEntries(session)
+        self.cited = SqlCitedEntries(session)  # the console's entries by leaf index
 
 
 def audit_reads(
