@@ -15,7 +15,7 @@ import structlog
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
-from shared.auth import ApiKeyStore, Authenticator, Role
+from shared.auth import ApiKeyStore, Authenticator, Role, RoleGate
 from shared.auth.feed import CredentialFeed
 from shared.auth.registry import credentials_topic, ensure_credentials_topic
 from shared.db.engine import create_engine, create_session_factory, database_is_reachable
@@ -148,6 +148,10 @@ class ServiceRuntime:
             batch_size=settings.retention_batch_size,
             interval=settings.retention_interval_seconds,
         )
+
+    def operator_gate(self) -> RoleGate:
+        """What admits operator keys only (``/metrics``); the service must serve the role."""
+        return self.auth.require(Role.OPERATOR)
 
     def topic(self, topic: Topic) -> str:
         return topic.qualified(self.settings.topic_namespace)

@@ -21,6 +21,7 @@ from services.agency_gateway.application.personal_data import ContactRetention
 from services.agency_gateway.application.placement import CaseClaim, PlacementHandlers
 from services.agency_gateway.application.ports import Clock, UnitOfWork, utc_now
 from services.agency_gateway.application.webhooks import WebhookDeliveries
+from shared.observability.metrics import count_webhook_deliveries
 
 
 @dataclass
@@ -82,6 +83,7 @@ class WebhookWorker:
         async with self.unit_of_work() as uow:
             await self.deliveries.record(uow, token, results)
             await uow.commit()
+        count_webhook_deliveries(result.outcome for result in results)
         return len(due)
 
 

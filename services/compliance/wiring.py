@@ -4,6 +4,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
+from services.compliance.adapters.checkpoints import log_gauges
 from services.compliance.adapters.clock import SystemClock
 from services.compliance.adapters.statement_pdf import render_statement
 from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork, audit_reads
@@ -21,13 +22,15 @@ from services.compliance.settings import ComplianceSettings
 from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.http.app import service_app
+from shared.http.metrics import Refresh, on_scrape
+from shared.observability.metrics import set_audit_state
 from shared.personal_data import collection_records
 from shared.runtime import ServiceRuntime
 from shared.tlog.note import Signer
 from shared.vocabulary import Jurisdiction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-ROLES = (Role.AUDITOR, Role.LENDER)  # the roles whose keys compliance serves (lenders: bundles)
+ROLES = (Role.AUDITOR, Role.LENDER, Role.OPERATOR)  # lenders: bundles; operators: /metrics
 
 
 def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
@@ -73,4 +76,15 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
         evidence=bundles,
     )
     app.mount(PREFIX, create_console(console))
+    on_scrape(app.state, audit_gauges(runtime))
     return app
+
+
+def audit_gauges(runtime: ServiceRuntime) -> Refresh:
+    """The audit log's size and checkpoint age, read into the metrics at scrape time."""
+
+    async def refresh() -> None:
+        async with runtime.reads() as session:
+            set_audit_state(*await log_gauges(session))
+
+    return refresh

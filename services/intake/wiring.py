@@ -29,13 +29,14 @@ from shared.db.retention import RetentionRule
 from shared.http.app import operation_id, service_app
 from shared.http.health import ReadinessCheck, health_router
 from shared.http.limits import BodySizeLimit
+from shared.http.metrics import HttpMetrics, metrics_router
 from shared.http.openapi import declare_problem_responses
 from shared.http.problems import install_problem_handlers
 from shared.logging import configure_logging
 from shared.runtime import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-ROLES = (Role.LENDER,)  # the roles whose keys intake serves
+ROLES = (Role.LENDER, Role.OPERATOR)  # the roles whose keys intake serves (operators: /metrics)
 
 
 class IntakeRuntime(ServiceRuntime):
@@ -115,7 +116,7 @@ def create_borrower_app(
     """The borrowers' site (their page ``/b/<token>`` and ``/v1/me``), a public entry point of
     its own on ``borrower_http_port``; ``desk``: what it calls (tests give a fake one)."""
     settings = settings or IntakeSettings()
-    runtime = ServiceRuntime("intake", settings, MIGRATIONS, ())
+    runtime = ServiceRuntime("intake", settings, MIGRATIONS, (Role.OPERATOR,))  # /metrics
     if desk is None:
         desk = borrower_desk(settings, runtime)
     app = FastAPI(
@@ -137,11 +138,13 @@ def create_borrower_app(
     app.include_router(health_router(runtime.readiness_checks(), runtime.liveness))
     app.include_router(borrower_site.router)
     app.include_router(me.router)
+    app.include_router(metrics_router(runtime.operator_gate()))
     declare_problem_responses(app)
     app.add_middleware(BodySizeLimit, default_limit=settings.max_body_bytes)
     app.add_middleware(
         BorrowerSiteGuard, style_hash=borrower_site.STYLE_HASH, error_page=borrower_site.error_page
     )
+    app.add_middleware(HttpMetrics, service="intake-borrower")
     app.state.borrower_site = BorrowerSite(
         desk=desk,
         csrf=LinkCsrf.from_link_keys(settings.link_keys.get_secret_value()),

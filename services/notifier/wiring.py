@@ -45,7 +45,7 @@ from shared.runtime import ServiceRuntime
 from shared.vocabulary import Channel, Jurisdiction
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-ROLES = (Role.LENDER,)  # the roles whose keys the notifier serves
+ROLES = (Role.LENDER, Role.OPERATOR)  # whose keys the notifier serves (operators: /metrics)
 Rules = tuple[dict[Jurisdiction, RulePack], TemplateCatalog, CadencePolicies]
 
 

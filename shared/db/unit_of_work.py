@@ -21,6 +21,7 @@ from shared.db.kit_tables import outbox
 from shared.events.catalog import EVENT_TYPES
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic
+from shared.observability.metrics import count_committed
 from shared.observability.tracing import Carrier, carrier_for
 
 
@@ -125,4 +126,5 @@ class UnitOfWork:
         await self._transaction.commit()
         published, self._events = self._events, []
         if published:
+            count_committed([envelope for envelope, _ in published])
             self._on_commit()

@@ -53,6 +53,7 @@ from shared.kafka.faults import (
     sqlstate_of,
 )
 from shared.kafka.handlers import EventHandlers, PoisonMessageError, Received
+from shared.observability import metrics
 from shared.observability.tracing import batch_span, parent_of, tracer
 
 log = structlog.get_logger(__name__)
@@ -68,6 +69,7 @@ class _Rejected:
     reason: str
     event_id: UUID | None = None
     sqlstate: str | None = None
+    event_type: str = "unknown"
 
 
 def is_replayed(record: ConsumerRecord[bytes, bytes]) -> bool:
@@ -110,6 +112,7 @@ class ConsumerRunner:
         self.skipped_by_type: Counter[str] = Counter()
         self._kafka = kafka
         self._consumer: AIOKafkaConsumer | None = None
+        self._positions: dict[TopicPartition, int] = {}  # next offset of each partition read
 
     async def start(self) -> None:
         """Join the group with a fresh client (a stopped aiokafka consumer cannot restart)."""
@@ -181,6 +184,7 @@ class ConsumerRunner:
                 timeout_ms=self._poll_timeout_ms, max_records=self._max_batch
             )
             records = [record for partition in batches.values() for record in partition]
+            self._observe_lag(batches)
             if not records:
                 continue
             self._idle.clear()
@@ -219,7 +223,7 @@ class ConsumerRunner:
                 event = self._handlers.receive(envelope, record)
             except PoisonMessageError as error:
                 reason = f"{type(error).__name__}: {error}"
-                rejected.append(_Rejected(record, reason, envelope.id))
+                rejected.append(_Rejected(record, reason, envelope.id, event_type=envelope.type))
             else:
                 if event is None:
                     skipped.append(envelope)
@@ -240,6 +244,7 @@ class ConsumerRunner:
         for envelope in skipped:  # counted once the batch is through, not again on a rewind
             self.skipped_by_type[envelope.type] += 1
             log.debug("no handler", group=self.group_id, type=envelope.type, id=envelope.id)
+        metrics.count_consumed(self.group_id, "skipped", (e.type for e in skipped))
 
     async def _apply(self, events: Sequence[Received]) -> None:
         if not events:
@@ -250,6 +255,10 @@ class ConsumerRunner:
                 await self._handlers.dispatch(uow, fresh, self.group_id)
                 await uow.commit()
         self.applied_total += len(events)
+        applied = {event.envelope.id for event in fresh}
+        types = [(event.envelope.id in applied, event.envelope.type) for event in events]
+        metrics.count_consumed(self.group_id, "applied", (t for new, t in types if new))
+        metrics.count_consumed(self.group_id, "duplicate", (t for new, t in types if not new))
 
     async def _apply_one_by_one(self, events: Sequence[Received]) -> list[_Rejected]:
         """Isolate the poison message(s) of a batch that failed as a whole."""
@@ -266,6 +275,7 @@ class ConsumerRunner:
                         describe_failure(error),
                         event.envelope.id,
                         sqlstate_of(error),
+                        event.envelope.type,
                     )
                 )
         return rejected
@@ -366,6 +376,8 @@ class ConsumerRunner:
             )
         await asyncio.gather(*deliveries)
         self.dead_lettered_total += len(rejected)
+        metrics.count_consumed(self.group_id, "dead_lettered", (r.event_type for r in rejected))
+        metrics.count_dead_letters(self.group_id, (r.reason for r in rejected))
 
     async def _commit(
         self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -377,6 +389,29 @@ class ConsumerRunner:
             # The partitions moved to another member, which re-reads them; the inbox makes
             # what we already applied a no-op there.
             log.warning("offset commit lost to a rebalance", group=self.group_id, error=str(error))
+
+    def _observe_lag(
+        self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """Each assigned partition's lag, from the end offsets the fetches brought (no request
+        of its own): the last stable offset (read_committed), less the next offset to read."""
+        for tp, records in batches.items():
+            if records:
+                self._positions[tp] = records[-1].offset + 1
+        lags = {}
+        for tp in self.consumer.assignment():
+            end = self.consumer.last_stable_offset(tp)
+            end = self.consumer.highwater(tp) if end is None else end
+            position = self._positions.get(tp)
+            if end is not None and position is not None:
+                lags[tp] = max(0, end - position)
+        metrics.observe_consumer_lag(self.group_id, lags)
+
+    def forget(self, partitions: set[TopicPartition]) -> None:
+        """Partitions given away: their lag is another member's to report."""
+        for tp in partitions:
+            self._positions.pop(tp, None)
+        metrics.forget_partitions(self.group_id, partitions)
 
     def _rewind(self, batches: dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         for tp, records in batches.items():
@@ -397,6 +432,7 @@ class _DrainBeforeRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: set[TopicPartition]) -> None:
         await self._runner._idle.wait()
+        self._runner.forget(revoked)
 
     async def on_partitions_assigned(self, assigned: set[TopicPartition]) -> None:
         self._runner.joined = True

@@ -307,3 +307,27 @@ def _message(row: Row[Any]) -> Message:
     """An outbox row as the message to send: its topic, key, value and headers."""
     trace = (row.traceparent, row.tracestate) if row.traceparent else None
     return (row.topic, row.message_key.encode(), row.payload, HEADERS + kafka_headers(trace))
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """What the outbox holds unpublished: rows waiting, the oldest one's age, rows parked."""
+
+    pending: int
+    oldest_age_seconds: float
+    parked: int
+
+
+async def backlog(sessions: SessionFactory) -> Backlog:
+    """One query over the unpublished rows (the partial index ``ix_outbox_unpublished``)."""
+    waiting = outbox.c.parked_at.is_(None)
+    query = select(
+        func.count().filter(waiting),
+        func.coalesce(
+            func.extract("epoch", func.now() - func.min(outbox.c.created_at).filter(waiting)), 0
+        ),
+        func.count().filter(outbox.c.parked_at.is_not(None)),
+    ).where(outbox.c.published_at.is_(None))
+    async with sessions() as session:
+        pending, age, parked = (await session.execute(query)).one()
+    return Backlog(int(pending), max(0.0, float(age)), int(parked))

@@ -1,1 +1,1 @@
-"""What an operator sees of the running services: traces (``tracing``) and metrics."""
+"""What an operator sees of the running services: metrics (``metrics``) and traces (``tracing``)."""

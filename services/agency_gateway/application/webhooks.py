@@ -32,6 +32,13 @@ class AttemptResult:
     error: str | None
     next_attempt_at: datetime | None  # None: delivered, or given up
 
+    @property
+    def outcome(self) -> str:
+        """delivered, retrying (due again later) or given_up."""
+        if self.error is None:
+            return "delivered"
+        return "retrying" if self.next_attempt_at is not None else "given_up"
+
 
 @dataclass(frozen=True)
 class WebhookDeliveries:

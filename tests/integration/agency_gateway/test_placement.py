@@ -6,6 +6,8 @@ from functools import partial
 from typing import Any
 from uuid import uuid4
 
+from prometheus_client import REGISTRY
+
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic
 from tests.harness import eventually
@@ -208,6 +210,8 @@ async def decided_not_placed(stack: GatewayStack, loan_id: str) -> dict[str, Any
 
 
 async def test_an_unacknowledged_placement_lapses_and_goes_elsewhere(stack: GatewayStack) -> None:
+    expired = {"how": "expired", "reason": "ack_lease_lapsed"}
+    expired_before = REGISTRY.get_sample_value("collections_placement_ends_total", expired) or 0
     loan_id = await stack.report()
     first = await stack.placed(loan_id)
     await stack.sql(
@@ -216,6 +220,12 @@ async def test_an_unacknowledged_placement_lapses_and_goes_elsewhere(stack: Gate
     )
     lapsed = await ended(stack, loan_id, "expired")
     assert lapsed["end_reason"] == "ack_lease_lapsed"
+
+    async def counted() -> bool:  # the expired lease is counted (collections_placement_ends_total)
+        found = REGISTRY.get_sample_value("collections_placement_ends_total", expired) or 0
+        return found > expired_before
+
+    await eventually(counted)
     second = await stack.placed(loan_id)
     assert second["assignment_id"] != first["assignment_id"]
     assert second["agency_id"] != first["agency_id"]

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from fastapi import FastAPI, Request, Response
+from prometheus_client import REGISTRY
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
@@ -96,6 +97,8 @@ async def test_a_placement_is_announced_signed_and_retried_with_backoff(
     stack: GatewayStack, receiver: Receiver
 ) -> None:
     receiver.failures = 2
+    outcomes = ("delivered", "retrying")
+    before = {outcome: delivery_count(outcome) for outcome in outcomes}
     loan_id = await stack.report()
     assignment = await stack.placed(loan_id)
     placed = await receiver.arrived(loan_id, "assignment.placed")
@@ -124,6 +127,20 @@ async def test_a_placement_is_announced_signed_and_retried_with_backoff(
     assert first_pause >= timedelta(seconds=0.2)
     assert second_pause >= timedelta(seconds=0.4)  # doubled
     assert placed[0]["id_header"] == log[0]["delivery_id"]
+
+    async def counted() -> bool:  # by outcome: two attempts to retry, then one delivered
+        return (
+            delivery_count("retrying") >= before["retrying"] + 2
+            and delivery_count("delivered") >= before["delivered"] + 1
+        )
+
+    await eventually(counted)
+
+
+def delivery_count(outcome: str) -> float:
+    """collections_webhook_deliveries_total of ``outcome`` (this process's registry)."""
+    found = REGISTRY.get_sample_value("collections_webhook_deliveries_total", {"outcome": outcome})
+    return found or 0.0
 
 
 async def test_a_recall_and_a_coming_expiry_are_announced(

@@ -17,6 +17,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
+from shared.observability.metrics import provider_send
 from shared.observability.tracing import continuing
 from shared.vocabulary import Channel
 
@@ -49,6 +50,16 @@ def per_second(rate: float) -> AsyncLimiter:
 
 def _retriable(error: BaseException) -> bool:
     return isinstance(error, ProviderError) and error.retriable
+
+
+def failure_kind(error: Exception) -> str:
+    """A failed send as a metric label: ambiguous (it may have gone out), retriable,
+    refused, or unexpected (not a provider's error)."""
+    if not isinstance(error, ProviderError):
+        return "unexpected"
+    if error.ambiguous:
+        return "ambiguous"
+    return "retriable" if error.retriable else "refused"
 
 
 class ChannelDispatcher:
@@ -132,7 +143,8 @@ class ChannelDispatcher:
         async for attempt in retrying:
             with attempt:
                 async with entry.limiter:
-                    return await entry.provider.send(message)
+                    with provider_send(entry.provider.name, self.channel.value, failure_kind):
+                        return await entry.provider.send(message)
         raise AssertionError("unreachable: tenacity reraises the last error")
 
     async def aclose(self) -> None:
