@@ -472,3 +472,17 @@ async def test_with_export_off_no_span_is_made_and_each_key_keeps_its_events_con
     assert stored == [traceparent(TRACE_A, 40), traceparent(TRACE_A, 41)]
     assert current == [TRACE_A]  # a log line in the handler carries the trace id
     assert spans.get_finished_spans() == ()
+
+
+def test_the_borrowers_site_is_not_traced_because_its_urls_are_bearer_credentials() -> None:
+    """A server span records the request's URL: at the borrowers' site it holds the link token,
+    which must never leave the process (a span exported to a collector would carry it)."""
+    from deploy.devstack.platform import SERVICES, PlatformSecrets, build_app, service_options
+    from tests.support.fake_borrower_desk import FakeBorrowerDesk
+    from tests.unit.intake.borrower_site_support import borrower_app
+
+    intake = next(service for service in SERVICES if service.name == "intake")
+    options = service_options(intake, "postgresql+asyncpg://-/-", "-:0", PlatformSecrets.generate())
+    assert getattr(build_app("intake", options), "_is_instrumented_by_opentelemetry", False)
+    site = borrower_app(FakeBorrowerDesk())
+    assert not getattr(site, "_is_instrumented_by_opentelemetry", False)
