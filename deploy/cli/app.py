@@ -2,12 +2,21 @@
 
 import typer
 
+from deploy.cli import agencies, audit, dead_letters, keys, migrate, outbox, reseal
+
 app = typer.Typer(
     name="collections",
     help="Operate the collections platform: keys, agencies, dead letters, outbox, audit, policy.",
     no_args_is_help=True,
     add_completion=False,
 )
+app.command("migrate")(migrate.command)
+app.add_typer(keys.app, name="keys")
+app.add_typer(agencies.app, name="agencies")
+app.add_typer(dead_letters.app, name="dead-letters")
+app.add_typer(outbox.app, name="outbox")
+app.command("reseal")(reseal.command)
+app.add_typer(audit.app, name="audit")
 
 
 def main() -> None:
