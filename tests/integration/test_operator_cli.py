@@ -240,8 +240,12 @@ async def test_reseal_intake_moves_contacts_disputes_and_answers_to_the_new_key(
                     hold_id=f"dispute:{dispute_id}",
                     opened_at=datetime.now(UTC),
                     resolved_at=datetime.now(UTC),
-                    details_sealed=old.seal_text("我没有借", f"{lender}/{dispute_id}/details"),
-                    note_sealed=old.seal_text("refunded", f"{lender}/{dispute_id}/note"),
+                    details_sealed=old.seal_text(
+                        "我没有借", f"{lender}/{dispute_id}/details"
+                    ).model_dump(),
+                    note_sealed=old.seal_text(
+                        "refunded", f"{lender}/{dispute_id}/note"
+                    ).model_dump(),
                 )
             )
             await connection.execute(
@@ -251,7 +255,7 @@ async def test_reseal_intake_moves_contacts_disputes_and_answers_to_the_new_key(
                     answered_at=datetime.now(UTC),
                     answer_sealed=old.seal_text(
                         '{"held": true}', f"data-answer/{request_id}/notifier"
-                    ),
+                    ).model_dump(),
                 )
             )
         await _reseal("intake", env, "k2")
