@@ -6,14 +6,16 @@ topic (see :mod:`shared.kafka.dead_letters`): replaying twice applies once.
 """
 
 import asyncio
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from uuid import UUID
 
 import typer
 
 from deploy.cli.output import JsonOption, console, fail, print_json, progress_bar, table
 from deploy.cli.settings import OperatorSettings
-from shared.kafka.dead_letters import DeadLetter, read_dead_letters, replay
+
+if TYPE_CHECKING:
+    from shared.kafka.dead_letters import DeadLetter
 
 app = typer.Typer(help="A consumer group's dead letters: list, show, replay.")
 
@@ -22,7 +24,7 @@ Group = Annotated[str, typer.Option(help="the consumer group, e.g. notifier")]
 COLUMNS = ["address", "event_id", "type", "source", "sqlstate", "reason"]
 
 
-def summary(letter: DeadLetter) -> dict[str, object]:
+def summary(letter: "DeadLetter") -> dict[str, object]:
     """What ``list`` shows of a dead letter."""
     return {
         "address": letter.address,
@@ -34,7 +36,7 @@ def summary(letter: DeadLetter) -> dict[str, object]:
     }
 
 
-def details(letter: DeadLetter) -> dict[str, object]:
+def details(letter: "DeadLetter") -> dict[str, object]:
     """Everything of a dead letter: its key, headers and value."""
     return {
         "address": letter.address,
@@ -46,7 +48,9 @@ def details(letter: DeadLetter) -> dict[str, object]:
     }
 
 
-def _read(topic: str, group: str) -> list[DeadLetter]:
+def _read(topic: str, group: str) -> list["DeadLetter"]:
+    from shared.kafka.dead_letters import read_dead_letters
+
     kafka = OperatorSettings().kafka_connection()
     try:
         return asyncio.run(read_dead_letters(kafka, topic, group))
@@ -82,6 +86,8 @@ def replay_letters(
     as_json: JsonOption = False,
 ) -> None:
     """Republish dead letters (every one, or those of --event-id) onto the source topic."""
+    from shared.kafka.dead_letters import replay
+
     kafka = OperatorSettings().kafka_connection()
     with progress_bar() as bar:
         task = bar.add_task(f"replaying onto {topic}", total=None)

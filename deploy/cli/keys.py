@@ -13,7 +13,6 @@ import typer
 
 from deploy.cli.output import JsonOption, console, fail, print_json, table
 from deploy.cli.settings import OperatorSettings
-from deploy.devstack.platform import SERVICES
 from shared.auth import IssuedKey, Role
 from shared.auth.registry import (
     CredentialIssuer,
@@ -29,6 +28,8 @@ RoleOption = Annotated[Role, typer.Option("--role", case_sensitive=False)]
 
 def valid_at(role: Role) -> list[str]:
     """The services that serve a role's keys."""
+    from deploy.devstack.platform import SERVICES
+
     return [service.name for service in SERVICES if role in service.roles]
 
 

@@ -8,18 +8,21 @@ start-up too; after this step that finds nothing to do.
 
 import asyncio
 from collections.abc import Sequence
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from deploy.cli.output import console, progress_bar
-from deploy.cli.services import ServiceName, service
-from deploy.devstack.platform import SERVICES, Service
-from shared.db.migrations import upgrade_to_head
+from deploy.cli.services import ServiceName, every_service, service
+
+if TYPE_CHECKING:
+    from deploy.devstack.platform import Service
 
 
-async def migrate(services: Sequence[Service]) -> None:
+async def migrate(services: Sequence["Service"]) -> None:
     """Each service's database to head, one after the other, with a progress bar."""
+    from shared.db.migrations import upgrade_to_head
+
     with progress_bar() as bar:
         task = bar.add_task("migrating", total=len(services))
         for each in services:
@@ -37,5 +40,5 @@ def command(
     ] = None,
 ) -> None:
     """Bring each service's database to the newest migration."""
-    chosen = [service(name) for name in services] if services else list(SERVICES)
+    chosen = [service(name) for name in services] if services else every_service()
     asyncio.run(migrate(chosen))

@@ -11,12 +11,9 @@ import asyncio
 from typing import Annotated, Any
 
 import typer
-from sqlalchemy import and_, func, select, update
 
 from deploy.cli.output import JsonOption, console, fail, print_json, table
 from deploy.cli.services import ServiceName, service
-from shared.db.engine import create_engine
-from shared.db.kit_tables import outbox
 
 app = typer.Typer(help="Parked outbox rows of a service: list them, release them.")
 
@@ -25,11 +22,20 @@ COLUMNS = ["id", "event_id", "topic", "message_key", "bytes", "parked_at", "held
 
 
 def _is_parked() -> Any:
+    from sqlalchemy import and_
+
+    from shared.db.kit_tables import outbox
+
     return and_(outbox.c.parked_at.is_not(None), outbox.c.published_at.is_(None))
 
 
 async def parked_rows(database_url: str, tls: Any = None) -> list[dict[str, Any]]:
     """Every parked, unpublished row, in id order, with the events it holds back."""
+    from sqlalchemy import func, select
+
+    from shared.db.engine import create_engine
+    from shared.db.kit_tables import outbox
+
     behind = outbox.alias("behind")
     held_back = (
         select(func.count())
@@ -65,6 +71,11 @@ async def parked_rows(database_url: str, tls: Any = None) -> list[dict[str, Any]
 
 async def release_rows(database_url: str, ids: list[int] | None, tls: Any = None) -> list[int]:
     """Clear the mark of the parked rows ``ids`` (None: every one); returns the ids released."""
+    from sqlalchemy import update
+
+    from shared.db.engine import create_engine
+    from shared.db.kit_tables import outbox
+
     statement = update(outbox).where(_is_parked())
     if ids is not None:
         statement = statement.where(outbox.c.id.in_(ids))

@@ -65,3 +65,14 @@ def test_release_needs_ids_or_all() -> None:
     refused = invoke("outbox", "release", "intake")
     assert refused.code == 2
     assert "--all" in refused.err
+
+
+def test_the_names_spelled_for_a_fast_start_are_the_platforms() -> None:
+    from deploy.cli import reseal, services
+    from deploy.devstack.platform import SERVICES
+    from shared.db import reseal as kit
+
+    assert [s.name for s in SERVICES] == list(services.NAMES) == list(services.ServiceName)
+    sealing = [s.name for s in SERVICES if s.holds("data_keys")]
+    assert sealing == list(reseal.SealingService)
+    assert reseal.DEFAULT_BATCH_SIZE == kit.DEFAULT_BATCH_SIZE
