@@ -500,6 +500,7 @@ async def test_a_dead_letter_replayed_after_the_fix_applies_once_however_often_r
         replayed = await dead_letters("replay")
         assert replayed.code == 0, replayed.err
         assert "1 replayed onto" in replayed.out
+        assert f"replaying onto {topic}" in replayed.err  # the progress bar
         await eventually(lambda: committed(3), within=20)
         assert runner.dead_lettered_total == 2
         assert await rejected_events(kit, group) == {broken.id}

@@ -43,6 +43,7 @@ async def test_the_migrate_command_migrates_the_services_named(
     assert migrated.code == 0, migrated.err
     assert "intake: migrated to head" in migrated.out
     assert "compliance: migrated to head" in migrated.out
+    assert " 2/2 " in migrated.err  # the progress bar, on standard error
     assert await _revision(urls["INTAKE_"]) is not None
     assert await _revision(urls["COMPLIANCE_"]) is not None
     assert await _revision(urls["NOTIFIER_"]) is None  # not named: untouched

@@ -7,6 +7,7 @@ test_deploy_migrate.py and compliance/test_evidence.py."""
 
 import asyncio
 import base64
+import re
 import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -196,6 +197,7 @@ async def _private_database(
 async def _reseal(name: str, env: dict[str, str], kid: str) -> None:
     done = await collections("reseal", name, "--batch-size", "1", "--json", env=env)
     assert done.code == 0, done.err
+    assert re.search(r"loans\.contact_sealed .* (\d+)/\1 ", done.err), done.err  # its bar
     assert all(row["left"] == 0 and row["under"] == kid for row in done.json())
     status = (await collections("reseal", name, "--status", "--json", env=env)).json()
     for row in status:
@@ -334,6 +336,7 @@ async def test_audit_verify_against_a_saved_checkpoint_and_a_tampered_one(
         assert first.code == 0, first.err
         assert first.out.startswith("OK: tree of ")
         assert "rebuilt from every entry" in first.out
+        assert re.search(r"verifying the audit log .* (\d+)/\1 ", first.err), first.err
         await _reported_loan(platform)  # the log grows
         key_file = tmp_path / "key.txt"
         key_file.write_text(f"{vkey}\n")
