@@ -7,7 +7,7 @@ PYTHON ?= python3
 # uv from PATH, else the one pip installed into $(PYTHON) (its bin folder may not be on PATH).
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
 
-.PHONY: help install run keys test bench bench-notifier bench-rules bench-gateway bench-compliance docs lint clean
+.PHONY: help install run keys collections test bench bench-notifier bench-rules bench-gateway bench-compliance docs lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) \
@@ -23,7 +23,10 @@ run: install ## Run Kafka, PostgreSQL, the four services and the borrowers' site
 	$(UV) run --frozen python -m deploy.devstack run
 
 keys: ## API keys of the running stack: make keys ARGS='issue --role lender --tenant L-1' (list, revoke ID)
-	$(UV) run --frozen python -m deploy.keys $(or $(ARGS),list)
+	$(UV) run --frozen collections keys $(or $(ARGS),list)
+
+collections: ## The operator command: make collections ARGS='outbox parked intake' (ARGS='--help': every group)
+	$(UV) run --frozen collections $(or $(ARGS),--help)
 
 test: install ## Run the tests (Kafka and PostgreSQL from the env, Docker, or the local stack; tests/browser needs /usr/bin/chromium: screenshots in artifacts/screenshots/)
 	$(UV) run --frozen pytest -q

@@ -3,7 +3,7 @@
 Each record is the latest state of one key: its role and tenant, the SHA-256 of the key (never
 the key), when it was issued and, once revoked, when. Compaction keeps the latest record per
 key for good, so reading the topic from the beginning gives the whole registry. The operator
-command (``python -m deploy.keys``) writes it; every service reads it (see ``feed``).
+command (``collections keys``) writes it; every service reads it (see ``feed``).
 """
 
 import asyncio

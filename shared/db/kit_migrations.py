@@ -80,7 +80,7 @@ def drop_outbox_parking_v3() -> None:
 def api_keys_become_registry_mirror_v4() -> None:
     """``api_keys`` becomes this service's copy of the credential registry (the compacted
     credentials topic): keys seeded into this table alone are dropped, since the registry could
-    neither list nor revoke them; they are issued again with ``python -m deploy.keys``."""
+    neither list nor revoke them; they are issued again with ``collections keys``."""
     op.execute("DELETE FROM api_keys")
     op.alter_column("api_keys", "principal_id", new_column_name="tenant")
     op.alter_column("api_keys", "created_at", new_column_name="issued_at", server_default=None)

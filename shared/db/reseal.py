@@ -6,8 +6,8 @@ every key of the ring opens. A JSON(B) column holds a :class:`~shared.crypto.Sea
 (``{"kid": ..., "ct": ...}``), sealed with associated data made of the row's own identity
 (:meth:`SealedColumn.associated_data`), so a value copied to another row does not open.
 
-To rotate: put the new key first in the ring (``k2:...,k1:...``) on every replica, then run the
-service's reseal command; once it reports nothing left under ``k1``, drop ``k1`` from the ring.
+To rotate: put the new key first in the ring (``k2:...,k1:...``) on every replica, then run
+``collections reseal <service>``; once it reports nothing left under ``k1``, drop ``k1``.
 :func:`reseal` walks the table in primary-key order, a batch per transaction, locking the rows
 it changes with ``FOR UPDATE SKIP LOCKED`` (a row a running service holds is passed over and
 counted as left: run again). Each row is opened with any key of the ring and sealed again under

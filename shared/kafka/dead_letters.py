@@ -1,17 +1,10 @@
-"""Operator command for a consumer group's dead letters: list them, show one, replay them.
+"""A consumer group's dead letters: read them, replay them (the operator's command is
+``collections dead-letters list|show|replay``, in ``deploy/cli/dead_letters.py``).
 
-Usage::
-
-    python -m shared.kafka.dead_letters [--bootstrap HOST:PORT] --topic SOURCE --group GROUP
-        list | show EVENT_ID | replay [--event-id ID ...]
-
-``--bootstrap`` defaults to ``$COLLECTIONS_KAFKA_BOOTSTRAP`` or ``127.0.0.1:9092``; TLS and SASL
-come from the ``COLLECTIONS_KAFKA_*`` variables named as a service's settings (e.g.
-``COLLECTIONS_KAFKA_SECURITY_PROTOCOL``, see :mod:`shared.kafka.settings`). ``--topic``
-is the source topic; the dead letters are read from its group's dead-letter topic (see
+The dead letters of a group are read from its dead-letter topic (see
 :func:`shared.events.topics.dead_letter_topic`), which is never changed.
 
-``replay`` (after the fix is deployed) republishes each chosen dead letter's original value and
+:func:`replay` (after the fix is deployed) republishes each chosen dead letter's original value and
 key onto the source topic, with its original headers and ``dlq.replayed-from:
 <dead-letter topic>/<partition>/<offset>`` instead of the ``dlq.*`` ones; an event dead-lettered
 more than once is replayed once (its latest copy). The consumer retries a replayed event its
@@ -19,27 +12,20 @@ inbox holds as rejected, and treats one it already applied as a no-op: replaying
 once. Without ``--event-id`` every dead letter is replayed.
 """
 
-import argparse
 import asyncio
-import json
-import os
-import sys
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from pydantic import ValidationError
-from pydantic_settings import SettingsConfigDict
 
 from shared.events.envelope import Envelope
 from shared.events.topics import dead_letter_topic
 from shared.kafka.connection import KafkaTarget, client_options
 from shared.kafka.consumer import REPLAYED_FROM_HEADER
 from shared.kafka.producer import create_producer
-from shared.kafka.settings import KafkaSettings
 
-DEFAULT_BOOTSTRAP = "127.0.0.1:9092"
 ASSIGNMENT_WAIT_SECONDS = 10.0
 
 
@@ -137,9 +123,14 @@ def latest_per_event(letters: Sequence[DeadLetter]) -> list[DeadLetter]:
 
 
 async def replay(
-    kafka: KafkaTarget, topic: str, group: str, event_ids: Sequence[UUID] = ()
+    kafka: KafkaTarget,
+    topic: str,
+    group: str,
+    event_ids: Sequence[UUID] = (),
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[DeadLetter]:
-    """Republish dead letters (those of ``event_ids``, or all) onto ``topic``; returns them."""
+    """Republish dead letters (those of ``event_ids``, or all) onto ``topic``; returns them.
+    ``progress(done, total)`` is called once before the first and after each delivery."""
     chosen = latest_per_event(await read_dead_letters(kafka, topic, group))
     if event_ids:
         missing = set(event_ids) - {letter.event_id for letter in chosen}
@@ -155,96 +146,12 @@ async def replay(
             )
             for letter in chosen
         ]
-        await asyncio.gather(*deliveries)
+        if progress is not None:
+            progress(0, len(chosen))
+        for done, delivery in enumerate(deliveries, start=1):
+            await delivery
+            if progress is not None:
+                progress(done, len(chosen))
     finally:
         await producer.stop()
     return chosen
-
-
-def _summary(letter: DeadLetter) -> str:
-    event = str(letter.event_id) if letter.event_id is not None else "-"
-    return "\t".join(
-        [
-            letter.address,
-            event,
-            letter.event_type or "-",
-            letter.header("dlq.source"),
-            letter.header("dlq.sqlstate") or "-",
-            letter.header("dlq.reason").replace("\n", " ")[:200],
-        ]
-    )
-
-
-def _details(letter: DeadLetter) -> str:
-    value = (letter.value or b"").decode(errors="replace")
-    return json.dumps(
-        {
-            "address": letter.address,
-            "event_id": str(letter.event_id) if letter.event_id is not None else None,
-            "type": letter.event_type,
-            "key": (letter.key or b"").decode(errors="replace"),
-            "headers": {name: raw.decode(errors="replace") for name, raw in letter.headers},
-            "value": value,
-        },
-        indent=2,
-    )
-
-
-def parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m shared.kafka.dead_letters",
-        description="List, show and replay a consumer group's dead letters.",
-    )
-    parser.add_argument(
-        "--bootstrap",
-        default=os.environ.get("COLLECTIONS_KAFKA_BOOTSTRAP", DEFAULT_BOOTSTRAP),
-        help="Kafka bootstrap servers (default: $COLLECTIONS_KAFKA_BOOTSTRAP or %(default)s)",
-    )
-    parser.add_argument("--topic", required=True, help="the source topic")
-    parser.add_argument("--group", required=True, help="the consumer group")
-    commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("list", help="one line per dead letter")
-    show = commands.add_parser("show", help="the headers and value of an event's dead letters")
-    show.add_argument("event_id", type=UUID)
-    again = commands.add_parser("replay", help="republish dead letters onto the source topic")
-    again.add_argument(
-        "--event-id", type=UUID, action="extend", nargs="+", default=[], dest="event_ids"
-    )
-    return parser
-
-
-class CommandSettings(KafkaSettings):
-    """The command's Kafka security settings, from ``COLLECTIONS_KAFKA_*``."""
-
-    model_config = SettingsConfigDict(env_prefix="COLLECTIONS_", extra="ignore")
-
-
-async def main(argv: Sequence[str]) -> int:
-    """Run the command; returns the exit status."""
-    args = parser().parse_args(argv)
-    kafka = replace(CommandSettings().kafka_connection(), bootstrap_servers=args.bootstrap)
-    try:
-        if args.command == "replay":
-            replayed = await replay(kafka, args.topic, args.group, args.event_ids)
-            for letter in replayed:
-                print(f"replayed {_summary(letter)}")
-            print(f"{len(replayed)} replayed onto {args.topic}")
-            return 0
-        letters = await read_dead_letters(kafka, args.topic, args.group)
-        if args.command == "list":
-            for letter in letters:
-                print(_summary(letter))
-            return 0
-        matching = [letter for letter in letters if letter.event_id == args.event_id]
-        if not matching:
-            raise LookupError(f"no dead letter for {args.event_id}")
-        for letter in matching:
-            print(_details(letter))
-        return 0
-    except LookupError as error:
-        print(error.args[0], file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(asyncio.run(main(sys.argv[1:])))

@@ -240,20 +240,20 @@ async def audit_verification(platform: ProcessPlatform) -> str:
 
 
 async def replay_dead_letters(platform: ProcessPlatform, topic: str, group: str) -> str:
-    """The operator's command, as a process: ``python -m shared.kafka.dead_letters replay``."""
+    """The operator's command, as a process: ``collections dead-letters replay``."""
     process = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "shared.kafka.dead_letters",
-        "--bootstrap",
-        platform.infrastructure.kafka_bootstrap,
+        "deploy.cli",
+        "dead-letters",
+        "replay",
         "--topic",
         topic,
         "--group",
         group,
-        "replay",
         cwd=REPO,
-        env=dict(os.environ),
+        env=os.environ
+        | {"COLLECTIONS_KAFKA_BOOTSTRAP_SERVERS": platform.infrastructure.kafka_bootstrap},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
     )

@@ -146,7 +146,9 @@ async def test_a_lender_escalates_sends_the_demand_files_and_hands_over_verified
         [
             sys.executable,
             "-m",
-            "services.compliance.cli.verify_bundle",
+            "deploy.cli",
+            "audit",
+            "verify-bundle",
             str(path),
             "--public-key",
             str(key_file),

@@ -34,7 +34,6 @@ from shared.db.unit_of_work import UnitOfWork, enqueue
 from shared.events.catalog import EventType
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic, dead_letter_topic
-from shared.kafka import dead_letters
 from shared.kafka.admin import ensure_topics
 from shared.kafka.consumer import ConsumerRunner
 from shared.kafka.handlers import EventHandlers, Handler, Received
@@ -53,6 +52,7 @@ from tests.integration.consumer_process import (
     effects_handler,
     refuse,
 )
+from tests.support.operator_cli import Completed, collections
 
 pytestmark = pytest.mark.integration
 
@@ -448,8 +448,9 @@ async def test_a_redelivered_rejected_event_is_not_dead_lettered_again(kit: Kit)
 
 
 async def test_a_dead_letter_replayed_after_the_fix_applies_once_however_often_replayed(
-    kit: Kit, capsys: pytest.CaptureFixture[str]
+    kit: Kit,
 ) -> None:
+    """``collections dead-letters list|show|replay``, as a process, on a real dead letter."""
     topic, group = new_names("replay")
     await create_topics(kit, topic, group, partitions=1)
     tp = TopicPartition(topic, 0)
@@ -465,7 +466,12 @@ async def test_a_dead_letter_replayed_after_the_fix_applies_once_however_often_r
 
     handlers = EventHandlers()
     handlers.on(EFFECT, handler)
-    cli = ["--bootstrap", kit.bootstrap, "--topic", topic, "--group", group]
+    cli = ["--topic", topic, "--group", group]
+    env = {"COLLECTIONS_KAFKA_BOOTSTRAP_SERVERS": kit.bootstrap}
+
+    async def dead_letters(command: str, *args: str) -> Completed:
+        return await collections("dead-letters", command, *cli, *args, env=env)
+
     runner = new_runner(kit, group, topic, handlers)
     async with running(runner) as task:
 
@@ -477,34 +483,37 @@ async def test_a_dead_letter_replayed_after_the_fix_applies_once_however_often_r
         assert await effect_counts(kit, group) == {good.id: 1}
         assert await rejected_events(kit, group) == {broken.id}
 
-        assert await dead_letters.main([*cli, "list"]) == 0
-        listed = [
-            line
-            for line in capsys.readouterr().out.splitlines()
-            if line.startswith(f"{dead_letter_topic(topic, group)}/")
-        ]
-        assert len(listed) == 1
-        assert listed[0].startswith(f"{dead_letter_topic(topic, group)}/0/0\t{broken.id}\t")
-        assert f"cannot apply event {broken.id} yet" in listed[0]
-        assert await dead_letters.main([*cli, "show", str(broken.id)]) == 0
-        shown = capsys.readouterr().out
-        assert f'"address": "{dead_letter_topic(topic, group)}/0/0"' in shown
-        assert f'"dlq.source": "{topic}/0/1"' in shown
+        (listed,) = (await dead_letters("list", "--json")).json()
+        assert listed["address"] == f"{dead_letter_topic(topic, group)}/0/0"
+        assert listed["event_id"] == str(broken.id)
+        assert f"cannot apply event {broken.id} yet" in listed["reason"]
+        table = await dead_letters("list")  # for people: a table
+        assert table.code == 0
+        assert str(broken.id) in table.out
+        assert f"{dead_letter_topic(topic, group)}/0/0" in table.out
+        (shown,) = (await dead_letters("show", str(broken.id))).json()
+        assert shown["address"] == f"{dead_letter_topic(topic, group)}/0/0"
+        assert shown["headers"]["dlq.source"] == f"{topic}/0/1"
+        assert (await dead_letters("show", str(uuid4()))).code == 1
 
         # Replayed before the fix: dead-lettered again, still rejected.
-        assert await dead_letters.main([*cli, "replay"]) == 0
+        replayed = await dead_letters("replay")
+        assert replayed.code == 0, replayed.err
+        assert "1 replayed onto" in replayed.out
+        assert f"replaying onto {topic}" in replayed.err  # the progress bar
         await eventually(lambda: committed(3), within=20)
         assert runner.dead_lettered_total == 2
         assert await rejected_events(kit, group) == {broken.id}
 
         fixed = True  # the fix is deployed
-        assert await dead_letters.main([*cli, "replay", "--event-id", str(broken.id)]) == 0
+        replayed = await dead_letters("replay", "--event-id", str(broken.id), "--json")
+        assert [letter["event_id"] for letter in replayed.json()] == [str(broken.id)]
         await eventually(lambda: committed(4), within=20)
         assert await effect_counts(kit, group) == {good.id: 1, broken.id: 1}
         assert await claimed_events(kit, group) == {good.id, broken.id}
         assert await rejected_events(kit, group) == set()
 
-        assert await dead_letters.main([*cli, "replay"]) == 0  # again, and every dead letter
+        assert (await dead_letters("replay")).code == 0  # again, and every dead letter
         await eventually(lambda: committed(5), within=20)
 
     assert await effect_counts(kit, group) == {good.id: 1, broken.id: 1}

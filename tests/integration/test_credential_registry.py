@@ -1,12 +1,8 @@
 """One credential registry for every service: a key issued once works wherever its role is
 served, a revoked key is refused by every running service within seconds, a service started
-later (or with Kafka away) knows the registry, and ``python -m deploy.keys`` is the operator's
+later (or with Kafka away) knows the registry, and ``collections keys`` is the operator's
 command for all of it."""
 
-import asyncio
-import json
-import os
-import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import replace
@@ -33,6 +29,7 @@ from shared.auth.keys import new_api_key
 from tests.harness import RunningPlatform, eventually
 from tests.infrastructure import TestInfrastructure
 from tests.support.factories import new_loan_id
+from tests.support.operator_cli import Completed, collections
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NO_BROKER = "127.0.0.1:1"
@@ -165,24 +162,13 @@ async def test_keys_verify_from_the_mirror_while_kafka_is_away(
         assert await status_at(client, "intake", revoked.api_key) == 401
 
 
-async def keys_command(platform: RunningPlatform, *args: str) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "deploy.keys",
-        *args,
-        cwd=REPO_ROOT,
-        env={
-            **os.environ,
-            "KEYS_KAFKA_BOOTSTRAP_SERVERS": str(platform.keys.kafka),
-            "KEYS_TOPIC_NAMESPACE": platform.namespace,
-        },
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, out.decode(), err.decode()
+async def keys_command(platform: RunningPlatform, *args: str) -> Completed:
+    """``collections keys ...`` as a process, with the operator's Kafka settings."""
+    env = {
+        "COLLECTIONS_KAFKA_BOOTSTRAP_SERVERS": str(platform.keys.kafka),
+        "COLLECTIONS_TOPIC_NAMESPACE": platform.namespace,
+    }
+    return await collections("keys", *args, env=env)
 
 
 async def test_the_operator_command_issues_lists_and_revokes_keys_of_every_role(
@@ -190,16 +176,32 @@ async def test_the_operator_command_issues_lists_and_revokes_keys_of_every_role(
 ) -> None:
     run = uuid4().hex[:6]
     issued = []
-    for role, tenant in (("lender", f"lender-{run}"), ("auditor", "*")):
-        code, out, err = await keys_command(
-            platform, "issue", "--role", role, "--tenant", tenant, "--label", "ops"
+    for role, tenant in (
+        ("lender", f"lender-{run}"),
+        ("auditor", "*"),
+        ("operator", f"prometheus-{run}"),
+    ):
+        issued.append(
+            (
+                await keys_command(
+                    platform,
+                    "issue",
+                    "--role",
+                    role,
+                    "--tenant",
+                    tenant,
+                    "--label",
+                    "ops",
+                    "--json",
+                )
+            ).json()
         )
-        assert code == 0, err
-        issued.append(json.loads(out))
-    lender, auditor = issued
+    lender, auditor, operator = issued
     assert lender["api_key"].startswith(f"dc_{lender['key_id']}_")
     assert lender["valid_at"] == ["intake", "notifier", "agency_gateway", "compliance"]
     assert auditor["valid_at"] == ["compliance"]
+    assert operator["role"] == "operator"
+    assert "agency_gateway" in operator["valid_at"]
 
     async def admitted() -> bool:
         return (
@@ -210,9 +212,8 @@ async def test_the_operator_command_issues_lists_and_revokes_keys_of_every_role(
 
     await eventually(admitted, within=REVOCATION_SECONDS, interval=0.05)
 
-    code, out, err = await keys_command(platform, "list", "--tenant", f"lender-{run}")
-    assert code == 0, err
-    (listed,) = map(json.loads, out.splitlines())
+    listing = await keys_command(platform, "list", "--tenant", f"lender-{run}", "--json")
+    (listed,) = listing.json()
     assert {k: listed[k] for k in ("key_id", "role", "tenant", "label", "revoked_at")} == {
         "key_id": lender["key_id"],
         "role": "lender",
@@ -220,25 +221,32 @@ async def test_the_operator_command_issues_lists_and_revokes_keys_of_every_role(
         "label": "ops",
         "revoked_at": None,
     }
-    assert lender["api_key"] not in out  # a key is shown once, at issue
+    assert lender["api_key"] not in listing.out  # a key is shown once, at issue
+    shown = await keys_command(platform, "list", "--role", "operator")  # for people: a table
+    assert shown.code == 0, shown.err
+    assert operator["key_id"] in shown.out
+    assert f"prometheus-{run}" in shown.out
+    assert operator["api_key"] not in shown.out
 
-    code, out, err = await keys_command(platform, "revoke", lender["key_id"])
-    assert code == 0, err
+    revoked = await keys_command(platform, "revoke", lender["key_id"])
+    assert revoked.code == 0, revoked.err
     await eventually(
         lambda: refused_everywhere(platform, lender["api_key"]),
         within=REVOCATION_SECONDS,
         interval=0.05,
     )
-    code, out, _ = await keys_command(platform, "list", "--tenant", f"lender-{run}")
-    assert out == ""  # revoked keys are listed only with --revoked
-    code, out, _ = await keys_command(platform, "list", "--tenant", f"lender-{run}", "--revoked")
-    assert json.loads(out)["revoked_at"] is not None
-    code, _, err = await keys_command(platform, "revoke", "no-such-key")
-    assert code == 1
-    assert "no active key" in err
-    code, _, err = await keys_command(platform, "issue", "--role", "lender", "--tenant", "*")
-    assert code == 2
-    assert "auditors only" in err
+    gone = await keys_command(platform, "list", "--tenant", f"lender-{run}", "--json")
+    assert gone.json() == []  # revoked keys are listed only with --revoked
+    (kept,) = (
+        await keys_command(platform, "list", "--tenant", f"lender-{run}", "--revoked", "--json")
+    ).json()
+    assert kept["revoked_at"] is not None
+    unknown = await keys_command(platform, "revoke", "no-such-key")
+    assert unknown.code == 1
+    assert "no active key" in unknown.err
+    refused = await keys_command(platform, "issue", "--role", "lender", "--tenant", "*")
+    assert refused.code == 2
+    assert "auditors only" in refused.err
 
 
 @pytest.mark.faults

@@ -1,10 +1,9 @@
-"""The dead-letter command's arguments and what a replay carries, without Kafka."""
+"""What a replay carries and what the dead-letter command shows, without Kafka."""
 
 from uuid import UUID, uuid4
 
-import pytest
-
-from shared.kafka.dead_letters import DEFAULT_BOOTSTRAP, DeadLetter, latest_per_event, parser
+from deploy.cli.dead_letters import details, summary
+from shared.kafka.dead_letters import DeadLetter, latest_per_event
 
 
 def letter(
@@ -20,37 +19,6 @@ def letter(
         event_id=event_id,
         event_type=None,
     )
-
-
-def test_the_bootstrap_comes_from_the_environment_or_the_default(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.delenv("COLLECTIONS_KAFKA_BOOTSTRAP", raising=False)
-    assert parser().parse_args(["--topic", "t", "--group", "g", "list"]).bootstrap == (
-        DEFAULT_BOOTSTRAP
-    )
-    monkeypatch.setenv("COLLECTIONS_KAFKA_BOOTSTRAP", "kafka:9093")
-    assert parser().parse_args(["--topic", "t", "--group", "g", "list"]).bootstrap == "kafka:9093"
-
-
-def test_replay_takes_event_ids_in_one_or_several_options() -> None:
-    a, b, c = uuid4(), uuid4(), uuid4()
-    args = parser().parse_args(
-        [
-            "--topic",
-            "t",
-            "--group",
-            "g",
-            "replay",
-            "--event-id",
-            str(a),
-            str(b),
-            "--event-id",
-            str(c),
-        ]
-    )
-    assert args.event_ids == [a, b, c]
-    assert parser().parse_args(["--topic", "t", "--group", "g", "replay"]).event_ids == []
 
 
 def test_an_event_dead_lettered_twice_is_replayed_from_its_latest_copy() -> None:
@@ -70,3 +38,19 @@ def test_a_replay_keeps_the_original_headers_and_says_where_it_came_from() -> No
         ("content-type", b"application/cloudevents+json"),
         ("dlq.replayed-from", b"t.g.dlq/0/5"),
     ]
+
+
+def test_list_shows_the_reason_on_one_line_and_show_everything() -> None:
+    event = uuid4()
+    headers = (("dlq.reason", b"ValueError:\nno"), ("dlq.source", b"t/0/7"))
+    dead = letter(3, event, headers)
+    assert summary(dead) == {
+        "address": "t.g.dlq/0/3",
+        "event_id": str(event),
+        "type": None,
+        "source": "t/0/7",
+        "sqlstate": None,
+        "reason": "ValueError: no",
+    }
+    assert details(dead)["headers"] == {"dlq.reason": "ValueError:\nno", "dlq.source": "t/0/7"}
+    assert details(dead)["value"] == "v"

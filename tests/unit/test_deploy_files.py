@@ -22,10 +22,10 @@ import yaml
 from kubernetes_validate.utils import all_versions
 from pydantic import TypeAdapter
 
+from deploy.cli.settings import OperatorSettings as KeysSettings
 from deploy.devstack import platform
 from deploy.devstack.infrastructure import LocalInfrastructure
 from deploy.devstack.platform import SERVICES, PlatformSecrets, Service, ServiceProcess
-from deploy.keys import KeysSettings
 from services.intake.settings import IntakeSettings
 from services.notifier.settings import NotifierSettings
 from shared.crypto import KeyRing

@@ -1,7 +1,7 @@
 """The agency registry (operator role): ``PUT /v1/agencies/{agency_id}``, ``GET /v1/agencies``.
 
 An agency's API keys are the credential registry's (role ``agency``, tenant = the agency id):
-``python -m deploy.keys issue --role agency --tenant <agency id>``; revoking one there stops it
+``collections keys issue --role agency --tenant <agency id>``; revoking one there stops it
 at once. Its jurisdictions, capacity and share steer placement from the next decision on.
 """
 

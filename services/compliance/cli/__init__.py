@@ -1,1 +1,2 @@
-"""Compliance's command-line entry points (``python -m services.compliance.cli.verify``)."""
+"""Compliance's verifiers, called by the operator's ``collections audit verify`` and
+``collections audit verify-bundle`` (``deploy/cli/audit.py``)."""

@@ -1,7 +1,5 @@
 """The offline verifier: trusts nothing but the log's public key and a checkpoint it saved.
-
-``python -m services.compliance.cli.verify log --url URL --api-key KEY --public-key VKEY
-[--checkpoint saved.note] [--samples N | --full] [--save new.note]``
+The operator's command is ``collections audit verify`` (``deploy/cli/audit.py``):
 
 1. the log's current checkpoint (the one its export is pinned to) is signed by the key;
 2. the tree only grew since the saved checkpoint, and the consistency proof between the two
@@ -10,19 +8,12 @@
    leaf order with no gap, rebuilds the checkpoint's root, so any entry modified, deleted,
    reordered or cut off in the database is caught; otherwise ``--samples`` entries of the export
    are each checked against an inclusion proof.
-
-``python -m services.compliance.cli.verify vectors DIR`` runs the Merkle test vectors of ``DIR``.
-Exit status 0 when everything verifies, 1 with the reason otherwise.
 """
 
-import argparse
-import asyncio
 import base64
 import random
-import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +21,6 @@ import orjson
 
 from shared.tlog.merkle import ProofError, leaf_hash, root_of, verify_consistency, verify_inclusion
 from shared.tlog.note import Checkpoint, NoteError, Verifier, open_checkpoint
-from shared.tlog.vectors import run_vectors
 
 
 class VerificationError(Exception):
@@ -53,9 +43,11 @@ async def verify_log(
     *,
     full: bool = False,
     samples: int = 20,
+    progress: Callable[[int, int], None] | None = None,
 ) -> Report:
     """Verify the log behind ``client`` (authenticated as an auditor); raise
-    :class:`VerificationError` with the reason on the first discrepancy."""
+    :class:`VerificationError` with the reason on the first discrepancy. ``progress(done,
+    total)`` follows the entries checked."""
     note, entries = await _export(client)
     try:
         current = open_checkpoint(note, verifier)
@@ -65,16 +57,20 @@ async def verify_log(
     if saved_note is not None:
         await _check_growth(client, verifier, saved_note, current)
         report.notes.append("consistent with the saved checkpoint")
-    for entry in entries:
+    chosen = entries if full else random.sample(entries, min(samples, len(entries)))
+    tell = progress or (lambda done, total: None)
+    tell(0, len(entries) + (0 if full else len(chosen)))
+    for done, entry in enumerate(entries, start=1):
         _check_leaf(entry)
+        if done % 1000 == 0 or done == len(entries):
+            tell(done, len(entries) + (0 if full else len(chosen)))
     if full:
         _check_whole_tree(current, entries)
-        report.entries_proven = len(entries)
     else:
-        chosen = random.sample(entries, min(samples, len(entries)))
-        for entry in chosen:
+        for done, entry in enumerate(chosen, start=1):
             await _check_inclusion(client, current, entry)
-        report.entries_proven = len(chosen)
+            tell(len(entries) + done, len(entries) + len(chosen))
+    report.entries_proven = len(chosen)
     return report
 
 
@@ -155,59 +151,3 @@ async def _check_inclusion(
 def _ok(response: httpx.Response, what: str) -> None:
     if response.status_code != 200:
         raise VerificationError(f"{what}: HTTP {response.status_code} {response.text[:200]}")
-
-
-def _log_command(args: argparse.Namespace) -> int:
-    saved = Path(args.checkpoint).read_text() if args.checkpoint else None
-    headers = {"Authorization": f"Bearer {args.api_key}"}
-
-    async def run() -> Report:
-        async with httpx.AsyncClient(base_url=args.url, headers=headers, timeout=60) as client:
-            return await verify_log(
-                client, Verifier.parse(args.public_key), saved, full=args.full, samples=args.samples
-            )
-
-    try:
-        report = asyncio.run(run())
-    except (VerificationError, NoteError) as error:
-        print(f"FAILED: {error}")
-        return 1
-    if args.save:
-        Path(args.save).write_text(report.note)
-    how = "rebuilt from every entry" if args.full else f"{report.entries_proven} inclusion proofs"
-    print(f"OK: tree of {report.checkpoint.size} entries, root {report.checkpoint.root_hash.hex()}")
-    print(f"    {how}; {'; '.join(report.notes) or 'no saved checkpoint given'}")
-    return 0
-
-
-def _vectors_command(args: argparse.Namespace) -> int:
-    outcomes = list(run_vectors(Path(args.directory)))
-    failed = [outcome for outcome in outcomes if not outcome.passed]
-    for outcome in failed:
-        print(f"FAILED: {outcome.path} (wantErr {outcome.want_error}, got {outcome.error})")
-    print(f"{len(outcomes) - len(failed)}/{len(outcomes)} vectors pass")
-    return 1 if failed or not outcomes else 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m services.compliance.cli.verify")
-    commands = parser.add_subparsers(dest="command", required=True)
-    log = commands.add_parser("log", help="verify a running log against a saved checkpoint")
-    log.add_argument("--url", required=True, help="compliance's base URL")
-    log.add_argument("--api-key", required=True, help="an auditor's API key")
-    log.add_argument("--public-key", required=True, help="the log's C2SP verifier key")
-    log.add_argument("--checkpoint", help="a signed checkpoint saved earlier")
-    log.add_argument("--save", help="where to save the checkpoint verified now")
-    log.add_argument("--full", action="store_true", help="rebuild the tree from every entry")
-    log.add_argument("--samples", type=int, default=20, help="inclusion proofs to check")
-    log.set_defaults(run=_log_command)
-    vectors = commands.add_parser("vectors", help="run Merkle test vectors")
-    vectors.add_argument("directory")
-    vectors.set_defaults(run=_vectors_command)
-    args = parser.parse_args(argv)
-    result: int = args.run(args)
-    return result
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -87,11 +87,12 @@ network.
 
 ## With the platform's verifier
 
-In a checkout of the platform's source (Python 3.11 or later, `uv sync`; it needs
-`services/compliance` and `shared/tlog`, `orjson` and `cryptography`):
+In a checkout of the platform's source (Python 3.11 or later, `uv sync`; its operator command
+`collections` runs it from `services/compliance` and `shared/tlog`, with `orjson` and
+`cryptography`):
 
-    python -m services.compliance.cli.verify_bundle evidence-{loan_id}.zip
-    python -m services.compliance.cli.verify_bundle evidence-{loan_id}.zip --public-key key.txt
+    uv run collections audit verify-bundle evidence-{loan_id}.zip
+    uv run collections audit verify-bundle evidence-{loan_id}.zip --public-key key.txt
 
 It prints `valid` and exits 0, or names what fails (a changed entry, a missing entry, a proof
 that does not reach the root, a bad signature or another key) and exits 1. Give `--public-key`

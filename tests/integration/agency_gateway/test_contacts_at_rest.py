@@ -8,7 +8,6 @@ import json
 from datetime import UTC, datetime
 from uuid import uuid4
 
-import pytest
 from alembic import command
 from sqlalchemy import Connection, select, text
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -22,13 +21,14 @@ from shared.crypto import DecryptionError, KeyRing, SealedValue
 from shared.db.engine import create_engine
 from shared.db.migrations import alembic_config, upgrade_to_head
 from shared.db.reseal import BatchDone, kid_counts, reseal
-from shared.db.reseal_command import run_command
 from tests.harness import RunningPlatform, eventually
 from tests.infrastructure import TestInfrastructure
 from tests.support.factories import VALID_REPORT
+from tests.support.operator_cli import collections
 
 K1, K2 = KeyRing.generate_spec("k1"), KeyRing.generate_spec("k2")
-TRANSIT = KeyRing.parse(KeyRing.generate_spec("t1"))
+TRANSIT_SPEC = KeyRing.generate_spec("t1")
+TRANSIT = KeyRing.parse(TRANSIT_SPEC)
 
 
 async def test_a_consumed_contact_is_stored_under_the_gateways_data_key(
@@ -69,7 +69,7 @@ async def test_a_consumed_contact_is_stored_under_the_gateways_data_key(
 
 
 async def test_reseal_moves_every_contact_to_the_new_key_in_batches(
-    infrastructure: TestInfrastructure, capsys: pytest.CaptureFixture[str]
+    infrastructure: TestInfrastructure,
 ) -> None:
     database = f"reseal_{uuid4().hex[:10]}"
     await infrastructure.create_database(database)
@@ -137,15 +137,20 @@ async def test_reseal_moves_every_contact_to_the_new_key_in_batches(
         opened = sorted(CONTACT.open(only_new, row) for row in rows)
         assert opened == [b"c"] * 21 + [b"legacy"] * 2
 
-        program = "python -m services.agency_gateway.cli.reseal"
-        status = await run_command(program, create_engine(url, pool_size=1), [job], ["--status"])
-        assert status == 0
-        assert capsys.readouterr().out == "collection_cases.contact_sealed: k2: 23\n"
-        too_early = ContactKeys(TRANSIT, KeyRing.parse(KeyRing.generate_spec("k3")))  # k2 gone
-        jobs = [too_early.reseal_job()]
-        stopped = await run_command(program, create_engine(url, pool_size=1), jobs, [])
-        assert stopped == 2
-        assert "(lender_id=lender-a, loan_id=L-000): unknown key id 'k2'" in capsys.readouterr().err
+        # The operator's command: collections reseal agency_gateway, from the service's settings.
+        env = {
+            "AGENCY_GATEWAY_DATABASE_URL": url,
+            "AGENCY_GATEWAY_DATA_KEYS": K2,
+            "AGENCY_GATEWAY_TRANSIT_KEYS": TRANSIT_SPEC,
+            "AGENCY_GATEWAY_PROFILE": "local",
+        }
+        status = await collections("reseal", "agency_gateway", "--status", env=env)
+        assert status.code == 0, status.err
+        assert "collection_cases.contact_sealed: k2: 23\n" in status.out
+        too_early = env | {"AGENCY_GATEWAY_DATA_KEYS": KeyRing.generate_spec("k3")}  # k2 gone
+        stopped = await collections("reseal", "agency_gateway", env=too_early)
+        assert stopped.code == 2
+        assert "(lender_id=lender-a, loan_id=L-000): unknown key id 'k2'" in stopped.err
         assert await kid_counts(engine, CONTACT) == {"k2": 23}  # the failed batch rolled back
     finally:
         await engine.dispose()

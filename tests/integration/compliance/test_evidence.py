@@ -3,6 +3,7 @@ notices, contacts, a demand letter and its legal stage logged from Kafka; the bu
 by the lender and by auditors in scope (another lender's loan is a 404) verifies offline with
 the log's key, and its statement is a PDF naming the loan."""
 
+import base64
 import io
 import zipfile
 from datetime import UTC, date, datetime, timedelta
@@ -13,7 +14,6 @@ from uuid import uuid4
 
 import orjson
 
-from services.compliance.cli.verify_bundle import main as verify_bundle
 from shared.auth import Role
 from shared.events.catalog import (
     AGENCY_ACTIVITY_RECORDED,
@@ -29,6 +29,7 @@ from shared.vocabulary import Channel
 from tests.harness import RunningPlatform, eventually
 from tests.integration.compliance.events import activity, placed, publish
 from tests.support.factories import new_loan_id, report
+from tests.support.operator_cli import invoke
 
 REF = "bref_evidence"
 AT = datetime(2026, 11, 10, 10, tzinfo=UTC)
@@ -207,13 +208,29 @@ async def test_the_bundle_downloads_for_the_lender_and_auditors_and_verifies_off
     pem_file.write_text(key.json()["pem"])
     path = tmp_path / "evidence.zip"
     path.write_bytes(as_lender.content)
-    assert verify_bundle([str(path), "--public-key", str(key_file)]) == 0
-    assert verify_bundle([str(path), "--public-key", str(pem_file)]) == 0
+    for key_given in (key_file, pem_file):
+        checked = invoke("audit", "verify-bundle", str(path), "--public-key", str(key_given))
+        assert (checked.code, checked.out) == (0, "valid\n"), checked.out
 
     as_auditor = await evidence(platform, loan_id, platform.as_auditor())
     assert as_auditor.status_code == 200, as_auditor.text
     path.write_bytes(as_auditor.content)
-    assert verify_bundle([str(path), "--public-key", str(key_file)]) == 0
+    checked = invoke("audit", "verify-bundle", str(path), "--public-key", str(key_file))
+    assert checked.code == 0, checked.out
+    tampered = tmp_path / "tampered.zip"
+    with zipfile.ZipFile(path) as whole, zipfile.ZipFile(tampered, "w") as changed:
+        for name in whole.namelist():
+            data = whole.read(name)
+            if name == "entries.jsonl":  # the first entry's canonical bytes, changed
+                first, *rest = data.splitlines()
+                line = orjson.loads(first)
+                canonical = base64.b64decode(line["canonical"]).replace(b"}", b',"x":1}', 1)
+                line["canonical"] = base64.b64encode(canonical).decode()
+                data = b"\n".join([orjson.dumps(line), *rest]) + b"\n"
+            changed.writestr(name, data)
+    refused = invoke("audit", "verify-bundle", str(tampered), "--public-key", str(key_file))
+    assert refused.code == 1
+    assert refused.out.startswith("invalid: ")
     of_all = platform.as_auditor_of_every_lender()
     assert (await evidence(platform, loan_id, of_all, lender_id=lender)).status_code == 200
     unnamed = await evidence(platform, loan_id, of_all)

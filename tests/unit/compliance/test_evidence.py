@@ -20,6 +20,7 @@ from services.compliance.cli import verify_bundle
 from services.compliance.domain.evidence import PARTS, BundleError, LoggedEntry, check_bundle
 from services.compliance.domain.statement import Statement, statement
 from shared.tlog.note import Signer
+from tests.support.operator_cli import invoke
 from tests.unit.compliance.fakes import CountingSigner, FakeAuditReads, FixedClock, entry
 from tests.unit.compliance.test_judgement import PACKS
 
@@ -119,7 +120,7 @@ async def test_the_bundle_holds_the_loans_entries_each_with_a_proof_at_the_signe
     assert key_line == str(signer.verifier)
     assert pem == signer.verifier.pem()
     assert LOAN in parts["VERIFY.md"].decode()
-    assert "verify_bundle" in parts["VERIFY.md"].decode()
+    assert "collections audit verify-bundle" in parts["VERIFY.md"].decode()
     assert parts["statement.pdf"].startswith(b"%PDF-")
     assert f"Statement of loan {LOAN}".encode() in parts["statement.pdf"]
     assert check_bundle(parts, str(signer.verifier)).entries == 7
@@ -230,21 +231,22 @@ def change_proofs_root(raw: bytes) -> bytes:
     ],
 )
 async def test_the_verifier_names_each_tampered_part(
-    name: str, change: Any, named: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    name: str, change: Any, named: str, tmp_path: Path
 ) -> None:
     archive, _ = await bundle_of()
     tampered = pack(rewrite(unzip(archive), name, change))
     path = tmp_path / "evidence.zip"
     path.write_bytes(tampered)
 
-    assert verify_bundle.main([str(path)]) == 1
-    out = capsys.readouterr().out
+    checked = invoke("audit", "verify-bundle", str(path))
+    assert checked.code == 1
+    out = checked.out
     assert out.startswith("invalid: ")
     assert named in out
 
 
 async def test_a_bundle_whole_is_valid_with_its_own_key_and_the_key_given(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
 ) -> None:
     archive, signer = await bundle_of()
     path = tmp_path / "evidence.zip"
@@ -254,21 +256,20 @@ async def test_a_bundle_whole_is_valid_with_its_own_key_and_the_key_given(
     pem.write_text(signer.verifier.pem())
 
     for extra in ([], ["--public-key", str(vkey)], ["--public-key", str(pem)]):
-        assert verify_bundle.main([str(path), *extra]) == 0
-        assert capsys.readouterr().out == "valid\n"
+        checked = invoke("audit", "verify-bundle", str(path), *extra)
+        assert (checked.code, checked.out) == (0, "valid\n")
 
 
-async def test_a_key_given_that_is_not_the_bundles_fails(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_a_key_given_that_is_not_the_bundles_fails(tmp_path: Path) -> None:
     archive, _ = await bundle_of()
     path = tmp_path / "evidence.zip"
     path.write_bytes(archive)
     other = tmp_path / "other.txt"
     other.write_text(str(Signer.generate("log.example/audit").verifier))
 
-    assert verify_bundle.main([str(path), "--public-key", str(other)]) == 1
-    assert "is not the key given" in capsys.readouterr().out
+    checked = invoke("audit", "verify-bundle", str(path), "--public-key", str(other))
+    assert checked.code == 1
+    assert "is not the key given" in checked.out
 
 
 async def test_a_checkpoint_resigned_by_another_key_fails_even_with_its_key_bundled() -> None:

@@ -1,7 +1,7 @@
 """Stored contacts are sealed under the gateway's own data keys, no longer as received.
 
 Values stored before this revision stay under the transit key until
-``python -m services.agency_gateway.cli.reseal`` re-seals them (a migration holds no keys).
+``collections reseal agency_gateway`` re-seals them (a migration holds no keys).
 
 Revision ID: 0005
 Revises: 0004

@@ -1,7 +1,7 @@
 """Agencies' activity text leaves the report's plain JSON for a sealed column.
 
 Texts recorded before move out of ``body`` into ``text_sealed`` marked as not yet sealed
-(key id ``unsealed``); ``python -m services.agency_gateway.cli.reseal`` seals them under the data
+(key id ``unsealed``); ``collections reseal agency_gateway`` seals them under the data
 key (a migration holds no key). A downgrade drops the sealed texts.
 
 Revision ID: 0013

@@ -1,0 +1,1 @@
+"""Intake's part of the operator's command (``collections reseal intake``)."""
