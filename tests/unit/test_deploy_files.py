@@ -22,7 +22,7 @@ import yaml
 from kubernetes_validate.utils import all_versions
 from pydantic import TypeAdapter
 
-from deploy.cli.settings import OperatorSettings as KeysSettings
+from deploy.cli.settings import OperatorSettings
 from deploy.devstack import platform
 from deploy.devstack.infrastructure import LocalInfrastructure
 from deploy.devstack.platform import SERVICES, PlatformSecrets, Service, ServiceProcess
@@ -232,8 +232,8 @@ def test_a_container_is_given_only_settings_its_services_read(container: Contain
         for field in service.settings.model_fields
     }
     keys_settings = {
-        f"KEYS_{field.upper()}": field
-        for field in KeysSettings.model_fields
+        f"COLLECTIONS_{field.upper()}": field
+        for field in OperatorSettings.model_fields
         if container.where in KEYS_RUN_IN
     }
     given = set(container.env) - DRIVER_VARIABLES
@@ -257,10 +257,10 @@ def test_a_container_is_given_only_settings_its_services_read(container: Contain
     }
     if is_k8s(container):
         for field, value in keys_options.items():
-            keys_annotation: Any = KeysSettings.model_fields[field].annotation
+            keys_annotation: Any = OperatorSettings.model_fields[field].annotation
             TypeAdapter(keys_annotation).validate_python(value)
     else:
-        KeysSettings.model_validate(keys_options)
+        OperatorSettings.model_validate(keys_options)
 
 
 def test_the_operator_key_command_is_offered_by_compose_and_kubernetes() -> None:
@@ -269,8 +269,10 @@ def test_the_operator_key_command_is_offered_by_compose_and_kubernetes() -> None
     assert offered == KEYS_RUN_IN
     for where in KEYS_RUN_IN:
         (container,) = [c for c in CONTAINERS if c.where == where]
-        assert "KEYS_KAFKA_BOOTSTRAP_SERVERS" in container.env, where
-    holding = {c.where for c in CONTAINERS if any(name.startswith("KEYS_") for name in c.env)}
+        assert "COLLECTIONS_KAFKA_BOOTSTRAP_SERVERS" in container.env, where
+    holding = {
+        c.where for c in CONTAINERS if any(name.startswith("COLLECTIONS_") for name in c.env)
+    }
     assert holding == KEYS_RUN_IN
 
 

@@ -358,7 +358,7 @@ def test_kafka_and_postgresql_are_reached_over_tls_as_the_containers_own_users(
     writes), every database as its service's owner (password from CloudNativePG's Secret,
     verify-full against the cluster's CA): the Jobs as much as the services."""
     config = _config()
-    prefixes = {s.env_prefix for s in services_run_by(container.command)} or {"KEYS_"}
+    prefixes = {s.env_prefix for s in services_run_by(container.command)} or {"COLLECTIONS_"}
     for prefix in prefixes:
         if f"{prefix}KAFKA_SASL_USERNAME" in container.env:
             user = container.env[f"{prefix}KAFKA_SASL_USERNAME"]
@@ -368,12 +368,12 @@ def test_kafka_and_postgresql_are_reached_over_tls_as_the_containers_own_users(
                 == "kafka-security-protocol"
             )
             assert container.sources[f"{prefix}KAFKA_SSL_CAFILE"][2] == "kafka-ssl-cafile"
-            if prefix == "KEYS_":
+            if prefix == "COLLECTIONS_":
                 assert user == OPERATOR_KAFKA_USER
             else:
                 (service,) = [s for s in SERVICES if s.env_prefix == prefix]
                 assert user == KAFKA_USER[service.name]
-        elif prefix != "KEYS_":
+        elif prefix != "COLLECTIONS_":
             assert migrates(container), container.where  # only a migration needs no Kafka
     for service in services_run_by(container.command):
         database = DATABASE_CLUSTER[service.name]
@@ -601,7 +601,7 @@ def test_the_jobs_run_the_operators_command_in_pods_of_their_own() -> None:
     assert issuing["spec"]["backoffLimit"] == 0  # a retry would print a second key
     for container in CONTAINERS:  # no service pod runs the key command or holds its settings
         if is_k8s(container) and container.command[0] == "python":
-            assert not any(name.startswith("KEYS_") for name in container.env)
+            assert not any(name.startswith("COLLECTIONS_") for name in container.env)
 
 
 # --- the README: what an operator follows -------------------------------------------
@@ -756,9 +756,9 @@ def test_each_service_that_seals_holds_its_own_ring_to_reseal_from_its_pod() -> 
 def test_a_settings_field_is_read_from_its_prefix_and_upper_name_only() -> None:
     """What the checks of variable names above assume: no nested delimiter, no alias, names
     not case-sensitive, so ``<PREFIX><FIELD>`` is the one variable of each field."""
-    from deploy.keys import KeysSettings
+    from deploy.cli.settings import OperatorSettings
 
-    for settings in [s.settings for s in SERVICES] + [KeysSettings]:
+    for settings in [s.settings for s in SERVICES] + [OperatorSettings]:
         config = settings.model_config
         assert config.get("env_nested_delimiter") is None, settings
         assert not config.get("case_sensitive"), settings
