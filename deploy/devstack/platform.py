@@ -250,11 +250,18 @@ async def prepare(infra: LocalInfrastructure, root: Path) -> list[ServiceProcess
                 port=service.port,
                 argv=[sys.executable, "-m", f"services.{service.name}"],
                 env=service_environment(service, url, infra.kafka_bootstrap, keys),
+                banner=console_banner(service.port) if service.name == "compliance" else "",
             )
         )
         if service.name == "intake":
             processes.append(borrower_site(processes[-1]))
     return processes
+
+
+def console_banner(port: int) -> str:
+    """Compliance's line: its docs and the console (auditors, lender operations)."""
+    base = f"http://127.0.0.1:{port}"
+    return f"{base}   docs: {base}/docs   console: {base}/console/ (sign in with a key below)"
 
 
 BORROWER_SITE = "borrower_site"

@@ -194,6 +194,11 @@ def _print_banner(
         base = f"http://127.0.0.1:{service.port}"
         shown = service.banner or f"{base}   docs: {base}/docs"
         lines.append(f"  {service.name:<{width}}{shown}")
+    if services:
+        lines.append(
+            f"  {'Metrics':<{width}}/metrics on each port above, for an operator key "
+            "(uv run collections keys issue --role operator --tenant prometheus)"
+        )
     if services_too and not services:
         lines.append("  (no services started: deploy/devstack/platform.py lists none)")
     if any(s.name == local_providers.NAME for s in services):
