@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shared.db.engine import create_engine, create_session_factory
+from shared.db.engine import create_engine, create_session_factory, read_only_transaction
 from shared.settings import ServiceSettings
 
 app = typer.Typer(
@@ -100,7 +100,7 @@ def dry_run(
 
 
 def _cadence(path: Path, start: datetime, end: datetime) -> Run:
-    from services.notifier.adapters.dry_run_reads import candidate_policy, read_only
+    from services.notifier.adapters.dry_run_reads import SqlDryRunReads, candidate_policy
     from services.notifier.application.dry_run import cadence_dry_run
     from services.notifier.domain.cadence_policies import PolicyError
     from services.notifier.settings import NotifierSettings
@@ -114,7 +114,8 @@ def _cadence(path: Path, start: datetime, end: datetime) -> Run:
         raise typer.BadParameter(str(error), param_hint="--cadence") from None
 
     async def run(progress: Callable[[int, int], None]) -> Report:
-        async with _Sessions(settings) as sessions, read_only(sessions) as reads:
+        async with _Sessions(settings) as sessions, read_only_transaction(sessions) as session:
+            reads = SqlDryRunReads(session)
             done = await cadence_dry_run(
                 reads, candidate, policies, packs, start, end, progress=progress
             )
@@ -124,7 +125,7 @@ def _cadence(path: Path, start: datetime, end: datetime) -> Run:
 
 
 def _placement(path: Path, start: datetime, end: datetime) -> Run:
-    from services.agency_gateway.adapters.dry_run_reads import read_only
+    from services.agency_gateway.adapters.dry_run_reads import SqlDryRunReads
     from services.agency_gateway.adapters.policy_file import load_policy
     from services.agency_gateway.application.dry_run import placement_dry_run
     from services.agency_gateway.settings import AgencyGatewaySettings
@@ -137,7 +138,8 @@ def _placement(path: Path, start: datetime, end: datetime) -> Run:
         raise typer.BadParameter(str(error), param_hint="--placement") from None
 
     async def run(progress: Callable[[int, int], None]) -> Report:
-        async with _Sessions(settings) as sessions, read_only(sessions) as reads:
+        async with _Sessions(settings) as sessions, read_only_transaction(sessions) as session:
+            reads = SqlDryRunReads(session)
             done = await placement_dry_run(reads, candidate, current, start, end, progress=progress)
         return done.as_json()
 
@@ -145,7 +147,7 @@ def _placement(path: Path, start: datetime, end: datetime) -> Run:
 
 
 def _rule_pack(path: Path, start: datetime, end: datetime, lender: str | None) -> Run:
-    from services.compliance.adapters.dry_run_reads import read_only
+    from services.compliance.adapters.dry_run_reads import SqlDryRunReads
     from services.compliance.application.dry_run import rule_pack_dry_run
     from services.compliance.settings import ComplianceSettings
     from shared.contact_rules import PackError, load_overlay_file, load_pack, load_pack_file
@@ -166,7 +168,8 @@ def _rule_pack(path: Path, start: datetime, end: datetime, lender: str | None) -
         raise typer.BadParameter(str(error), param_hint="--rule-pack") from None
 
     async def run(progress: Callable[[int, int], None]) -> Report:
-        async with _Sessions(settings) as sessions, read_only(sessions) as reads:
+        async with _Sessions(settings) as sessions, read_only_transaction(sessions) as session:
+            reads = SqlDryRunReads(session)
             done = await rule_pack_dry_run(
                 reads, candidate, packs, start, end, lender_id=lender, progress=progress
             )

@@ -12,7 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from deploy.cli.policy import console, instant
-from shared.db.engine import create_engine, create_session_factory
+from shared.db.engine import create_engine, create_session_factory, read_only_transaction
 
 app = typer.Typer(help="Explain the contact rules' verdicts.", no_args_is_help=True)
 
@@ -96,14 +96,16 @@ def _party(text: str) -> Any:
 
 
 async def _timeline(lender: str, loan: str) -> list[dict[str, Any]]:
-    from services.compliance.adapters.dry_run_reads import read_only
+    from services.compliance.adapters.dry_run_reads import SqlDryRunReads
     from services.compliance.settings import ComplianceSettings
 
     settings = ComplianceSettings()
     engine = create_engine(settings.database_url, 2, tls=settings.postgres_tls())
     try:
-        async with read_only(create_session_factory(engine)) as reads:
-            return (await reads.timelines([(lender, loan)])).get((lender, loan), [])
+        async with read_only_transaction(create_session_factory(engine)) as session:
+            return (await SqlDryRunReads(session).timelines([(lender, loan)])).get(
+                (lender, loan), []
+            )
     finally:
         await engine.dispose()
 

@@ -71,6 +71,18 @@ async def transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
         yield session
 
 
+@asynccontextmanager
+async def read_only_transaction(sessions: SessionFactory) -> AsyncIterator[AsyncSession]:
+    """A transaction in which PostgreSQL refuses every write, rolled back at the end (what a
+    dry run reads through)."""
+    async with sessions() as session:
+        await session.execute(text("SET TRANSACTION READ ONLY"))
+        try:
+            yield session
+        finally:
+            await session.rollback()
+
+
 async def database_is_reachable(engine: AsyncEngine) -> bool:
     try:
         async with engine.connect() as connection:

@@ -3,7 +3,6 @@ PostgreSQL, over data the running services produced: each service's replay shows
 differences a changed policy or pack makes (table and JSON), and writes nothing."""
 
 import asyncio
-import importlib
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
 from deploy.cli.app import app
-from shared.db.engine import create_engine, create_session_factory
+from shared.db.engine import create_engine, create_session_factory, read_only_transaction
 from shared.events.catalog import AGENCY_ACTIVITY_RECORDED, ASSIGNMENT_PLACED
 from tests.harness import RunningPlatform, eventually, running_platform
 from tests.infrastructure import TestInfrastructure
@@ -296,12 +295,11 @@ async def test_a_stricter_pack_finds_a_past_violation_and_explain_names_the_rule
 async def test_the_replay_transaction_refuses_writes(
     platform: RunningPlatform, service: str, table: str
 ) -> None:
-    adapters = importlib.import_module(f"services.{service}.adapters.dry_run_reads")
     engine = create_engine(platform.database_urls[service], 1)
     try:
         with pytest.raises(DBAPIError, match="read-only transaction"):
-            async with adapters.read_only(create_session_factory(engine)) as reads:
-                await reads._session.execute(text(f"DELETE FROM {table}"))  # noqa: S608
+            async with read_only_transaction(create_session_factory(engine)) as session:
+                await session.execute(text(f"DELETE FROM {table}"))  # noqa: S608
     finally:
         await engine.dispose()
 

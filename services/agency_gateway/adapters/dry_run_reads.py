@@ -1,17 +1,15 @@
 """The gateway's cases read in one read-only transaction, for a placement policy's dry run:
 nothing can be written through it."""
 
-from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.agency_gateway.adapters.tables import borrower_preferences, collection_cases
 from services.agency_gateway.application.ports import LoanKey, Row
 from shared.db.bulk import among
-from shared.db.engine import SessionFactory
 
 
 class SqlDryRunReads:
@@ -46,14 +44,3 @@ class SqlDryRunReads:
             (r.lender_id, r.borrower_ref): dict(r._mapping)
             for r in await self._session.execute(query)
         }
-
-
-@asynccontextmanager
-async def read_only(sessions: SessionFactory) -> AsyncIterator[SqlDryRunReads]:
-    """A read-only transaction (PostgreSQL refuses any write in it), rolled back at the end."""
-    async with sessions() as session:
-        await session.execute(text("SET TRANSACTION READ ONLY"))
-        try:
-            yield SqlDryRunReads(session)
-        finally:
-            await session.rollback()

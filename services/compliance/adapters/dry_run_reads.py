@@ -1,17 +1,15 @@
 """The audit log read in one read-only transaction, for a rule pack's dry run and for
 ``collections rules explain``: nothing can be written through it."""
 
-from collections.abc import AsyncIterator, Collection
-from contextlib import asynccontextmanager
+from collections.abc import Collection
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.compliance.adapters.audit_log import SqlAuditLog
 from services.compliance.adapters.tables import audit_entries
 from services.compliance.application.ports import EntryRow, LoanPair
-from shared.db.engine import SessionFactory
 
 
 class SqlDryRunReads:
@@ -35,14 +33,3 @@ class SqlDryRunReads:
 
     async def timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
         return await self._log.timelines(loans)
-
-
-@asynccontextmanager
-async def read_only(sessions: SessionFactory) -> AsyncIterator[SqlDryRunReads]:
-    """A read-only transaction (PostgreSQL refuses any write in it), rolled back at the end."""
-    async with sessions() as session:
-        await session.execute(text("SET TRANSACTION READ ONLY"))
-        try:
-            yield SqlDryRunReads(session)
-        finally:
-            await session.rollback()

@@ -3,13 +3,12 @@ policy's dry run (nothing can be written through it), and a candidate policy fil
 the notifier checks its own."""
 
 import tomllib
-from collections.abc import AsyncIterator, Collection, Mapping
-from contextlib import asynccontextmanager
+from collections.abc import Collection, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import or_, select, text
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.notifier.adapters.case_batch_store import SqlCaseBatchStore
@@ -22,7 +21,6 @@ from services.notifier.domain.templates import TemplateCatalog
 from shared.contact_rules import Contact, RulePack
 from shared.contact_rules.sources import contact_of_row
 from shared.db.bulk import among
-from shared.db.engine import SessionFactory
 from shared.events.notifications import NotificationKind
 from shared.vocabulary import Jurisdiction
 
@@ -83,17 +81,6 @@ class SqlDryRunReads:
                 contact_of_row(dict(row))
             )
         return found
-
-
-@asynccontextmanager
-async def read_only(sessions: SessionFactory) -> AsyncIterator[SqlDryRunReads]:
-    """A read-only transaction (PostgreSQL refuses any write in it), rolled back at the end."""
-    async with sessions() as session:
-        await session.execute(text("SET TRANSACTION READ ONLY"))
-        try:
-            yield SqlDryRunReads(session)
-        finally:
-            await session.rollback()
 
 
 def candidate_policy(
