@@ -27,6 +27,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from services.compliance.api.console_charts import Chart, bar_chart
 from services.compliance.api.console_security import (
+    ADMITTED,
     PREFIX,
     SESSION_COOKIE,
     SESSION_SECONDS,
@@ -261,7 +262,7 @@ async def sign_in(request: Request) -> Response:
         raise FormRefusedError
     api_key = fields.get("api_key", "").strip()
     principal = await site.authenticator.authenticate(api_key) if api_key else None
-    if principal is None or principal.role not in site.authenticator.served:
+    if principal is None or principal.role not in ADMITTED:
         problem = "This key is unknown or revoked, or it is not an auditor's or a lender's."
         return _sign_in_page(request, 401, problem, fields.get("next"))
     response = RedirectResponse(_next(fields.get("next")), status_code=303)
