@@ -3,7 +3,7 @@ PostgreSQL: the borrower's STOP reply (as the notifier publishes it), a dispute,
 request, an attorney, a hold and a placement that ended."""
 
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
@@ -13,7 +13,7 @@ from shared.events.topics import Topic
 from shared.vocabulary import Channel
 from tests.harness import eventually
 from tests.integration.agency_gateway.stack import GatewayStack
-from tests.integration.agency_gateway.test_handoff import SHANGHAI, notice_sent
+from tests.integration.agency_gateway.test_handoff import noon_tomorrow, notice_sent
 from tests.support.factories import VALID_REPORT
 
 Answer = dict[str, Any]
@@ -56,11 +56,6 @@ class Announced:
 
     async def _told(self) -> bool:
         return (await self.check("sms"))[1].get("allowed") is True
-
-
-def noon_tomorrow() -> datetime:
-    day = (datetime.now(UTC) + timedelta(days=1)).astimezone(SHANGHAI).date()
-    return datetime(day.year, day.month, day.day, 12, tzinfo=SHANGHAI)
 
 
 async def announced(stack: GatewayStack) -> Announced:

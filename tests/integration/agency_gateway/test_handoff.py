@@ -18,6 +18,13 @@ from tests.integration.agency_gateway.stack import NORTH, SOUTH, GatewayStack
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the example borrower's zone
 
 
+def noon_tomorrow() -> datetime:
+    """A time inside every pack's contact hours in the example borrower's zone, whatever the
+    hour the test runs at (a check "now" at 23:00 in Shanghai meets CN-01 too)."""
+    day = (datetime.now(UTC) + timedelta(days=1)).astimezone(SHANGHAI).date()
+    return datetime(day.year, day.month, day.day, 12, tzinfo=SHANGHAI)
+
+
 def other(agency_id: str) -> str:
     return SOUTH if agency_id == NORTH else NORTH
 
@@ -78,7 +85,7 @@ async def test_contact_data_is_withheld_until_the_notice_then_shown_to_its_agenc
     assert (before["borrower"], before["withheld_reason"]) == (None, "borrower_notice_pending")
     check = await stack.gateway.post(
         f"{path}/contact-check",
-        json={"channel": "phone_call"},
+        json={"channel": "phone_call", "at": noon_tomorrow().isoformat()},
         headers=stack.agency(assignment["agency_id"]),
     )
     assert check.status_code == 200, check.text

@@ -22,6 +22,7 @@ from shared.events.topics import Topic
 from tests.infrastructure import TestInfrastructure
 from tests.integration.agency_gateway.stack import GatewayStack
 from tests.integration.agency_gateway.test_commitments import placed, validation_over
+from tests.integration.agency_gateway.test_handoff import noon_tomorrow
 
 CHANGED = "collections.assignment.legal-stage-changed"
 
@@ -73,14 +74,18 @@ async def test_the_lender_moves_the_stage_and_the_agency_stops_after_filing(
     assert again.status_code == 200
     assert again.json() == sent.json()
     check = await stack.gateway.post(
-        f"{path}/contact-check", json={"channel": "sms"}, headers=agency
+        f"{path}/contact-check",
+        json={"channel": "sms", "at": noon_tomorrow().isoformat()},
+        headers=agency,
     )
     assert "LEGAL-STAGE" not in check.json()["rules"]  # agencies still speak after the demand
 
     filed = await stack.gateway.post(stage_path, json={"stage": "filed"}, headers=lender)
     assert filed.status_code == 200, filed.text
     check = await stack.gateway.post(
-        f"{path}/contact-check", json={"channel": "sms"}, headers=agency
+        f"{path}/contact-check",
+        json={"channel": "sms", "at": noon_tomorrow().isoformat()},
+        headers=agency,
     )
     assert check.json()["allowed"] is False
     assert check.json()["rules"] == ["LEGAL-STAGE"]
