@@ -75,6 +75,7 @@ from shared.crypto import KeyRing, Pseudonymizer
 from shared.db.engine import create_engine, create_session_factory
 from shared.db.migrations import upgrade_to_head
 from shared.events.topics import Topic
+from shared.kafka.admin import ensure_topics
 from shared.kafka.producer import create_producer
 
 BENCH_ROOT = REPO_ROOT / ".devstack-bench"
@@ -553,23 +554,25 @@ async def relay(bench: Bench, figures: Figures) -> None:
         on_topic = await _messages_on(bench.infra.kafka_bootstrap, topic)
         if on_topic != events:
             raise BenchError(f"{events} events in the outbox, {on_topic} on {topic}")
-        raw = await produce_limit(bench, f"{bench.namespace}rawrelay{run}.")
+        raw = await produce_limit(bench, f"{bench.namespace}rawrelay{run}.", topic)
         figures.add("relay", events / elapsed, f"{on_topic:,} on the topic", raw)
 
 
-async def produce_limit(bench: Bench, namespace: str) -> float:
-    """Events/s a bare aiokafka producer (the relay's settings) sends of the same messages."""
-    messages = []
+async def produce_limit(bench: Bench, namespace: str, like: str) -> float:
+    """Events/s a bare aiokafka producer (the relay's settings) sends of the same messages, to
+    a new topic with as many partitions as the relay's topic ``like``."""
     async with bench.engine.connect() as connection:
         rows = await connection.execute(
             text("SELECT message_key, payload FROM bench_outbox ORDER BY id")
         )
         messages = [(row.message_key.encode(), bytes(row.payload)) for row in rows]
     topic = Topic.LOANS.qualified(namespace)
+    partitions = len(await _partitions_of(bench.infra.kafka_bootstrap, like))
+    await ensure_topics(bench.infra.kafka_bootstrap, [topic], partitions)
     producer = create_producer(bench.infra.kafka_bootstrap, "bench-raw-produce")
     await producer.start()
     try:
-        await producer.send_and_wait(topic, b"warm-up", key=b"warm-up")  # creates the topic
+        await producer.send_and_wait(topic, b"warm-up", key=b"warm-up")
         started = time.perf_counter()
         sent = [await producer.send(topic, value, key=key) for key, value in messages]
         await asyncio.gather(*sent)
@@ -589,13 +592,7 @@ async def _until(probe: Callable[[], Awaitable[bool]], within: float) -> None:
 
 async def _messages_on(bootstrap: str, topic: str) -> int:
     """How many messages the topic holds (the sum of its partitions' end offsets)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        (description,) = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
+    partitions = await _partitions_of(bootstrap, topic)
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap)
     await consumer.start()
     try:
@@ -603,6 +600,16 @@ async def _messages_on(bootstrap: str, topic: str) -> int:
     finally:
         await consumer.stop()
     return int(sum(offsets.values()))
+
+
+async def _partitions_of(bootstrap: str, topic: str) -> list[TopicPartition]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (description,) = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return [TopicPartition(topic, p["partition"]) for p in description["partitions"]]
 
 
 # (d) Where a batch report's CPU goes: the ceiling of the batch figure on this machine.
