@@ -309,6 +309,7 @@ async def main(args: argparse.Namespace) -> dict[str, float]:
                     Role.AGENCY, AGENCIES[0], "bench"
                 )
                 transport = httpx.ASGITransport(app=app)
+                print("load generator: httpx via ASGI in this process, one request at a time")
                 async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
 
                     async def known() -> bool:

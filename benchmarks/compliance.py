@@ -12,7 +12,8 @@ Figures, each with its ratio to a baseline measured in the same run:
 - timeline: p99 of ``GET /v1/loans/{id}/timeline`` (a loan of ~20 entries), same baseline;
 - consumption to signed checkpoint: events published to Kafka one at a time, consumed by the
   service; for each, the time from its consumption (its transaction's start, ``recorded_at``)
-  to the signing of the first checkpoint that includes it (aim: p99 <= 1 s).
+  to the signing of the first checkpoint that includes it (no raw limit measured here: the
+  figure is printed without an aim).
 
 The service runs in this process under uvicorn on a free port (real HTTP, one event loop shared
 with the load generator, which weighs on both sides of each ratio alike). Kafka and PostgreSQL
@@ -217,6 +218,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             figures["copy_per_s"] = await timed_copy(url, sample, args.batch)
             figures["append_per_s"] = await timed_appends(url, rows, args.batch, signer)
             headers = {"Authorization": f"Bearer {credentials.auditor['api_key']}"}
+            print("load generator: httpx over HTTP, in this process (latency, one at a time)")
             async with httpx.AsyncClient(base_url=base, headers=headers) as client:
                 trivial = await latencies(lambda: client.get("/v1/audit/public-key"), args.requests)
                 size = len(rows)
@@ -255,7 +257,7 @@ def table(figures: dict[str, float], args: argparse.Namespace) -> str:
             f"{f['trivial_p99_ms']:.1f} | {f['proof_p99_ms'] / f['trivial_p99_ms']:.2f} | < 2 |",
             f"| timeline p99 (ms) | {f['timeline_p99_ms']:.1f} | GET "
             f"{f['trivial_p99_ms']:.1f} | {f['timeline_p99_ms'] / f['trivial_p99_ms']:.2f} | < 2 |",
-            f"| consumed to signed p99 (ms) | {f['signed_p99_ms']:.1f} | | | <= 1000 |",
+            f"| consumed to signed p99 (ms) | {f['signed_p99_ms']:.1f} | no raw limit | | — |",
         ]
     )
 

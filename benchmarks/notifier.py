@@ -238,6 +238,7 @@ async def stack(args: argparse.Namespace) -> AsyncIterator[tuple[str, str]]:
 
 async def main(args: argparse.Namespace) -> Figures:
     figures = Figures()
+    print("load generator: none (the sender's due reminders); raw limit: a bare httpx loop")
     async with stack(args) as (database_url, providers_url):
         for _ in range(args.runs):
             note = f"{args.reminders:,} reminders, concurrency {args.concurrency}"

@@ -1,5 +1,6 @@
 -- wrk script for benchmarks/intake.py: POST /v1/overdue-loans, a new loan and borrower each time.
--- wrk -t2 -c64 -d10s -s single_report.lua http://127.0.0.1:PORT -- <api key> <tag>
+-- wrk -t2 -c64 -d10s -s single_report.lua http://127.0.0.1:PORT -- <api key> <tag> [get]
+-- With "get": the raw limit instead, GET /v1/loans/<unknown> (authenticated, answered 404).
 
 local threads = {}
 
@@ -10,6 +11,7 @@ end
 
 local counter = 0
 local tag = "x"
+local get = false
 local body_format = '{"loan_id":"S-%s-%d-%d","borrower":{"id":"B-%s-%d-%d","name":"Bench'
   .. ' Borrower","phone":"+86138%08d","email":"s%d-%d@example.com","locale":"zh-CN",'
   .. '"timezone":"Asia/Shanghai"},"jurisdiction":"CN","product":"consumer-credit",'
@@ -18,13 +20,17 @@ local body_format = '{"loan_id":"S-%s-%d-%d","borrower":{"id":"B-%s-%d-%d","name
 
 function init(args)
   tag = args[2]
-  wrk.method = "POST"
-  wrk.path = "/v1/overdue-loans"
+  get = args[3] == "get"
+  wrk.method = get and "GET" or "POST"
+  wrk.path = get and "/v1/loans/RAW-LIMIT-UNKNOWN" or "/v1/overdue-loans"
   wrk.headers["Authorization"] = "Bearer " .. args[1]
   wrk.headers["Content-Type"] = "application/json"
 end
 
 function request()
+  if get then
+    return wrk.format(nil, nil, nil, nil)
+  end
   counter = counter + 1
   local minute = math.floor(counter / 60) % 60
   local body = string.format(

@@ -285,8 +285,10 @@ def continuing(
 @contextmanager
 def causes(carriers: Mapping[str, Carrier | None]) -> Iterator[None]:
     """Map message keys to stored contexts while work for them is done (the events a sender
-    publishes about the notifications it sent)."""
-    mapped = {key: c for key, carrier in carriers.items() if (c := context_of(carrier))}
+    publishes about the notifications it sent). Each distinct carrier is read once: the keys
+    of a batch request share its one."""
+    contexts = {carrier: context_of(carrier) for carrier in set(carriers.values())}
+    mapped = {key: c for key, carrier in carriers.items() if (c := contexts[carrier])}
     token = _causes.set(mapped)
     try:
         yield

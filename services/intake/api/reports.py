@@ -1,8 +1,10 @@
 """Overdue reports, one at a time or in batches of up to 1,000."""
 
+from typing import Any
+
 from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from services.intake.api.dependencies import Commands, Lender
 from services.intake.api.idempotency import IdempotencyKey, reply, submit
@@ -20,6 +22,7 @@ from services.intake.domain.loan import LoanConflictError
 from shared.http.problems import field_errors
 
 router = APIRouter(prefix="/v1", tags=["overdue reports"])
+_REPORTS = TypeAdapter(list[OverdueLoanReport])
 
 
 @router.post(
@@ -48,18 +51,7 @@ async def report_batch(
     batch: BatchOfReports, request: Request, lender: Lender, key: IdempotencyKey, bus: Commands
 ) -> JSONResponse:
     rejected: dict[int, ItemResult] = {}
-    valid: list[tuple[int, OverdueLoanReport]] = []
-    for index, item in enumerate(batch.items):
-        try:
-            valid.append((index, OverdueLoanReport.model_validate(item)))
-        except ValidationError as error:
-            loan_id = item.get("loan_id") if isinstance(item, dict) else None
-            rejected[index] = ItemResult(
-                index=index,
-                status="rejected",
-                loan_id=loan_id if isinstance(loan_id, str) else None,
-                errors=field_errors(error.errors()),
-            )
+    valid = _validated(batch.items, rejected)
     command = ReportOverdueLoans(tuple(report.command() for _, report in valid))
 
     def present(outcomes: list[Accepted | Refused]) -> Reply:
@@ -78,6 +70,33 @@ async def report_batch(
         )
 
     return await submit(bus, request, lender, key, batch, command, present)
+
+
+def _validated(
+    items: list[Any], rejected: dict[int, ItemResult]
+) -> list[tuple[int, OverdueLoanReport]]:
+    """The batch's valid reports with their index; the others go to ``rejected``.
+
+    One validation of the whole batch first (most batches are valid throughout); when it
+    fails, each item is validated on its own, so that each error names its own item's fields.
+    """
+    try:
+        return list(enumerate(_REPORTS.validate_python(items)))
+    except ValidationError:
+        pass
+    valid: list[tuple[int, OverdueLoanReport]] = []
+    for index, item in enumerate(items):
+        try:
+            valid.append((index, OverdueLoanReport.model_validate(item)))
+        except ValidationError as error:
+            loan_id = item.get("loan_id") if isinstance(item, dict) else None
+            rejected[index] = ItemResult(
+                index=index,
+                status="rejected",
+                loan_id=loan_id if isinstance(loan_id, str) else None,
+                errors=field_errors(error.errors()),
+            )
+    return valid
 
 
 def _single_reply(outcomes: list[Accepted | Refused]) -> Reply:
