@@ -7,7 +7,7 @@ and hands the claim here; a batch is decided on the cases as they are when it is
 those the claim still holds, and written with its events in one unit of work.
 """
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -42,26 +42,6 @@ def case_facts(case: Row, prefs: Row | None) -> CaseFacts:
 
 def _placement_state(status: str, agency_id: str | None, note: str | None) -> Row:
     return {"status": status, "agency_id": agency_id, "placement_note": note}
-
-
-# What a case the first report opens holds besides the report (the columns' defaults).
-NEW_CASE: Row = {
-    "holds": {},
-    "ended_reason": None,
-    "lender_recalled_at": None,
-    "legal_stage": None,
-    "placement_note": None,
-}
-
-
-@dataclass
-class Decision:
-    """A batch's decisions: each case's new placement state, the assignments made, their
-    events."""
-
-    states: dict[LoanKey, Row] = field(default_factory=dict)
-    placed: list[Row] = field(default_factory=list)
-    envelopes: list[Envelope] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -109,39 +89,6 @@ class PlacementHandlers:
         due = await uow.cases.held(claim.keys, claim.token)
         if not due:
             return 0
-        decision = await self._decision(uow, due, now)
-        await uow.cases.change_each(list(decision.states.values()))
-        await uow.assignments.add(decision.placed)
-        await self._publish(uow, decision.envelopes, now)
-        return len(due)
-
-    async def decide_reports(self, uow: UnitOfWork, rows: list[Row], now: datetime) -> int:
-        """Fresh reports decided in the unit of work that records them, each case written
-        once: the cases are locked, each report newer than its stored case is decided on the
-        case as the report leaves it, and the case is written with its decision (a report
-        older than the stored one changes nothing). Returns how many were decided."""
-        keys = {(row["lender_id"], row["loan_id"]) for row in rows}
-        stored = await uow.cases.for_update(keys)
-        fresh: list[Row] = []
-        cases: list[Row] = []
-        for row in rows:
-            case = stored.get((row["lender_id"], row["loan_id"]))
-            if case is not None and case["as_of"] >= row["as_of"]:
-                continue
-            fresh.append(row)
-            cases.append(NEW_CASE | (case or {}) | row)
-        if not fresh:
-            return 0
-        decision = await self._decision(uow, cases, now)
-        await uow.cases.record_decided(
-            [row | decision.states[(row["lender_id"], row["loan_id"])] for row in fresh]
-        )
-        await uow.assignments.add(decision.placed)
-        await self._publish(uow, decision.envelopes, now)
-        return len(fresh)
-
-    async def _decision(self, uow: UnitOfWork, due: list[Row], now: datetime) -> Decision:
-        """Each case's decision: its new state, the assignments made and their events."""
         keys = {(c["lender_id"], c["loan_id"]) for c in due}
         active = await uow.assignments.active(keys)
         held_before = await uow.assignments.past_agencies(keys)
@@ -149,7 +96,9 @@ class PlacementHandlers:
         loads = {a.agency_id: a for a in await uow.agencies.loads(open_counts)}
         details = {a["agency_id"]: a for a in await uow.agencies.all()}
         prefs = await uow.preferences.of({(c["lender_id"], c["borrower_ref"]) for c in due})
-        decision = Decision()
+        placed: list[Row] = []
+        decided: list[Row] = []  # each case's new status, written in one go
+        envelopes: list[Envelope] = []
         for case in due:
             key = (case["lender_id"], case["loan_id"])
             state = {"lender_id": key[0], "loan_id": key[1], "placement_due_at": None}
@@ -158,8 +107,8 @@ class PlacementHandlers:
             variant = self.policy.variant(*key)
             if key in active:
                 agency_id = active[key]["agency_id"]
-                decision.states[key] = state | _placement_state(
-                    "placed", agency_id, case["placement_note"]
+                decided.append(
+                    state | _placement_state("placed", agency_id, case["placement_note"])
                 )
                 continue
             reason = exclusion(facts, self.policy, variant)
@@ -175,17 +124,20 @@ class PlacementHandlers:
             if choice is None:
                 status = status_of(facts, self.policy, variant, placed=False).value
                 state["placement_due_at"] = now + self.policy.retry if reason is None else None
-                decision.states[key] = state | _placement_state(
-                    status, None, reason or "no_eligible_agency"
+                decided.append(
+                    state | _placement_state(status, None, reason or "no_eligible_agency")
                 )
                 continue
             row = self._assignment(case, facts, variant, choice, now)
-            decision.placed.append(row)
+            placed.append(row)
             chosen = loads[choice.agency_id]
             loads[choice.agency_id] = replace(chosen, open_accounts=chosen.open_accounts + 1)
-            decision.states[key] = state | _placement_state("placed", choice.agency_id, None)
-            decision.envelopes.append(self._placed_event(row, case, details[choice.agency_id]))
-        return decision
+            decided.append(state | _placement_state("placed", choice.agency_id, None))
+            envelopes.append(self._placed_event(row, case, details[choice.agency_id]))
+        await uow.cases.change_each(decided)
+        await uow.assignments.add(placed)
+        await self._publish(uow, envelopes, now)
+        return len(due)
 
     async def announce_expiring(self, uow: UnitOfWork, now: datetime, limit: int) -> int:
         """Tell agencies of assignments whose term ends within the policy's notice."""

@@ -43,10 +43,6 @@ class CaseStore(Protocol):
     async def upsert(self, rows: Sequence[Row]) -> None:
         """Open or update cases; a report older than the stored one changes nothing."""
 
-    async def record_decided(self, rows: Sequence[Row]) -> None:
-        """Open or update cases with their placement decision (status included), in one
-        write; the caller locked them and left out the reports older than the stored ones."""
-
     async def get(self, lender_id: str, loan_id: str) -> Row | None: ...
 
     async def for_update(self, keys: Collection[LoanKey]) -> dict[LoanKey, Row]:

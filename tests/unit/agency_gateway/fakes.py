@@ -82,11 +82,6 @@ class FakeCaseStore:
             elif stored["as_of"] <= row["as_of"]:
                 stored.update({k: v for k, v in row.items() if k != "status"} | UNCLAIMED)
 
-    async def record_decided(self, rows: Sequence[Row]) -> None:
-        await self.upsert(rows)
-        for row in rows:
-            self.db.cases[(row["lender_id"], row["loan_id"])]["status"] = row["status"]
-
     async def get(self, lender_id: str, loan_id: str) -> Row | None:
         found = self.db.cases.get((lender_id, loan_id))
         return dict(found) if found else None
