@@ -7,7 +7,11 @@ from fastapi import FastAPI
 from services.compliance.adapters.checkpoints import log_gauges
 from services.compliance.adapters.clock import SystemClock
 from services.compliance.adapters.statement_pdf import render_statement
-from services.compliance.adapters.unit_of_work import ComplianceUnitOfWork, audit_reads
+from services.compliance.adapters.unit_of_work import (
+    ComplianceUnitOfWork,
+    audit_reads,
+    proof_engine,
+)
 from services.compliance.api import entries, evidence, proofs, reports, violations
 from services.compliance.api.console import ConsoleSite, create_console
 from services.compliance.api.console_security import PREFIX, Sessions
@@ -21,6 +25,7 @@ from services.compliance.consumer import AUDITED_TOPICS, GROUP, Recorder
 from services.compliance.settings import ComplianceSettings
 from shared.auth import Role
 from shared.contact_rules import load_pack
+from shared.db.engine import create_session_factory
 from shared.http.app import service_app
 from shared.http.metrics import Refresh, on_scrape
 from shared.observability.metrics import set_audit_state
@@ -55,10 +60,16 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
     )
     app.state.authenticator = runtime.auth  # what role_required checks keys with
     reads = audit_reads(runtime.reads)
+    proofs_engine = proof_engine(
+        settings.database_url, max(2, settings.database_pool_size // 2), runtime.database_tls
+    )
+    runtime.close_on_stop(proofs_engine.dispose)
+    proof_reads = audit_reads(create_session_factory(proofs_engine), unpinged=True)
     consistent_reads = audit_reads(runtime.sessions, in_transaction=True)
     bundles = EvidenceBundles(writer, render_statement)
     app.state.compliance = ComplianceApplication(
         reads=reads,
+        proof_reads=proof_reads,
         consistent_reads=consistent_reads,
         writer=writer,
         clock=clock,

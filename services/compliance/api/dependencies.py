@@ -24,6 +24,7 @@ ReadsFactory = Callable[[], AbstractAsyncContextManager[AuditReads]]
 @dataclass(frozen=True)
 class ComplianceApplication:
     reads: ReadsFactory  # each statement on its own: the hot single reads
+    proof_reads: ReadsFactory  # the same, on connections lent unpinged: proofs
     consistent_reads: ReadsFactory  # one transaction: reads that must agree
     writer: LogWriter
     clock: Clock
@@ -37,6 +38,10 @@ def _application(request: Request) -> ComplianceApplication:
 
 async def _reads(request: Request) -> ReadsFactory:  # async: no worker-thread hop
     return _application(request).reads
+
+
+async def _proof_reads(request: Request) -> ReadsFactory:
+    return _application(request).proof_reads
 
 
 async def _consistent_reads(request: Request) -> ReadsFactory:
@@ -65,6 +70,7 @@ Auditor = Annotated[Principal, Depends(role_required(Role.AUDITOR))]
 # The evidence bundle alone also serves lenders (their own loans).
 LenderOrAuditor = Annotated[Principal, Depends(role_required(Role.LENDER, Role.AUDITOR))]
 Reads = Annotated[ReadsFactory, Depends(_reads)]
+ProofReads = Annotated[ReadsFactory, Depends(_proof_reads)]
 ConsistentReads = Annotated[ReadsFactory, Depends(_consistent_reads)]
 Writer = Annotated[LogWriter, Depends(_writer)]
 Evidence = Annotated[EvidenceBundles, Depends(_evidence)]

@@ -6,7 +6,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from services.compliance.api.dependencies import Auditor, Reads, Writer
+from services.compliance.api.dependencies import Auditor, ProofReads, Reads, Writer
 from services.compliance.application.ports import SignedCheckpoint
 from services.compliance.application.proofs import consistency_proof as consistency
 from services.compliance.application.proofs import inclusion_proof as inclusion
@@ -71,7 +71,7 @@ async def public_key(_auditor: Auditor, writer: Writer) -> PublicKey:
 @router.get("/proofs/inclusion", summary="Proof that an entry is in the tree of a size")
 async def inclusion_proof(
     _auditor: Auditor,
-    reads: Reads,
+    reads: ProofReads,
     leaf_index: Annotated[int, Query(ge=0)],
     tree_size: Annotated[int, Query(ge=1)],
 ) -> InclusionProof:
@@ -85,7 +85,7 @@ async def inclusion_proof(
 @router.get("/proofs/consistency", summary="Proof that a tree of a size extends a smaller one")
 async def consistency_proof(
     _auditor: Auditor,
-    reads: Reads,
+    reads: ProofReads,
     first: Annotated[int, Query(ge=1)],
     second: Annotated[int, Query(ge=1)],
 ) -> ConsistencyProof:

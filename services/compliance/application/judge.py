@@ -55,7 +55,7 @@ class Judge:
         not standing yet are found; standing ones no longer found are retracted (their entries
         stay: the log is append-only)."""
         touched = sorted({(e.lender_id, e.loan_id) for e in entries if e.loan_id is not None})
-        timelines = await uow.log.timelines(touched)
+        timelines = await uow.log.judged_timelines(touched)
         standing = await uow.violations.standing(touched)
         verdicts = Verdicts()
         for lender_id, loan_id in touched:

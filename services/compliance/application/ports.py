@@ -99,6 +99,10 @@ class AuditLog(Protocol):
     async def timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
         """The timelines of these loans, read at once."""
 
+    async def judged_timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
+        """``timelines`` with what judging reads of an entry only: ``leaf_index``,
+        ``event_type`` and ``entry``."""
+
     async def of_borrowers(
         self, borrowers: Collection[BorrowerPair]
     ) -> dict[BorrowerPair, list[EntryRow]]:

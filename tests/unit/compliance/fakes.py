@@ -88,6 +88,13 @@ class FakeAuditLog:
     async def timeline(self, lender_id: str, loan_id: str) -> list[EntryRow]:
         return (await self.timelines([(lender_id, loan_id)])).get((lender_id, loan_id), [])
 
+    async def judged_timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
+        judged = ("leaf_index", "event_type", "entry")
+        return {
+            loan: [{name: row[name] for name in judged} for row in rows]
+            for loan, rows in (await self.timelines(loans)).items()
+        }
+
     async def timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
         found: dict[LoanPair, list[EntryRow]] = {}
         for lender, loan in loans:
