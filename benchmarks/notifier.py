@@ -13,7 +13,9 @@
 The local providers run as their own process (``python -m deploy.local_providers``), without
 status callbacks, so both figures pay for the same endpoint and nothing else. Kafka and
 PostgreSQL come from ``COLLECTIONS_KAFKA_BOOTSTRAP``/``COLLECTIONS_POSTGRES_URL`` or a local
-stack in ``.devstack-bench/``. Prints each run, then a Markdown table of medians and the ratio.
+stack in ``.devstack-bench/``. Prints each run, then a Markdown table of medians and the ratio,
+and the CPU time each message costs the notifier process (sender runs) and the bare loop's own
+process (raw runs): a figure the other loads on a shared machine move much less than rates.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from uuid import uuid4
 
 import httpx
@@ -80,6 +83,12 @@ class Process:
                     raise BenchError(f"{self.argv[2]} exited; see .devstack-bench/logs/{self.log}")
                 await asyncio.sleep(0.2)
         raise BenchError(f"{self.argv[2]} not ready; see .devstack-bench/logs/{self.log}")
+
+    def cpu_seconds(self) -> float:
+        """User + system CPU time the process has used so far (Linux ``/proc``)."""
+        assert self.process is not None
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     async def __aexit__(self, *_: object) -> None:
         if self.process is not None and self.process.returncode is None:
@@ -193,8 +202,9 @@ async def raw_run(providers_url: str, count: int, concurrency: int) -> float:
 
 
 @asynccontextmanager
-async def stack(args: argparse.Namespace) -> AsyncIterator[tuple[str, str]]:
-    """The database (seeded), the local providers and the notifier; yields both URLs."""
+async def stack(args: argparse.Namespace) -> AsyncIterator[tuple[str, str, Process]]:
+    """The database (seeded), the local providers and the notifier; yields both URLs and the
+    notifier's process."""
     infra = LocalInfrastructure.from_environment(
         BENCH_ROOT, kafka_port=19292, postgres_port=54359, cache_dir=DEFAULT_CACHE
     )
@@ -229,9 +239,9 @@ async def stack(args: argparse.Namespace) -> AsyncIterator[tuple[str, str]]:
                     env,
                     f"http://127.0.0.1:{notifier_port}/readyz",
                     "notifier.log",
-                ),
+                ) as notifier,
             ):
-                yield url, providers
+                yield url, providers, notifier
         finally:
             await _drop(infra, database, namespace)
 
@@ -239,12 +249,27 @@ async def stack(args: argparse.Namespace) -> AsyncIterator[tuple[str, str]]:
 async def main(args: argparse.Namespace) -> Figures:
     figures = Figures()
     print("load generator: none (the sender's due reminders); raw limit: a bare httpx loop")
-    async with stack(args) as (database_url, providers_url):
+    async with stack(args) as (database_url, providers_url, notifier):
         for _ in range(args.runs):
             note = f"{args.reminders:,} reminders, concurrency {args.concurrency}"
+            used = notifier.cpu_seconds()
             figures.add("sender", await sender_run(database_url, args.reminders), note)
+            cpu_ms("sender", figures, notifier.cpu_seconds() - used, args.reminders)
+            used = _own_cpu_seconds()
             figures.add("raw", await raw_run(providers_url, args.reminders, args.concurrency), note)
+            cpu_ms("raw", figures, _own_cpu_seconds() - used, args.reminders)
     return figures
+
+
+def _own_cpu_seconds() -> float:
+    times = os.times()
+    return times.user + times.system
+
+
+def cpu_ms(key: str, figures: Figures, seconds: float, messages: int) -> None:
+    """CPU milliseconds per message of the process that sent them (``<key>_cpu_ms``)."""
+    figures.runs.setdefault(f"{key}_cpu_ms", []).append(1000 * seconds / messages)
+    print(f"  {key} CPU: {1000 * seconds / messages:.2f} ms a message", flush=True)
 
 
 def table(figures: Figures, args: argparse.Namespace) -> str:
@@ -252,6 +277,10 @@ def table(figures: Figures, args: argparse.Namespace) -> str:
     ratios = [s / r for s, r in zip(figures.runs["sender"], figures.runs["raw"], strict=True)]
     each = " / ".join(f"{value:.2f}" for value in ratios)
     verdict = "PASS" if statistics.median(ratios) >= 0.5 else "MISS"
+
+    def cpu(key: str) -> str:
+        return f"{statistics.median(figures.runs[f'{key}_cpu_ms']):.2f}"
+
     return "\n".join(
         [
             f"{os.cpu_count()} cores, median of {args.runs} runs, {datetime.now(UTC):%Y-%m-%d}",
@@ -265,6 +294,14 @@ def table(figures: Figures, args: argparse.Namespace) -> str:
             + " / ".join(f"{v:,.0f}" for v in figures.runs["raw"])
             + " |",
             f"| ratio (aim ≥ 0.5) | **{statistics.median(ratios):.2f}** {verdict} | {each} |",
+            f"| CPU a message: notifier / bare loop | **{cpu('sender')} / {cpu('raw')} ms** | "
+            + " / ".join(
+                f"{s:.2f}/{r:.2f}"
+                for s, r in zip(
+                    figures.runs["sender_cpu_ms"], figures.runs["raw_cpu_ms"], strict=True
+                )
+            )
+            + " |",
         ]
     )
 

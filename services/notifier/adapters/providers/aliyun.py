@@ -20,7 +20,7 @@ import httpx
 from shared.vocabulary import Channel
 
 from .base import OutgoingMessage, ProviderError, SendReceipt
-from .http_errors import post_form, status_error
+from .http_errors import Lanes, post_form, status_error
 from .signatures import aliyun_rpc_signature
 
 API_VERSION = "2017-05-25"
@@ -71,7 +71,7 @@ class AliyunSms:
         self._template_code = template_code
         self._template_variable = template_variable
         self._region_id = region_id
-        self._client = client or httpx.AsyncClient(timeout=timeout_seconds)
+        self._lanes = Lanes(timeout_seconds, client)
 
     def signed_parameters(
         self, message: OutgoingMessage, *, nonce: str, timestamp: datetime
@@ -134,7 +134,7 @@ class AliyunSms:
             nonce=str(uuid.uuid4()),
             timestamp=datetime.now(UTC),
         )
-        response = await post_form(self._client, self.name, self._endpoint, params)
+        response = await post_form(self._lanes, self.name, self._endpoint, params)
         try:
             answer = response.json()
         except ValueError:
@@ -149,7 +149,7 @@ class AliyunSms:
         params = self.signed_parameters(
             message, nonce=str(uuid.uuid4()), timestamp=datetime.now(UTC)
         )
-        response = await post_form(self._client, self.name, self._endpoint, params)
+        response = await post_form(self._lanes, self.name, self._endpoint, params)
         try:
             answer = response.json()
         except ValueError:
@@ -164,4 +164,4 @@ class AliyunSms:
         raise status_error(self.name, response, code)
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._lanes.aclose()

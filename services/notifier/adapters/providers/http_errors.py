@@ -1,6 +1,10 @@
-"""How an HTTP provider's transport failures and status codes map to ProviderError."""
+"""An HTTP provider's client (its connection pool), and how its transport failures and status
+codes map to ProviderError."""
 
-from collections.abc import Mapping
+import asyncio
+import ssl
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 
 import httpx
 
@@ -8,13 +12,56 @@ from .base import ProviderError
 
 RETRIABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
 
+CONNECTIONS = 100
+
+
+class Lanes:
+    """An HTTP provider's connections as ``CONNECTIONS`` lanes, each a client of one connection
+    (made when first used); a request takes a free lane (or waits for one) and gives it back.
+
+    One client with a pool of a hundred connections would cost more per request: httpcore's
+    pool looks at every connection (and, for each idle one, at every other) and at every queued
+    request each time a request comes or goes. A lane's pool has one connection, kept alive."""
+
+    def __init__(self, timeout_seconds: float, client: httpx.AsyncClient | None = None) -> None:
+        self._timeout = timeout_seconds
+        self._given = client  # one given client (a test's): every lane shares it
+        self._clients: list[httpx.AsyncClient | None] = [None] * CONNECTIONS
+        self._tls: ssl.SSLContext | None = None  # one for all lanes (each would load the CAs)
+        self._free: asyncio.LifoQueue[int] = asyncio.LifoQueue()
+        for index in range(CONNECTIONS):
+            self._free.put_nowait(index)
+
+    def _client(self, index: int) -> httpx.AsyncClient:
+        if self._given is not None:
+            return self._given
+        client = self._clients[index]
+        if client is None:
+            self._tls = self._tls or httpx.create_ssl_context()
+            limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+            client = httpx.AsyncClient(timeout=self._timeout, limits=limits, verify=self._tls)
+            self._clients[index] = client
+        return client
+
+    @asynccontextmanager
+    async def lane(self) -> AsyncIterator[httpx.AsyncClient]:
+        index = await self._free.get()
+        try:
+            yield self._client(index)
+        finally:
+            self._free.put_nowait(index)
+
+    async def aclose(self) -> None:
+        for client in {id(c): c for c in [*self._clients, self._given] if c}.values():
+            await client.aclose()
+
 
 NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.UnsupportedProtocol)
 """Transport failures before the request left: the provider cannot have the message."""
 
 
 async def post_form(
-    client: httpx.AsyncClient,
+    lanes: Lanes,
     provider: str,
     url: str,
     form: Mapping[str, str],
@@ -24,7 +71,8 @@ async def post_form(
     """POST a form. A failure before the request left (refused, no connection) is retriable;
     one after (timed out waiting, connection dropped) is ambiguous: it may have gone out."""
     try:
-        return await client.post(url, data=dict(form), headers=headers)
+        async with lanes.lane() as client:
+            return await client.post(url, data=dict(form), headers=headers)
     except NOT_SENT as error:
         reason = f"not sent ({type(error).__name__})"
         raise ProviderError(reason, retriable=True, provider=provider) from error
@@ -34,7 +82,7 @@ async def post_form(
 
 
 async def get_json(
-    client: httpx.AsyncClient,
+    lanes: Lanes,
     provider: str,
     url: str,
     *,
@@ -44,7 +92,8 @@ async def get_json(
     """GET a provider's JSON resource (a lookup); any failure is a ProviderError (it cannot
     tell)."""
     try:
-        response = await client.get(url, params=dict(params), headers=headers)
+        async with lanes.lane() as client:
+            response = await client.get(url, params=dict(params), headers=headers)
     except httpx.TransportError as error:
         reason = f"lookup failed ({type(error).__name__})"
         raise ProviderError(reason, retriable=True, provider=provider) from error

@@ -21,7 +21,7 @@ import httpx
 from shared.vocabulary import Channel
 
 from .base import OutgoingMessage, ProviderError, SendReceipt
-from .http_errors import get_json, post_form, status_error
+from .http_errors import Lanes, get_json, post_form, status_error
 
 API_VERSION = "2010-04-01"
 IDEMPOTENCY_HEADER = "I-Twilio-Idempotency-Token"
@@ -54,7 +54,7 @@ class TwilioSms:
         self._from_number = from_number
         self._messaging_service_sid = messaging_service_sid
         self._status_callback_url = status_callback_url
-        self._client = client or httpx.AsyncClient(timeout=timeout_seconds)
+        self._lanes = Lanes(timeout_seconds, client)
 
     def form(self, message: OutgoingMessage) -> dict[str, str]:
         form = {"To": message.to, "Body": message.body}
@@ -71,7 +71,7 @@ class TwilioSms:
 
     async def send(self, message: OutgoingMessage) -> SendReceipt:
         response = await post_form(
-            self._client,
+            self._lanes,
             self.name,
             self._url,
             self.form(message),
@@ -96,7 +96,7 @@ class TwilioSms:
         """Twilio's Message list, filtered by recipient and day: any message to this number
         created since the send began counts as this one (erring towards not texting twice)."""
         answer = await get_json(
-            self._client,
+            self._lanes,
             self.name,
             self._url,
             params={
@@ -122,7 +122,7 @@ class TwilioSms:
         return None
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self._lanes.aclose()
 
 
 def _created(item: object) -> datetime | None:
