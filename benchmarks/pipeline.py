@@ -470,8 +470,15 @@ def report(loan_id: str) -> dict[str, Any]:
 
 
 async def post(client: httpx.AsyncClient, loan_ids: Sequence[str]) -> None:
+    """One batch; a 503 or 429 (a dependency briefly away) is retried with the same
+    Idempotency-Key, as a lender's client would."""
     body = orjson.dumps({"items": [report(loan_id) for loan_id in loan_ids]})
-    answer = await client.post("/v1/overdue-loans/batch", content=body)
+    headers = {"Idempotency-Key": uuid4().hex}
+    for _ in range(30):
+        answer = await client.post("/v1/overdue-loans/batch", content=body, headers=headers)
+        if answer.status_code not in (429, 503):
+            break
+        await asyncio.sleep(0.5)
     if answer.status_code != 200 or orjson.loads(answer.content)["accepted"] != len(loan_ids):
         raise PipelineError(f"batch answered {answer.status_code}: {answer.text[:300]}")
 
