@@ -12,13 +12,15 @@ and topic namespace. One run measures, each beside its raw limit measured in the
   aiokafka and consumed by three bare consumer groups, each COPYing the same rows into a copy
   of its service's tables, while intake's rows are COPYed into intake's database;
 - latency at a fixed offered load of 1,000 reports/s (100 every 100 ms): from the batch's
-  acceptance (its 200 answer) to the moment each consumer group's committed offset passed the
-  report's message (offsets are committed right after the consumer's transaction committed;
-  polled every 20 ms). Raw limit: produce -> consume p99 of the same messages at the same load;
+  acceptance (its 200 answer) to its recording: the notifier's and the gateway's inbox row for
+  the event (``received_at``, the start of the transaction that applied it), the signing of
+  the first checkpoint holding compliance's entry. Raw limit: produce -> consume p99 of the
+  same messages at the same load, bare aiokafka;
 - drain: a backlog posted through intake's batch API (its outbox relay puts it on Kafka) while
   the three consumers are stopped; the time from their start until all three recorded it;
 - peak RSS (``VmHWM``) of each service process;
-- placement, intake batch and audit append, from the service benchmarks' own functions.
+- placement and audit append, from the gateway's and compliance's benchmark functions; intake
+  batch, the end-to-end run's acceptance rate against a COPY of the rows intake wrote.
 
 The notifier runs without its sender (sending is ``make bench-notifier``'s figure). Prints a
 Markdown table of medians and ratios, with the gap to each aim; ``--json PATH`` writes them.
