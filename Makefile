@@ -7,7 +7,7 @@ PYTHON ?= python3
 # uv from PATH, else the one pip installed into $(PYTHON) (its bin folder may not be on PATH).
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
 
-.PHONY: help install run keys collections test bench bench-notifier bench-rules bench-gateway bench-compliance docs lint clean
+.PHONY: help install run keys collections test bench bench-notifier bench-rules bench-gateway bench-compliance bench-pipeline docs lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) \
@@ -45,6 +45,9 @@ bench-gateway: install ## Placement decisions/s and the agencies' list p99, each
 
 bench-compliance: install ## Audit log: appends/s vs COPY, proof and timeline p99 in 1,000,000 entries, time to a signed checkpoint
 	$(UV) run --frozen python -m benchmarks.compliance
+
+bench-pipeline: install ## The whole platform: end to end, latency at 1,000/s, drain, RSS vs raw limits (ARGS='--quick --json p.json')
+	$(UV) run --frozen python -m benchmarks.pipeline $(ARGS)
 
 docs: ## Regenerate docs/openapi/*.json, docs/asyncapi.json and docs/contact-rules.md from the code
 	$(UV) run --frozen python -m deploy.apidocs
