@@ -874,12 +874,13 @@ async def raw_latency(platform: Platform, prefix: str, seconds: float) -> list[f
 # (c) Drain of a backlog.
 
 
-def backlog_messages(platform: Platform, prefix: str, count: int) -> list[tuple[bytes, bytes]]:
-    """``count`` overdue reports as intake's relay would publish them: the same contract, the
-    borrower pseudonymised and sealed with the platform's keys (intake's own ``Sealing``)."""
-    lender = platform.credentials.lender["id"]
-    transit = KeyRing.parse(platform.keys.transit_keys)
-    pseudonyms = Pseudonymizer.from_secret(SecretStr(platform.keys.pseudonym_key))
+def backlog_messages(
+    lender: str, keys: PlatformSecrets, prefix: str, count: int
+) -> list[tuple[bytes, bytes]]:
+    """``count`` overdue reports of ``lender`` as intake's relay would publish them: the same
+    contract, the borrower pseudonymised and sealed with the platform's keys as intake does."""
+    transit = KeyRing.parse(keys.transit_keys)
+    pseudonyms = Pseudonymizer.from_secret(SecretStr(keys.pseudonym_key))
     messages = []
     for n in range(count):
         made = report(f"{prefix}-{n}")
@@ -919,7 +920,7 @@ async def drain(platform: Platform, prefix: str, backlog: int) -> float:
     rate is the end-to-end run's batch figure): posting a million reports through intake
     first would take longer than draining them."""
     await platform.stop(list(CONSUMERS))
-    messages = backlog_messages(platform, prefix, backlog)
+    messages = backlog_messages(platform.credentials.lender["id"], platform.keys, prefix, backlog)
     await produce_all(platform.infra.kafka_bootstrap, platform.topic, messages)
     del messages
     started = time.perf_counter()

@@ -6,14 +6,22 @@ from __future__ import annotations
 import json
 import math
 
+from pydantic import SecretStr
+
 from benchmarks.pipeline import (
     AIMS,
     Aim,
     Runs,
+    backlog_messages,
     figures,
     percentile,
     table,
 )
+from deploy.devstack.platform import PlatformSecrets
+from shared.crypto import KeyRing, Pseudonymizer
+from shared.events.catalog import OVERDUE_REPORTED
+from shared.events.envelope import Envelope
+from shared.events.models import BorrowerContact, OverdueReported
 
 ISSUE_SHAPE = {
     "end_to_end": {"per_s", "raw_per_s", "ratio"},
@@ -88,3 +96,27 @@ def test_table_prints_ratios_aims_and_gaps_never_a_bare_target() -> None:
     assert "MISS" not in text
     assert "PASS" not in text
     assert str(AIMS["latency"]) in text
+
+
+def test_the_drains_backlog_is_what_intake_publishes_sealed_with_the_platforms_keys() -> None:
+    keys = PlatformSecrets.generate()
+    messages = backlog_messages("L-1", keys, "DRAIN", 3)
+    envelopes = [Envelope.model_validate_json(value) for _, value in messages]
+    assert [key for key, _ in messages] == [f"L-1/DRAIN-{n}".encode() for n in range(3)]
+    assert len({e.id for e in envelopes}) == 3
+    first = envelopes[0]
+    assert (first.type, first.schemaversion, first.source, first.tenantid, first.subject) == (
+        OVERDUE_REPORTED.name,
+        OVERDUE_REPORTED.version,
+        "/collections/intake",
+        "L-1",
+        "DRAIN-0",
+    )
+    event = OverdueReported.model_validate(first.data)
+    pseudonyms = Pseudonymizer.from_secret(SecretStr(keys.pseudonym_key))
+    assert event.borrower.ref == pseudonyms.reference("L-1", "BDRAIN-0")
+    opened = KeyRing.parse(keys.transit_keys).open(
+        event.borrower.contact, associated_data=event.borrower.ref.encode()
+    )
+    assert BorrowerContact.model_validate_json(opened).email == "drain-0@example.com"
+    assert event.days_past_due == 60
