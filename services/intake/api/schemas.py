@@ -82,12 +82,21 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _storable_text(value: str) -> str:
+    """``storable_text``, with printable ASCII (most names and products) taken as it is: it
+    holds no NUL, surrogate, control character or bidirectional override, and is NFC already.
+    Anything else goes through ``storable_text`` (a unit test compares the two)."""
+    if value.isascii() and value.isprintable():
+        return value
+    return storable_text(value)
+
+
 class Borrower(Strict):
     id: Identifier
     name: Annotated[
         str,
         StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
-        AfterValidator(storable_text),
+        AfterValidator(_storable_text),
     ]
     phone: str | None = Field(default=None, description="E.164, e.g. +8613800138000")
     email: Email | None = None
@@ -139,7 +148,7 @@ class OverdueLoanReport(Strict):
     borrower: Borrower
     jurisdiction: Jurisdiction
     product: Annotated[
-        str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_text)
+        str, StringConstraints(min_length=1, max_length=64), AfterValidator(_storable_text)
     ]
     amount_overdue: PositiveMoney
     due_date: PastDate

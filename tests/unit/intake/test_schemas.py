@@ -85,3 +85,35 @@ def test_a_bad_item_is_rejected_alone_with_its_fields() -> None:
     assert [error["field"] for error in rejected[1].errors] == ["borrower.email"]
     assert rejected[2].loan_id is None
     assert rejected[2].status == "rejected"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bench Borrower",
+        "consumer-credit",
+        "O'Brien ~ {x} | 100%",
+        "tab\there",
+        "line\nbreak",
+        "del\x7f",
+        "nul\x00",
+        "Zoë",
+        "Zoe\u0308",  # decomposed: NFC makes it Zoë
+        "right\u202eleft",
+        "\ud800",
+        "non\u00a0breaking",
+        "王芳",
+        "",
+    ],
+)
+def test_the_ascii_shortcut_of_storable_text_answers_as_storable_text(text: str) -> None:
+    from services.intake.api.schemas import _storable_text
+    from shared.events.limits import storable_text
+
+    def answer(check: Any) -> object:
+        try:
+            return check(text)
+        except ValueError as error:
+            return str(error)
+
+    assert answer(_storable_text) == answer(storable_text)
