@@ -8,7 +8,10 @@ in the same run; the medians of ``--runs`` runs and of the runs' ratios are prin
   request from several concurrent clients, with the outbox relay off (it is measured apart).
   Raw limit: PostgreSQL COPY of the very rows the run wrote (loans, loan_events, outbox) into
   tables with the same columns and indexes, 1,000 reports a transaction, as many connections as
-  clients. Aim (issue 20): ratio >= 0.5;
+  clients. Aim (issue 20): ratio >= 0.5. The load generator is httpx (4 clients by default,
+  each body built before the clock starts). ``--baseline TREE`` (a checkout of other code,
+  e.g. ``git archive b20 | tar -x -C TREE``) measures that code's batch figure in the same run,
+  alternating with this tree's, each against the COPY of its own rows;
 - single reports: ``POST /v1/overdue-loans`` requests per second under the load generator
   (``benchmarks.load``: wrk, installed from Debian's packages when missing, else httpx), whose
   Lua script makes every loan id unique. Raw limit: an authenticated GET of an unknown loan

@@ -97,7 +97,7 @@ def test_a_report_event_is_byte_for_byte_what_the_models_make(
 
 
 def test_a_batch_reply_is_what_its_model_makes() -> None:
-    outcomes = [
+    outcomes: list[Accepted | Refused] = [
         Accepted(uuid4(), "L-1"),
         Accepted(uuid4(), "L-2", duplicate=True),
         Refused("L-3", "the loan is closed; it takes no more reports"),
