@@ -353,8 +353,10 @@ class FakeUnitOfWork:
         self._events.append(envelope)
 
     async def publish_encoded(self, events: Sequence[EncodedEvent]) -> None:
-        """Each event parsed back as the relay's consumers read it (a wrong payload fails)."""
-        self._events.extend(Envelope.model_validate_json(event.payload) for event in events)
+        """Each event parsed back as the relay's consumers read it (a wrong payload fails),
+        and published now, as the SQL unit of work stores each with its trace context now."""
+        for event in events:
+            self.publish(Envelope.model_validate_json(event.payload))
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:
