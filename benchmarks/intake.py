@@ -8,7 +8,10 @@ in the same run; the medians of ``--runs`` runs and of the runs' ratios are prin
   request from several concurrent clients, with the outbox relay off (it is measured apart).
   Raw limit: PostgreSQL COPY of the very rows the run wrote (loans, loan_events, outbox) into
   tables with the same columns and indexes, 1,000 reports a transaction, as many connections as
-  clients. Aim (issue 20): ratio >= 0.5;
+  clients. Aim (issue 20): ratio >= 0.5. The load generator is httpx (4 clients by default,
+  each body built before the clock starts). ``--baseline TREE`` (a checkout of other code,
+  e.g. ``git archive b20 | tar -x -C TREE``) measures that code's batch figure in the same run,
+  alternating with this tree's, each against the COPY of its own rows;
 - single reports: ``POST /v1/overdue-loans`` requests per second under the load generator
   (``benchmarks.load``: wrk, installed from Debian's packages when missing, else httpx), whose
   Lua script makes every loan id unique. Raw limit: an authenticated GET of an unknown loan
@@ -108,6 +111,13 @@ FIGURES = (
         aim=0.5,
     ),
     Figure(
+        "batch_old",
+        "batch intake, baseline tree (--baseline), same run",
+        "reports/s",
+        "COPY of the same rows (loans, loan_events, outbox)",
+        aim=0.5,
+    ),
+    Figure(
         "single",
         "single-report POST",
         "requests/s",
@@ -124,6 +134,7 @@ class Figures:
     notes: dict[str, list[str]] = field(default_factory=dict)
     costs: dict[str, float] = field(default_factory=dict)  # CPU µs per batch report
     generator: str = ""
+    batch_generator: str = ""
 
     def add(self, key: str, value: float, note: str, raw: float | None = None) -> None:
         """Record a run and the raw limit measured with it (when the caller does not record
@@ -147,10 +158,13 @@ class Figures:
 class IntakeServer:
     """``python -m services.intake`` in its own process, stopped with SIGTERM."""
 
-    def __init__(self, env: dict[str, str], port: int, log_path: Path) -> None:
+    def __init__(
+        self, env: dict[str, str], port: int, log_path: Path, tree: Path = REPO_ROOT
+    ) -> None:
         self.url = f"http://127.0.0.1:{port}"
         self._env = env
         self._log_path = log_path
+        self._tree = tree  # the checkout whose code it runs (``--baseline``: the old one)
         self._process: asyncio.subprocess.Process | None = None
 
     async def __aenter__(self) -> IntakeServer:
@@ -159,7 +173,7 @@ class IntakeServer:
                 sys.executable,
                 "-m",
                 "services.intake",
-                cwd=REPO_ROOT,
+                cwd=self._tree,
                 env={**os.environ, **self._env},
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -221,7 +235,9 @@ class Bench:
     def api_key(self) -> str:
         return self.credentials.lender["api_key"]
 
-    def server(self, *, relay: bool, namespace: str | None = None) -> IntakeServer:
+    def server(
+        self, *, relay: bool, namespace: str | None = None, tree: Path = REPO_ROOT
+    ) -> IntakeServer:
         port = _free_port()
         env = service_environment(
             INTAKE,
@@ -236,7 +252,7 @@ class Bench:
             "INTAKE_OUTBOX_RELAY": str(relay).lower(),
             "INTAKE_LOG_LEVEL": "WARNING",
         }
-        return IntakeServer(env, port, self.logs / f"intake-{self.database}.log")
+        return IntakeServer(env, port, self.logs / f"intake-{self.database}.log", tree)
 
     async def scalar(self, sql: str, **params: Any) -> Any:
         async with self.engine.connect() as connection:
@@ -307,18 +323,31 @@ async def post_batches(bench: Bench, url: str, prefix: str, reports: int) -> flo
 
 
 async def batch_intake(bench: Bench, figures: Figures) -> None:
+    """Batches posted by httpx clients (the load generator of this figure), each run followed
+    by the COPY of its own rows; with ``--baseline TREE`` the old code's server (started from
+    that checkout, same database) runs first in every run: old and new paired, each against
+    its own COPY, alternating."""
     print(f"batch intake: {bench.args.batch_reports:,} reports a run, 1,000 a request,", end=" ")
-    print(f"{bench.args.batch_clients} clients, relay off; raw limit: COPY of the", end=" ")
+    print(f"{bench.args.batch_clients} httpx clients, relay off; raw limit: COPY of the", end=" ")
     print("same rows into tables shaped like intake's (same columns, indexes)", flush=True)
+    figures.batch_generator = f"httpx, {bench.args.batch_clients} clients"
     await _copy_tables(bench)
-    async with bench.server(relay=False) as server:
-        await post_batches(bench, server.url, "BW", 5 * BATCH_SIZE)  # warm-up
+    trees = [("batch", REPO_ROOT)]
+    if bench.args.baseline:
+        trees.insert(0, ("batch_old", bench.args.baseline))
+        print(f"  paired with the baseline tree {trees[0][1]}", flush=True)
+    async with contextlib.AsyncExitStack() as stack:
+        servers = {}
+        for key, tree in trees:
+            servers[key] = await stack.enter_async_context(bench.server(relay=False, tree=tree))
+            await post_batches(bench, servers[key].url, f"W{key}", 5 * BATCH_SIZE)  # warm-up
         for run in range(bench.args.runs):
-            prefix = f"B{run}"
-            last_outbox = await bench.scalar("SELECT coalesce(max(id), 0) FROM outbox")
-            rate = await post_batches(bench, server.url, prefix, bench.args.batch_reports)
-            raw = await copy_limit(bench, prefix, last_outbox)
-            figures.add("batch", rate, f"{bench.args.batch_reports:,} reports", raw)
+            for key, _ in trees:
+                prefix = f"{key}{run}"
+                last_outbox = await bench.scalar("SELECT coalesce(max(id), 0) FROM outbox")
+                rate = await post_batches(bench, servers[key].url, prefix, bench.args.batch_reports)
+                raw = await copy_limit(bench, prefix, last_outbox)
+                figures.add(key, rate, f"{bench.args.batch_reports:,} reports", raw)
 
 
 # The raw limit of the batch: COPY, with nothing else, of the rows the batch API just wrote.
@@ -723,6 +752,7 @@ def table(figures: Figures, args: argparse.Namespace) -> str:
     lines = [
         f"{os.cpu_count()} cores, {args.workers} intake worker(s), median of {args.runs} runs,"
         f" {datetime.now(UTC):%Y-%m-%d}"
+        + (f", batch load generator: {figures.batch_generator}" if figures.batch_generator else "")
         + (f", single-report load generator: {figures.generator}" if figures.generator else ""),
     ]
     if figures.runs:
@@ -780,6 +810,13 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--single-connections", type=int, default=64)
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--relay-events", type=int, default=100_000, help="per run")
+    parser.add_argument(
+        "--baseline",
+        metavar="TREE",
+        type=Path,
+        help="a checkout of the code to compare with (e.g. `git archive b20 | tar -x -C TREE`):"
+        " its batch figure is measured in the same run, alternating with this tree's",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database and topics")
     parser.add_argument(
         "--no-install", action="store_true", help="never apt-get install wrk (httpx fallback)"

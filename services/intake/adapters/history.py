@@ -3,12 +3,25 @@
 from collections.abc import Collection, Sequence
 from uuid import UUID
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.intake.adapters.driver import driver_connection
 from services.intake.adapters.tables import loan_events
 from services.intake.application.ports import HistoryEntry, RecordedEvent
-from shared.db.bulk import insert_new_rows
+
+# One statement a batch, one array a column; a repeated (lender, identity) is left out, and
+# its event id is not returned: the caller finds the event on record instead.
+_RECORD = """
+INSERT INTO loan_events (event_id, lender_id, loan_id, event_type, identity, occurred_at, details)
+SELECT given.event_id, $1, given.loan_id, given.event_type, given.identity, given.occurred_at,
+       given.details
+FROM unnest($2::uuid[], $3::text[], $4::text[], $5::text[], $6::timestamptz[], $7::jsonb[])
+     AS given(event_id, loan_id, event_type, identity, occurred_at, details)
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
 
 
 class SqlEventHistory:
@@ -16,19 +29,20 @@ class SqlEventHistory:
         self._session = session
 
     async def record(self, lender_id: str, entries: Sequence[HistoryEntry]) -> set[UUID]:
-        rows = [
-            {
-                "event_id": entry.event_id,
-                "lender_id": lender_id,
-                "loan_id": entry.loan_id,
-                "event_type": entry.event_type,
-                "identity": entry.identity,
-                "occurred_at": entry.occurred_at,
-                "details": entry.details,
-            }
-            for entry in entries
-        ]
-        return set(await insert_new_rows(self._session, loan_events, rows, returning="event_id"))
+        if not entries:
+            return set()
+        connection = await driver_connection(self._session)
+        rows = await connection.fetch(
+            _RECORD,
+            lender_id,
+            [entry.event_id for entry in entries],
+            [entry.loan_id for entry in entries],
+            [entry.event_type for entry in entries],
+            [entry.identity for entry in entries],
+            [entry.occurred_at for entry in entries],
+            [orjson.dumps(entry.details).decode() for entry in entries],
+        )
+        return {row[0] for row in rows}
 
     async def on_record(
         self, lender_id: str, identities: Collection[str]

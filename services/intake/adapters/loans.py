@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     RowMapping,
     Text,
@@ -23,12 +24,13 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.intake.adapters.driver import driver_connection, rows_as_columns
 from services.intake.adapters.tables import contact_preferences, holds, loan_events, loans
 from services.intake.application.ports import ReportedLoan, StoredBorrower, StoredPreferences
 from services.intake.domain.disputes import BorrowerChoices
 from services.intake.domain.loan import Hold, Loan, LoanStatus
 from shared.crypto import SealedValue
-from shared.db.bulk import insert_rows, upsert_if_newer
+from shared.db.bulk import insert_rows
 from shared.events.catalog import PLACEMENT_RECALLED
 from shared.events.models import (
     ClosureReason,
@@ -98,12 +100,14 @@ class SqlLoanStore:
         return _loan(row._mapping) if row else None
 
     async def save_reported(self, reported: Sequence[ReportedLoan]) -> None:
+        """Insert the loans, or replace a stored loan's figures and borrower if its report is
+        older: one statement, one array a column (``_SAVE_REPORTED``)."""
+        if not reported:
+            return
         now = datetime.now(UTC)
-        await upsert_if_newer(
-            self._session,
-            loans,
-            [_reported_row(item, now) for item in reported],
-            key=("lender_id", "loan_id"),
+        connection = await driver_connection(self._session)
+        await connection.execute(
+            _SAVE_REPORTED, *rows_as_columns([_reported_row(item, now) for item in reported], 18)
         )
 
     async def save(self, loan: Loan) -> None:
@@ -330,28 +334,53 @@ def _loan(row: RowMapping) -> Loan:
     )
 
 
-def _reported_row(item: ReportedLoan, now: datetime) -> dict[str, Any]:
+# What a report stores: every column but created_at (its default) and closure_reason (kept);
+# a stored loan takes them only from a newer report.
+_SAVE_REPORTED = """
+INSERT INTO loans (lender_id, loan_id, borrower_id, borrower_ref, contact_sealed, locale,
+                   timezone, region, jurisdiction, product, amount_overdue, paid_since_report,
+                   currency, due_date, days_past_due, as_of, status, updated_at)
+SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::text[],
+                     $7::text[], $8::text[], $9::text[], $10::text[], $11::numeric[],
+                     $12::numeric[], $13::text[], $14::date[], $15::integer[],
+                     $16::timestamptz[], $17::text[], $18::timestamptz[])
+ON CONFLICT (lender_id, loan_id) DO UPDATE SET
+    borrower_id = EXCLUDED.borrower_id, borrower_ref = EXCLUDED.borrower_ref,
+    contact_sealed = EXCLUDED.contact_sealed, locale = EXCLUDED.locale,
+    timezone = EXCLUDED.timezone, region = EXCLUDED.region,
+    jurisdiction = EXCLUDED.jurisdiction, product = EXCLUDED.product,
+    amount_overdue = EXCLUDED.amount_overdue, paid_since_report = EXCLUDED.paid_since_report,
+    currency = EXCLUDED.currency, due_date = EXCLUDED.due_date,
+    days_past_due = EXCLUDED.days_past_due, as_of = EXCLUDED.as_of, status = EXCLUDED.status,
+    updated_at = EXCLUDED.updated_at
+WHERE loans.as_of < EXCLUDED.as_of
+"""
+
+
+def _reported_row(item: ReportedLoan, now: datetime) -> tuple[Any, ...]:
     loan, borrower = item.loan, item.borrower
-    return {
-        "lender_id": loan.lender_id,
-        "loan_id": loan.loan_id,
-        "borrower_id": borrower.borrower.id,
-        "borrower_ref": loan.borrower_ref,
-        "contact_sealed": borrower.at_rest().model_dump(),
-        "locale": borrower.borrower.locale,
-        "timezone": borrower.borrower.timezone,
-        "region": borrower.borrower.region,
-        "jurisdiction": loan.jurisdiction.value,
-        "product": loan.product,
-        "amount_overdue": loan.amount_overdue,
-        "paid_since_report": loan.paid_since_report,
-        "currency": loan.currency,
-        "due_date": loan.due_date,
-        "days_past_due": loan.days_past_due,
-        "as_of": loan.as_of,
-        "status": loan.status.value,
-        "updated_at": now,
-    }
+    sealed = borrower.at_rest()
+    person = borrower.borrower
+    return (
+        loan.lender_id,
+        loan.loan_id,
+        person.id,
+        loan.borrower_ref,
+        orjson.dumps({"kid": sealed.kid, "ct": sealed.ct}).decode(),
+        person.locale,
+        person.timezone,
+        person.region,
+        loan.jurisdiction.value,
+        loan.product,
+        loan.amount_overdue,
+        loan.paid_since_report,
+        loan.currency,
+        loan.due_date,
+        loan.days_past_due,
+        loan.as_of,
+        loan.status.value,
+        now,
+    )
 
 
 def _hold(row: RowMapping) -> Hold:

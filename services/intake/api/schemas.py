@@ -8,6 +8,12 @@ from uuid import UUID
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import phonenumbers
+from phonenumbers.phonenumberutil import (
+    _maybe_strip_national_prefix_carrier_code as _strip_national_prefix,
+)
+from phonenumbers.phonenumberutil import (
+    _set_italian_leading_zeros_for_phone_number as _set_leading_zeros,
+)
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -82,12 +88,55 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _storable_text(value: str) -> str:
+    """``storable_text``, with printable ASCII (most names and products) taken as it is: it
+    holds no NUL, surrogate, control character or bidirectional override, and is NFC already.
+    Anything else goes through ``storable_text`` (a unit test compares the two)."""
+    if value.isascii() and value.isprintable():
+        return value
+    return storable_text(value)
+
+
+_E164_DIGITS = re.compile(r"\+[1-9][0-9]{2,16}")
+
+
+def _valid_e164_quickly(value: str) -> bool:
+    """True only where ``Borrower._e164``'s full check accepts ``value``, for a fifth of its
+    cost (``phonenumbers.parse`` is most of it): a ``+`` and digits make the number
+    ``parse`` would make (calling code, national number, leading zeros), unless the country's
+    national prefix could be stripped from it, which only ``parse`` decides. False means "not
+    sure": the full check answers (a unit test compares the two over every calling code)."""
+    if not _E164_DIGITS.fullmatch(value):
+        return False
+    digits = value[1:]
+    for size in (1, 2, 3):  # calling codes are prefix-free, as parse tries them
+        code = int(digits[:size])
+        if code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return False
+    national = digits[size:]
+    if len(national) < 2:
+        return False
+    region = phonenumbers.region_code_for_country_code(code)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(code, region)
+    if metadata is None:
+        return False
+    _, stripped, _ = _strip_national_prefix(national, metadata)
+    if stripped != national:
+        return False
+    number = phonenumbers.PhoneNumber(country_code=code, national_number=int(national))
+    _set_leading_zeros(national, number)
+    formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    return formatted == value and bool(phonenumbers.is_valid_number(number))
+
+
 class Borrower(Strict):
     id: Identifier
     name: Annotated[
         str,
         StringConstraints(min_length=1, max_length=200, strip_whitespace=True),
-        AfterValidator(storable_text),
+        AfterValidator(_storable_text),
     ]
     phone: str | None = Field(default=None, description="E.164, e.g. +8613800138000")
     email: Email | None = None
@@ -104,6 +153,8 @@ class Borrower(Strict):
     def _e164(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if _valid_e164_quickly(value):
+            return value
         try:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException as error:
@@ -139,7 +190,7 @@ class OverdueLoanReport(Strict):
     borrower: Borrower
     jurisdiction: Jurisdiction
     product: Annotated[
-        str, StringConstraints(min_length=1, max_length=64), AfterValidator(storable_text)
+        str, StringConstraints(min_length=1, max_length=64), AfterValidator(_storable_text)
     ]
     amount_overdue: PositiveMoney
     due_date: PastDate

@@ -12,9 +12,11 @@ from uuid import UUID, uuid4
 
 from pydantic import BaseModel
 
+from services.intake.application import report_events
 from services.intake.application.borrower_desk import LoanEndedError
 from services.intake.application.ports import (
     DataRequestRecord,
+    EncodedEvent,
     HistoryEntry,
     HolderRecord,
     RecordedEvent,
@@ -50,7 +52,6 @@ from services.intake.domain.loan import (
     LoanNotFoundError,
     LoanStatus,
     ReportOutcome,
-    overdue_reported,
 )
 from shared.crypto import without_sealed_values
 from shared.events.borrowers import (
@@ -60,7 +61,12 @@ from shared.events.borrowers import (
     DisputeReason,
     DisputeResolved,
 )
-from shared.events.catalog import CONTACT_PREFERENCES_UPDATED, EVENT_TYPES, EventType
+from shared.events.catalog import (
+    CONTACT_PREFERENCES_UPDATED,
+    EVENT_TYPES,
+    OVERDUE_REPORTED,
+    EventType,
+)
 from shared.events.envelope import Envelope
 from shared.events.models import (
     BorrowerProfile,
@@ -142,46 +148,65 @@ class IntakeHandlers:
 
         Reports are handled in (loan, as_of) order, whatever order they came in: concurrent
         batches then take their locks in the same order and cannot deadlock, and one loan's
-        events reach the outbox oldest first. Results keep the command's order.
+        events reach the outbox oldest first. Results keep the command's order. No model is
+        made per report: each event is serialized once (``report_events``) for the outbox and
+        its history entry, and the contact details are sealed without one (``Sealing.seal``).
         """
         reports = command.reports
         loans = await uow.loans.lock(lender_id, {r.loan_id for r in reports})
         results: dict[int, Accepted | Refused] = {}
-        planned: list[tuple[int, OverdueReport, SealedBorrower, Envelope, HistoryEntry]] = []
+        planned: list[tuple[int, OverdueReport, SealedBorrower, EncodedEvent, HistoryEntry]] = []
         changed: set[UUID] = set()  # events of reports newer than the loan's
+        now = self._now()
         for index in sorted(range(len(reports)), key=lambda i: _report_order(reports[i])):
             report = reports[index]
-            borrower = self._sealing.seal(lender_id, report.borrower)
+            reference = self._sealing.reference(lender_id, report.borrower.id)
             loan = loans.get(report.loan_id)
             try:
-                outcome = self._take(loans, lender_id, report, borrower.ref, loan)
+                outcome = self._take(loans, lender_id, report, reference, loan)
             except LoanConflictError as conflict:
                 results[index] = Refused(report.loan_id, str(conflict))
                 continue
-            envelope = _envelope(
-                lender_id, report.loan_id, overdue_reported(report, borrower.profile)
+            borrower = self._sealing.seal(lender_id, report.borrower, reference)
+            data = report_events.overdue_reported(report, borrower)
+            event = report_events.encoded(
+                OVERDUE_REPORTED,
+                source=SOURCE,
+                tenant=lender_id,
+                subject=report.loan_id,
+                data=data,
+                event_id=uuid4(),
+                time=now,
             )
-            identity = identities.report(report.loan_id, report.as_of)
-            entry = _history(envelope, identity, report.as_of, outcome=outcome.value)
-            planned.append((index, report, borrower, envelope, entry))
+            entry = HistoryEntry(
+                event_id=event.event_id,
+                loan_id=report.loan_id,
+                event_type=event.type,
+                identity=identities.report(report.loan_id, report.as_of),
+                occurred_at=report.as_of,
+                details=report_events.history_details(data, outcome.value),
+            )
+            planned.append((index, report, borrower, event, entry))
             if outcome is not ReportOutcome.STALE:
-                changed.add(envelope.id)
+                changed.add(event.event_id)
 
         fresh = await uow.history.record(lender_id, [entry for *_, entry in planned])
         repeats = [entry.identity for *_, entry in planned if entry.event_id not in fresh]
         on_record = await uow.history.on_record(lender_id, repeats) if repeats else {}
         newest: dict[str, ReportedLoan] = {}  # in as_of order: the last one wins
-        for index, report, borrower, envelope, entry in planned:
-            if envelope.id not in fresh:
+        published: list[EncodedEvent] = []
+        for index, report, borrower, event, entry in planned:
+            if event.event_id not in fresh:
                 results[index] = Accepted(
                     on_record[entry.identity].event_id, report.loan_id, duplicate=True
                 )
                 continue
-            results[index] = Accepted(envelope.id, report.loan_id)
-            if envelope.id in changed:
+            results[index] = Accepted(event.event_id, report.loan_id)
+            if event.event_id in changed:
                 newest[report.loan_id] = ReportedLoan(loans[report.loan_id], borrower)
-            uow.publish(envelope)
+            published.append(event)
         await uow.loans.save_reported(list(newest.values()))
+        await uow.publish_encoded(published)
         return [results[index] for index in range(len(reports))]
 
     @staticmethod

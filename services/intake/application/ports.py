@@ -44,6 +44,17 @@ class HistoryEntry:
 
 
 @dataclass(frozen=True, slots=True)
+class EncodedEvent:
+    """An event serialized once, as the outbox stores it (``Envelope.to_bytes()``): what a
+    batch of reports publishes instead of a thousand ``Envelope`` models."""
+
+    event_id: UUID
+    type: str  # in the event catalogue: it names the topic
+    key: str  # the Kafka message key (tenant/subject)
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class RecordedEvent:
     event_id: UUID
     loan_id: str
@@ -275,6 +286,10 @@ class UnitOfWork(Protocol):
 
     def publish(self, envelope: Envelope) -> None:
         """Queue an event; it reaches the outbox in the transaction ``commit`` commits."""
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> None:
+        """Write events serialized already to the outbox now, in this transaction: they come
+        before every event ``publish`` queued (which reaches the outbox at ``commit``)."""
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """Work inside it is undone, events included, if the block raises."""

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from services.intake.application.ports import (
     DataRequestRecord,
+    EncodedEvent,
     HistoryEntry,
     HolderRecord,
     NoticeRecord,
@@ -350,6 +351,12 @@ class FakeUnitOfWork:
 
     def publish(self, envelope: Envelope) -> None:
         self._events.append(envelope)
+
+    async def publish_encoded(self, events: Sequence[EncodedEvent]) -> None:
+        """Each event parsed back as the relay's consumers read it (a wrong payload fails),
+        and published now, as the SQL unit of work stores each with its trace context now."""
+        for event in events:
+            self.publish(Envelope.model_validate_json(event.payload))
 
     @asynccontextmanager
     async def savepoint(self) -> AsyncIterator[None]:

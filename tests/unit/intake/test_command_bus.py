@@ -150,3 +150,43 @@ async def test_batches_go_in_units_of_work_of_their_own_and_single_reports_toget
     assert [getattr(r, "status", r) for r in replies] == [200, 200, 202, 202]
     assert db.commits == 3  # each batch alone, the two single reports together
     assert len(db.outbox) == 2 * ALREADY_A_BATCH + 2
+
+
+class OverlapUnitOfWork(FakeUnitOfWork):
+    """Yields to the event loop when begun, and counts units of work open at once."""
+
+    open = 0
+    most = 0
+
+    async def __aenter__(self) -> "OverlapUnitOfWork":
+        type(self).open += 1
+        type(self).most = max(type(self).most, type(self).open)
+        await asyncio.sleep(0.01)  # another batch would begin meanwhile, were it let in
+        await super().__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        type(self).open -= 1
+        await super().__aexit__(*exc_info)
+
+
+async def test_batches_beyond_those_in_flight_wait_their_turn_and_all_succeed(
+    db: Database,
+) -> None:
+    sealing = Sealing(
+        storage=KeyRing.parse(KeyRing.generate_spec("k1")),
+        transit=KeyRing.parse(KeyRing.generate_spec("t1")),
+        pseudonyms=Pseudonymizer(b"a pseudonym key of the tests"),
+    )
+    OverlapUnitOfWork.open = OverlapUnitOfWork.most = 0
+    bus = CommandBus(
+        lambda: OverlapUnitOfWork(db), IntakeHandlers(sealing), linger=0, batches_in_flight=2
+    )
+
+    def batch(prefix: str) -> Submission:
+        reports = tuple(overdue_report(f"{prefix}-{n}") for n in range(ALREADY_A_BATCH))
+        return Submission(LENDER, ReportOverdueLoans(reports), lambda _: Reply(200, {}))
+
+    replies = await submit_together(bus, *(batch(f"B{n}") for n in range(5)))
+    assert [getattr(r, "status", r) for r in replies] == [200] * 5
+    assert OverlapUnitOfWork.most == 2

@@ -85,3 +85,79 @@ def test_a_bad_item_is_rejected_alone_with_its_fields() -> None:
     assert [error["field"] for error in rejected[1].errors] == ["borrower.email"]
     assert rejected[2].loan_id is None
     assert rejected[2].status == "rejected"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Bench Borrower",
+        "consumer-credit",
+        "O'Brien ~ {x} | 100%",
+        "tab\there",
+        "line\nbreak",
+        "del\x7f",
+        "nul\x00",
+        "Zoë",
+        "Zoe\u0308",  # decomposed: NFC makes it Zoë
+        "right\u202eleft",
+        "\ud800",
+        "non\u00a0breaking",
+        "王芳",
+        "",
+    ],
+)
+def test_the_ascii_shortcut_of_storable_text_answers_as_storable_text(text: str) -> None:
+    from services.intake.api.schemas import _storable_text
+    from shared.events.limits import storable_text
+
+    def answer(check: Any) -> object:
+        try:
+            return check(text)
+        except ValueError as error:
+            return str(error)
+
+    assert answer(_storable_text) == answer(storable_text)
+
+
+def _phones() -> list[str]:
+    """Valid example numbers of every region and type, their neighbours, and random digits
+    after every calling code (with and without leading zeros), all as ``+`` and digits."""
+    import random
+
+    import phonenumbers
+
+    rng = random.Random(20)
+    phones: set[str] = set()
+    for region in phonenumbers.SUPPORTED_REGIONS:
+        for kind in range(12):
+            example = phonenumbers.example_number_for_type(region, kind)
+            if example is not None:
+                e164 = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)
+                phones |= {e164, e164[:-1], e164 + "1", e164[:-1] + str(9 - int(e164[-1]))}
+    for code in phonenumbers.COUNTRY_CODE_TO_REGION_CODE:
+        for _ in range(25):
+            length = rng.randint(1, 15)
+            national = "".join(rng.choice("0123456789") for _ in range(length))
+            phones |= {f"+{code}{national}", f"+{code}0{national}", f"+{code}1{national}"}
+    return sorted(phones)
+
+
+def test_the_quick_e164_check_never_accepts_what_the_full_check_refuses() -> None:
+    import phonenumbers
+
+    from services.intake.api.schemas import _valid_e164_quickly
+
+    def full(value: str) -> bool:
+        try:
+            number = phonenumbers.parse(value, None)
+        except phonenumbers.NumberParseException:
+            return False
+        formatted = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return formatted == value and phonenumbers.is_valid_number(number)
+
+    phones = _phones()
+    quick = {phone for phone in phones if _valid_e164_quickly(phone)}
+    accepted = {phone for phone in phones if full(phone)}
+    assert quick <= accepted  # never more: a refusal is always the full check's answer
+    assert len(quick) >= 0.9 * len(accepted)  # the shortcut takes nearly all valid numbers
+    assert len(accepted) > 2000
