@@ -42,10 +42,13 @@ class Recorder:
     async def record(self, uow: ComplianceUnitOfWork, events: Sequence[Received]) -> None:
         if not events:
             return
-        await self._writer.append(uow, [new_entry(event.envelope) for event in events])
         requests = [
             Request(event.envelope.tenantid, str(event.envelope.id), event.data)
             for event in events
             if event.envelope.type == DATA_REQUESTED.name and isinstance(event.data, DataRequested)
         ]
+        # A request's answer lists the violations of every contact logged before it: a batch
+        # with one is judged in its own unit of work (rare); others after their commit.
+        entries = [new_entry(event.envelope) for event in events]
+        await self._writer.append(uow, entries, judged=bool(requests))
         await self._data_requests.answer(uow, requests)

@@ -11,6 +11,7 @@ from services.compliance.adapters.unit_of_work import (
     ComplianceUnitOfWork,
     audit_reads,
     proof_engine,
+    waking,
 )
 from services.compliance.api import entries, evidence, proofs, reports, violations
 from services.compliance.api.console import ConsoleSite, create_console
@@ -23,6 +24,7 @@ from services.compliance.application.judge import Judge
 from services.compliance.application.log_writer import LogWriter
 from services.compliance.consumer import AUDITED_TOPICS, GROUP, Recorder
 from services.compliance.settings import ComplianceSettings
+from services.compliance.workers import Judging
 from shared.auth import Role
 from shared.contact_rules import load_pack
 from shared.db.engine import create_session_factory
@@ -48,8 +50,10 @@ def create_app(settings: ComplianceSettings | None = None) -> FastAPI:
     signer = Signer.parse(settings.log_signing_key.get_secret_value())
     writer = LogWriter(signer, Judge(packs), clock)
     units = runtime.units_of_work(ComplianceUnitOfWork)
+    judging = Judging(units, writer)
+    runtime.work("judging", judging.run)
     recorder = Recorder(writer, DataRequests(clock, collection_records))
-    runtime.consume(GROUP, AUDITED_TOPICS, recorder.handlers(), units)
+    runtime.consume(GROUP, AUDITED_TOPICS, recorder.handlers(), waking(units, judging.wake.set))
     app = service_app(
         runtime,
         title="Collections compliance",

@@ -53,6 +53,18 @@ log_state = Table(
     Column("root_hash", LargeBinary, nullable=False),
 )
 
+judging = Table(
+    "judging",
+    metadata,
+    Column("id", SmallInteger, primary_key=True, autoincrement=False),
+    Column(
+        "judged_size",
+        BigInteger,
+        nullable=False,
+        comment="entries below this leaf index are judged",
+    ),
+)
+
 merkle_nodes = Table(
     "merkle_nodes",
     metadata,

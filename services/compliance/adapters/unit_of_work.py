@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, create_async_engin
 from services.compliance.adapters.audit_log import SqlAuditLog
 from services.compliance.adapters.checkpoints import SqlCheckpoints
 from services.compliance.adapters.cited_entries import SqlCitedEntries
+from services.compliance.adapters.judging import SqlJudging
 from services.compliance.adapters.promises import SqlPromiseEntries
 from services.compliance.adapters.reports import SqlAgencyActivity
 from services.compliance.adapters.violations import SqlViolations
@@ -20,20 +21,54 @@ from shared.db.engine import (
 )
 from shared.db.tls import PostgresTls
 from shared.db.unit_of_work import UnitOfWork
+from shared.events.topics import Topic
+
+
+def _nothing() -> None:
+    return None
 
 
 class ComplianceUnitOfWork(UnitOfWork):
     """A transaction with compliance's stores (the consumer's batch: the runner commits it);
-    events published through it reach the outbox in that transaction."""
+    events published through it reach the outbox in that transaction. ``committed`` runs after
+    each commit (the consumer's wakes the judging round)."""
 
     log: SqlAuditLog
     violations: SqlViolations
     checkpoints: SqlCheckpoints
+    judging: SqlJudging
+
+    def __init__(
+        self,
+        sessions: SessionFactory,
+        topic_names: Callable[[Topic], str] | None = None,
+        on_commit: Callable[[], None] = _nothing,
+    ) -> None:
+        super().__init__(sessions, topic_names, on_commit)
+        self.committed: Callable[[], None] = _nothing
 
     def _open(self, session: AsyncSession) -> None:
         self.log = SqlAuditLog(session)
         self.violations = SqlViolations(session)
         self.checkpoints = SqlCheckpoints(session)
+        self.judging = SqlJudging(session)
+
+    async def commit(self) -> None:
+        await super().commit()
+        self.committed()
+
+
+def waking(
+    units: Callable[[], ComplianceUnitOfWork], wake: Callable[[], None]
+) -> Callable[[], ComplianceUnitOfWork]:
+    """Units of work from ``units`` that call ``wake`` once committed."""
+
+    def unit() -> ComplianceUnitOfWork:
+        uow = units()
+        uow.committed = wake
+        return uow
+
+    return unit
 
 
 class SqlAuditReads:

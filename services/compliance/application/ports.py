@@ -9,7 +9,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, Self
 
 from services.compliance.domain.entries import NewEntry
 from services.compliance.domain.judgement import Judged
@@ -99,9 +99,16 @@ class AuditLog(Protocol):
     async def timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
         """The timelines of these loans, read at once."""
 
-    async def judged_timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
+    async def judged_timelines(
+        self, loans: Collection[LoanPair], before: int
+    ) -> dict[LoanPair, list[EntryRow]]:
         """``timelines`` with what judging reads of an entry only: ``leaf_index``,
-        ``event_type`` and ``entry``."""
+        ``event_type``, ``entry`` and ``borrower_ref``, of the entries below the leaf index
+        ``before``."""
+
+    async def between(self, start: int, end: int) -> list[EntryRow]:
+        """The entries ``[start, end)`` in leaf order, with what judging reads and
+        ``tenant_id`` and ``loan_id``."""
 
     async def of_borrowers(
         self, borrowers: Collection[BorrowerPair]
@@ -124,6 +131,17 @@ class Violations(Protocol):
         """Mark (violation id, retraction entry's leaf index, time) retracted."""
 
     async def page(self, where: ViolationFilter, limit: int) -> list[dict[str, Any]]: ...
+
+
+class Judging(Protocol):
+    """The judged-up-to watermark: entries below it are judged."""
+
+    async def claim(self, *, wait: bool = False) -> int | None:
+        """The size judged so far, held for the unit of work; None while another unit of work
+        (a replica's round) holds it, unless ``wait``: then once it let go."""
+
+    async def advance(self, size: int) -> None:
+        """Entries below ``size`` are judged, with the unit of work."""
 
 
 class Checkpoints(Protocol):
@@ -167,10 +185,23 @@ class LogStores(Protocol):
 class UnitOfWork(LogStores, Protocol):
     """One transaction over the log's stores; events published reach the outbox in it."""
 
+    @property
+    def judging(self) -> Judging: ...
+
     def publish(self, envelope: Envelope) -> None: ...
 
     def savepoint(self) -> AbstractAsyncContextManager[None]:
         """Work inside it is undone, events included, if the block raises."""
+
+
+class CommittedUnitOfWork(UnitOfWork, Protocol):
+    """A unit of work its caller opens and commits (a judging round's)."""
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(self, *exc_info: object) -> None: ...
+
+    async def commit(self) -> None: ...
 
 
 class AgencyActivity(Protocol):

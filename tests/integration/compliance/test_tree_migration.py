@@ -1,5 +1,6 @@
 """Migration 0006 turns a log of entries (before the tree) into a Merkle tree: every node
-stored, the head's root the entries' RFC 9162 root, the filter columns filled from the entries."""
+stored, the head's root the entries' RFC 9162 root, the filter columns filled from the entries;
+0011 counts every entry logged before it judged (they were, in their append's transaction)."""
 
 from typing import Any
 from uuid import uuid4
@@ -77,6 +78,7 @@ async def test_the_tree_is_built_for_the_entries_logged_before_it(
                     )
                 )
             ).one()
+            judged = (await connection.execute(text("SELECT judged_size FROM judging"))).scalar()
     finally:
         await engine.dispose()
     leaves = [leaf_hash(body) for body in bodies]
@@ -84,3 +86,4 @@ async def test_the_tree_is_built_for_the_entries_logged_before_it(
     assert bytes(root) == root_of(leaves) == range_hash(0, ENTRIES, nodes)
     assert len(nodes) == 2 * ENTRIES - bin(ENTRIES).count("1")  # every complete subtree
     assert tuple(columns) == ("L-3", "agency-m", "bref_3")
+    assert judged == ENTRIES

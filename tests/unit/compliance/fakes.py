@@ -88,12 +88,19 @@ class FakeAuditLog:
     async def timeline(self, lender_id: str, loan_id: str) -> list[EntryRow]:
         return (await self.timelines([(lender_id, loan_id)])).get((lender_id, loan_id), [])
 
-    async def judged_timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
-        judged = ("leaf_index", "event_type", "entry")
+    async def judged_timelines(
+        self, loans: Collection[LoanPair], before: int
+    ) -> dict[LoanPair, list[EntryRow]]:
+        judged = ("leaf_index", "event_type", "entry", "borrower_ref")
         return {
-            loan: [{name: row[name] for name in judged} for row in rows]
+            loan: [
+                {name: row[name] for name in judged} for row in rows if row["leaf_index"] < before
+            ]
             for loan, rows in (await self.timelines(loans)).items()
         }
+
+    async def between(self, start: int, end: int) -> list[EntryRow]:
+        return self.rows[start:end]
 
     async def timelines(self, loans: Collection[LoanPair]) -> dict[LoanPair, list[EntryRow]]:
         found: dict[LoanPair, list[EntryRow]] = {}
@@ -223,10 +230,27 @@ class FixedClock:
 
 
 @dataclass
+class FakeJudging:
+    """The judged-up-to watermark; ``held``: another replica's round holds it."""
+
+    size: int = 0
+    held: bool = False
+
+    async def claim(self, *, wait: bool = False) -> int | None:
+        if self.held and wait:
+            raise AssertionError("waits forever: the fake's holder never lets go")
+        return None if self.held else self.size
+
+    async def advance(self, size: int) -> None:
+        self.size = size
+
+
+@dataclass
 class FakeUnitOfWork:
     log: FakeAuditLog = field(default_factory=FakeAuditLog)
     violations: FakeViolations = field(default_factory=FakeViolations)
     checkpoints: FakeCheckpoints = field(default_factory=FakeCheckpoints)
+    judging: FakeJudging = field(default_factory=FakeJudging)
     published: list[Envelope] = field(default_factory=list)
 
     def publish(self, envelope: Envelope) -> None:

@@ -121,10 +121,12 @@ async def test_the_writer_records_the_reminder_under_the_hold_not_the_outcome() 
         reason="dispute",
         placed_at=at(0),
     )
-    await writer.append(uow, [report(), hold])
-    await writer.append(uow, [_sent("dispute_outcome", 1, "n-outcome")])
+    for batch in ([report(), hold], [_sent("dispute_outcome", 1, "n-outcome")]):
+        await writer.append(uow, batch)
+        await writer.judge_pending(uow)
     assert uow.published == []  # nothing found
     await writer.append(uow, [_sent("reminder", 2, "n-reminder")])
+    await writer.judge_pending(uow)
     assert [(e.data["rule_id"], e.data["contact_id"]) for e in uow.published] == [
         ("POL-01", "notifier:n-reminder")
     ]

@@ -5,7 +5,7 @@ logged in."""
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.compliance.application.judge import Judge, Verdicts
+from services.compliance.application.judge import Judge, Verdicts, touched
 from services.compliance.domain.entries import NewEntry, new_entry
 from tests.unit.compliance.fakes import FakeUnitOfWork, entry
 from tests.unit.compliance.test_judgement import PACKS
@@ -94,8 +94,8 @@ class Ledger:
         self.judge = Judge(PACKS)
 
     async def batch(self, *entries: NewEntry) -> Verdicts:
-        await self.uow.log.append(entries)
-        verdicts = await self.judge.verdicts(self.uow, entries)
+        appended = await self.uow.log.append(entries)
+        verdicts = await self.judge.verdicts(self.uow, touched(entries), appended.size)
         appended = await self.uow.log.append([new_entry(e) for e in verdicts.envelopes])
         first = appended.size - len(verdicts.envelopes)
         await self.uow.violations.add(
