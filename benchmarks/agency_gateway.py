@@ -5,8 +5,12 @@ Two figures, each beside its raw limit measured in the same run:
 - placement: decisions per second from consumed events. ``--loans`` overdue reports (each
   past the threshold, sealed contact and all) go onto a fresh topic namespace; the gateway (its
   real app in this process: consumer, placement worker, outbox) runs until every loan holds an
-  assignment. The raw limit consumes the same events and COPYs the same number of
-  assignment-shaped rows into a scratch table, with no logic. Aim: at least half the raw rate.
+  assignment. The raw limit, once the gateway's relay has published every placement (so that
+  it does not share the event loop with it), consumes the same events and COPYs the same
+  number of assignment-shaped rows into a scratch table, with no logic. Aim: at least half the
+  raw rate. ``--paired N`` instead runs N rounds of placement decided in the placement worker
+  and in the consumer, alternating, each on a database and topics of its own beside its own
+  raw limit (``--prefill``: assignments already held when the reports come).
 - the agency's list: ``GET /v1/assignments?limit=100`` p99 over ``--assignments`` assignments
   across ten agencies, each request from a random cursor, against the p99 of the same keyset
   query run directly. Aim: within three times the bare query's.
@@ -181,11 +185,21 @@ async def placement(
         await produce(infra.kafka_bootstrap, topic, messages)
 
         async def all_placed() -> bool:
-            placed = await connection.fetchval("SELECT count(*) FROM assignments")
+            placed = await connection.fetchval(
+                "SELECT count(*) FROM assignments WHERE loan_id LIKE 'L-bench-%'"
+            )
             return int(placed) >= loans
 
         await until(all_placed, within=1800)
         rate = loans / (time.perf_counter() - started)
+
+        async def relayed() -> bool:  # the raw limit does not share the loop with the relay
+            left = await connection.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            )
+            return int(left) == 0
+
+        await until(relayed, within=600)
     finally:
         await connection.close()
     raw = await raw_limit(infra.kafka_bootstrap, topic, dsn, loans)
@@ -276,6 +290,68 @@ async def register(url: str) -> None:
         await engine.dispose()
 
 
+async def placement_round(
+    infra: LocalInfrastructure, args: argparse.Namespace, in_consumer: bool
+) -> tuple[float, float]:
+    """One placement run on a database and topics of its own: (decisions/s, raw/s)."""
+    tag = uuid4().hex[:10]
+    namespace, database = f"bench{tag}.", f"bench_gateway_{tag}"
+    keys = PlatformSecrets.generate()
+    await infra.create_database(database)
+    url = infra.postgres_url(database)
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://")
+    options = service_options(GATEWAY, url, infra.kafka_bootstrap, keys, namespace)
+    more = {"placement_batch_size": 1000, "placement_in_consumer": in_consumer}
+    app = build_app("agency_gateway", options | more)
+    try:
+        async with LifespanManager(app, startup_timeout=120, shutdown_timeout=60):
+            await register(url)
+            if args.prefill:
+                await fill(dsn, args.prefill)
+            return await placement(infra, namespace, args.loans, keys, dsn)
+    finally:
+        await _drop(infra, database, namespace)
+
+
+async def paired(infra: LocalInfrastructure, args: argparse.Namespace) -> list[dict[str, float]]:
+    """``--paired`` rounds, each deciding in the placement worker (reports left due, claimed,
+    then decided) and in the consumer (each case written once), alternating, each with its
+    own raw limit measured right after it."""
+    rounds = []
+    for n in range(args.paired):
+        found: dict[str, float] = {}
+        order = (False, True) if n % 2 == 0 else (True, False)
+        for in_consumer in order:
+            rate, raw = await placement_round(infra, args, in_consumer)
+            side = "consumer" if in_consumer else "worker"
+            found[f"{side}_per_s"], found[f"{side}_raw_per_s"] = rate, raw
+            found[f"{side}_ratio"] = rate / raw
+        print(
+            f"round {n + 1}: worker {found['worker_per_s']:,.0f}/{found['worker_raw_per_s']:,.0f}"
+            f" = {found['worker_ratio']:.3f}; consumer {found['consumer_per_s']:,.0f}/"
+            f"{found['consumer_raw_per_s']:,.0f} = {found['consumer_ratio']:.3f}",
+            flush=True,
+        )
+        rounds.append(found)
+    return rounds
+
+
+def paired_table(rounds: list[dict[str, float]], args: argparse.Namespace) -> str:
+    lines = [
+        f"| decided in ({args.loans:,} loans, {args.prefill:,} assignments before) "
+        "| decisions/s (median) | raw (median) | ratio per round | median ratio |",
+        "|---|---|---|---|---|",
+    ]
+    for side in ("worker", "consumer"):
+        ratios = [r[f"{side}_ratio"] for r in rounds]
+        lines.append(
+            f"| {side} | {statistics.median(r[f'{side}_per_s'] for r in rounds):,.0f} "
+            f"| {statistics.median(r[f'{side}_raw_per_s'] for r in rounds):,.0f} "
+            f"| {' / '.join(f'{x:.3f}' for x in ratios)} | {statistics.median(ratios):.3f} |"
+        )
+    return "\n".join(lines)
+
+
 async def main(args: argparse.Namespace) -> dict[str, float]:
     default_ports = (args.kafka_port, args.postgres_port) == (19292, 54359)
     root = (
@@ -289,6 +365,10 @@ async def main(args: argparse.Namespace) -> dict[str, float]:
     keys = PlatformSecrets.generate()
     figures: dict[str, float] = {}
     async with infra:
+        if args.paired:
+            rounds = await paired(infra, args)
+            print(paired_table(rounds, args))
+            return {}
         await infra.create_database(database)
         url = infra.postgres_url(database)
         dsn = url.replace("postgresql+asyncpg://", "postgresql://")
@@ -350,6 +430,19 @@ def parser() -> argparse.ArgumentParser:
     root.add_argument("--loans", type=int, default=20_000)
     root.add_argument("--assignments", type=int, default=100_000)
     root.add_argument("--keep", action="store_true", help="keep the database and topics")
+    root.add_argument(
+        "--paired",
+        type=int,
+        default=0,
+        help="instead: this many rounds of placement decided in the worker and in the "
+        "consumer, alternating, each beside its own raw limit (no list figure)",
+    )
+    root.add_argument(
+        "--prefill",
+        type=int,
+        default=0,
+        help="with --paired: assignments already held before the reports come",
+    )
     root.add_argument("--kafka-port", type=int, default=19292, help="of the local stack")
     root.add_argument("--postgres-port", type=int, default=54359, help="of the local stack")
     return root
@@ -358,6 +451,8 @@ def parser() -> argparse.ArgumentParser:
 if __name__ == "__main__":
     arguments = parser().parse_args()
     measured = asyncio.run(main(arguments))
+    if not measured:
+        raise SystemExit(0)
     for name, value in measured.items():
         print(f"{name}: {value:,.2f}")
     print(table(measured, arguments))

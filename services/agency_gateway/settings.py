@@ -18,6 +18,11 @@ class AgencyGatewaySettings(ServiceSettings, DataKeySettings):
         default=DEFAULT_FILE, description="The placement policy (versioned TOML)."
     )
     placement_batch_size: int = Field(default=200, ge=1, le=10_000)
+    placement_in_consumer: bool = Field(
+        default=True,
+        description="Decide fresh reports in the consumer's unit of work, each case written "
+        "once; false: leave them due for the placement worker (claimed, then decided).",
+    )
     placement_idle_seconds: float = Field(
         default=0.5, gt=0, description="Pause of the placement worker when nothing is due."
     )

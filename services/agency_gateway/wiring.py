@@ -71,13 +71,16 @@ def create_app(settings: AgencyGatewaySettings | None = None) -> FastAPI:
         runtime.retain(rule)
     units = runtime.units_of_work(GatewayUnitOfWork)
     unit_of_work: Callable[[], UnitOfWork] = units
-    lifecycle = LifecycleHandlers(policy, keys)
+    placement_handlers = PlacementHandlers(policy)
+    lifecycle = LifecycleHandlers(
+        policy, keys, placement=placement_handlers if settings.placement_in_consumer else None
+    )
     data_requests = DataRequestHandlers(keys, partial(seal_answer, keys.transit))
     handlers = event_handlers(lifecycle, data_requests)
     runtime.consume(GROUP, [Topic.LOANS, Topic.NOTIFICATIONS], handlers, units)
     placement = PlacementWorker(
         unit_of_work,
-        PlacementHandlers(policy),
+        placement_handlers,
         batch_size=settings.placement_batch_size,
         idle_pause=settings.placement_idle_seconds,
     )

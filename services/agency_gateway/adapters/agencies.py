@@ -3,11 +3,11 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.agency_gateway.adapters.tables import agencies
+from services.agency_gateway.adapters.tables import agencies, agency_open_accounts
 from services.agency_gateway.domain.allocation import AgencyLoad
 
 EDITABLE = (
@@ -20,6 +20,21 @@ EDITABLE = (
     "webhook_url",
     "active",
     "webhook_secret_sealed",
+)
+
+
+LOADS = (
+    select(
+        agencies,
+        func.coalesce(agency_open_accounts.c.open_accounts, 0).label("open_accounts"),
+    )
+    .select_from(
+        agencies.outerjoin(
+            agency_open_accounts, agency_open_accounts.c.agency_id == agencies.c.agency_id
+        )
+    )
+    .where(agencies.c.active)
+    .order_by(agencies.c.agency_id)
 )
 
 
@@ -50,17 +65,21 @@ class AgencyRegistry:
         rows = await self._session.execute(select(agencies).order_by(agencies.c.agency_id))
         return [dict(r._mapping) for r in rows]
 
-    async def loads(self, open_counts: dict[str, int]) -> list[AgencyLoad]:
-        """Every active agency with the accounts it holds open now."""
-        rows = await self._session.execute(select(agencies).where(agencies.c.active))
+    async def loads(self) -> list[tuple[AgencyLoad, dict[str, Any]]]:
+        """Every active agency with the accounts it holds open now: its counter row
+        (``agency_open_accounts``, kept by triggers on ``assignments``), in the same read."""
+        rows = await self._session.execute(LOADS)
         return [
-            AgencyLoad(
-                agency_id=r.agency_id,
-                jurisdictions=frozenset(r.jurisdictions),
-                regions=frozenset(r.regions),
-                capacity=r.capacity,
-                share=r.share,
-                open_accounts=open_counts.get(r.agency_id, 0),
+            (
+                AgencyLoad(
+                    agency_id=r.agency_id,
+                    jurisdictions=frozenset(r.jurisdictions),
+                    regions=frozenset(r.regions),
+                    capacity=r.capacity,
+                    share=r.share,
+                    open_accounts=int(r.open_accounts),
+                ),
+                {column.key: r._mapping[column.key] for column in agencies.c},
             )
             for r in rows
         ]

@@ -81,14 +81,6 @@ class AssignmentStore:
         )
         return [dict(r._mapping) for r in rows]
 
-    async def open_counts(self) -> dict[str, int]:
-        rows = await self._session.execute(
-            select(assignments.c.agency_id, func.count())
-            .where(assignments.c.ended_at.is_(None))
-            .group_by(assignments.c.agency_id)
-        )
-        return {agency_id: count for agency_id, count in rows}
-
     async def claim_lapsed(self, now: datetime, limit: int) -> list[dict[str, Any]]:
         """Active assignments past their acknowledgement lease or their term, locked."""
         rows = await self._session.execute(

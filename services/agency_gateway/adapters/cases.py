@@ -54,6 +54,16 @@ class CaseStore:
             insert_only=OPENING_ONLY,
         )
 
+    async def record_decided(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Open or update cases with their placement decision, status included, in one
+        statement (the caller locked the stored ones and left out older reports)."""
+        await upsert_if_newer(
+            self._session,
+            collection_cases,
+            [row | UNCLAIMED for row in rows],
+            key=("lender_id", "loan_id"),
+        )
+
     async def get(self, lender_id: str, loan_id: str) -> dict[str, Any] | None:
         row = (
             await self._session.execute(

@@ -1,4 +1,5 @@
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     Column,
     Date,
@@ -128,6 +129,16 @@ assignments = Table(
     _at("updated_at", nullable=False),
     _at("expiring_announced_at"),
     PrimaryKeyConstraint("assignment_id"),
+)
+
+# Each agency's open assignments, kept by triggers on ``assignments`` (migration 0019) in the
+# transaction of every write that places, ends or removes one: capacity reads one row per agency.
+agency_open_accounts = Table(
+    "agency_open_accounts",
+    metadata,
+    Column("agency_id", Text, nullable=False),
+    Column("open_accounts", BigInteger, nullable=False),
+    PrimaryKeyConstraint("agency_id"),
 )
 
 activities = Table(

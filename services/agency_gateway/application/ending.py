@@ -26,7 +26,13 @@ async def end_assignment(
     policy_version: str | None,
 ) -> Envelope:
     """End an active assignment (``recalled``, ``returned`` or ``expired``); its case is due for
-    a new decision (placed elsewhere, or excluded). Returns the event to publish."""
+    a new decision (placed elsewhere, or excluded). Returns the event to publish.
+
+    The case is written first: ending the assignment then takes its agency's open-accounts
+    counter (migration 0019's triggers), the last lock of the transaction, after the case's,
+    in the order every placing transaction takes them."""
+    key = (assignment["lender_id"], assignment["loan_id"])
+    await uow.cases.change(key, agency_id=None, placement_due_at=at, updated_at=at)
     await uow.assignments.change(
         assignment["assignment_id"],
         status=status,
@@ -35,8 +41,6 @@ async def end_assignment(
         end_policy_version=policy_version,
         updated_at=at,
     )
-    key = (assignment["lender_id"], assignment["loan_id"])
-    await uow.cases.change(key, agency_id=None, placement_due_at=at, updated_at=at)
     data = AssignmentEnded(
         assignment_id=assignment["assignment_id"],
         loan_id=assignment["loan_id"],

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from services.agency_gateway.application.ending import end_assignment
+from services.agency_gateway.application.placement import PlacementHandlers
 from services.agency_gateway.application.ports import (
     Clock,
     ContactSealing,
@@ -48,9 +49,13 @@ class LifecycleHandlers:
     policy: PlacementPolicy
     contacts: ContactSealing
     clock: Clock = field(default=utc_now)
+    # Given, fresh reports are decided in the consumer's unit of work (each case written once)
+    # instead of being left due for the placement worker.
+    placement: PlacementHandlers | None = None
 
     async def reports(self, uow: UnitOfWork, events: Sequence[Received[OverdueReported]]) -> None:
-        """Each loan's latest report opens or updates its case, due for a placement decision.
+        """Each loan's latest report opens or updates its case, due for a placement decision
+        (decided here, in the same unit of work, when the handlers have the ``placement``).
         A report whose contact does not open raises (it is dead-lettered: after a transit key
         rotation, replay it once the gateway holds the new key)."""
         now = self.clock()
@@ -68,7 +73,10 @@ class LifecycleHandlers:
                     "placement_due_at": now,
                 }
             )
-        await uow.cases.upsert(rows)
+        if self.placement is None:
+            await uow.cases.upsert(rows)
+        else:
+            await self.placement.decide_reports(uow, rows, now)
 
     async def lifecycle(self, uow: UnitOfWork, events: Sequence[Received[Any]]) -> None:
         """Payments, holds, recalls and closures: the case changes and is due again; one the

@@ -7,7 +7,7 @@ and hands the claim here; a batch is decided on the cases as they are when it is
 those the claim still holds, and written with its events in one unit of work.
 """
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,8 +16,13 @@ from uuid import UUID, uuid4
 from services.agency_gateway.application.ending import end_assignment
 from services.agency_gateway.application.events import loan_event
 from services.agency_gateway.application.ports import LoanKey, Row, UnitOfWork
-from services.agency_gateway.domain.allocation import Allocation, allocate
-from services.agency_gateway.domain.cases import CaseFacts, exclusion, status_of
+from services.agency_gateway.domain.allocation import AgencyLoad, Allocation, allocate
+from services.agency_gateway.domain.cases import (
+    CaseFacts,
+    exclusion,
+    recalled_by_hold,
+    status_of,
+)
 from services.agency_gateway.domain.policy import PlacementPolicy, Variant
 from services.agency_gateway.domain.webhooks import EXPIRING
 from shared.events.assignments import AssignmentPlaced
@@ -44,6 +49,26 @@ def _placement_state(status: str, agency_id: str | None, note: str | None) -> Ro
     return {"status": status, "agency_id": agency_id, "placement_note": note}
 
 
+# What a case the first report opens holds besides the report (the columns' defaults).
+NEW_CASE: Row = {
+    "holds": {},
+    "ended_reason": None,
+    "lender_recalled_at": None,
+    "legal_stage": None,
+    "placement_note": None,
+}
+
+
+@dataclass
+class Decision:
+    """A batch's decisions: each case's new placement state, the assignments made, their
+    events."""
+
+    states: dict[LoanKey, Row] = field(default_factory=dict)
+    placed: list[Row] = field(default_factory=list)
+    envelopes: list[Envelope] = field(default_factory=list)
+
+
 @dataclass(frozen=True)
 class CaseClaim:
     """Cases a worker claimed for a decision, under its fencing ``token``."""
@@ -63,7 +88,8 @@ class PlacementHandlers:
             return 0
         cases = await uow.cases.for_update({(a["lender_id"], a["loan_id"]) for a in lapsed})
         envelopes = []
-        for assignment in lapsed:
+        # by agency: the counters are locked in the order every placing transaction takes them
+        for assignment in sorted(lapsed, key=lambda a: (a["agency_id"], a["assignment_id"])):
             case = cases[(assignment["lender_id"], assignment["loan_id"])]
             unacknowledged = assignment["status"] == "placed" and assignment["ack_due_at"] <= now
             reason = "ack_lease_lapsed" if unacknowledged else "term_ended"
@@ -89,16 +115,54 @@ class PlacementHandlers:
         due = await uow.cases.held(claim.keys, claim.token)
         if not due:
             return 0
+        decision = await self._decision(uow, due, now)
+        await uow.cases.change_each(list(decision.states.values()))
+        await uow.assignments.add(decision.placed)
+        await self._publish(uow, decision.envelopes, now)
+        return len(due)
+
+    async def decide_reports(self, uow: UnitOfWork, rows: list[Row], now: datetime) -> int:
+        """Fresh reports decided in the unit of work that records them, each case written
+        once: the cases are locked, each report newer than its stored case is decided on the
+        case as the report leaves it, and the case is written with its decision (a report
+        older than the stored one changes nothing). Returns how many were decided."""
+        keys = {(row["lender_id"], row["loan_id"]) for row in rows}
+        stored = await uow.cases.for_update(keys)
+        fresh: list[Row] = []
+        cases: list[Row] = []
+        for row in rows:
+            case = stored.get((row["lender_id"], row["loan_id"]))
+            if case is not None and case["as_of"] >= row["as_of"]:
+                continue
+            fresh.append(row)
+            cases.append(NEW_CASE | (case or {}) | row)
+        if not fresh:
+            return 0
+        decision = await self._decision(uow, cases, now)
+        await uow.cases.record_decided(
+            [row | decision.states[(row["lender_id"], row["loan_id"])] for row in fresh]
+        )
+        await uow.assignments.add(decision.placed)
+        await self._publish(uow, decision.envelopes, now)
+        return len(fresh)
+
+    async def _decision(self, uow: UnitOfWork, due: list[Row], now: datetime) -> Decision:
+        """Each case's decision: its new state, the assignments made and their events."""
         keys = {(c["lender_id"], c["loan_id"]) for c in due}
-        active = await uow.assignments.active(keys)
-        held_before = await uow.assignments.past_agencies(keys)
-        open_counts = await uow.assignments.open_counts()
-        loads = {a.agency_id: a for a in await uow.agencies.loads(open_counts)}
-        details = {a["agency_id"]: a for a in await uow.agencies.all()}
+        active: dict[LoanKey, Row] = {}
+        held_before: dict[LoanKey, set[str]] = {}
+        for a in await uow.assignments.of_loans(keys):  # one read for both
+            key = (a["lender_id"], a["loan_id"])
+            if a["ended_at"] is None:
+                active[key] = a
+            if not recalled_by_hold(a["status"], a["end_reason"]):
+                held_before.setdefault(key, set()).add(a["agency_id"])
+        loads: dict[str, AgencyLoad] = {}
+        details: dict[str, Row] = {}
+        for load, agency in await uow.agencies.loads():
+            loads[load.agency_id], details[load.agency_id] = load, agency
         prefs = await uow.preferences.of({(c["lender_id"], c["borrower_ref"]) for c in due})
-        placed: list[Row] = []
-        decided: list[Row] = []  # each case's new status, written in one go
-        envelopes: list[Envelope] = []
+        decision = Decision()
         for case in due:
             key = (case["lender_id"], case["loan_id"])
             state = {"lender_id": key[0], "loan_id": key[1], "placement_due_at": None}
@@ -107,8 +171,8 @@ class PlacementHandlers:
             variant = self.policy.variant(*key)
             if key in active:
                 agency_id = active[key]["agency_id"]
-                decided.append(
-                    state | _placement_state("placed", agency_id, case["placement_note"])
+                decision.states[key] = state | _placement_state(
+                    "placed", agency_id, case["placement_note"]
                 )
                 continue
             reason = exclusion(facts, self.policy, variant)
@@ -124,20 +188,17 @@ class PlacementHandlers:
             if choice is None:
                 status = status_of(facts, self.policy, variant, placed=False).value
                 state["placement_due_at"] = now + self.policy.retry if reason is None else None
-                decided.append(
-                    state | _placement_state(status, None, reason or "no_eligible_agency")
+                decision.states[key] = state | _placement_state(
+                    status, None, reason or "no_eligible_agency"
                 )
                 continue
             row = self._assignment(case, facts, variant, choice, now)
-            placed.append(row)
+            decision.placed.append(row)
             chosen = loads[choice.agency_id]
             loads[choice.agency_id] = replace(chosen, open_accounts=chosen.open_accounts + 1)
-            decided.append(state | _placement_state("placed", choice.agency_id, None))
-            envelopes.append(self._placed_event(row, case, details[choice.agency_id]))
-        await uow.cases.change_each(decided)
-        await uow.assignments.add(placed)
-        await self._publish(uow, envelopes, now)
-        return len(due)
+            decision.states[key] = state | _placement_state("placed", choice.agency_id, None)
+            decision.envelopes.append(self._placed_event(row, case, details[choice.agency_id]))
+        return decision
 
     async def announce_expiring(self, uow: UnitOfWork, now: datetime, limit: int) -> int:
         """Tell agencies of assignments whose term ends within the policy's notice."""

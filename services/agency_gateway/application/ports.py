@@ -43,6 +43,10 @@ class CaseStore(Protocol):
     async def upsert(self, rows: Sequence[Row]) -> None:
         """Open or update cases; a report older than the stored one changes nothing."""
 
+    async def record_decided(self, rows: Sequence[Row]) -> None:
+        """Open or update cases with their placement decision (status included), in one
+        write; the caller locked them and left out the reports older than the stored ones."""
+
     async def get(self, lender_id: str, loan_id: str) -> Row | None: ...
 
     async def for_update(self, keys: Collection[LoanKey]) -> dict[LoanKey, Row]:
@@ -112,9 +116,6 @@ class AssignmentStore(Protocol):
     async def of_loans(self, keys: Collection[LoanKey]) -> list[Row]:
         """Every assignment of the loans, oldest first."""
 
-    async def open_counts(self) -> dict[str, int]:
-        """Open accounts per agency."""
-
     async def claim_lapsed(self, now: datetime, limit: int) -> list[Row]:
         """Active assignments past their acknowledgement deadline or their term, locked."""
 
@@ -136,8 +137,9 @@ class AgencyRegistry(Protocol):
 
     async def all(self) -> list[Row]: ...
 
-    async def loads(self, open_counts: dict[str, int]) -> list[AgencyLoad]:
-        """Every active agency with the accounts it holds open now."""
+    async def loads(self) -> list[tuple[AgencyLoad, Row]]:
+        """Every active agency with the accounts it holds open now (one counter row per
+        agency, not a count of its assignments), and its row."""
 
 
 class ActivityLog(Protocol):

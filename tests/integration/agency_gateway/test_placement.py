@@ -7,6 +7,7 @@ from typing import Any
 from uuid import uuid4
 
 from prometheus_client import REGISTRY
+from sqlalchemy import text
 
 from shared.events.envelope import Envelope
 from shared.events.topics import Topic
@@ -258,3 +259,53 @@ async def test_an_acknowledged_placement_expires_at_the_end_of_its_term(
         id=first["assignment_id"],
     )
     assert (await ended(stack, loan_id, "expired"))["end_reason"] == "term_ended"
+
+
+async def open_accounts(stack: GatewayStack) -> tuple[dict[str, int], dict[str, int]]:
+    """Each agency's counter and its open assignments counted, read in one snapshot."""
+    runtime = stack.platform.runtime("agency_gateway")
+    async with runtime.sessions() as session:
+        rows = await session.execute(
+            text(
+                "SELECT 'counter', agency_id, open_accounts FROM agency_open_accounts "
+                "UNION ALL SELECT 'counted', agency_id, count(*) FROM assignments "
+                "WHERE ended_at IS NULL GROUP BY agency_id"
+            )
+        )
+    found: dict[str, dict[str, int]] = {"counter": {}, "counted": {}}
+    for kind, agency_id, count in rows:
+        found[kind][agency_id] = int(count)
+    counter = {agency: n for agency, n in found["counter"].items() if n}
+    return counter, found["counted"]
+
+
+async def test_each_agencys_open_accounts_counter_follows_placements_and_their_ends(
+    stack: GatewayStack,
+) -> None:
+    before, _ = await open_accounts(stack)
+    loans = [await stack.report() for _ in range(4)]
+    firsts = [await stack.placed(loan_id) for loan_id in loans]
+    placed = Counter(first["agency_id"] for first in firsts)
+    counter, counted = await open_accounts(stack)
+    assert counter == counted
+    assert all(counter[a] >= before.get(a, 0) + n for a, n in placed.items())
+    # recalled (a payment in full), lapsed (re-placed elsewhere), returned by the agency
+    await stack.lender(
+        "POST", f"/v1/loans/{loans[0]}/payments", **payment("P-c", "1250.00", paid_at=PAID_AT)
+    )
+    await ended(stack, loans[0], "recalled")
+    await stack.sql(
+        "UPDATE assignments SET ack_due_at = now() - interval '1 second' WHERE assignment_id = :id",
+        id=firsts[1]["assignment_id"],
+    )
+    await ended(stack, loans[1], "expired")
+    second = await stack.placed(loans[1])
+    assert second["assignment_id"] != firsts[1]["assignment_id"]
+    returned = await stack.gateway.post(
+        f"/v1/assignments/{firsts[2]['assignment_id']}/return",
+        json={"reason": "unreachable"},
+        headers=stack.agency(firsts[2]["agency_id"]),
+    )
+    assert returned.status_code == 200, returned.text
+    counter, counted = await open_accounts(stack)
+    assert counter == counted

@@ -82,6 +82,11 @@ class FakeCaseStore:
             elif stored["as_of"] <= row["as_of"]:
                 stored.update({k: v for k, v in row.items() if k != "status"} | UNCLAIMED)
 
+    async def record_decided(self, rows: Sequence[Row]) -> None:
+        await self.upsert(rows)
+        for row in rows:
+            self.db.cases[(row["lender_id"], row["loan_id"])]["status"] = row["status"]
+
     async def get(self, lender_id: str, loan_id: str) -> Row | None:
         found = self.db.cases.get((lender_id, loan_id))
         return dict(found) if found else None
@@ -244,13 +249,6 @@ class FakeAssignmentStore:
         ]
         return sorted(rows, key=lambda a: (a["placed_at"], a["assignment_id"]))
 
-    async def open_counts(self) -> dict[str, int]:
-        counts: dict[str, int] = {}
-        for a in self.db.assignments.values():
-            if a["ended_at"] is None:
-                counts[a["agency_id"]] = counts.get(a["agency_id"], 0) + 1
-        return counts
-
     async def claim_lapsed(self, now: datetime, limit: int) -> list[Row]:
         lapsed = [
             dict(a)
@@ -302,17 +300,24 @@ class FakeAgencyRegistry:
     async def all(self) -> list[Row]:
         return [dict(self.db.agencies[k]) for k in sorted(self.db.agencies)]
 
-    async def loads(self, open_counts: dict[str, int]) -> list[AgencyLoad]:
+    async def loads(self) -> list[tuple[AgencyLoad, Row]]:
+        counts: dict[str, int] = {}
+        for a in self.db.assignments.values():
+            if a["ended_at"] is None:
+                counts[a["agency_id"]] = counts.get(a["agency_id"], 0) + 1
         return [
-            AgencyLoad(
-                agency_id=a["agency_id"],
-                jurisdictions=frozenset(a["jurisdictions"]),
-                regions=frozenset(a["regions"]),
-                capacity=a["capacity"],
-                share=a["share"],
-                open_accounts=open_counts.get(a["agency_id"], 0),
+            (
+                AgencyLoad(
+                    agency_id=a["agency_id"],
+                    jurisdictions=frozenset(a["jurisdictions"]),
+                    regions=frozenset(a["regions"]),
+                    capacity=a["capacity"],
+                    share=a["share"],
+                    open_accounts=counts.get(a["agency_id"], 0),
+                ),
+                dict(a),
             )
-            for a in self.db.agencies.values()
+            for _, a in sorted(self.db.agencies.items())
             if a["active"]
         ]
 

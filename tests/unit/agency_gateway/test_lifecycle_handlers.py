@@ -12,10 +12,12 @@ import pytest
 from pydantic import BaseModel
 
 from services.agency_gateway.application.lifecycle import LifecycleHandlers
+from services.agency_gateway.application.placement import PlacementHandlers
 from services.agency_gateway.domain.policy import PlacementPolicy
 from shared.crypto import SealedValue
 from shared.events.catalog import (
     AGENCY_NOTICE_SENT,
+    ASSIGNMENT_PLACED,
     ASSIGNMENT_RECALLED,
     CONTACT_PREFERENCES_UPDATED,
     HOLD_PLACED,
@@ -50,7 +52,13 @@ from shared.events.notifications import (
     OptOutSource,
 )
 from shared.vocabulary import Channel
-from tests.unit.agency_gateway.fakes import Database, FakeClock, FakeContactSealing, FakeUnitOfWork
+from tests.unit.agency_gateway.fakes import (
+    Database,
+    FakeClock,
+    FakeContactSealing,
+    FakeUnitOfWork,
+    agency_row,
+)
 from tests.unit.agency_gateway.test_assignment_handlers import ASSIGNMENT, LENDER, LOAN, NORTH
 from tests.unit.agency_gateway.test_assignment_handlers import world as handoff_world
 
@@ -122,6 +130,41 @@ async def test_a_report_opens_a_case_due_for_placement_and_the_newest_wins() -> 
     assert use_cases.contacts.opened(case) == CONTACT
     await apply(db, use_cases.reports, got(OVERDUE_REPORTED, report("L-9", 5, AT)))
     assert db.cases[(LENDER, "L-9")]["days_past_due"] == 40  # an older report changes nothing
+
+
+async def test_given_placement_a_fresh_report_is_decided_in_the_consumers_unit_of_work() -> None:
+    db, clock = Database(), FakeClock()
+    db.agencies["agency-north"] = agency_row("agency-north")
+    use_cases = LifecycleHandlers(
+        POLICY, FakeContactSealing(CONTACT), clock=clock, placement=PlacementHandlers(POLICY)
+    )
+    await apply(db, use_cases.reports, got(OVERDUE_REPORTED, report("L-9", 40, AT)))
+    case = db.cases[(LENDER, "L-9")]
+    assert (case["status"], case["agency_id"], case["placement_due_at"]) == (
+        "placed",
+        "agency-north",
+        None,  # decided: the placement worker has nothing left to claim
+    )
+    assert use_cases.contacts.opened(case) == CONTACT
+    (assignment,) = db.assignments.values()
+    assert (assignment["loan_id"], assignment["agency_id"]) == ("L-9", "agency-north")
+    assert len(db.events(ASSIGNMENT_PLACED.name)) == 1
+    # a newer report of a placed loan keeps its agency; an older one changes nothing
+    await apply(
+        db, use_cases.reports, got(OVERDUE_REPORTED, report("L-9", 50, AT + timedelta(days=1)))
+    )
+    await apply(db, use_cases.reports, got(OVERDUE_REPORTED, report("L-9", 5, AT)))
+    case = db.cases[(LENDER, "L-9")]
+    assert (case["days_past_due"], case["status"], case["agency_id"]) == (
+        50,
+        "placed",
+        "agency-north",
+    )
+    assert len(db.assignments) == 1
+    assert len(db.events(ASSIGNMENT_PLACED.name)) == 1
+    # one under the threshold is decided too: not placed, and why
+    await apply(db, use_cases.reports, got(OVERDUE_REPORTED, report("L-10", 5, AT)))
+    assert db.cases[(LENDER, "L-10")]["placement_note"] == "below_threshold"
 
 
 LIFECYCLE = [
