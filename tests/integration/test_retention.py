@@ -1,6 +1,7 @@
-"""The retention job deletes outbox, inbox and Idempotency-Key rows after their window, and
-never an unpublished or parked outbox row, nor a recent one; in every service, each of its
-deletes finds its rows through an index."""
+"""The retention job deletes outbox rows given up (or marked published by an earlier relay),
+inbox and Idempotency-Key rows after their window, and never an outbox row to publish or
+parked, nor a recent one; in every service, each of its deletes finds its rows through an
+index."""
 
 import importlib
 import json
@@ -50,10 +51,11 @@ async def test_old_rows_go_and_recent_unpublished_and_parked_ones_stay(
     try:
         async with runtime.engine.begin() as connection:
             for name, published, parked in [
-                ("old-published", OLD, None),
+                ("old-published", OLD, None),  # marked by a relay of an earlier version
                 ("old-published-2", OLD, None),
-                ("old-published-3", OLD, None),
+                ("old-given-up", OLD, OLD),  # parked, then given up by an operator
                 ("recent-published", RECENT, None),
+                ("recent-given-up", RECENT, OLD),
                 ("old-unpublished", None, None),
                 ("old-parked", None, OLD),
             ]:
@@ -95,7 +97,12 @@ async def test_old_rows_go_and_recent_unpublished_and_parked_ones_stay(
             outbox = (await connection.execute(text("SELECT message_key FROM outbox"))).scalars()
             inbox = (await connection.execute(text("SELECT consumer_group FROM inbox"))).scalars()
             keys = (await connection.execute(text("SELECT key FROM idempotency_keys"))).scalars()
-            assert sorted(outbox) == ["old-parked", "old-unpublished", "recent-published"]
+            assert sorted(outbox) == [
+                "old-parked",
+                "old-unpublished",
+                "recent-given-up",
+                "recent-published",
+            ]
             assert list(inbox) == ["recent"]
             assert list(keys) == ["recent"]
     finally:
