@@ -47,6 +47,7 @@ from aiokafka.errors import (
 from aiokafka.partitioner import DefaultPartitioner
 from sqlalchemy import BigInteger, Row, Select, any_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.engine import SessionFactory
 from shared.db.kit_tables import outbox
@@ -180,12 +181,7 @@ class OutboxRelay:
             ids, parked, deferred = await self._publish_rows(rows)
             await self._held("after-publish", len(ids))
             if ids:
-                await session.execute(
-                    delete(outbox).where(
-                        outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
-                    ),
-                    {"ids": ids},
-                )
+                await self._published(session, ids)
             for row_id, reason in parked:
                 await session.execute(
                     update(outbox)
@@ -197,6 +193,13 @@ class OutboxRelay:
         if deferred is not None:
             raise deferred
         return len(ids) + len(parked)
+
+    async def _published(self, session: AsyncSession, ids: list[int]) -> None:
+        """Kafka has the rows ``ids``: they go, in the relay's transaction."""
+        await session.execute(
+            delete(outbox).where(outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))),
+            {"ids": ids},
+        )
 
     async def _held(self, point: HoldPoint, rows: int) -> None:
         if self._hold is not None and self._hold.point == point:
