@@ -1,7 +1,8 @@
 """The outbox relay deleting the rows it published vs marking them: ``make bench-outbox``.
 
-Both paths in one run, alternating (the first path of each run swaps), each on a table of its
-own shape in a database of its own, and each beside its raw limit measured in the same run:
+The paths in one run, each on a table of its own shape in a database of its own, measured batch
+by batch in turns (the path going first rotates), so that a slow moment of a shared machine
+falls on each alike, and each beside its raw limit, in the same turns:
 
 - **old**: the relay as it was (:class:`MarkingRelay`): sets ``published_at`` on the rows Kafka
   has; its table has the indexes of kit migration v6 (``ix_outbox_unpublished``,
@@ -39,7 +40,7 @@ import os
 import pstats
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -141,23 +142,6 @@ def rows(count: int, keys: int, topic: str) -> list[tuple[Any, ...]]:
     return made
 
 
-async def copy_rows(dsn: str, table: str, records: list[tuple[Any, ...]], batch: int) -> float:
-    """Seconds to COPY ``records`` into ``table``, ``batch`` rows a transaction."""
-    connection = await asyncpg.connect(dsn)
-    try:
-        started = time.perf_counter()
-        for start in range(0, len(records), batch):
-            async with connection.transaction():
-                await connection.copy_records_to_table(
-                    table, records=records[start : start + batch], columns=COLUMNS
-                )
-        elapsed = time.perf_counter() - started
-        await connection.execute(f"ANALYZE {table}")
-        return elapsed
-    finally:
-        await connection.close()
-
-
 async def keyset_walk(dsn: str, batch: int) -> float:
     """Seconds to read the whole outbox in id order, ``batch`` rows a query: the raw limit of
     the relay's database work."""
@@ -179,12 +163,29 @@ async def keyset_walk(dsn: str, batch: int) -> float:
         await connection.close()
 
 
-async def drain(relay: OutboxRelay) -> float:
-    """Seconds until the relay has nothing left to publish."""
+def rotated(paths: Sequence[str], n: int) -> list[str]:
+    return [*paths[n % len(paths) :], *paths[: n % len(paths)]]
+
+
+class RawPublish(OutboxRelay):
+    """The raw limit of the relay: its ``publish`` of the same batches, no database."""
+
+    def __init__(self, producer: Any, batches: list[list[Message]]) -> None:
+        super().__init__(None, producer)  # type: ignore[arg-type]
+        self._batches = batches
+
+    async def relay_once(self) -> int:
+        if not self._batches:
+            return 0
+        batch = self._batches.pop(0)
+        await self.publish(batch)
+        return len(batch)
+
+
+async def timed(step: Awaitable[Any]) -> tuple[float, Any]:
     started = time.perf_counter()
-    while await relay.relay_once():
-        pass
-    return time.perf_counter() - started
+    result = await step
+    return time.perf_counter() - started, result
 
 
 async def left_pending(dsn: str) -> int:
@@ -199,6 +200,9 @@ async def left_pending(dsn: str) -> int:
 
 @dataclass
 class Bench:
+    """The paths measured batch by batch in turns (the first of each round rotates), so a
+    slow moment of the shared machine falls on every path alike."""
+
     args: argparse.Namespace
     infra: LocalInfrastructure
     urls: dict[str, str]  # "old", "new", "indexed", "raw" -> SQLAlchemy URL
@@ -208,122 +212,133 @@ class Bench:
     def dsn(self, path: str) -> str:
         return self.urls[path].replace("postgresql+asyncpg://", "postgresql://")
 
-    async def reset(self, path: str) -> None:
-        connection = await asyncpg.connect(self.dsn(path))
+    def batches(self, records: list[tuple[Any, ...]]) -> list[list[tuple[Any, ...]]]:
+        size = self.args.batch
+        return [records[start : start + size] for start in range(0, len(records), size)]
+
+    async def fill(self, records: list[tuple[Any, ...]], paths: Sequence[str]) -> dict[str, float]:
+        """Empty each path's outbox and COPY ``records`` into it, a batch a transaction, the
+        paths in turns; returns each path's seconds."""
+        connections = {path: await asyncpg.connect(self.dsn(path)) for path in paths}
+        spent = dict.fromkeys(paths, 0.0)
         try:
-            await connection.execute("TRUNCATE outbox RESTART IDENTITY")
+            for connection in connections.values():
+                await connection.execute("TRUNCATE outbox RESTART IDENTITY")
+            for n, batch in enumerate(self.batches(records)):
+                for path in rotated(paths, n):
+                    connection = connections[path]
+                    started = time.perf_counter()
+                    async with connection.transaction():
+                        await connection.copy_records_to_table(
+                            "outbox", records=batch, columns=COLUMNS
+                        )
+                    spent[path] += time.perf_counter() - started
+            for connection in connections.values():
+                await connection.execute("ANALYZE outbox")
         finally:
-            await connection.close()
+            for connection in connections.values():
+                await connection.close()
+        return spent
 
-    async def write(self, path: str, records: list[tuple[Any, ...]]) -> None:
-        await self.reset(path)
-        seconds = await copy_rows(self.dsn(path), "outbox", records, self.args.batch)
-        self.figures.add(f"write {path}", len(records) / seconds)
+    async def drain(self, relays: dict[str, OutboxRelay]) -> dict[str, float]:
+        """``relay_once`` of each path in turns until none has rows left; each path's seconds."""
+        spent = dict.fromkeys(relays, 0.0)
+        busy = set(relays)
+        n = 0
+        while busy:
+            for path in rotated([p for p in relays if p in busy], n):
+                seconds, done = await timed(relays[path].relay_once())
+                spent[path] += seconds
+                if not done:
+                    busy.discard(path)
+            n += 1
+        return spent
 
-    async def database(self, path: str, records: list[tuple[Any, ...]], run: int) -> None:
-        """The relay's database work alone (and, for the old path, the retention's delete)."""
-        await self.write(path, records)
-        if path == "old":  # the raw limit, on the table the relays will read
-            self.figures.add(
-                "database raw", len(records) / await keyset_walk(self.dsn(path), self.args.batch)
+    async def database(self, records: list[tuple[Any, ...]]) -> None:
+        """Writes (COPY into each shape), then the relays' database work alone (Kafka's part a
+        no-op), then the old path's retention delete of what it marked."""
+        spent = await self.fill(records, [*PATHS, "raw"])
+        for path, seconds in spent.items():
+            self.figures.add(f"write {path}", len(records) / seconds)
+        walk = await keyset_walk(self.dsn("new"), self.args.batch)  # before the relays' turn
+        self.figures.add("database raw", len(records) / walk)
+        engines = {path: create_engine(self.urls[path], pool_size=2) for path in PATHS}
+        try:
+            relays: dict[str, OutboxRelay] = {
+                path: (OfflineMarkingRelay if path == "old" else OfflineRelay)(
+                    create_session_factory(engine),
+                    None,
+                    batch_size=self.args.batch,
+                )
+                for path, engine in engines.items()
+            }
+            spent = await self.drain(relays)
+            for path, seconds in spent.items():
+                self.figures.add(f"database {path}", len(records) / seconds)
+            job = RetentionJob(engines["old"], [OLD_RETENTION], batch_size=self.args.batch)
+            purge, deleted = await timed(job.run_once())
+            if deleted["outbox"] != len(records):
+                raise RuntimeError(f"retention deleted {deleted} of {len(records)} rows")
+            self.figures.add("database old + retention", len(records) / (spent["old"] + purge))
+        finally:
+            for engine in engines.values():
+                await engine.dispose()
+        for path in PATHS:
+            if await left_pending(self.dsn(path)):
+                raise RuntimeError(f"{path}: rows left unpublished")
+
+    async def relay(self, records: list[tuple[Any, ...]], run: int) -> None:
+        """The whole relays, each onto a topic of its own, in turns with the raw limit: the
+        relay's ``publish`` of the same batches with no database."""
+        topics = {path: f"{self.namespace}{path}{run}" for path in (*PATHS, "raw")}
+        await ensure_topics(self.infra.kafka_bootstrap, list(topics.values()), self.args.partitions)
+        await self.fill([(r[0], topics["old"], *r[2:]) for r in records], ["old"])
+        await self.fill([(r[0], topics["new"], *r[2:]) for r in records], ["new"])
+        await self.fill([(r[0], topics["indexed"], *r[2:]) for r in records], ["indexed"])
+        engines = {path: create_engine(self.urls[path], pool_size=2) for path in PATHS}
+        producers = {
+            path: create_producer(self.infra.kafka_bootstrap, client_id=f"bench-{path}")
+            for path in topics
+        }
+        try:
+            for path, producer in producers.items():
+                await producer.start()
+                await producer.partitions_for(topics[path])
+            relays: dict[str, OutboxRelay] = {
+                path: (MarkingRelay if path == "old" else OutboxRelay)(
+                    create_session_factory(engine), producers[path], batch_size=self.args.batch
+                )
+                for path, engine in engines.items()
+            }
+            relays["raw"] = RawPublish(
+                producers["raw"],
+                self.batches(
+                    [
+                        (topics["raw"], key.encode(), payload, [("content-type", b"x")])
+                        for _, _, key, payload, _ in records
+                    ]
+                ),
             )
-        engine = create_engine(self.urls[path], pool_size=2)
-        try:
-            kind: type[OutboxRelay] = OfflineMarkingRelay if path == "old" else OfflineRelay
-            relay = kind(create_session_factory(engine), None, batch_size=self.args.batch)
-            seconds = await drain(relay)
-            self.figures.add(f"database {path}", len(records) / seconds)
-            if path == "old":
-                job = RetentionJob(engine, [OLD_RETENTION], batch_size=self.args.retention_batch)
-                started = time.perf_counter()
-                deleted = (await job.run_once())["outbox"]
-                purge = time.perf_counter() - started
-                if deleted != len(records):
-                    raise RuntimeError(f"retention deleted {deleted} of {len(records)} rows")
-                self.figures.add("database old + retention", len(records) / (seconds + purge))
-        finally:
-            await engine.dispose()
-        if await left_pending(self.dsn(path)):
-            raise RuntimeError(f"{path}: rows left unpublished")
-
-    async def explain(self, path: str, records: list[tuple[Any, ...]]) -> None:
-        """The plan of the relay's select on a full outbox, then after half its rows went
-        (marked or deleted, committed, not vacuumed yet), as the relay's next select sees it."""
-        await self.write(path, records)
-        engine = create_engine(self.urls[path], pool_size=1)
-        relay = OutboxRelay(create_session_factory(engine), None, batch_size=self.args.batch)
-        query = text(
-            "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) "
-            + str(
-                relay._pending().compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
-            )
-        )
-        gone = (
-            "UPDATE outbox SET published_at = now() WHERE id <= :half"
-            if path == "old"
-            else "DELETE FROM outbox WHERE id <= :half"
-        )
-        try:
-            for moment in ("full", "after half was relayed"):
-                async with engine.begin() as connection:
-                    plan = await connection.execute(query)
-                    print(f"--- plan, {path} path, {moment}:")
-                    print("\n".join(f"    {line}" for (line,) in plan))
-                    await connection.execute(text(gone), {"half": len(records) // 2})
-        finally:
-            await engine.dispose()
-
-    async def relay(self, path: str, records: list[tuple[Any, ...]], run: int) -> None:
-        topic = f"{self.namespace}{path}{run}"
-        await ensure_topics(self.infra.kafka_bootstrap, [topic], self.args.partitions)
-        await self.write(path, [(r[0], topic, *r[2:]) for r in records])
-        engine = create_engine(self.urls[path], pool_size=2)
-        producer = create_producer(self.infra.kafka_bootstrap, client_id=f"bench-{path}")
-        await producer.start()
-        try:
-            await producer.partitions_for(topic)
-            kind = MarkingRelay if path == "old" else OutboxRelay
-            relay = kind(create_session_factory(engine), producer, batch_size=self.args.batch)
             profile = cProfile.Profile() if self.args.profile and run == 0 else None
             if profile:
                 profile.enable()
-            seconds = await drain(relay)
+            spent = await self.drain(relays)
             if profile:
                 profile.disable()
-                print_profile(f"relay, {path} path", profile)
-            self.figures.add(f"relay {path}", len(records) / seconds)
+                print_profile("the relays of every path and the raw publish, in turns", profile)
+            for path, seconds in spent.items():
+                self.figures.add(f"relay {path}", len(records) / seconds)
         finally:
-            await producer.stop()
-            await engine.dispose()
-        if (found := await _messages_on(self.infra.kafka_bootstrap, topic)) != len(records):
-            raise RuntimeError(f"{path}: {found} of {len(records)} messages on {topic}")
-        if await left_pending(self.dsn(path)):
-            raise RuntimeError(f"{path}: rows left unpublished")
-
-    async def publish_limit(self, records: list[tuple[Any, ...]], run: int) -> None:
-        """The relay's Kafka part alone: its ``publish`` of the same messages, same batches."""
-        topic = f"{self.namespace}raw{run}"
-        await ensure_topics(self.infra.kafka_bootstrap, [topic], self.args.partitions)
-        producer = create_producer(self.infra.kafka_bootstrap, client_id="bench-raw")
-        await producer.start()
-        try:
-            await producer.partitions_for(topic)
-            relay = OutboxRelay(None, producer)  # type: ignore[arg-type]
-            messages: list[Message] = [
-                (topic, key.encode(), payload, [("content-type", b"application/json")])
-                for _, _, key, payload, _ in records
-            ]
-            started = time.perf_counter()
-            for start in range(0, len(messages), self.args.batch):
-                await relay.publish(messages[start : start + self.args.batch])
-            self.figures.add("relay raw", len(messages) / (time.perf_counter() - started))
-        finally:
-            await producer.stop()
-
-    async def raw_write(self, records: list[tuple[Any, ...]]) -> None:
-        await self.reset("raw")
-        seconds = await copy_rows(self.dsn("raw"), "outbox", records, self.args.batch)
-        self.figures.add("write raw", len(records) / seconds)
+            for producer in producers.values():
+                await producer.stop()
+            for engine in engines.values():
+                await engine.dispose()
+        for path, topic in topics.items():
+            if (found := await _messages_on(self.infra.kafka_bootstrap, topic)) != len(records):
+                raise RuntimeError(f"{path}: {found} of {len(records)} messages on {topic}")
+        for path in PATHS:
+            if await left_pending(self.dsn(path)):
+                raise RuntimeError(f"{path}: rows left unpublished")
 
 
 def print_profile(title: str, profile: cProfile.Profile) -> None:
@@ -365,24 +380,43 @@ async def shapes(bench: Bench) -> None:
             await connection.close()
 
 
+async def explain(bench: Bench, path: str, records: list[tuple[Any, ...]]) -> None:
+    """The plan of the relay's select on a full outbox, then after half its rows went (marked
+    or deleted, committed, not vacuumed yet), as the relay's next select sees it."""
+    await bench.fill(records, [path])
+    engine = create_engine(bench.urls[path], pool_size=1)
+    relay = OutboxRelay(create_session_factory(engine), None, batch_size=bench.args.batch)
+    compiled = relay._pending().compile(engine.sync_engine, compile_kwargs={"literal_binds": True})
+    query = text(f"EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) {compiled}")
+    gone = (
+        "UPDATE outbox SET published_at = now() WHERE id <= :half"
+        if path == "old"
+        else "DELETE FROM outbox WHERE id <= :half"
+    )
+    try:
+        for moment in ("full", "after half was relayed"):
+            async with engine.begin() as connection:
+                plan = await connection.execute(query)
+                print(f"--- plan, {path} path, {moment}:")
+                print("\n".join(f"    {line}" for (line,) in plan))
+                await connection.execute(text(gone), {"half": len(records) // 2})
+    finally:
+        await engine.dispose()
+
+
 async def measure(bench: Bench) -> None:
     args = bench.args
     records = rows(args.rows, args.keys, "bench")
     await shapes(bench)
+    if args.explain:
+        for path in PATHS:
+            await explain(bench, path, records)
     for run in range(args.runs):
-        order = PATHS[run % 3 :] + PATHS[: run % 3]  # each path first in turn
-        await bench.raw_write(records)
-        for path in order:
-            await bench.database(path, records, run)
-        await bench.publish_limit(records, run)
-        for path in order:
-            await bench.relay(path, records, run)
-        if args.explain and run == 0:
-            for path in PATHS:
-                await bench.explain(path, records)
+        await bench.database(records)
+        await bench.relay(records, run)
         f = bench.figures
         print(
-            f"run {run + 1} ({' then '.join(order)}): relay old {f.runs['relay old'][-1]:,.0f}/s,"
+            f"run {run + 1}: relay old {f.runs['relay old'][-1]:,.0f}/s,"
             f" new {f.runs['relay new'][-1]:,.0f}/s, publish alone"
             f" {f.runs['relay raw'][-1]:,.0f}/s; database old {f.runs['database old'][-1]:,.0f}/s,"
             f" new {f.runs['database new'][-1]:,.0f}/s",
