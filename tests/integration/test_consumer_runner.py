@@ -24,7 +24,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import OutOfOrderSequenceNumber
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -1004,6 +1004,30 @@ async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_ke
 
         await eventually(deleted)
         assert not task.done(), "the relay ended"
+        rows = await outbox_rows(kit, topic)
+        assert rows[too_large.id].parked_at is not None
+        assert rows[too_large.id].published_at is None
+        assert "MessageSizeTooLargeError" in rows[too_large.id].park_reason
+        # Held behind the parked event of its key: neither published nor parked.
+        assert rows[after.id].published_at is None
+        assert rows[after.id].parked_at is None
+        assert set(rows) == {too_large.id, after.id}, "the published rows were not deleted"
+
+        # An operator gives the parked row up: it is never sent, stays as the parked row's
+        # history, and the row held behind it goes (and is deleted).
+        async with kit.sessions() as session, session.begin():
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.event_id == too_large.id)
+                .values(published_at=datetime.now(UTC))
+            )
+        relay.wake()
+        records = await read_topic(kit, topic, count=4)
+
+        async def only_the_given_up_left() -> bool:
+            return set(await outbox_rows(kit, topic)) == {too_large.id}
+
+        await eventually(only_the_given_up_left)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -1011,10 +1035,17 @@ async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_ke
             await producer.stop()
 
     on_wire = [Envelope.model_validate_json(r.value or b"").id for r in records]
-    assert on_wire == [before.id, other_key.id, later.id]
+    assert on_wire == [before.id, other_key.id, later.id, after.id]
     assert relay.parked_total == 1
+    given_up = (await outbox_rows(kit, topic))[too_large.id]
+    assert given_up.parked_at is not None
+    assert given_up.published_at is not None
+
+
+async def outbox_rows(kit: Kit, topic: str) -> dict[UUID, Any]:
+    """The outbox rows of ``topic`` left, by event id."""
     async with kit.engine.connect() as connection:
-        rows = {
+        return {
             row.event_id: row
             for row in await connection.execute(
                 select(
@@ -1025,13 +1056,6 @@ async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_ke
                 ).where(outbox.c.topic == topic)
             )
         }
-    assert rows[too_large.id].parked_at is not None
-    assert rows[too_large.id].published_at is None
-    assert "MessageSizeTooLargeError" in rows[too_large.id].park_reason
-    # Held behind the parked event of its key: neither published nor parked.
-    assert rows[after.id].published_at is None
-    assert rows[after.id].parked_at is None
-    assert set(rows) == {too_large.id, after.id}, "the published rows were not deleted"
 
 
 # 6. Dispatch by event type.
