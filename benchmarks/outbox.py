@@ -7,26 +7,29 @@ falls on each alike, and each beside its raw limit, in the same turns:
 - **old**: the relay as it was (:class:`MarkingRelay`): sets ``published_at`` on the rows Kafka
   has; its table has the indexes of kit migration v6 (``ix_outbox_unpublished``,
   ``ix_outbox_parked``, ``ix_outbox_published_at``); the retention job deletes the marked rows
-  later (``--retention``: measured too, the old rule over ``ix_outbox_published_at``).
+  later (measured too: the old rule, over ``ix_outbox_published_at``).
 - **new**: :class:`shared.kafka.outbox.OutboxRelay`: deletes the rows Kafka has; its table has
   the indexes of kit migration v7 (``ix_outbox_parked``, ``ix_outbox_given_up``).
 - **indexed** (the alternative not taken): the new relay on the new table plus a partial index
   of the rows to publish (``ix_outbox_pending``), instead of walking the primary key.
 
-Figures, rows per second, medians of ``--runs``:
+Figures, rows per second, medians of ``--runs``; ratios, medians of each run's own ratio:
 
 - ``write``: COPY of ``--rows`` outbox rows (what a service's transactions add) into each shape.
-  Raw limit: COPY of the same rows into a table of the same columns with no index.
+  Raw limit: COPY of the same rows into a table of the same columns with no index (in turns).
 - ``database``: the relay's database work alone (Kafka's part a no-op), ``--batch`` rows a
   transaction: select the pending batch, then mark or delete it. Raw limit: a bare keyset walk
-  reading the same batches (the select without the relay's conditions, and no write).
+  reading the same rows (the select without the relay's conditions, and no write); and the old
+  path plus its retention DELETE of what it marked.
 - ``relay``: the whole relay onto a fresh topic of ``--partitions`` partitions. Raw limit: the
   relay's own ``publish`` of the same messages in the same batches, with no database.
 
 Kafka and PostgreSQL come from ``COLLECTIONS_KAFKA_BOOTSTRAP`` and ``COLLECTIONS_POSTGRES_URL``
 when both are set, else from a local stack started in ``.devstack-bench-outbox/``. Prints the
 figures and their ratios (no absolute target), then a Markdown table; ``--json PATH`` writes
-them. ``--profile``: cProfile's top entries of one relay run of each path.
+them. ``--profile``: cProfile's top entries of the first run's relays (every path and the raw
+publish, in turns); ``--explain``: the plans of the relay's select on each shape, full and after
+half its rows were relayed.
 """
 
 from __future__ import annotations
