@@ -7,7 +7,7 @@ PYTHON ?= python3
 # uv from PATH, else the one pip installed into $(PYTHON) (its bin folder may not be on PATH).
 UV = $(shell command -v uv >/dev/null 2>&1 && echo uv || echo "$(PYTHON) -m uv")
 
-.PHONY: help install run keys collections test bench bench-notifier bench-rules bench-gateway bench-compliance bench-pipeline docs lint clean
+.PHONY: help install run keys collections test bench bench-notifier bench-rules bench-gateway bench-compliance bench-pipeline bench-outbox docs lint clean
 
 help: ## List the targets
 	@grep -E '^[a-z][a-z_-]*:.*## ' $(MAKEFILE_LIST) \
@@ -39,6 +39,9 @@ bench-notifier: install ## Measure reminders sent per second against a bare http
 
 bench-rules: ## Measure contact-rules checks per second against a bare loop (seconds)
 	$(UV) run --frozen python -m benchmarks.contact_rules
+
+bench-outbox: install ## The outbox relay deleting published rows vs marking them, paired, with raw limits
+	$(UV) run --frozen python -m benchmarks.outbox $(ARGS)
 
 bench-gateway: install ## Placement decisions/s and the agencies' list p99, each against its raw limit
 	$(UV) run --frozen python -m benchmarks.agency_gateway

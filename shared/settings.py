@@ -51,15 +51,16 @@ class ServiceSettings(DatabaseTlsSettings, KafkaSettings):
         default="",
         description="Fault injection, for tests only: the outbox relay logs 'outbox fault hold' "
         "and holds each batch fault_outbox_hold_seconds before publishing it (committed, not "
-        "on Kafka) or after (on Kafka, not marked), so a test can kill the process there. "
-        "Empty (the default): off.",
+        "on Kafka) or after (on Kafka, not yet deleted from the outbox), so a test can kill "
+        "the process there. Empty (the default): off.",
     )
     fault_outbox_hold_seconds: float = Field(default=30.0, gt=0, le=600)
     outbox_retention_hours: float = Field(
         default=168.0,
         gt=0,
-        description="Published outbox rows are deleted this long after publication "
-        "(unpublished and parked rows never are).",
+        description="Outbox rows given up (a parked row whose published_at an operator set) "
+        "are deleted this long after; the relay deletes the rows it publishes, rows to "
+        "publish and parked rows never are.",
     )
     inbox_retention_hours: float = Field(
         default=168.0, gt=0, description="Inbox rows are deleted this long after receipt."

@@ -29,7 +29,9 @@ from deploy.local_providers.config import EmulatorConfig
 from deploy.local_providers.server import running_providers
 from shared.auth import ALL_LENDERS, IssuedKey, Role
 from shared.auth.registry import CredentialIssuer, end_offsets
+from shared.db.migrations import upgrade_to_head
 from shared.runtime import ServiceRuntime
+from tests.outbox_witness import witness_outbox
 
 T = TypeVar("T")
 
@@ -115,6 +117,8 @@ async def running_platform(
             database = f"{service.name}_{run}"
             await infrastructure.create_database(database)
             url = infrastructure.postgres_url(database)
+            await upgrade_to_head(service.migrations, url)
+            await witness_outbox(url)  # the relay deletes what it publishes: tests read a copy
             options = service_options(
                 service, url, infrastructure.kafka_bootstrap, keys, platform.namespace
             )

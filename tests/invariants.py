@@ -8,6 +8,8 @@ fills a snapshot from a running platform's databases, journal and dead-letter to
 The invariants:
 
 - ``outbox_drained``: every event a service committed was published (no outbox row left).
+  What a service committed is read from its ``outbox_witness`` (:mod:`tests.outbox_witness`:
+  a copy of each row written, since the relay deletes the rows it publishes).
 - ``inbox_exactly_once``: every published event of a consumer's topics and types is in its
   inbox once, applied (not rejected); none it applied came from nowhere.
 - ``audit_once``: the audit log holds every audited event exactly once, nothing else but
@@ -295,7 +297,9 @@ async def read_snapshot(
     for service, url in databases.items():
         rows = await _rows(
             url,
-            "SELECT event_id, topic, payload, published_at IS NULL AS pending FROM outbox",
+            "SELECT w.event_id, w.topic, w.payload,"
+            " o.id IS NOT NULL AND o.published_at IS NULL AS pending"
+            " FROM outbox_witness w LEFT JOIN outbox o ON o.id = w.id",
         )
         for row in rows:
             if row["pending"]:

@@ -121,3 +121,34 @@ def add_outbox_trace_context_v6() -> None:
 def drop_outbox_trace_context_v6() -> None:
     op.drop_column("outbox", "tracestate")
     op.drop_column("outbox", "traceparent")
+
+
+def outbox_deletes_published_rows_v7() -> None:
+    """The relay deletes the rows it publishes instead of marking them; ``published_at`` stays
+    for the parked rows an operator gives up. The rows marked published go now (the retention
+    job would have deleted them; left, the relay would walk past them), and so do the indexes
+    that served them: ``ix_outbox_unpublished`` (every row left is to publish, parked or given
+    up: the primary key gives the relay its id order) and ``ix_outbox_published_at``, replaced
+    by ``ix_outbox_given_up`` (the retention job's walk over rows given up, empty as a rule)."""
+    op.execute("DELETE FROM outbox WHERE published_at IS NOT NULL AND parked_at IS NULL")
+    op.drop_index("ix_outbox_published_at", table_name="outbox")
+    op.drop_index("ix_outbox_unpublished", table_name="outbox")
+    op.create_index(
+        "ix_outbox_given_up",
+        "outbox",
+        ["published_at"],
+        postgresql_where="published_at IS NOT NULL",
+    )
+
+
+def outbox_marks_published_rows_v7() -> None:
+    op.drop_index("ix_outbox_given_up", table_name="outbox")
+    op.create_index(
+        "ix_outbox_unpublished", "outbox", ["id"], postgresql_where="published_at IS NULL"
+    )
+    op.create_index(
+        "ix_outbox_published_at",
+        "outbox",
+        ["published_at"],
+        postgresql_where="published_at IS NOT NULL AND parked_at IS NULL",
+    )

@@ -32,6 +32,8 @@ outbox = Table(
     Column("message_key", Text, nullable=False),
     Column("payload", LargeBinary, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=func.now()),
+    # The relay deletes the rows it publishes: set only on a parked row an operator gave up
+    # (never published; kept as its history until the retention job deletes it).
     Column("published_at", DateTime(timezone=True)),
     # Set when Kafka refused the event for good (e.g. too large): the relay goes on without it
     # and holds the later events of its topic and key until an operator deals with it.
@@ -41,19 +43,16 @@ outbox = Table(
     # put in the Kafka record's headers by the relay.
     Column("traceparent", Text),
     Column("tracestate", Text),
-    Index("ix_outbox_unpublished", "id", postgresql_where="published_at IS NULL"),
+    # Rows to publish are found by the primary key (the relay's id order): the table holds
+    # little else, so no partial index (kit_migrations.outbox_deletes_published_rows_v7).
     Index(
         "ix_outbox_parked",
         "topic",
         "message_key",
         postgresql_where="parked_at IS NOT NULL AND published_at IS NULL",
     ),
-    # What the retention job deletes (shared.db.retention.outbox_rule).
-    Index(
-        "ix_outbox_published_at",
-        "published_at",
-        postgresql_where="published_at IS NOT NULL AND parked_at IS NULL",
-    ),
+    # What the retention job deletes (shared.db.retention.outbox_rule): rows given up.
+    Index("ix_outbox_given_up", "published_at", postgresql_where="published_at IS NOT NULL"),
 )
 
 inbox = Table(

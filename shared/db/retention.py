@@ -29,11 +29,13 @@ class RetentionRule:
 
 
 def outbox_rule(hours: float) -> RetentionRule:
-    """Published outbox rows only: an unpublished or parked row is never deleted."""
+    """Outbox rows given up: ``published_at`` set on a parked row by an operator (or on a row
+    by a relay of an earlier version, which marked what it published), by ``ix_outbox_given_up``.
+    The relay deletes the rows it publishes itself; a row to publish or parked is never."""
     return RetentionRule(
         "outbox",
         "outbox",
-        "published_at IS NOT NULL AND parked_at IS NULL AND published_at < :cutoff",
+        "published_at IS NOT NULL AND published_at < :cutoff",
         timedelta(hours=hours),
     )
 

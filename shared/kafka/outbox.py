@@ -1,7 +1,11 @@
 """Transactional outbox: write events with the state change, publish them afterwards.
 
 The relay holds a PostgreSQL advisory lock while it publishes, so with several replicas exactly
-one relays at a time and per-loan order (outbox id order) is kept on the wire.
+one relays at a time and per-loan order (outbox id order) is kept on the wire. It deletes the
+rows it published, in the transaction that read them, once Kafka has them all: the outbox
+holds only what is still to publish (and parked rows). Killed between the send and the commit
+of the delete, the rows are still there and go again: a duplicate the consumers' inboxes make
+a no-op, never a loss.
 
 An event Kafka refuses for good (too large for the topic, no authorization: a non-retriable
 Kafka error) is parked (``parked_at``, ``park_reason``) instead of blocking the relay forever:
@@ -10,7 +14,8 @@ went through in the failed attempt go twice: consumers' inboxes make the copy a 
 refused rows are parked and counted (``parked_total``), and the later rows of a parked row's
 topic and key are held back (never published past it) until an operator deals with the parked
 row: clearing ``parked_at`` (after e.g. raising the topic's ``max.message.bytes``) has it
-published again, first of its key; setting ``published_at`` gives it up.
+published again, first of its key; setting ``published_at`` gives it up (the row stays, never
+published, as the parked row's history, until the retention job deletes it).
 
 Each record carries, besides ``content-type``, the W3C trace context stored with its row
 (``traceparent``, ``tracestate``: the context of the work that published the event, see
@@ -18,7 +23,7 @@ Each record carries, besides ``content-type``, the W3C trace context stored with
 
 A :class:`RelayHold` (tests only, from the ``fault_outbox_hold`` setting) stops each batch at a
 point of its way so that a test can kill the process there: after the rows were committed but
-before they are published, or after they are published but before they are marked.
+before they are published, or after they are published but before they are deleted.
 """
 
 import asyncio
@@ -40,8 +45,9 @@ from aiokafka.errors import (
     ProducerFenced,
 )
 from aiokafka.partitioner import DefaultPartitioner
-from sqlalchemy import BigInteger, Row, Select, any_, bindparam, func, select, update
+from sqlalchemy import BigInteger, Row, Select, any_, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.db.engine import SessionFactory
 from shared.db.kit_tables import outbox
@@ -93,7 +99,7 @@ class RelayHold:
 
 
 class OutboxRelay:
-    """Publishes unpublished outbox rows in id order, a batch at a time, then marks them."""
+    """Publishes outbox rows in id order, a batch at a time, then deletes them."""
 
     def __init__(
         self,
@@ -146,7 +152,7 @@ class OutboxRelay:
 
     async def _renew(self) -> None:
         """A new producer (a new producer id) for the rows the old one could not publish; they
-        are still unmarked, so they go again, and consumers' inboxes make a copy a no-op."""
+        are still in the outbox, so they go again, and consumers' inboxes make a copy a no-op."""
         assert self._renew_producer is not None
         self._producer = await self._renew_producer(self._producer)
         self.producers_renewed += 1
@@ -175,12 +181,7 @@ class OutboxRelay:
             ids, parked, deferred = await self._publish_rows(rows)
             await self._held("after-publish", len(ids))
             if ids:
-                await session.execute(
-                    update(outbox)
-                    .where(outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
-                    .values(published_at=datetime.now(UTC)),
-                    {"ids": ids},
-                )
+                await self._published(session, ids)
             for row_id, reason in parked:
                 await session.execute(
                     update(outbox)
@@ -193,13 +194,23 @@ class OutboxRelay:
             raise deferred
         return len(ids) + len(parked)
 
+    async def _published(self, session: AsyncSession, ids: list[int]) -> None:
+        """Kafka has the rows ``ids``: they go, in the relay's transaction."""
+        await session.execute(
+            delete(outbox).where(outbox.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))),
+            {"ids": ids},
+        )
+
     async def _held(self, point: HoldPoint, rows: int) -> None:
         if self._hold is not None and self._hold.point == point:
             self.held_batches += 1
             await self._hold.wait(point, rows)
 
     def _pending(self) -> Select[Any]:
-        """Unpublished, unparked rows in id order, but none behind a parked row of its key."""
+        """Rows to publish in id order, walking the primary key (every row the relay has not
+        deleted is still to publish, parked, or given up: ``published_at`` set by an operator,
+        or by a relay of an earlier version), none behind a parked row of its key
+        (``ix_outbox_parked``)."""
         parked = outbox.alias("parked")
         held = (
             select(parked.c.id)
@@ -221,7 +232,7 @@ class OutboxRelay:
                 outbox.c.traceparent,
                 outbox.c.tracestate,
             )
-            .where(outbox.c.published_at.is_(None), outbox.c.parked_at.is_(None), ~held)
+            .where(outbox.c.parked_at.is_(None), outbox.c.published_at.is_(None), ~held)
             .order_by(outbox.c.id)
             .limit(self._batch_size)
         )
@@ -311,7 +322,7 @@ def _message(row: Row[Any]) -> Message:
 
 @dataclass(frozen=True)
 class Backlog:
-    """What the outbox holds unpublished: rows waiting, the oldest one's age, rows parked."""
+    """What the outbox holds to publish: rows waiting, the oldest one's age, rows parked."""
 
     pending: int
     oldest_age_seconds: float
@@ -319,7 +330,8 @@ class Backlog:
 
 
 async def backlog(sessions: SessionFactory) -> Backlog:
-    """One query over the unpublished rows (the partial index ``ix_outbox_unpublished``)."""
+    """One query over the outbox, which holds only the rows still to publish, parked rows and
+    rows given up (``published_at`` set: neither waiting nor parked)."""
     waiting = outbox.c.parked_at.is_(None)
     query = select(
         func.count().filter(waiting),

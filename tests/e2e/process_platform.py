@@ -44,6 +44,7 @@ from shared.auth import ALL_LENDERS, IssuedKey, Role
 from shared.db.migrations import upgrade_to_head
 from tests.faults import TcpProxy
 from tests.infrastructure import TestInfrastructure
+from tests.outbox_witness import witness_outbox
 
 REPO = Path(__file__).resolve().parents[2]
 REPLICAS = {"intake": 1, "notifier": 2, "agency_gateway": 2, "compliance": 2}
@@ -160,13 +161,15 @@ class ProcessPlatform:
         await replica.ready()
 
 
-async def _migrate(infrastructure: TestInfrastructure, run: str) -> dict[str, str]:
+async def _migrate(infrastructure: TestInfrastructure, run: str, witness: bool) -> dict[str, str]:
     urls = {}
     for service in SERVICES:
         database = f"{service.name}_{run}"
         await infrastructure.create_database(database)
         urls[service.name] = infrastructure.postgres_url(database)
         await upgrade_to_head(service.migrations, urls[service.name])
+        if witness:  # what the invariants read as committed: the relay deletes what it sends
+            await witness_outbox(urls[service.name])
     await seed_demo_agencies(urls["agency_gateway"], DEMO_AGENCIES)
     return urls
 
@@ -184,9 +187,12 @@ async def process_platform(
     settings: Mapping[str, Mapping[str, Any]] | None = None,
     *,
     borrower_site: bool = False,
+    witness: bool = False,
 ) -> AsyncIterator[ProcessPlatform]:
     """Start everything, wait until every replica is ready; stop everything on exit.
-    ``borrower_site``: intake's borrowers' site too, which the notifier's links point at."""
+    ``borrower_site``: intake's borrowers' site too, which the notifier's links point at.
+    ``witness``: every database keeps a copy of each outbox row written
+    (:mod:`tests.outbox_witness`), for the invariants' checks."""
     run = uuid4().hex[:8]
     namespace = f"f{run}."
     secrets = PlatformSecrets.generate()
@@ -201,7 +207,7 @@ async def process_platform(
         min_insync_replicas=topics["topic_min_insync_replicas"],
     )
     auditor = await issuer.issue(Role.AUDITOR, ALL_LENDERS, "fault suite: every lender")
-    urls = await _migrate(infrastructure, run)
+    urls = await _migrate(infrastructure, run, witness)
     ports = {name: [free_port() for _ in range(n)] for name, n in REPLICAS.items()}
     http_port, smtp_port, site_port = free_port(), free_port(), free_port()
     receipts = f"http://127.0.0.1:{ports['notifier'][0]}/v1/receipts"

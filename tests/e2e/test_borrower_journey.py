@@ -44,10 +44,11 @@ WITHIN_SECONDS = 10.0  # "within seconds": a hold reaches every party in well un
 STAYS_SEALED = frozenset(
     (service, "outbox") for service in ("intake", "notifier", "agency_gateway")
 )
-"""Where a sealed value of an erased loan may still rest, and why: events already published
-(the report that carried the contact details under the transit keys, a service's sealed
-answer) wait in their service's outbox until its retention job deletes them
-(``<PREFIX>OUTBOX_RETENTION_HOURS``, 168 by default); they hold no plaintext."""
+"""Where a sealed value of an erased loan may still rest, and why: events (the report that
+carried the contact details under the transit keys, a service's sealed answer) wait in their
+service's outbox until its relay publishes and deletes them (a row parked and given up, until
+its retention job deletes it: ``<PREFIX>OUTBOX_RETENTION_HOURS``, 168 by default); they hold
+no plaintext."""
 
 
 @dataclass

@@ -317,7 +317,7 @@ async def run(
     infrastructure, broker_fault = kafka_under_test
     started = time.monotonic()
     logs = tmp_path_factory.mktemp("fault-suite")
-    async with process_platform(infrastructure, logs, SETTINGS) as platform:
+    async with process_platform(infrastructure, logs, SETTINGS, witness=True) as platform:
         loans_topic = Topic.LOANS.qualified(platform.namespace)
         subscriptions = platform.subscriptions()
         consumers = [

@@ -24,7 +24,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import OutOfOrderSequenceNumber
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -842,10 +842,15 @@ async def test_two_outbox_relays_publish_every_row_once_in_order_per_key(kit: Ki
         # Enqueued while both relays run: 32 transactions of 10 events, keys interleaved. After
         # each commit both relays are woken (in turns first) and race for the advisory lock.
         enqueued: list[Envelope] = []
+        outbox_ids: dict[UUID, int] = {}  # read as written: the relays delete what they send
         for wave, first in enumerate(range(0, per_key * len(keys), 10)):
             batch = [envelope(keys[n % len(keys)], n) for n in range(first, first + 10)]
             async with kit.sessions() as session, session.begin():
                 await enqueue(session, topic, batch)
+                written = select(outbox.c.event_id, outbox.c.id).where(
+                    outbox.c.event_id.in_([e.id for e in batch])
+                )
+                outbox_ids.update((row.event_id, row.id) for row in await session.execute(written))
             enqueued += batch
             for relay in relays[wave % 2 :] + relays[: wave % 2]:
                 relay.wake()
@@ -857,16 +862,14 @@ async def test_two_outbox_relays_publish_every_row_once_in_order_per_key(kit: Ki
 
         records = await read_topic(kit, topic, count=len(enqueued))
 
-        async def all_marked() -> bool:
+        async def all_deleted() -> bool:  # published rows go once Kafka has them
             async with kit.engine.connect() as connection:
-                pending = await connection.scalar(
-                    select(func.count())
-                    .select_from(outbox)
-                    .where(outbox.c.topic == topic, outbox.c.published_at.is_(None))
+                left = await connection.scalar(
+                    select(func.count()).select_from(outbox).where(outbox.c.topic == topic)
                 )
-            return pending == 0
+            return left == 0
 
-        await eventually(all_marked)
+        await eventually(all_deleted)
         for task in tasks:
             assert not task.done(), f"{task.get_name()} ended"
     finally:
@@ -878,13 +881,6 @@ async def test_two_outbox_relays_publish_every_row_once_in_order_per_key(kit: Ki
         for engine in engines:
             await engine.dispose()
 
-    async with kit.engine.connect() as connection:
-        outbox_ids = {
-            row.event_id: row.id
-            for row in await connection.execute(
-                select(outbox.c.id, outbox.c.event_id).where(outbox.c.topic == topic)
-            )
-        }
     on_wire = [Envelope.model_validate_json(record.value or b"") for record in records]
     assert Counter(e.id for e in on_wire) == Counter(e.id for e in enqueued), "not each once"
     split = [relay.published_total for relay in relays]
@@ -999,17 +995,39 @@ async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_ke
             await enqueue(session, topic, [later])
         records = await read_topic(kit, topic, count=3)
 
-        async def marked() -> bool:  # the relay marks rows once Kafka has them: wait for it
+        async def deleted() -> bool:  # the relay deletes rows once Kafka has them: wait for it
             async with kit.engine.connect() as connection:
-                published = await connection.scalar(
-                    select(func.count())
-                    .select_from(outbox)
-                    .where(outbox.c.topic == topic, outbox.c.published_at.is_not(None))
+                left = await connection.scalar(
+                    select(func.count()).select_from(outbox).where(outbox.c.topic == topic)
                 )
-            return published == 3
+            return left == 2  # the parked row and the one held behind it
 
-        await eventually(marked)
+        await eventually(deleted)
         assert not task.done(), "the relay ended"
+        rows = await outbox_rows(kit, topic)
+        assert rows[too_large.id].parked_at is not None
+        assert rows[too_large.id].published_at is None
+        assert "MessageSizeTooLargeError" in rows[too_large.id].park_reason
+        # Held behind the parked event of its key: neither published nor parked.
+        assert rows[after.id].published_at is None
+        assert rows[after.id].parked_at is None
+        assert set(rows) == {too_large.id, after.id}, "the published rows were not deleted"
+
+        # An operator gives the parked row up: it is never sent, stays as the parked row's
+        # history, and the row held behind it goes (and is deleted).
+        async with kit.sessions() as session, session.begin():
+            await session.execute(
+                update(outbox)
+                .where(outbox.c.event_id == too_large.id)
+                .values(published_at=datetime.now(UTC))
+            )
+        relay.wake()
+        records = await read_topic(kit, topic, count=4)
+
+        async def only_the_given_up_left() -> bool:
+            return set(await outbox_rows(kit, topic)) == {too_large.id}
+
+        await eventually(only_the_given_up_left)
     finally:
         task.cancel()
         await asyncio.gather(task, return_exceptions=True)
@@ -1017,10 +1035,17 @@ async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_ke
             await producer.stop()
 
     on_wire = [Envelope.model_validate_json(r.value or b"").id for r in records]
-    assert on_wire == [before.id, other_key.id, later.id]
+    assert on_wire == [before.id, other_key.id, later.id, after.id]
     assert relay.parked_total == 1
+    given_up = (await outbox_rows(kit, topic))[too_large.id]
+    assert given_up.parked_at is not None
+    assert given_up.published_at is not None
+
+
+async def outbox_rows(kit: Kit, topic: str) -> dict[UUID, Any]:
+    """The outbox rows of ``topic`` left, by event id."""
     async with kit.engine.connect() as connection:
-        rows = {
+        return {
             row.event_id: row
             for row in await connection.execute(
                 select(
@@ -1031,13 +1056,6 @@ async def test_a_relay_parks_an_event_kafka_refuses_and_holds_the_rest_of_its_ke
                 ).where(outbox.c.topic == topic)
             )
         }
-    assert rows[too_large.id].parked_at is not None
-    assert rows[too_large.id].published_at is None
-    assert "MessageSizeTooLargeError" in rows[too_large.id].park_reason
-    # Held behind the parked event of its key: neither published nor parked.
-    assert rows[after.id].published_at is None
-    assert rows[after.id].parked_at is None
-    assert all(rows[e.id].published_at is not None for e in (before, other_key, later))
 
 
 # 6. Dispatch by event type.

@@ -1,6 +1,7 @@
-"""The retention job deletes outbox, inbox and Idempotency-Key rows after their window, and
-never an unpublished or parked outbox row, nor a recent one; in every service, each of its
-deletes finds its rows through an index."""
+"""The retention job deletes outbox rows given up (or marked published by an earlier relay),
+inbox and Idempotency-Key rows after their window, and never an outbox row to publish or
+parked, nor a recent one; in every service, each of its deletes finds its rows through an
+index."""
 
 import importlib
 import json
@@ -10,8 +11,10 @@ from typing import Any
 from uuid import uuid4
 
 import pytest
+from alembic import command
 from pydantic import ValidationError
-from sqlalchemy import text
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from deploy.devstack.platform import (
     SERVICES,
@@ -23,7 +26,7 @@ from deploy.devstack.platform import (
 from services.agency_gateway.wiring import MIGRATIONS as GATEWAY_MIGRATIONS
 from services.intake.settings import IntakeSettings
 from services.intake.wiring import MIGRATIONS
-from shared.db.migrations import upgrade_to_head
+from shared.db.migrations import alembic_config, upgrade_to_head
 from shared.db.retention import candidates
 from shared.runtime import ServiceRuntime
 from tests.infrastructure import TestInfrastructure
@@ -50,10 +53,11 @@ async def test_old_rows_go_and_recent_unpublished_and_parked_ones_stay(
     try:
         async with runtime.engine.begin() as connection:
             for name, published, parked in [
-                ("old-published", OLD, None),
+                ("old-published", OLD, None),  # marked by a relay of an earlier version
                 ("old-published-2", OLD, None),
-                ("old-published-3", OLD, None),
+                ("old-given-up", OLD, OLD),  # parked, then given up by an operator
                 ("recent-published", RECENT, None),
+                ("recent-given-up", RECENT, OLD),
                 ("old-unpublished", None, None),
                 ("old-parked", None, OLD),
             ]:
@@ -95,7 +99,12 @@ async def test_old_rows_go_and_recent_unpublished_and_parked_ones_stay(
             outbox = (await connection.execute(text("SELECT message_key FROM outbox"))).scalars()
             inbox = (await connection.execute(text("SELECT consumer_group FROM inbox"))).scalars()
             keys = (await connection.execute(text("SELECT key FROM idempotency_keys"))).scalars()
-            assert sorted(outbox) == ["old-parked", "old-unpublished", "recent-published"]
+            assert sorted(outbox) == [
+                "old-parked",
+                "old-unpublished",
+                "recent-given-up",
+                "recent-published",
+            ]
             assert list(inbox) == ["recent"]
             assert list(keys) == ["recent"]
     finally:
@@ -152,6 +161,67 @@ async def test_settled_webhook_deliveries_go_after_their_window_and_pending_ones
             assert sorted(left) == ["old-pending", "recent-delivered"]
     finally:
         await runtime.engine.dispose()
+
+
+async def test_the_migration_to_deleting_relays_drops_marked_rows_and_their_indexes(
+    infrastructure: TestInfrastructure,
+) -> None:
+    """Kit migration v7 (intake's 0008): the rows a marking relay published go, the rows to
+    publish, parked and given up stay; the indexes of published rows give way to
+    ``ix_outbox_given_up``; the downgrade puts them back."""
+    database = f"outbox_v7_{uuid4().hex[:10]}"
+    await infrastructure.create_database(database)
+    url = infrastructure.postgres_url(database)
+    config = alembic_config(MIGRATIONS, url)
+    engine = create_async_engine(url)
+
+    def to(revision: str, down: bool = False) -> Any:
+        def step(connection: Connection) -> None:
+            config.attributes["connection"] = connection
+            (command.downgrade if down else command.upgrade)(config, revision)
+
+        return step
+
+    async def indexes() -> set[str]:
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                text("SELECT indexname FROM pg_indexes WHERE tablename = 'outbox'")
+            )
+            return set(found.scalars())
+
+    try:
+        async with engine.begin() as connection:
+            await connection.run_sync(to("0007"))
+            for name, published, parked in [
+                ("published", RECENT, None),
+                ("to-publish", None, None),
+                ("parked", None, OLD),
+                ("given-up", RECENT, OLD),
+            ]:
+                await connection.execute(
+                    text(
+                        "INSERT INTO outbox (event_id, topic, message_key, payload, published_at,"
+                        " parked_at) VALUES (:id, 't', :key, '\\x00', :published, :parked)"
+                    ),
+                    {"id": uuid4(), "key": name, "published": published, "parked": parked},
+                )
+        assert {"ix_outbox_unpublished", "ix_outbox_published_at"} <= await indexes()
+        async with engine.begin() as connection:
+            await connection.run_sync(to("0008"))
+            left = await connection.execute(text("SELECT message_key FROM outbox"))
+            assert sorted(left.scalars()) == ["given-up", "parked", "to-publish"]
+        assert await indexes() == {
+            "pk_outbox",
+            "uq_outbox_event_id",
+            "ix_outbox_parked",
+            "ix_outbox_given_up",
+        }
+        async with engine.begin() as connection:
+            await connection.run_sync(to("0007", down=True))
+        assert {"ix_outbox_unpublished", "ix_outbox_published_at"} <= await indexes()
+        assert "ix_outbox_given_up" not in await indexes()
+    finally:
+        await engine.dispose()
 
 
 def test_idempotency_keys_are_kept_at_least_a_day() -> None:

@@ -42,7 +42,8 @@ class IntakeTables:
         self.engine = engine
 
     async def rows_about(self, lender_id: str, loan_id: str) -> dict[str, int]:
-        """How many rows ``loans``, ``loan_events`` and ``outbox`` hold about one loan."""
+        """How many rows ``loans`` and ``loan_events`` hold about one loan, and how many the
+        outbox was given (its witness: the relay deletes the rows it publishes)."""
         async with self.engine.connect() as connection:
             loans = await connection.scalar(
                 text("SELECT count(*) FROM loans WHERE lender_id = :l AND loan_id = :id"),
@@ -53,7 +54,7 @@ class IntakeTables:
                 {"l": lender_id, "id": loan_id},
             )
             outbox = await connection.scalar(
-                text("SELECT count(*) FROM outbox WHERE message_key = :key"),
+                text("SELECT count(*) FROM outbox_witness WHERE message_key = :key"),
                 {"key": message_key(lender_id, loan_id)},
             )
         return {
@@ -65,14 +66,15 @@ class IntakeTables:
     async def outbox_rows(self, event_id: UUID | str) -> int:
         async with self.engine.connect() as connection:
             found = await connection.scalar(
-                text("SELECT count(*) FROM outbox WHERE event_id = :id"), {"id": str(event_id)}
+                text("SELECT count(*) FROM outbox_witness WHERE event_id = :id"),
+                {"id": str(event_id)},
             )
         return int(found or 0)
 
     async def outbox_payloads(self, message_key: str) -> list[bytes]:
         async with self.engine.connect() as connection:
             rows = await connection.execute(
-                text("SELECT payload FROM outbox WHERE message_key = :k ORDER BY id"),
+                text("SELECT payload FROM outbox_witness WHERE message_key = :k ORDER BY id"),
                 {"k": message_key},
             )
             return [bytes(row.payload) for row in rows]

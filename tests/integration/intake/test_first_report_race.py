@@ -37,12 +37,12 @@ async def _report(
 
 
 async def _story(tables: IntakeTables, lender_id: str, loan_id: str) -> list[str]:
-    """The outcome of each outbox row of the loan, in outbox order."""
+    """The outcome of each outbox row written for the loan (its witness), in outbox order."""
     async with tables.engine.connect() as connection:
         rows = await connection.execute(
             text(
                 "SELECT e.details->>'outcome' AS outcome"
-                " FROM outbox o JOIN loan_events e ON e.event_id = o.event_id"
+                " FROM outbox_witness o JOIN loan_events e ON e.event_id = o.event_id"
                 " WHERE o.message_key = :key ORDER BY o.id"
             ),
             {"key": message_key(lender_id, loan_id)},
