@@ -43,7 +43,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
@@ -702,13 +702,23 @@ async def produce_all(
         await producer.stop()
 
 
-async def raw_pipeline(platform: Platform, prefix: str, count: int) -> float:
+async def reports_on_topic(
+    platform: Platform, prefix: str, count: int
+) -> list[tuple[bytes | None, bytes]]:
+    """The ``count`` messages intake's relay published for the reports of ``prefix``."""
+    messages = await messages_of(platform.infra.kafka_bootstrap, platform.topic, prefix, count)
+    if len(messages) < count:
+        raise PipelineError(f"{count} reports, {len(messages)} messages found on {platform.topic}")
+    return messages
+
+
+async def raw_pipeline(
+    platform: Platform, prefix: str, messages: Sequence[tuple[bytes | None, bytes]]
+) -> float:
     """Reports/s through the bare pipeline: produce the same messages while COPYing intake's
     rows, three bare groups consuming them, each COPYing its service's rows."""
     bootstrap = platform.infra.kafka_bootstrap
-    messages = await messages_of(bootstrap, platform.topic, prefix, count)
-    if len(messages) < count:
-        raise PipelineError(f"{count} reports, {len(messages)} messages found on {platform.topic}")
+    count = len(messages)
     topic = f"{platform.namespace}raw-{uuid4().hex[:6]}"
     await create_topic(bootstrap, topic)
     copiers = {
@@ -1034,8 +1044,9 @@ async def measure(args: argparse.Namespace) -> tuple[Runs, float]:
                 )
                 prefix = f"E2E{run}"
                 per_s, batch_rate = await end_to_end(platform, sizes.reports, prefix)
-                raw_per_s = await raw_pipeline(platform, prefix, sizes.reports)
-                intake_copy = await intake_copy_rate(platform, prefix)
+                messages = await reports_on_topic(platform, prefix, sizes.reports)
+                raw_per_s = await raw_pipeline(platform, prefix, messages)
+                intake_copy = await intake_copy_rate(platform, prefix, messages)
                 runs.end_to_end.append(per_s)
                 runs.end_to_end_raw.append(raw_per_s)
                 runs.add_stage("intake_batch", batch_rate, intake_copy)
@@ -1065,22 +1076,23 @@ async def measure(args: argparse.Namespace) -> tuple[Runs, float]:
     return runs, median(runs.drain_raw_s)
 
 
-async def intake_copy_rate(platform: Platform, prefix: str) -> float:
+async def intake_copy_rate(
+    platform: Platform, prefix: str, messages: Sequence[tuple[bytes | None, bytes]]
+) -> float:
     """Reports/s COPYing the rows intake wrote for them (the report, its event, its outbox
-    row) into copies of those tables, in batches of 1,000: intake's raw limit."""
-    tables = (*TABLES["intake"], "outbox")
+    row) into copies of those tables, in batches of 1,000: intake's raw limit. The relay
+    deleted the outbox rows it published; theirs are made again from the published records."""
     dsn = platform.dsn("intake")
     rows = {table: await rows_of(dsn, table, prefix) for table in TABLES["intake"]}
+    rows["outbox"] = [
+        (UUID(orjson.loads(value)["id"]), platform.topic, (key or b"").decode(), value)
+        for key, value in messages
+    ]
+    columns = {"outbox": ["event_id", "topic", "message_key", "payload"]}
     connection = await asyncpg.connect(dsn)
     try:
-        rows["outbox"] = [
-            tuple(r)
-            for r in await connection.fetch(
-                "SELECT * FROM outbox WHERE message_key LIKE $1", f"%{prefix}-%"
-            )
-        ]
         count = len(rows["loans"])
-        for table in tables:
+        for table in rows:
             await connection.execute(f"DROP TABLE IF EXISTS raw_{table}")
             await connection.execute(f"CREATE TABLE raw_{table} (LIKE {table} INCLUDING ALL)")
         started = time.perf_counter()
@@ -1089,9 +1101,11 @@ async def intake_copy_rate(platform: Platform, prefix: str) -> float:
             async with connection.transaction():
                 for table, each in rows.items():
                     start, end = len(each) * done // count, len(each) * now // count
-                    await connection.copy_records_to_table(f"raw_{table}", records=each[start:end])
+                    await connection.copy_records_to_table(
+                        f"raw_{table}", records=each[start:end], columns=columns.get(table)
+                    )
         elapsed = time.perf_counter() - started
-        for table in tables:
+        for table in rows:
             await connection.execute(f"DROP TABLE IF EXISTS raw_{table}")
     finally:
         await connection.close()
