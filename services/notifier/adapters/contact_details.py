@@ -4,8 +4,10 @@ Contacts arrive sealed under the transit key; the notifier re-seals them under i
 key, bound to the lender and loan (a sealed value moved to another row does not open), and
 keeps keyed hashes of the phone number so a STOP reply finds the borrower without a plaintext
 column. The hash key is derived from each data key, so every key id in the ring still finds
-numbers stored before a rotation; a loan's hashes are renewed with its next report, so an old
-key leaves the ring only once re-sealing is done and the loans have been reported again.
+numbers stored before a rotation; a loan's hashes are renewed with its next report (kept as
+they are only when they and the sealed details are under the current key and the details did
+not change), so an old key leaves the ring only once re-sealing is done and the loans have been
+reported again.
 """
 
 import hashlib

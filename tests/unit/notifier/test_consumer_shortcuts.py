@@ -1,7 +1,6 @@
 """What the consumer no longer does twice changes nothing it writes or publishes: a
-notification's event, made without validating its envelope again, reads back as the catalogue's
-event; a policy chosen once is the one chosen every time; a report older than the loan's file
-is not opened nor sealed."""
+notification's event reads back as the catalogue's event; a policy chosen once is the one
+chosen every time; a report no newer than the loan's file is no news (not opened, not sealed)."""
 
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
