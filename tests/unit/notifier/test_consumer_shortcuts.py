@@ -4,6 +4,7 @@ chosen every time; a report no newer than the loan's file is no news (not opened
 
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -13,7 +14,7 @@ from services.notifier.domain.files import Notification
 from services.notifier.domain.lifecycle import CaseBatch
 from shared.events.catalog import AGENCY_NOTICE_SENT, NOTIFICATION_EVENTS
 from shared.events.envelope import Envelope
-from shared.events.notifications import NotificationKind, NotificationStatus
+from shared.events.notifications import NotificationChanged, NotificationKind, NotificationStatus
 from shared.vocabulary import Channel
 from tests.unit.notifier.support import book
 from tests.unit.notifier.world import World
@@ -38,6 +39,27 @@ def notice() -> Notification:
         dedupe_key="notice:A1:sms",
         agency_id="agency-1",
     )
+
+
+DETAILS = [
+    {},
+    {"rule_ids": ["CN-01", "CN-03"], "next_allowed_at": NOW + timedelta(hours=3), "reason": "x"},
+    {"provider": "twilio", "provider_message_id": "SM123", "reason": None},
+]
+
+
+@pytest.mark.parametrize("status", list(NotificationStatus))
+@pytest.mark.parametrize("detail", DETAILS)
+def test_a_notification_event_carries_what_the_model_would_dump(
+    status: NotificationStatus, detail: dict[str, object]
+) -> None:
+    n = notice()
+    n.step, n.pack_version, n.due_at = 2, "cn-2026.1", NOW.astimezone(ZoneInfo("Asia/Shanghai"))
+    made = notification_event(n, status, NOW, detail)
+    model = NotificationChanged.model_validate(made.data)
+    assert model.model_dump(mode="json") == made.data
+    assert (model.notification_id, model.status, model.due_at) == (n.id, status, n.due_at)
+    assert model.rule_ids == list(detail.get("rule_ids", []))  # type: ignore[call-overload]
 
 
 @pytest.mark.parametrize("status", [NotificationStatus.SCHEDULED, NotificationStatus.SENT])
