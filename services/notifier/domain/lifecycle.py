@@ -86,7 +86,7 @@ class CaseBatch:
     # Each cadence laid out in this batch, by policy, anchor day and time zone: the loans of
     # one lender reported together share their due dates, and so their steps' send times.
     _schedules: dict[tuple[str, str, date, str], tuple[tuple[int, CadenceStep, datetime], ...]] = (
-        field(default_factory=dict, repr=False)
+        field(default_factory=dict, init=False, repr=False)
     )
 
     # -- loans ------------------------------------------------------------------------------
