@@ -34,8 +34,8 @@ test: install ## Run the tests (Kafka and PostgreSQL from the env, Docker, or th
 bench: install ## Measure intake throughput on the local stack (minutes; prints a median table)
 	$(UV) run --frozen python -m benchmarks.intake
 
-bench-notifier: install ## Measure reminders sent per second against a bare httpx loop (minutes)
-	$(UV) run --frozen python -m benchmarks.notifier
+bench-notifier: install ## Reminders sent/s vs a bare httpx loop; ARGS=--consumer: events recorded/s vs consume + COPY (minutes)
+	$(UV) run --frozen python -m benchmarks.notifier $(ARGS)
 
 bench-rules: ## Measure contact-rules checks per second against a bare loop (seconds)
 	$(UV) run --frozen python -m benchmarks.contact_rules

@@ -6,7 +6,7 @@ partition cannot interleave), one write per table after: never a statement per e
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -49,7 +49,9 @@ class SqlCaseBatchStore:
         book = CaseBatch(policies, now)
         loan_keys, borrower_keys = set(loan_keys), set(borrower_keys)
         conditions = []
-        if loan_keys:
+        if loan_keys and not borrower_keys:  # one array per column: planned once, index scans
+            conditions.append(bulk.among((loans.c.lender_id, loans.c.loan_id), loan_keys))
+        elif loan_keys:  # with borrowers too: lists, so that the OR stays two index scans
             conditions.append(tuple_(loans.c.lender_id, loans.c.loan_id).in_(loan_keys))
         if borrower_keys:
             conditions.append(tuple_(loans.c.lender_id, loans.c.borrower_ref).in_(borrower_keys))
@@ -68,7 +70,7 @@ class SqlCaseBatchStore:
             pending = await self._session.execute(
                 select(notifications)
                 .where(
-                    tuple_(notifications.c.lender_id, notifications.c.loan_id).in_(book.loans),
+                    bulk.among((notifications.c.lender_id, notifications.c.loan_id), book.loans),
                     notifications.c.status == NotificationStatus.SCHEDULED.value,
                 )
                 .order_by(notifications.c.id)  # the order every writer locks them in
@@ -86,7 +88,7 @@ class SqlCaseBatchStore:
         if not keys:
             return {}
         rows = await self._session.execute(
-            select(loans).where(tuple_(loans.c.lender_id, loans.c.loan_id).in_(keys))
+            select(loans).where(bulk.among((loans.c.lender_id, loans.c.loan_id), keys))
         )
         return {(r["lender_id"], r["loan_id"]): case_of_row(r) for r in rows.mappings()}
 
@@ -96,7 +98,7 @@ class SqlCaseBatchStore:
             return {}
         rows = await self._session.execute(
             select(borrowers).where(
-                tuple_(borrowers.c.lender_id, borrowers.c.borrower_ref).in_(keys)
+                bulk.among((borrowers.c.lender_id, borrowers.c.borrower_ref), keys)
             )
         )
         found = {}
@@ -113,10 +115,11 @@ class SqlCaseBatchStore:
 
     async def save(self, book: CaseBatch) -> None:
         """Write what the case batch changed (its events are the use case's to publish)."""
+        now = datetime.now(UTC)
         await bulk.upsert_rows(  # replaced whatever their version: the batch decided them
             self._session,
             loans,
-            [loan_row(book.loans[k]) for k in sorted(book.touched_loans)],
+            [loan_row(book.loans[k], now) for k in sorted(book.touched_loans)],
             ("lender_id", "loan_id"),
         )
         await bulk.upsert_rows(

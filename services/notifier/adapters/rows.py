@@ -1,7 +1,7 @@
 """Notifier's values as table rows and back: loan files, preferences, notifications."""
 
 from dataclasses import fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from services.notifier.domain.files import (
@@ -63,17 +63,19 @@ def case_of_row(row: Any) -> Case:
     )
 
 
-def loan_row(file: Case) -> dict[str, Any]:
+def loan_row(file: Case, updated_at: datetime | None = None) -> dict[str, Any]:
+    """The row of a loan file (enums as their values: ``str()`` of a ``StrEnum``, which is
+    its value, costs far less than ``.value`` on this hot path)."""
     return {
         "lender_id": file.lender_id,
         "loan_id": file.loan_id,
         "borrower_ref": file.borrower_ref,
         "contact_sealed": file.contact_sealed or None,
         "phone_refs": file.phone_refs,
-        "reachable_channels": sorted(c.value for c in file.reachable),
+        "reachable_channels": sorted(map(str, file.reachable)),
         "locale": file.locale,
         "timezone": file.timezone,
-        "jurisdiction": file.jurisdiction.value,
+        "jurisdiction": str(file.jurisdiction),
         "product": file.product,
         "due_date": file.due_date,
         "days_past_due": file.days_past_due,
@@ -82,7 +84,7 @@ def loan_row(file: Case) -> dict[str, Any]:
         "as_of": file.as_of,
         "policy_id": file.policy_id,
         "policy_version": file.policy_version,
-        "state": file.state.value,
+        "state": str(file.state),
         "state_reason": file.state_reason,
         "cycle": file.cycle,
         "ended_at": file.ended_at,
@@ -102,9 +104,9 @@ def loan_row(file: Case) -> dict[str, Any]:
             }
             for p in file.placements
         ],
-        "legal_stage": file.legal_stage.value if file.legal_stage else None,
+        "legal_stage": str(file.legal_stage) if file.legal_stage else None,
         "demand": file.demand.model_dump(mode="json") if file.demand else None,
-        "updated_at": datetime.now().astimezone(),
+        "updated_at": updated_at or datetime.now(UTC),
     }
 
 
@@ -124,7 +126,7 @@ _NOTIFICATION_FIELDS = tuple(f.name for f in fields(Notification))
 def notification_row(n: Notification) -> dict[str, Any]:
     """The row of a notification: its fields, enums as their values, rule ids as a list."""
     row = {name: getattr(n, name) for name in _NOTIFICATION_FIELDS}
-    row.update(kind=n.kind.value, channel=n.channel.value, status=n.status.value)
+    row.update(kind=str(n.kind), channel=str(n.channel), status=str(n.status))
     row["rule_ids"] = list(n.rule_ids)
     return row
 

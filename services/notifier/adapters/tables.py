@@ -68,6 +68,7 @@ loans = Table(
     Index("ix_loans_borrower", "lender_id", "borrower_ref"),
     Index("ix_loans_phone_refs", "phone_refs", postgresql_using="gin"),
     Index("ix_loans_ended", "ended_at", postgresql_where=text("state IN ('closed', 'cured')")),
+    postgresql_with={"fillfactor": 80},  # room on the page for updates (migration 0011)
 )
 
 borrowers = Table(
@@ -118,8 +119,7 @@ notifications = Table(
     # The W3C context of the work that planned it (the consumed event's): the send continues it.
     Column("traceparent", Text),
     Column("tracestate", Text),
-    UniqueConstraint("lender_id", "loan_id", "dedupe_key"),
-    Index("ix_notifications_loan", "lender_id", "loan_id"),
+    UniqueConstraint("lender_id", "loan_id", "dedupe_key"),  # also the index by loan
     Index(
         "ix_notifications_due",
         "due_at",

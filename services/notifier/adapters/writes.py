@@ -41,7 +41,7 @@ def state_row(n: Notification) -> dict[str, Any]:
     return {
         "id": n.id,
         **{name: getattr(n, name) for name in STATE_COLUMNS},
-        "status": n.status.value,
+        "status": str(n.status),
         "rule_ids": list(n.rule_ids),
     }
 
@@ -77,7 +77,7 @@ async def add_history(session: AsyncSession, transitions: Sequence[Transition]) 
         [
             {
                 "notification_id": t.notification_id,
-                "status": t.status.value,
+                "status": str(t.status),
                 "at": t.at,
                 "detail": t.detail,
             }

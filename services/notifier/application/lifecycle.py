@@ -12,7 +12,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.notifier.application.events import case_batch_events
-from services.notifier.application.ports import BorrowerKey, ContactDetails, LoanKey, UnitOfWork
+from services.notifier.application.ports import (
+    BorrowerKey,
+    ContactDetails,
+    LoanKey,
+    StoredContactDetails,
+    UnitOfWork,
+)
 from services.notifier.domain.cadence_policies import CadencePolicies
 from services.notifier.domain.files import Case
 from services.notifier.domain.lifecycle import CaseBatch
@@ -67,7 +73,8 @@ class LifecycleHandlers:
     def _apply_one(self, batch: CaseBatch, lender: str, data: Any) -> None:
         match data:
             case OverdueReported():
-                batch.report(self._case(lender, data))
+                if batch.is_news(lender, data.loan_id, data.as_of):  # else: nothing to seal
+                    batch.report(self._case(lender, data, batch.loans.get((lender, data.loan_id))))
             case PaymentReceived():
                 batch.payment(lender, data)
             case HoldPlaced():
@@ -95,9 +102,12 @@ class LifecycleHandlers:
                     lender, data.borrower_ref, data.preferences, data.effective_at
                 )
 
-    def _case(self, lender: str, report: OverdueReported) -> Case:
+    def _case(self, lender: str, report: OverdueReported, known: Case | None) -> Case:
         policy = self.policies.select(lender, report.product, report.jurisdiction)
-        details = self.contact_details.receive(lender, report.loan_id, report.borrower)
+        stored = None
+        if known is not None and known.contact_sealed:  # kept if the contact is the same
+            stored = StoredContactDetails(known.contact_sealed, known.phone_refs, known.reachable)
+        details = self.contact_details.receive(lender, report.loan_id, report.borrower, stored)
         return Case.of_report(
             lender,
             report,

@@ -148,9 +148,15 @@ class ContactDetails(Protocol):
     """Borrowers' contact details (``adapters/contact_details.py``)."""
 
     def receive(
-        self, lender_id: str, loan_id: str, borrower: BorrowerProfile
+        self,
+        lender_id: str,
+        loan_id: str,
+        borrower: BorrowerProfile,
+        stored: StoredContactDetails | None = None,
     ) -> StoredContactDetails:
-        """Open an event's contact details and seal them for the notifier's own table."""
+        """Open an event's contact details and seal them for the notifier's own table, or
+        keep ``stored`` (the loan's as stored now) when they are the same and under the
+        current key."""
 
     def open(self, lender_id: str, loan_id: str, sealed: dict[str, str]) -> BorrowerContact: ...
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import ValidationError
@@ -33,9 +33,17 @@ class NoPolicyError(LookupError):
     """No policy matches a loan's lender, product and jurisdiction."""
 
 
+CHOICES_KEPT = 4096  # (lender, product, jurisdiction) choices remembered; then forgotten at once
+
+
 @dataclass(frozen=True)
 class CadencePolicies:
     policies: tuple[CadencePolicy, ...]  # in file-name order, for ``GET /v1/policies``
+    # Each choice made, by (lender, product, jurisdiction): the policies never change once
+    # loaded, so a choice is made once, not for every event and every notification planned.
+    _chosen: dict[tuple[str, str, str], CadencePolicy] = field(
+        default_factory=dict, init=False, repr=False, compare=False, hash=False
+    )
 
     @classmethod
     def checked(
@@ -64,6 +72,16 @@ class CadencePolicies:
     def select(self, lender_id: str, product: str, jurisdiction: str) -> CadencePolicy:
         """The most specific match: an exact lender beats an exact product beats an exact
         jurisdiction, and any exact value beats ``*``."""
+        key = (lender_id, product, jurisdiction)
+        chosen = self._chosen.get(key)
+        if chosen is None:
+            chosen = self._choose(lender_id, product, jurisdiction)
+            if len(self._chosen) >= CHOICES_KEPT:
+                self._chosen.clear()
+            self._chosen[key] = chosen
+        return chosen
+
+    def _choose(self, lender_id: str, product: str, jurisdiction: str) -> CadencePolicy:
         matching = [p for p in self.policies if p.match.matches(lender_id, product, jurisdiction)]
         if not matching:
             raise NoPolicyError(

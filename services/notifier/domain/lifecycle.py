@@ -83,8 +83,19 @@ class CaseBatch:
     opt_outs: list[OptOut] = field(default_factory=list)
     touched_loans: set[LoanKey] = field(default_factory=set)
     touched_borrowers: set[tuple[str, str]] = field(default_factory=set)
+    # Each cadence laid out in this batch, by policy, anchor day and time zone: the loans of
+    # one lender reported together share their due dates, and so their steps' send times.
+    _schedules: dict[tuple[str, str, date, str], tuple[tuple[int, CadenceStep, datetime], ...]] = (
+        field(default_factory=dict, init=False, repr=False)
+    )
 
     # -- loans ------------------------------------------------------------------------------
+
+    def is_news(self, lender_id: str, loan_id: str, as_of: datetime) -> bool:
+        """Whether a report of the loan as of ``as_of`` changes anything: the loan is new
+        here, or the report newer than its file (``report`` ignores any other)."""
+        known = self.loans.get((lender_id, loan_id))
+        return known is None or as_of > known.as_of
 
     def report(self, file: Case) -> None:
         """An overdue report: a new loan gets its cadence; a newer one updates the file."""
@@ -344,11 +355,7 @@ class CaseBatch:
         zone = ZoneInfo(file.timezone)
         missed: tuple[int, CadenceStep] | None = None
         upcoming: list[tuple[int, CadenceStep, datetime]] = []
-        for number, step in policy.numbered_steps():
-            day = policy.step_date(anchor or file.due_date, step)
-            at = policy.send_time(day, zone) if day else None
-            if at is None or policy.stops_at(step.days_past_due):
-                continue
+        for number, step, at in self._schedule(policy, anchor or file.due_date, file.timezone):
             if at > start:
                 upcoming.append((number, step, at))
             elif start - at <= CATCH_UP_LIMIT:
@@ -363,6 +370,23 @@ class CaseBatch:
             )
             if notification is not None:
                 notification.step = number
+
+    def _schedule(
+        self, policy: CadencePolicy, anchor: date, timezone: str
+    ) -> tuple[tuple[int, CadenceStep, datetime], ...]:
+        """The policy's steps from ``anchor`` with their send times in ``timezone``, leaving
+        out those past the calendar's end or past the policy's stop (made once a batch)."""
+        key = (policy.id, policy.version, anchor, timezone)
+        steps = self._schedules.get(key)
+        if steps is None:
+            zone, laid_out = ZoneInfo(timezone), []
+            for number, step in policy.numbered_steps():
+                day = policy.step_date(anchor, step)
+                at = policy.send_time(day, zone) if day else None
+                if at is not None and not policy.stops_at(step.days_past_due):
+                    laid_out.append((number, step, at))
+            steps = self._schedules[key] = tuple(laid_out)
+        return steps
 
     def _move_due_dates(self, file: Case) -> None:
         policy, zone = self._policy(file), ZoneInfo(file.timezone)

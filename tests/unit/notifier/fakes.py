@@ -416,7 +416,11 @@ class ClearContactDetails:
         self.unreadable: set[str] = set()
 
     def receive(
-        self, lender_id: str, loan_id: str, borrower: BorrowerProfile
+        self,
+        lender_id: str,
+        loan_id: str,
+        borrower: BorrowerProfile,
+        stored: StoredContactDetails | None = None,
     ) -> StoredContactDetails:
         raise NotImplementedError("the use cases under test open contact details only")
 
