@@ -2,8 +2,8 @@
 the indexes that served them (``ix_outbox_published_at``, ``ix_outbox_unpublished``); the
 retention job finds the rows given up (parked, then ``published_at`` set) by ``ix_outbox_given_up``.
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 """
 
 from shared.db.kit_migrations import (
@@ -11,8 +11,8 @@ from shared.db.kit_migrations import (
     outbox_marks_published_rows_v7,
 )
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
