@@ -515,16 +515,28 @@ async def recorded(
     return got
 
 
-async def until_recorded(platform: Platform, prefix: str, count: int, within: float) -> float:
-    """Wait until all three consumers recorded ``count`` reports of ``prefix``; the time."""
+async def until_recorded(
+    platform: Platform,
+    prefix: str,
+    count: int,
+    within: float,
+    finished: dict[str, float] | None = None,
+) -> float:
+    """Wait until all three consumers recorded ``count`` reports of ``prefix``; the time.
+    ``finished``, if given, gets the time each consumer was done."""
+    finished = {} if finished is None else finished
     connections = {s: await asyncpg.connect(platform.dsn(s)) for s in CONSUMERS}
     deadline = time.monotonic() + within
     try:
         while True:
             got = await recorded(platform, connections, prefix)
             platform.sample_rss()
-            if all(n >= count for n in got.values()):
-                return time.perf_counter()
+            now = time.perf_counter()
+            for service, n in got.items():
+                if n >= count:
+                    finished.setdefault(service, now)
+            if len(finished) == len(CONSUMERS):
+                return now
             if time.monotonic() > deadline:
                 raise PipelineError(f"{prefix}: {count} posted, recorded {got} in {within:.0f} s")
             await asyncio.sleep(0.25)
@@ -935,7 +947,12 @@ async def drain(platform: Platform, prefix: str, backlog: int) -> float:
     del messages
     started = time.perf_counter()
     await platform.start(list(CONSUMERS))
-    done = await until_recorded(platform, prefix, backlog, within=7200)
+    finished: dict[str, float] = {}
+    done = await until_recorded(platform, prefix, backlog, within=7200, finished=finished)
+    say(
+        "drain: "
+        + ", ".join(f"{s} done after {at - started:.1f} s" for s, at in sorted(finished.items()))
+    )
     return done - started
 
 
