@@ -5,7 +5,7 @@ from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Result, Select, and_, bindparam, select, text, union_all, update
+from sqlalchemy import Result, Select, and_, bindparam, select, union_all, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -50,18 +50,6 @@ COPIED_ENTRY_COLUMNS = (
     "borrower_ref",
     "entry",
     "leaf_hash",
-)
-# The append's first statement: the head, locked, with the tree's right edge (the perfect nodes
-# covering [0, size), one per bit set in the size: ``range_nodes(0, size)``) in one round trip,
-# not two, in the consumer's transaction.
-HEAD_AND_FRONTIER = text(
-    "SELECT s.size, s.root_hash, n.level, n.idx, n.hash "
-    "FROM (SELECT size, root_hash FROM log_state WHERE id = :id FOR UPDATE) AS s "
-    "LEFT JOIN LATERAL ("
-    " SELECT m.level, m.idx, m.hash FROM generate_series(0, 62) AS b(bit)"
-    " JOIN merkle_nodes AS m ON m.level = b.bit AND m.idx = (s.size >> b.bit) - 1"
-    " WHERE (s.size >> b.bit) & 1 = 1"
-    ") AS n ON true"
 )
 # The hot reads' statements, built once (building one cost more than running it).
 NODES = select(merkle_nodes.c.level, merkle_nodes.c.idx, merkle_nodes.c.hash).where(
@@ -139,7 +127,8 @@ class SqlAuditLog:
         The head row is locked for the transaction, so concurrent writers (replicas) queue and
         indices stay gap-free; the frontier (``O(log n)`` nodes) is all that is read.
         """
-        head, frontier = await self._head_and_frontier()
+        head = await self.head(for_update=True)
+        frontier = await self.nodes(range_nodes(0, head.size))
         appended = append_leaves(head.size, frontier, [entry.leaf_hash for entry in entries])
         copy = await self._driver()
         await _copy(
@@ -175,17 +164,6 @@ class SqlAuditLog:
             .values(size=appended.size, root_hash=appended.root)
         )
         return appended
-
-    async def _head_and_frontier(self) -> tuple[TreeHead, dict[NodeKey, bytes]]:
-        """The head, locked for the transaction, and the nodes of ``range_nodes(0, size)``."""
-        rows = (await self._session.execute(HEAD_AND_FRONTIER, {"id": LOG_ID})).all()
-        if not rows:
-            raise RuntimeError("the log_state row is missing; run the migrations")
-        head = TreeHead(int(rows[0].size), bytes(rows[0].root_hash))
-        frontier = {(int(r.level), int(r.idx)): bytes(r.hash) for r in rows if r.level is not None}
-        if set(frontier) != set(range_nodes(0, head.size)):
-            raise MissingNodesError("the tree's right edge is not stored")
-        return head, frontier
 
     async def _driver(self) -> asyncpg.Connection:
         """The session's asyncpg connection, in its transaction (what COPY runs on)."""
