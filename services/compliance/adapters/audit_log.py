@@ -125,7 +125,10 @@ class SqlAuditLog:
         and move the tree head, all in the caller's transaction.
 
         The head row is locked for the transaction, so concurrent writers (replicas) queue and
-        indices stay gap-free; the frontier (``O(log n)`` nodes) is all that is read.
+        indices stay gap-free; the frontier (``O(log n)`` nodes) is all that is read. It is
+        read in a statement of its own, after the lock: a statement that waited for the lock
+        sees the head another writer committed meanwhile but not that writer's nodes (its
+        snapshot predates them), so one statement for both fails under contention.
         """
         head = await self.head(for_update=True)
         frontier = await self.nodes(range_nodes(0, head.size))
