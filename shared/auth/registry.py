@@ -28,6 +28,7 @@ from shared.kafka.producer import create_producer
 
 TOPIC = "collections.credentials.v1"  # not an event stream: kept out of ``Topic`` on purpose
 TOPIC_WAIT_SECONDS = 30.0
+SUBSCRIPTION_POLLS = 20  # of 50 ms: how long a subscription may take before it is made again
 TOPIC_CONFIGS = {
     "cleanup.policy": "compact",
     "min.compaction.lag.ms": "0",
@@ -101,13 +102,20 @@ def credentials_consumer(kafka: KafkaTarget, client_id: str) -> AIOKafkaConsumer
 async def assign_whole_topic(consumer: AIOKafkaConsumer, topic: str) -> dict[TopicPartition, int]:
     """Read every partition from its beginning (outside a group, a subscription assigns them
     all); returns the end offsets seen now. A topic created a moment ago may take a little
-    while to appear in the brokers' metadata."""
+    while to appear in the brokers' metadata, and a subscription made while its partitions
+    had no leader yet may wait for the next metadata refresh (minutes): one not assigned
+    within a second is made again, which asks the brokers at once."""
     async with asyncio.timeout(TOPIC_WAIT_SECONDS):
         while topic not in await consumer.topics():  # noqa: ASYNC110 - asks the brokers each time
             await asyncio.sleep(0.1)
-        consumer.subscribe([topic])
-        while not consumer.assignment():  # noqa: ASYNC110 - aiokafka offers nothing to await
-            await asyncio.sleep(0.05)
+        while not consumer.assignment():
+            consumer.subscribe([topic])
+            for _ in range(SUBSCRIPTION_POLLS):
+                if consumer.assignment():
+                    break
+                await asyncio.sleep(0.05)  # aiokafka offers nothing to await
+            else:
+                consumer.unsubscribe()
     partitions = sorted(consumer.assignment())
     await consumer.seek_to_beginning(*partitions)
     ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)

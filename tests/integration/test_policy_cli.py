@@ -12,9 +12,7 @@ from uuid import uuid4
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from typer.testing import CliRunner
 
-from deploy.cli.app import app
 from shared.db.engine import create_engine, create_session_factory, read_only_transaction
 from shared.events.catalog import AGENCY_ACTIVITY_RECORDED, ASSIGNMENT_PLACED
 from tests.harness import RunningPlatform, eventually, running_platform
@@ -23,6 +21,7 @@ from tests.integration.agency_gateway.stack import NORTH, GatewayStack
 from tests.integration.agency_gateway.test_handoff import SHANGHAI, notice_sent
 from tests.integration.compliance.events import activity, placed, publish
 from tests.support.factories import new_loan_id, report
+from tests.support.operator_cli import Completed, collections
 
 PERIOD = ["--from", "2026-11-01", "--to", "2027-01-01"]
 SHIPPED_CADENCE = Path(__file__).parents[2] / "services/notifier/policies/cn-default.toml"
@@ -39,10 +38,11 @@ def env(platform: RunningPlatform) -> dict[str, str]:
     }
 
 
-async def invoke(platform: RunningPlatform, *args: str) -> Any:
-    """The command as an operator runs it (its own event loop, in a thread)."""
-    result = await asyncio.to_thread(CliRunner().invoke, app, list(args), env=env(platform))
-    assert result.exit_code == 0, result.output
+async def invoke(platform: RunningPlatform, *args: str) -> Completed:
+    """The command as an operator runs it: a process of its own (in this one, the platform's
+    consumers would log into the output the test reads)."""
+    result = await collections(*args, env=env(platform))
+    assert result.code == 0, result.err
     return result
 
 
@@ -140,7 +140,7 @@ async def test_a_lower_placement_threshold_places_a_young_loan_and_writes_nothin
     as_json = await invoke(
         platform, "policy", "dry-run", "--placement", str(candidate), *PERIOD, "--json"
     )
-    report_ = json.loads(as_json.stdout)
+    report_ = json.loads(as_json.out)
     mine = [d for d in report_["differences"] if d["loan_id"] == young]
     assert mine == [
         {
@@ -157,9 +157,9 @@ async def test_a_lower_placement_threshold_places_a_young_loan_and_writes_nothin
     assert report_["summary"]["placed"] >= 1
     assert (report_["candidate"], report_["current"]) == ("2026-12-06.1", "2026-12-01.1")
     table = await invoke(platform, "policy", "dry-run", "--placement", str(candidate), *PERIOD)
-    assert young in table.stdout
-    assert "below_threshold" in table.stdout
-    assert "candidate_places" in table.stdout
+    assert young in table.out
+    assert "below_threshold" in table.out
+    assert "candidate_places" in table.out
     assert await row_counts(url) == before
 
 
@@ -183,7 +183,7 @@ async def test_a_shorter_cadence_drops_reminders_and_writes_nothing(
     result = await invoke(
         platform, "policy", "dry-run", "--cadence", str(candidate), *PERIOD, "--json"
     )
-    report_ = json.loads(result.stdout)
+    report_ = json.loads(result.out)
     mine = [d for d in report_["differences"] if d["loan_id"] == loan_id]
     assert [(d["change"], d["channel"], d["template"]) for d in mine] == [
         ("not_sent", "email", "reminder_firm_email"),
@@ -192,8 +192,8 @@ async def test_a_shorter_cadence_drops_reminders_and_writes_nothing(
     assert [d["at"] for d in mine] == ["2026-11-06T10:00:00+08:00", "2026-11-11T10:00:00+08:00"]
     assert report_["candidate"] == "cn-default@2026-12-06.1"
     table = await invoke(platform, "policy", "dry-run", "--cadence", str(candidate), *PERIOD)
-    assert loan_id in table.stdout
-    assert "reminder_final_sms" in table.stdout
+    assert loan_id in table.out
+    assert "reminder_final_sms" in table.out
     assert await row_counts(url) == before
 
 
@@ -235,7 +235,7 @@ async def test_a_stricter_pack_finds_a_past_violation_and_explain_names_the_rule
                 "--lender",
                 lender,
             )
-        ).stdout
+        ).out
     )
     mine = [d for d in base["differences"] if d["loan_id"] == loan_id]
     assert [(d["rule_id"], d["change"], d["party"]) for d in mine] == [
@@ -244,8 +244,8 @@ async def test_a_stricter_pack_finds_a_past_violation_and_explain_names_the_rule
     ]
     assert base["candidate"].endswith("+tight")
     table = await invoke(platform, "policy", "dry-run", "--rule-pack", str(overlay), *PERIOD)
-    assert "CN-03" in table.stdout
-    assert "new_violations" in table.stdout
+    assert "CN-03" in table.out
+    assert "new_violations" in table.out
 
     night = f"agency:agency-p:{calls[-1].activity_id}"
     explained = await invoke(
@@ -260,7 +260,7 @@ async def test_a_stricter_pack_finds_a_past_violation_and_explain_names_the_rule
         night,
         "--json",
     )
-    answer = json.loads(explained.stdout)
+    answer = json.loads(explained.out)
     verdicts = {r["rule_id"]: r for r in answer["rules"]}
     assert answer["mode"] == "judge"
     assert not answer["allowed"]
@@ -283,9 +283,9 @@ async def test_a_stricter_pack_finds_a_past_violation_and_explain_names_the_rule
         "--at",
         NIGHT.isoformat(),
     )
-    assert "CN-01" in proposed.stdout
-    assert "refuses" in proposed.stdout
-    assert "refused" in proposed.stdout
+    assert "CN-01" in proposed.out
+    assert "refuses" in proposed.out
+    assert "refused" in proposed.out
     assert await row_counts(url) == before
 
 
@@ -349,12 +349,12 @@ async def test_explain_gives_the_rules_of_a_real_contact_check_refusal(
         args = ["--lender", own.credentials.lender["id"], "--loan", loan_id]
         args += ["--party", f"agency:{NORTH}", "--channel", "phone_call", "--at", night.isoformat()]
         explained = await invoke(own, "rules", "explain", *args, "--json")
-        answer = json.loads(explained.stdout)
+        answer = json.loads(explained.out)
         assert not answer["allowed"]
         refusing = [r["rule_id"] for r in answer["rules"] if r["verdict"] == "refuses"]
         assert refusing == refused["rules"]
         assert answer["facts"]["placements"][0]["agency_id"] == NORTH
         assert answer["facts"]["placements"][0]["borrower_notified_at"] is not None
         at_noon = await invoke(own, "rules", "explain", *args[:8], "--at", noon.isoformat())
-        assert f"agency {NORTH} phone_call" in at_noon.stdout
-        assert "allowed by CN-2026.1" in " ".join(at_noon.stdout.split())
+        assert f"agency {NORTH} phone_call" in at_noon.out
+        assert "allowed by CN-2026.1" in " ".join(at_noon.out.split())
