@@ -44,12 +44,12 @@ import signal
 import statistics
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import uuid4
 
 import asyncpg
@@ -651,23 +651,27 @@ def parser() -> argparse.ArgumentParser:
     return parser
 
 
+T = TypeVar("T")
+
+
+def run(figures: Coroutine[Any, Any, T]) -> T:
+    """The benchmark's figures, or its failure said plainly (exit 1)."""
+    try:
+        return asyncio.run(figures)
+    except BenchError as error:
+        print(f"benchmark failed: {error}", file=sys.stderr)
+        sys.exit(1)
+
+
 if __name__ == "__main__":
     arguments = parser().parse_args()
     if arguments.consumer:
-        try:
-            measured = asyncio.run(consumer_main(arguments))
-        except BenchError as error:
-            print(f"benchmark failed: {error}", file=sys.stderr)
-            sys.exit(1)
+        measured = run(consumer_main(arguments))
         print()
         print(consumer_table(measured, arguments))
         print(json.dumps(measured.runs))
         sys.exit(0)
-    try:
-        results = asyncio.run(main(arguments))
-    except BenchError as error:
-        print(f"benchmark failed: {error}", file=sys.stderr)
-        sys.exit(1)
+    results = run(main(arguments))
     print()
     print(table(results, arguments))
     print(json.dumps(results.runs))

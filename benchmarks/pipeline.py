@@ -35,7 +35,6 @@ import contextlib
 import json
 import os
 import platform
-import socket
 import statistics
 import sys
 import time
@@ -303,13 +302,6 @@ def table(got: Mapping[str, Any], runs: int, drain_raw_s: float = float("nan")) 
 # The platform: four service processes on fresh databases and a fresh topic namespace.
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @dataclass
 class ServiceUnderTest:
     service: Service
@@ -420,7 +412,7 @@ async def platform_on(infra: LocalInfrastructure, logs: Path) -> AsyncIterator[P
         await infra.create_database(database)
         urls[service.name] = infra.postgres_url(database)
         await upgrade_to_head(service.migrations, urls[service.name])
-        port = free_port()
+        port = compliance_bench.free_port()
         env = service_environment(
             service, urls[service.name], infra.kafka_bootstrap, keys, namespace
         )
